@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+/** runner CLI entry: argv -> command, the one top-level catch, exit codes. */
+console.log("runner");

@@ -1,0 +1,2 @@
+/** Package entry: explicit named re-exports only. */
+export const PACKAGE_NAME = "@vf/comparator";

@@ -1,0 +1,188 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  computeRequestMetric,
+  describeHost,
+  formatNumber,
+  isMetricsIoError,
+  newRunId,
+  openAtomicLineWriter,
+  readIterations,
+  readRequestMetrics,
+  readRunManifest,
+  readTokenTimestamps,
+  readTokenTimestampsGrouped,
+  type RequestMetric,
+  runDirPath,
+  writeIterations,
+  writeRequestMetrics,
+  writeRunManifest,
+  writeTokenTimestamps,
+} from "../src/index.js";
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "metrics-io-"));
+}
+
+async function expectCode(p: Promise<unknown>, code: string, messagePart: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(isMetricsIoError(e)).toBe(true);
+    expect((e as { code: string }).code).toBe(code);
+    expect((e as Error).message).toContain(messagePart);
+    return;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+const metric = (id: number, times: number[], decode: number, error?: string): RequestMetric =>
+  computeRequestMetric({
+    request_id: id,
+    arrived_at: 0.5 * id,
+    sent_at: 0.5 * id + 0.0001,
+    num_prefill_tokens: 10 + id,
+    num_decode_tokens: decode,
+    tokenTimesS: times,
+    error: error ?? null,
+  });
+
+describe("computeRequestMetric", () => {
+  it("derives TTFT, E2E and TPOT by the metric definitions", () => {
+    const m = metric(2, [1.25, 1.5, 2.0], 3);
+    expect(m.ttft).toBeCloseTo(0.25, 12);
+    expect(m.e2e).toBeCloseTo(1.0, 12);
+    expect(m.tpot).toBeCloseTo(0.375, 12);
+    expect(m.status).toBe("ok");
+    expect(m.num_output_tokens).toBe(3);
+  });
+  it("flags short outputs and failures instead of hiding them", () => {
+    const short = metric(1, [1.0], 4);
+    expect(short.status).toBe("short");
+    expect(short.error).toBe("received 1 of 4 tokens");
+    expect(short.tpot).toBeNull();
+    const failed = metric(3, [], 4, "HTTP 500");
+    expect(failed.status).toBe("failed");
+    expect(failed.ttft).toBeNull();
+  });
+});
+
+describe("request_metrics.csv", () => {
+  it("round-trips rows including nulls and quoted errors", async () => {
+    const dir = await tempDir();
+    const rows = [metric(0, [0.1, 0.2], 2), metric(1, [], 2, 'bad "thing", really')];
+    const path = join(dir, "request_metrics.csv");
+    await writeRequestMetrics(path, rows);
+    expect(await readRequestMetrics(path)).toEqual(rows);
+    const text = await readFile(path, "utf8");
+    expect(text.split("\n")[0]).toBe(
+      "request_id,arrived_at,sent_at,first_token_at,completed_at,ttft,e2e,tpot,queue_time,num_prefill_tokens,num_decode_tokens,num_output_tokens,status,error",
+    );
+  });
+  it("names file, line and column of a bad cell", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "request_metrics.csv");
+    await writeRequestMetrics(path, [metric(0, [0.1, 0.2], 2), metric(1, [0.7, 0.9], 2)]);
+    const lines = (await readFile(path, "utf8")).split("\n");
+    lines[2] = lines[2]!.replace(/^1,0\.5,/, "1,abc,");
+    await writeFile(path, lines.join("\n"));
+    await expectCode(readRequestMetrics(path), "METRICS_INVALID_ROW", `${path}:3: column arrived_at`);
+  });
+  it("reports a missing column and a missing file", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "request_metrics.csv");
+    await writeFile(path, "request_id,arrived_at\n0,1\n");
+    await expectCode(readRequestMetrics(path), "METRICS_MISSING_COLUMN", "missing column sent_at");
+    await expectCode(readRequestMetrics(join(dir, "nope.csv")), "METRICS_FILE_NOT_FOUND", "nope.csv");
+  });
+});
+
+describe("token_timestamps.csv", () => {
+  it("streams rows with chunk columns and groups them per request", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "token_timestamps.csv");
+    const rows = [
+      { request_id: 0, token_index: 0, t: 0.123456789, chunk_index: 0, chunk_tokens: 1 },
+      { request_id: 0, token_index: 1, t: 0.2, chunk_index: 1, chunk_tokens: 2 },
+      { request_id: 0, token_index: 2, t: 0.2, chunk_index: 1, chunk_tokens: 2 },
+      { request_id: 7, token_index: 0, t: 1.5, chunk_index: 0, chunk_tokens: 1 },
+    ];
+    expect(await writeTokenTimestamps(path, rows, { withChunks: true })).toBe(4);
+    const back = [];
+    for await (const r of readTokenTimestamps(path)) back.push(r);
+    expect(back).toEqual(rows);
+    const grouped = await readTokenTimestampsGrouped(path);
+    expect(grouped.get(0)).toEqual([0.123456789, 0.2, 0.2]);
+    expect(grouped.get(7)).toEqual([1.5]);
+  });
+  it("rejects a wrong header and a gap in token indices", async () => {
+    const dir = await tempDir();
+    const bad = join(dir, "bad.csv");
+    await writeFile(bad, "id,t\n0,1\n");
+    await expectCode(
+      (async () => {
+        for await (const _ of readTokenTimestamps(bad)) void _;
+      })(),
+      "METRICS_MISSING_COLUMN",
+      `${bad}:1`,
+    );
+    const gap = join(dir, "gap.csv");
+    await writeFile(gap, "request_id,token_index,t\n3,0,0.1\n3,2,0.3\n");
+    await expectCode(readTokenTimestampsGrouped(gap), "METRICS_CORRUPT_FILE", "request 3 lacks token_index 1");
+  });
+});
+
+describe("iterations.csv and run.json", () => {
+  it("round-trips iterations with empty optional cells", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "iterations.csv");
+    const rows = [
+      { step: 0, start: 0, end: 0.012, gpu_time: null, num_prefill_tokens: 512, num_decode_tokens: 3, batch_size: 4, kv_tokens_in_use: 900 },
+      { step: 1, start: 0.012, end: 0.02, gpu_time: 0.007, num_prefill_tokens: 0, num_decode_tokens: 4, batch_size: 4, kv_tokens_in_use: null },
+    ];
+    await writeIterations(path, rows);
+    expect(await readIterations(path)).toEqual(rows);
+  });
+  it("validates manifests on write and read", async () => {
+    const dir = await tempDir();
+    const manifest = {
+      schema_version: 1 as const,
+      kind: "real" as const,
+      run_id: newRunId("real"),
+      created_at: new Date(0).toISOString(),
+      workload_id: "abc",
+      tool_versions: { node: process.version },
+      git_sha: null,
+      command: "runner bench",
+      config: { rate: 2 },
+      host: describeHost(),
+      weights: "random" as const,
+      extra_key: 42,
+    };
+    await writeRunManifest(dir, manifest);
+    expect(await readRunManifest(dir)).toEqual(manifest);
+    await writeFile(join(dir, "run.json"), JSON.stringify({ ...manifest, kind: "bogus" }));
+    await expectCode(readRunManifest(dir), "METRICS_INVALID_MANIFEST", "kind");
+    await expectCode(writeRunManifest(dir, { ...manifest, run_id: "" }), "METRICS_INVALID_MANIFEST", "run_id");
+  });
+});
+
+describe("atomic writes and layout", () => {
+  it("leaves nothing behind when a streamed write is aborted", async () => {
+    const dir = await tempDir();
+    const w = await openAtomicLineWriter(join(dir, "big.csv"));
+    await w.write("a,b");
+    await w.abort();
+    expect(await readdir(dir)).toEqual([]);
+  });
+  it("lays out run dirs and formats numbers stably", () => {
+    expect(runDirPath("/r", "real", "x")).toBe("/r/tmp/real_runs/x");
+    expect(runDirPath("/r", "comparison", "x")).toBe("/r/tmp/comparisons/x");
+    expect(newRunId("sim", new Date("2026-01-02T03:04:05Z"))).toMatch(/^sim-20260102-030405-[0-9a-f]{8}$/);
+    expect(formatNumber(0.1 + 0.2)).toBe("0.3");
+    expect(formatNumber(12)).toBe("12");
+    expect(formatNumber(null)).toBe("");
+  });
+});
