@@ -5,5 +5,12 @@ export default defineConfig({
     name: "@vf/real-bench-client",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
+    tags: [
+      {
+        name: "integration",
+        description: "starts the gpu-harness reference server (Python, CPU, tiny config)",
+        timeout: 240_000,
+      },
+    ],
   },
 });

@@ -1,3 +1,356 @@
 #!/usr/bin/env node
-/** runner CLI entry: argv -> command, the one top-level catch, exit codes. */
-console.log("runner");
+/**
+ * runner: the thin CLI. argv -> command, the one top-level catch, exit codes. Logic lives in the libraries; the
+ * commands in ./commands only wire them together. Progress and logs go to stderr; results to files.
+ */
+import { resolve } from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import type { ShareGptDecodePolicy, SourceSpec } from "@vf/workload-spec";
+import { bench, type Endpoint } from "./commands/bench.js";
+import { compare } from "./commands/compare.js";
+import { demo } from "./commands/demo.js";
+import { profile } from "./commands/profile.js";
+import { runExperiment, type Step, STEPS } from "./commands/run.js";
+import { simulate } from "./commands/simulate.js";
+import { formatWorkloadSummary, makeWorkload } from "./commands/workload.js";
+import { classifyError, EXIT, UsageError } from "./errors.js";
+import { readExperiment } from "./experiment.js";
+import { parseArrivals, parseDecodePolicy, parseDistribution, parseNumberFlag } from "./flags.js";
+import { findRepoRoot, projectPaths } from "./paths.js";
+import { log } from "./progress.js";
+import { gitSha } from "@vf/metrics-io";
+import { readFileSync } from "node:fs";
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success
+  1    unexpected error (a bug; the stack is printed)
+  2    bad flags, experiment file or input files (the message names the flag/file/line)
+  3    a step failed (Vidur, the server, the profiler, the benchmark)
+  130  interrupted by Ctrl-C (what was measured was written)`;
+
+/** Ctrl-C: the first aborts the running step (which writes what it measured), the second exits at once. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.on("SIGINT", () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    log("\ninterrupted: finishing and writing what was measured (Ctrl-C again to quit at once)");
+    controller.abort();
+  });
+  return controller.signal;
+}
+
+function contextLimitFrom(configPath: string): number {
+  try {
+    const json = JSON.parse(readFileSync(configPath, "utf8")) as { max_position_embeddings?: number };
+    if (typeof json.max_position_embeddings === "number") return json.max_position_embeddings;
+  } catch (e) {
+    throw new UsageError(`--model-config ${configPath}: ${(e as Error).message}`);
+  }
+  throw new UsageError(`--model-config ${configPath}: max_position_embeddings missing; give --context-limit`);
+}
+
+/** `--decode` of a ShareGPT source: a distribution, or `from-response[:FALLBACK]` (the response's token count). */
+function shareGptDecodeFrom(raw: string): ShareGptDecodePolicy {
+  if (raw === "from-response") return { kind: "from-response" };
+  if (raw.startsWith("from-response:")) {
+    const fallback = parseDecodePolicy("--decode", raw.slice("from-response:".length));
+    if (fallback.kind === "per-prompt") throw new UsageError(`--decode ${JSON.stringify(raw)}: the fallback must be fixed:N or a distribution`);
+    return { kind: "from-response", fallback };
+  }
+  const policy = parseDecodePolicy("--decode", raw);
+  if (policy.kind === "per-prompt") {
+    throw new UsageError(`--decode ${JSON.stringify(raw)}: ShareGPT has no per-prompt lengths; use from-response[:FALLBACK], fixed:N or a distribution`);
+  }
+  return policy;
+}
+
+function sourceFromFlags(o: Record<string, string | undefined>): SourceSpec {
+  const given = ["prompts", "sharegpt", "azure", "mooncake", "synthetic"].filter((k) => o[k] !== undefined);
+  if (given.length !== 1) {
+    throw new UsageError(
+      `give exactly one of --prompts, --sharegpt, --azure, --mooncake, --synthetic${given.length > 1 ? ` (got ${given.map((k) => `--${k}`).join(", ")})` : ""}`,
+    );
+  }
+  const offset = o.offset === undefined ? {} : { offset: parseNumberFlag("--offset", o.offset, { int: true, min: 0 }) };
+  const limit = o.limit === undefined ? {} : { limit: parseNumberFlag("--limit", o.limit, { int: true, min: 1 }) };
+  if (o.prompts !== undefined) {
+    const count = o.count === undefined ? {} : { count: parseNumberFlag("--count", o.count, { int: true, min: 1 }) };
+    return { kind: "prompts", path: resolve(o.prompts), decode: parseDecodePolicy("--decode", o.decode ?? "per-prompt:128"), ...count };
+  }
+  if (o.sharegpt !== undefined) {
+    // --limit caps the requests kept (after empty prompts are skipped), through the build options.
+    return { kind: "sharegpt", path: resolve(o.sharegpt), decode: shareGptDecodeFrom(o.decode ?? "lognormal:128:0.6:16:1024"), ...offset };
+  }
+  if (o.azure !== undefined) return { kind: "azure", path: resolve(o.azure), ...offset, ...limit };
+  if (o.mooncake !== undefined) return { kind: "mooncake", path: resolve(o.mooncake), ...offset, ...limit };
+  return {
+    kind: "synthetic",
+    count: parseNumberFlag("--synthetic", o.synthetic ?? "", { int: true, min: 1 }),
+    prefill: parseDistribution("--prefill", o.prefill ?? "lognormal:512:0.8:16:4096"),
+    decode: parseDistribution("--decode", o.decode ?? "lognormal:128:0.8:8:1024"),
+  };
+}
+
+function buildProgram(): Command {
+  const paths = projectPaths(findRepoRoot());
+  const command = `runner ${process.argv.slice(2).join(" ")}`;
+  const program = new Command("runner")
+    .description("Measure how far the Vidur simulator is from a real GPU serving the same requests.")
+    .addHelpText("after", EXIT_CODES_HELP)
+    .showHelpAfterError()
+    // Throw instead of exiting, so commander's own flag errors also exit 2 (subcommands inherit this).
+    .exitOverride();
+
+  program
+    .command("workload")
+    .description("Build a workload dir (tokenized lengths + seeded arrival schedule) and print its summary.")
+    .option("--prompts <file>", "prompts JSONL (prompt_id, text, optional num_decode_tokens)")
+    .option("--sharegpt <file>", "ShareGPT JSON array ({id, conversations:[{from, value}]}): first human turn = prompt")
+    .option("--azure <file>", "Azure LLM inference trace CSV (TIMESTAMP,ContextTokens,GeneratedTokens)")
+    .option("--mooncake <file>", "Mooncake trace JSONL (timestamp ms, input_length, output_length)")
+    .option("--synthetic <count>", "this many synthetic requests (lengths from --prefill/--decode)")
+    .option("--decode <spec>", "output tokens: per-prompt[:DEFAULT] | fixed:N | uniform:MIN:MAX | lognormal:MEDIAN:SIGMA[:MIN:MAX]; sharegpt also from-response[:FALLBACK] (default lognormal:128:0.6:16:1024) (tokens)")
+    .option("--prefill <spec>", "synthetic prompt tokens: fixed:N | uniform:MIN:MAX | lognormal:MEDIAN:SIGMA[:MIN:MAX]")
+    .option("--count <n>", "prompts: number of requests (prompts reused in order)")
+    .option("--offset <n>", "traces: skip this many data rows; sharegpt: this many array entries")
+    .option("--limit <n>", "keep at most this many requests")
+    .addOption(new Option("--arrival <kind>", "arrival process").choices(["poisson", "gamma", "constant", "trace"]))
+    .option("--rate <rps>", "mean arrival rate, requests/s (trace: rescale to this rate)")
+    .option("--cv <cv>", "gamma: coefficient of variation of the gaps (1 = Poisson, >1 burstier)")
+    .option("--time-scale <x>", "trace: multiply trace offsets by x (0.5 = twice the rate)")
+    .option("--seed <n>", "seed of every random choice", "0")
+    .option("--model <name>", "model name recorded in workload.json", "Qwen/Qwen3-0.6B")
+    .option("--model-config <file>", "HF config.json giving the context limit", paths.qwen3Config)
+    .option("--context-limit <tokens>", "prompt + decode limit (default: the config's max_position_embeddings)")
+    .addOption(new Option("--over-context <policy>", "requests over the limit").choices(["error", "drop"]).default("error"))
+    .option("--out <dir>", "output dir (default tmp/workloads/<workload id>)")
+    .addHelpText("after", "\nWrites workload.json, requests.jsonl, trace_lengths.csv, trace_intervals.csv, vidur_trace.csv.\nSame inputs + seed -> byte-identical files.")
+    .action(async (o: Record<string, string | undefined>) => {
+      const source = sourceFromFlags(o);
+      const arrivalKind = o.arrival ?? (source.kind === "azure" || source.kind === "mooncake" ? "trace" : "poisson");
+      const arrivals = parseArrivals(arrivalKind, o.rate ?? (arrivalKind === "trace" ? undefined : "1"), o.cv, o.timeScale);
+      const contextLimit =
+        o.contextLimit !== undefined ? parseNumberFlag("--context-limit", o.contextLimit, { int: true, min: 1 }) : contextLimitFrom(o.modelConfig ?? paths.qwen3Config);
+      const w = await makeWorkload(
+        {
+          source,
+          arrivals,
+          seed: parseNumberFlag("--seed", o.seed ?? "0", { int: true, min: 0 }),
+          contextLimit,
+          model: o.model ?? "Qwen/Qwen3-0.6B",
+          ...(o.limit !== undefined && source.kind !== "azure" && source.kind !== "mooncake" ? { limit: parseNumberFlag("--limit", o.limit, { int: true, min: 1 }) } : {}),
+          ...(o.overContext !== undefined ? { overContext: o.overContext as "error" | "drop" } : {}),
+        },
+        { workloadsRoot: paths.workloads, ...(o.out !== undefined ? { outDir: resolve(o.out) } : {}) },
+      );
+      process.stdout.write(`${formatWorkloadSummary(w.dir, w.summary)}\n`);
+    });
+
+  program
+    .command("profile")
+    .description("Profile the model's operators on this machine's GPU (or CPU) into Vidur's CSV schema (gpu-harness profile).")
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument("[args...]", "passed to `gpu-harness profile` (see `runner profile --help`)")
+    .action(async (args: string[]) => profile(paths.gpuHarness, args));
+
+  program
+    .command("simulate")
+    .description("Simulate a workload with the real Vidur (project venv) on a profile; writes tmp/vidur_runs/<id>.")
+    .requiredOption("--workload <dir>", "workload dir")
+    .option("--profile-root <dir>", "profiling root (compute/<device>/<org>/<model>/...)", paths.h200ProfileRoot)
+    .option("--device <sku>", "Vidur device SKU (a40, a100, h100, l40, h200)", "h200")
+    .option("--model <name>", "model name as in the profile path", "Qwen/Qwen3-0.6B")
+    .option("--model-config <file>", "HF config.json of the model", paths.qwen3Config)
+    .addOption(new Option("--scheduler <kind>", "Vidur replica scheduler").choices(["sarathi", "vllm", "orca"]).default("sarathi"))
+    .option("--chunk-size <tokens>", "sarathi: token budget per iteration", "512")
+    .option("--batch-cap <n>", "max requests per batch", "128")
+    .option("--max-tokens-in-batch <tokens>", "vllm: padded tokens per prefill batch", "4096")
+    .option("--block-size <tokens>", "KV block size (tokens)")
+    .option("--num-blocks <n>", "KV blocks (default: derived from memory with the real head_dim)")
+    .option("--tp <n>", "tensor parallel size", "1")
+    .option("--pp <n>", "pipeline stages", "1")
+    .option("--seed <n>", "simulation seed", "0")
+    .addOption(new Option("--grid <grid>", "random-forest hyper-parameter grid").choices(["pinned", "full"]).default("pinned"))
+    .option("--cache-dir <dir>", "predictor cache root", paths.vidurCache)
+    .option("--out <dir>", "run dir (default tmp/vidur_runs/<id>)")
+    .action(async (o: Record<string, string>) => {
+      const int = (flag: string, v: string) => parseNumberFlag(flag, v, { int: true, min: 1 });
+      const scheduler =
+        o.scheduler === "vllm"
+          ? { kind: "vllm" as const, batchSizeCap: int("--batch-cap", o.batchCap!), maxTokensInBatch: int("--max-tokens-in-batch", o.maxTokensInBatch!) }
+          : o.scheduler === "orca"
+            ? { kind: "orca" as const, batchSizeCap: int("--batch-cap", o.batchCap!) }
+            : { kind: "sarathi" as const, chunkSize: int("--chunk-size", o.chunkSize!), batchSizeCap: int("--batch-cap", o.batchCap!) };
+      const { newRunId, runDirPath } = await import("@vf/metrics-io");
+      const runId = newRunId("vidur");
+      const result = await simulate({
+        python: paths.python,
+        workloadDir: resolve(o.workload!),
+        runDir: o.out !== undefined ? resolve(o.out) : runDirPath(paths.root, "vidur", runId),
+        profilingRoot: resolve(o.profileRoot!),
+        device: o.device!,
+        modelName: o.model!,
+        modelConfigPath: resolve(o.modelConfig!),
+        scheduler,
+        kvCache: {
+          ...(o.blockSize !== undefined ? { blockSize: int("--block-size", o.blockSize) } : {}),
+          ...(o.numBlocks !== undefined ? { numBlocks: int("--num-blocks", o.numBlocks) } : {}),
+        },
+        tensorParallelSize: int("--tp", o.tp!),
+        pipelineStages: int("--pp", o.pp!),
+        seed: parseNumberFlag("--seed", o.seed!, { int: true, min: 0 }),
+        predictor: { grid: o.grid as "pinned" | "full" },
+        cacheDir: resolve(o.cacheDir!),
+        runId,
+        command,
+        gitSha: gitSha(paths.root),
+      });
+      process.stdout.write(`${result.runDir}\n`);
+    });
+
+  program
+    .command("bench")
+    .description("Replay a workload open-loop against an OpenAI-compatible streaming server; writes tmp/real_runs/<id>.")
+    .requiredOption("--workload <dir>", "workload dir")
+    .option("--endpoint <url>", "server base URL, e.g. http://127.0.0.1:8000 (API key: env VF_API_KEY or OPENAI_API_KEY)")
+    .option("--engine-timeline", "the endpoint is a gpu-harness server: reset and download its engine timeline")
+    .option("--serve <builtin>", "start the built-in reference server (`builtin`) instead of --endpoint")
+    .option("--server-arg <arg...>", "extra arguments for `gpu-harness serve` (with --serve builtin)")
+    .option("--model <name>", "model field of each request", "Qwen/Qwen3-0.6B")
+    .option("--model-config <file>", "model config for --serve builtin", paths.qwen3Config)
+    .option("--concurrency <n>", "max requests in flight (queueing recorded separately as queue_time)")
+    .option("--warmup <n>", "warm-up requests sent before the schedule, excluded", "8")
+    .option("--timeout-s <s>", "per-request timeout, seconds", "600")
+    .addOption(new Option("--prompt-mode <mode>", "send token ids or text").choices(["token_ids", "text"]).default("token_ids"))
+    .option("--out <dir>", "run dir (default tmp/real_runs/<id>)")
+    .action(async (o: Record<string, string | string[] | boolean | undefined>) => {
+      const str = (k: string) => o[k] as string | undefined;
+      let endpoint: Endpoint;
+      if (str("serve") !== undefined) {
+        if (str("serve") !== "builtin") throw new UsageError(`--serve ${str("serve")}: expected "builtin"`);
+        if (str("endpoint") !== undefined) throw new UsageError("give --endpoint or --serve builtin, not both");
+        endpoint = { kind: "builtin", command: paths.gpuHarness, args: ["serve", "--model-config", resolve(str("modelConfig")!), ...((o.serverArg as string[] | undefined) ?? [])] };
+      } else if (str("endpoint") !== undefined) {
+        endpoint = { kind: "url", url: str("endpoint")!, engineTimeline: o.engineTimeline === true };
+      } else throw new UsageError("give --endpoint URL or --serve builtin");
+      const { newRunId, runDirPath } = await import("@vf/metrics-io");
+      const runId = newRunId("real");
+      const apiKey = process.env.VF_API_KEY ?? process.env.OPENAI_API_KEY;
+      const result = await bench(endpoint, {
+        model: str("model")!,
+        workloadDir: resolve(str("workload")!),
+        outDir: str("out") !== undefined ? resolve(str("out")!) : runDirPath(paths.root, "real", runId),
+        runId,
+        warmupRequests: parseNumberFlag("--warmup", str("warmup")!, { int: true, min: 0 }),
+        requestTimeoutS: parseNumberFlag("--timeout-s", str("timeoutS")!, { min: Number.MIN_VALUE }),
+        promptMode: str("promptMode") as "token_ids" | "text",
+        ...(str("concurrency") !== undefined ? { maxConcurrency: parseNumberFlag("--concurrency", str("concurrency")!, { int: true, min: 1 }) } : {}),
+        ...(apiKey !== undefined && apiKey !== "" ? { apiKey } : {}),
+        signal: interruptSignal(),
+        command,
+        gitSha: gitSha(paths.root),
+        manifestExtra: endpoint.kind === "builtin" ? { server: "gpu-harness (builtin)" } : {},
+      });
+      process.stdout.write(`${result.runDir}\n`);
+      if (result.aborted) process.exitCode = EXIT.interrupted;
+    });
+
+  program
+    .command("compare")
+    .description("Compare a simulated run with a real one: summary.md, report.html, comparison.json, percentiles.csv.")
+    .requiredOption("--real <dir>", "real run dir")
+    .requiredOption("--sim <dir>", "simulated run dir")
+    .option("--out <dir>", "output dir (default tmp/comparisons/<id>)")
+    .option("--margin <fraction>", "TOST equivalence margin on paired relative differences", "0.1")
+    .option("--bootstrap <B>", "bootstrap replicates for percentile-error CIs", "2000")
+    .option("--allow-workload-mismatch", "compare runs of different workloads (reported loudly)")
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const { newRunId, runDirPath } = await import("@vf/metrics-io");
+      const id = newRunId("cmp");
+      const outDir = typeof o.out === "string" ? resolve(o.out) : runDirPath(paths.root, "comparison", id);
+      const r = await compare({
+        realDir: resolve(o.real as string),
+        simDir: resolve(o.sim as string),
+        outDir,
+        options: {
+          marginRel: parseNumberFlag("--margin", o.margin as string, { min: Number.MIN_VALUE }),
+          bootstrapReplicates: parseNumberFlag("--bootstrap", o.bootstrap as string, { int: true, min: 10 }),
+          allowWorkloadMismatch: o.allowWorkloadMismatch === true,
+          command,
+          gitSha: gitSha(paths.root),
+        },
+      });
+      process.stdout.write(`${resolve(outDir, "report.html")}\n`);
+      void r;
+    });
+
+  program
+    .command("run")
+    .description("Run every step of an experiment file (YAML or JSON); resumes from completed steps.")
+    .argument("<experiment>", "experiment file")
+    .option("--force", "redo steps that are already complete")
+    .option("--steps <list>", `comma-separated subset of ${STEPS.join(",")}`)
+    .option("--endpoint <url>", "override bench.endpoint (a running server's base URL)")
+    .option("--engine-timeline", "with --endpoint: the server is gpu-harness; reset and download its engine timeline")
+    .option("--record", "bench every load even where loads[].realRunDir names a recorded run (to re-record it)")
+    .action(async (file: string, o: { force?: boolean; steps?: string; endpoint?: string; engineTimeline?: boolean; record?: boolean }) => {
+      const { experiment, baseDir } = await readExperiment(resolve(file));
+      if (o.record === true) for (const load of experiment.loads) delete load.realRunDir;
+      if (o.endpoint !== undefined) {
+        experiment.bench = { warmupRequests: 8, serverArgs: [], requestTimeoutS: 600, ...experiment.bench, endpoint: o.endpoint, engineTimeline: o.engineTimeline === true };
+      }
+      let steps: Set<Step> | undefined;
+      if (o.steps !== undefined) {
+        steps = new Set();
+        for (const s of o.steps.split(",")) {
+          if (!(STEPS as readonly string[]).includes(s)) throw new UsageError(`--steps ${o.steps}: unknown step ${JSON.stringify(s)}, expected ${STEPS.join(", ")}`);
+          steps.add(s as Step);
+        }
+      }
+      const apiKey = process.env.VF_API_KEY ?? process.env.OPENAI_API_KEY;
+      const outcome = await runExperiment(experiment, {
+        baseDir,
+        paths,
+        command,
+        signal: interruptSignal(),
+        ...(o.force !== undefined ? { force: o.force } : {}),
+        ...(steps !== undefined ? { steps } : {}),
+        ...(apiKey !== undefined && apiKey !== "" ? { apiKey } : {}),
+      });
+      for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
+      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "summary.md")}\n`);
+    });
+
+  program
+    .command("demo")
+    .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
+    .option("--force", "redo the simulation and comparison")
+    .action(async (o: { force?: boolean }) => {
+      const outcome = await demo(paths, { command, signal: interruptSignal(), ...(o.force !== undefined ? { force: o.force } : {}) });
+      for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
+      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "summary.md")}\n`);
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message (and the usage); help and version keep their own code.
+      const help = ["commander.helpDisplayed", "commander.help", "commander.version"].includes(e.code);
+      process.exitCode = help ? e.exitCode : EXIT.usage;
+      return;
+    }
+    const { code, message, stack } = classifyError(e);
+    process.stderr.write(`runner: error: ${message}\n`);
+    if (stack !== undefined) process.stderr.write(`${stack}\n`);
+    process.exitCode = code;
+  }
+}
+
+void main();

@@ -12,7 +12,8 @@ export const REPORT_PERCENTILES = [0.5, 0.9, 0.95, 0.99] as const;
 
 /** Ascending Float64Array copy of `values` (numeric sort, NaN-free input expected). */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
-  const out = Float64Array.from(values);
+  const out = new Float64Array(values.length);
+  out.set(values);
   out.sort();
   return out;
 }

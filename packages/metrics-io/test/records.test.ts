@@ -186,3 +186,25 @@ describe("atomic writes and layout", () => {
     expect(formatNumber(null)).toBe("");
   });
 });
+
+describe("importEngineTimeline", () => {
+  it("shifts server times onto the run clock and drops warm-up steps and non-workload tokens", async () => {
+    const { importEngineTimeline } = await import("../src/index.js");
+    const server = await tempDir();
+    const run = await tempDir();
+    await writeFile(join(server, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0, engine: "lean" }));
+    await writeIterations(join(server, "iterations.csv"), [
+      { step: 0, start: 1.0, end: 1.5, gpu_time: null, num_prefill_tokens: 8, num_decode_tokens: 0, batch_size: 1, kv_tokens_in_use: 8 },
+      { step: 1, start: 10.0, end: 10.25, gpu_time: 0.2, num_prefill_tokens: 0, num_decode_tokens: 2, batch_size: 2, kv_tokens_in_use: 20 },
+    ]);
+    await writeFile(join(server, "server_tokens.csv"), "request_id,token_index,t\nwarmup-0,0,1.5\n3,0,10.25\n");
+    const r = await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
+    expect(r).toEqual({ offsetS: -8, iterations: 1, droppedIterations: 1, tokens: 1 });
+    const rows = await readIterations(join(run, "iterations.csv"));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.start).toBeCloseTo(2.0, 9);
+    expect(rows[0]!.end).toBeCloseTo(2.25, 9);
+    expect(await readFile(join(run, "server_token_timestamps.csv"), "utf8")).toBe("request_id,token_index,t\n3,0,2.25\n");
+    expect(JSON.parse(await readFile(join(run, "server_run.json"), "utf8")).run_clock_offset_s).toBe(-8);
+  });
+});

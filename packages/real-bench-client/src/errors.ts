@@ -7,7 +7,6 @@
 export type BenchErrorCode =
   | "BENCH_INVALID_OPTION"
   | "BENCH_WORKLOAD_INVALID"
-  | "BENCH_WORKLOAD_UNREADABLE"
   | "BENCH_WRITE_FAILED";
 
 /** Error thrown by real-bench-client; `code` is stable, `cause` holds the original error. */

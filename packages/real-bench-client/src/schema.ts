@@ -1,21 +1,12 @@
 /**
- * Zod schemas and their inferred types for what this package reads at its edges: workload request rows
- * (`requests.jsonl`) and the OpenAI-compatible completions stream chunk. A type is never written twice.
+ * Zod schemas and their inferred types for what this package reads at its edge: the OpenAI-compatible
+ * completions stream chunk. Workload rows are @vf/workload-spec's (read by its readWorkloadDir). A type is never written twice.
  */
+import type { WorkloadRequest } from "@vf/workload-spec";
 import { z } from "zod";
 
-/** One workload request as this client needs it (a subset of the workload-spec row; extra keys allowed). */
-export const BenchRequestSchema = z.looseObject({
-  request_id: z.number().int().nonnegative(),
-  prompt_id: z.string().optional(),
-  text: z.string().optional(),
-  prompt_token_ids: z.array(z.number().int().nonnegative()),
-  num_prefill_tokens: z.number().int().nonnegative(),
-  num_decode_tokens: z.number().int().positive(),
-  arrived_at: z.number().nonnegative().finite(),
-});
-/** A workload request: ids, prompt (token ids and optional text), requested output tokens, arrival (s). */
-export type BenchRequest = z.infer<typeof BenchRequestSchema>;
+/** A workload request (the @vf/workload-spec row): ids, prompt, requested output tokens, arrival (s). */
+export type BenchRequest = WorkloadRequest;
 
 /** One `choices[]` entry of a streamed `text_completion` chunk (vLLM / SGLang / OpenAI shape). */
 export const CompletionChoiceSchema = z.looseObject({

@@ -1,2 +1,38 @@
-/** Package entry: explicit named re-exports only. */
-export const PACKAGE_NAME = "@vf/vidur-bridge";
+/** @vf/vidur-bridge: runs the PyPI Vidur simulator on our workloads and profiles (explicit re-exports only). */
+
+/** Builds Vidur 0.0.26's exact flag list for one trace-replay run. */
+export { buildVidurArgs } from "./args.js";
+export type { VidurArgsInput } from "./args.js";
+/** Verifies the venv's Python imports vidur and reports versions; the offline env of every Python child. */
+export { checkVidurEnv, sidecarEnv } from "./env.js";
+export type { VidurEnv } from "./env.js";
+/** The error class of this package, its codes and guard. */
+export { isVidurBridgeError, VidurBridgeError } from "./errors.js";
+export type { VidurBridgeErrorCode } from "./errors.js";
+/** Prediction-grid limits (tokens) derived from a workload and scheduler. */
+export { deriveGridLimits } from "./limits.js";
+export type { GridLimits } from "./limits.js";
+/** Normalizes a finished Vidur run dir into request/token/iteration records (seconds). */
+export { findVidurOutputDir, normalizeVidurRun } from "./normalize.js";
+export type { NormalizeSummary } from "./normalize.js";
+/** Option types, device tables (GB, TFLOPs) and forest grids. */
+export { BUILTIN_DEVICES, DEFAULT_SCHEDULER, EXTRA_DEVICES, FULL_FOREST_GRID, PINNED_FOREST_GRID } from "./options.js";
+export type {
+  DeviceSpec,
+  ForestGrid,
+  KvCacheOptions,
+  NodeSpec,
+  PredictorOptions,
+  RunVidurOptions,
+  SchedulerOptions,
+  VidurProgress,
+} from "./options.js";
+/** Profile / CPU-overhead file location and content hashes (sha256). */
+export { hashFile, hashProfile, locateCpuOverhead, locateProfile } from "./profile.js";
+export type { ProfileFiles } from "./profile.js";
+/** Runs one simulation end to end (subprocess) and writes the run dir. */
+export { runVidur } from "./run-vidur.js";
+export type { RunVidurResult } from "./run-vidur.js";
+/** Reads a workload's vidur_trace.csv (row i = request i) and writes Vidur 0.0.26's trace format. */
+export { readVidurTrace, TRACE_DATE, writeVidur026Trace } from "./trace.js";
+export type { TraceRow } from "./trace.js";

@@ -1,4 +1,5 @@
-"""Model construction: a Hugging Face decoder config -> a torch model on a device, random (seeded) or real weights.
+"""Model construction: a Hugging Face decoder config -> a torch model on a device, random (seeded) or real
+weights.
 
 Owns config loading/validation and weight initialisation. It does not own KV caches, attention or serving
 (see engine/). The profiler imports `build_model` so that it times the very modules the server runs.

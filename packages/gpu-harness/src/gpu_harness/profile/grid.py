@@ -15,8 +15,16 @@ from dataclasses import dataclass
 def vidur_num_tokens(max_tokens: int) -> list[int]:
     """Vidur's mlp num_tokens sweep (§1.4), distinct, ascending, cut at max_tokens (inclusive)."""
     values = {1, 2, 4}
-    spans = [(8, 1024, 8), (1024, 2048, 16), (2048, 4096, 32), (4096, 8192, 64), (8192, 16384, 128),
-             (16384, 32768, 256), (32768, 65536, 512), (65536, 131072, 1024)]
+    spans = [
+        (8, 1024, 8),
+        (1024, 2048, 16),
+        (2048, 4096, 32),
+        (4096, 8192, 64),
+        (8192, 16384, 128),
+        (16384, 32768, 256),
+        (32768, 65536, 512),
+        (65536, 131072, 1024),
+    ]
     for start, stop, step in spans:
         values.update(range(start, stop, step))
     values.add(131072)
@@ -28,7 +36,7 @@ def vidur_num_tokens(max_tokens: int) -> list[int]:
 
 
 def vidur_seq_lens(max_seq_len: int) -> list[int]:
-    """Vidur's sequence-length space (§2.3): 0..1024 step 32, 1024..4096 step 64, then step 256; < max_seq_len."""
+    """Vidur's sequence-length space (§2.3): 0..1024/32, 1024..4096/64, then /256; < max."""
     values: set[int] = set(range(0, 1024, 32)) | set(range(1024, 4096, 64)) | set(range(4096, 65536, 256))
     return sorted(v for v in values if v < max_seq_len)
 
@@ -69,8 +77,10 @@ def prefill_points(max_seq_len: int, quick: bool = False) -> list[PrefillPoint]:
     if quick:
         chunks = [c for c in (16, 32, 64) if c <= max_seq_len]
         kvs = [0, 32, 64]
-        return sorted({PrefillPoint(c, k) for c in chunks for k in kvs if c + k <= max_seq_len},
-                      key=lambda p: (p.chunk, p.kv))
+        return sorted(
+            {PrefillPoint(c, k) for c in chunks for k in kvs if c + k <= max_seq_len},
+            key=lambda p: (p.chunk, p.kv),
+        )
     points: set[PrefillPoint] = set()
     for c in [8, 16, 32, 48, *vidur_chunk_sizes(max_seq_len)]:
         if c > max_seq_len:
@@ -87,7 +97,13 @@ def prefill_points(max_seq_len: int, quick: bool = False) -> list[PrefillPoint]:
 def decode_points(max_seq_len: int, max_batch_size: int, quick: bool = False) -> list[DecodePoint]:
     """Decode rows: batch sizes x kv in the sequence-length space (kv > 0) plus kv = max_seq_len - 1."""
     if quick:
-        return [DecodePoint(b, k) for b in (1, 2, 4) if b <= max_batch_size for k in (16, 48, 96)]
+        return [
+            DecodePoint(b, k)
+            for b in (1, 2, 4)
+            if b <= max_batch_size
+            for k in (16, 48, 96)
+            if k < max_seq_len
+        ]
     kvs = [k for k in vidur_seq_lens(max_seq_len) if k > 0] + [max_seq_len - 1]
     return [DecodePoint(b, k) for b in decode_batch_sizes(max_batch_size) for k in sorted(set(kvs))]
 
@@ -117,15 +133,17 @@ def coarse_to_fine_depth(values: Sequence[int]) -> dict[int, int]:
 
 
 def order_coarse_to_fine_1d(values: Sequence[int]) -> list[tuple[int, int]]:
-    """(level, value) pairs in measuring order: every prefix that ends at a level change is a full-range grid."""
+    """(level, value) pairs in measuring order; each level prefix is a full-range grid."""
     depth = coarse_to_fine_depth(values)
     return sorted(((depth[v], v) for v in set(values)), key=lambda t: (t[0], t[1]))
 
 
 def order_coarse_to_fine_2d(points: Sequence[tuple[int, int]]) -> list[tuple[int, tuple[int, int]]]:
-    """(level, point) pairs for a 2-D grid (a, b): a point's level is the larger of a's depth on the a axis and
-    b's depth among the b values that exist for that a (prefill grids are not rectangular). The points of
-    levels <= L therefore span the whole range of both axes, more sparsely for smaller L."""
+    """(level, point) pairs for a 2-D grid (a, b).
+
+    A point's level is the larger of a's depth on the a axis and b's depth among the b values that exist
+    for that a (prefill grids are not rectangular). The points of levels <= L therefore span the whole
+    range of both axes, more sparsely for smaller L."""
     da = coarse_to_fine_depth([a for a, _ in points])
     by_a: dict[int, list[int]] = {}
     for a, b in set(points):

@@ -34,7 +34,9 @@ class ModelDims:
 def _positive_int(config: PretrainedConfig, field: str, where: str) -> int:
     value = getattr(config, field, None)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ProfileError("PROFILE_BAD_CONFIG", f"{where}: field {field}: expected a positive integer, got {value!r}")
+        raise ProfileError(
+            "PROFILE_BAD_CONFIG", f"{where}: field {field}: expected a positive integer, got {value!r}"
+        )
     return value
 
 
@@ -43,9 +45,11 @@ def dims_from_config(config: PretrainedConfig, model: torch.nn.Module, where: st
     n_head = _positive_int(config, "num_attention_heads", where)
     n_kv_head = getattr(config, "num_key_value_heads", None) or n_head
     if not isinstance(n_kv_head, int) or n_kv_head <= 0 or n_head % n_kv_head != 0:
-        raise ProfileError("PROFILE_BAD_CONFIG",
-                           f"{where}: field num_key_value_heads: expected a positive divisor of "
-                           f"num_attention_heads={n_head}, got {n_kv_head!r}")
+        raise ProfileError(
+            "PROFILE_BAD_CONFIG",
+            f"{where}: field num_key_value_heads: expected a positive divisor of "
+            f"num_attention_heads={n_head}, got {n_kv_head!r}",
+        )
     hidden = _positive_int(config, "hidden_size", where)
     explicit_hd = getattr(config, "head_dim", None)
     head_dim = int(explicit_hd) if explicit_hd else hidden // n_head
@@ -64,7 +68,7 @@ def dims_from_config(config: PretrainedConfig, model: torch.nn.Module, where: st
 
 
 def decoder_layers(model: torch.nn.Module, where: str) -> list[torch.nn.Module]:
-    """The decoder blocks of an HF Llama-style causal LM (model.model.layers), checked for the expected parts."""
+    """The decoder blocks of an HF Llama-style causal LM (model.model.layers), checked."""
     inner = getattr(model, "model", None)
     layers = getattr(inner, "layers", None)
     if layers is None or len(layers) == 0:
@@ -72,9 +76,13 @@ def decoder_layers(model: torch.nn.Module, where: str) -> list[torch.nn.Module]:
     first = layers[0]
     for part in ("self_attn", "mlp", "input_layernorm", "post_attention_layernorm"):
         if not hasattr(first, part):
-            raise ProfileError("PROFILE_UNSUPPORTED",
-                               f"{where}: decoder block lacks '{part}' (expected a Llama/Qwen-style block)")
+            raise ProfileError(
+                "PROFILE_UNSUPPORTED",
+                f"{where}: decoder block lacks '{part}' (expected a Llama/Qwen-style block)",
+            )
     for part in ("q_proj", "k_proj", "v_proj", "o_proj"):
         if not hasattr(first.self_attn, part):
-            raise ProfileError("PROFILE_UNSUPPORTED", f"{where}: self_attn lacks '{part}' (fused QKV not supported)")
+            raise ProfileError(
+                "PROFILE_UNSUPPORTED", f"{where}: self_attn lacks '{part}' (fused QKV not supported)"
+            )
     return list(layers)

@@ -45,7 +45,13 @@ MLP_INPUT_COLUMNS = (
 )
 
 # The newer (FLASHINFER-era) attention.csv op order; ops a row does not run are 0.0, not NaN.
-ATTENTION_OPS = ("attn_input_reshape", "attn_kv_cache_save", "attn_prefill", "attn_decode", "attn_output_reshape")
+ATTENTION_OPS = (
+    "attn_input_reshape",
+    "attn_kv_cache_save",
+    "attn_prefill",
+    "attn_decode",
+    "attn_output_reshape",
+)
 ATTENTION_INPUT_COLUMNS = (
     "n_embd",
     "n_q_head",
@@ -104,6 +110,7 @@ def write_atomic(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are shared data files
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
                 f.flush()

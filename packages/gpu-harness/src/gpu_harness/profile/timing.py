@@ -2,8 +2,10 @@
 
 On CUDA each sample is bracketed by CUDA events, and the whole batch of samples is queued behind a GPU sleep
 kernel long enough to cover the host's launch time, so the GPU runs the samples back to back and the events
-measure kernel time without launch gaps, as Vidur's own profiler (summed kernel durations) does. On CPU each
-sample is a perf_counter interval (CPU kernels are synchronous). Does not decide what to time.
+measure kernel time without launch gaps, as Vidur's own profiler (summed kernel durations) does.
+Between samples (outside the events) a buffer twice the L2 size is overwritten, so every sample starts
+with a cold L2, as each layer's operands are in the server (the other layers' weights evict them). On CPU
+each sample is a perf_counter interval (CPU kernels are synchronous). Does not decide what to time.
 """
 
 from __future__ import annotations
@@ -58,12 +60,16 @@ class OpTimer:
         self.repeats = repeats
         self._cuda = device.type == "cuda"
         self._sleep = getattr(torch.cuda, "_sleep", None) if self._cuda else None
+        self._scrub: torch.Tensor | None = None
+        if self._cuda:
+            l2_bytes = int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 64 << 20)
+            self._scrub = torch.empty(2 * l2_bytes // 4, dtype=torch.int32, device=device)
 
     @property
     def method(self) -> str:
         """How samples are taken, for the manifest."""
         if self._cuda:
-            return "cuda_event" + ("+gpu_sleep_prequeue" if self._sleep is not None else "")
+            return "cuda_event+l2_scrub" + ("+gpu_sleep_prequeue" if self._sleep is not None else "")
         return "perf_counter"
 
     def measure(self, calls: Sequence[Callable[[], object]]) -> TimeStats:
@@ -84,18 +90,23 @@ class OpTimer:
 
     def _measure_cuda(self, calls: Sequence[Callable[[], object]], n: int) -> TimeStats:
         torch.cuda.synchronize(self.device)
-        t0 = time.perf_counter()
+        # Host issue time per call: the fastest warm-up call (the first call of a new shape can pay one-off
+        # costs such as kernel selection, which must not inflate the sleep below).
+        issue_s = float("inf")
         for i in range(max(self.warmup, 1)):
+            t0 = time.perf_counter()
             calls[i % n]()
-        # Host issue time per call (the GPU runs asynchronously, so this is launch cost, not kernel time).
-        issue_s = (time.perf_counter() - t0) / max(self.warmup, 1)
+            issue_s = min(issue_s, time.perf_counter() - t0)
         torch.cuda.synchronize(self.device)
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
         if self._sleep is not None:
-            sleep_s = min(_MAX_SLEEP_S, issue_s * self.repeats * 1.5 + 2e-4)
+            # Long enough for the host to queue every sample before the GPU reaches the first one.
+            sleep_s = min(_MAX_SLEEP_S, (issue_s + 2e-5) * self.repeats * 1.5 + 2e-4)
             self._sleep(int(sleep_s * _ASSUMED_CLOCK_HZ))
         for i in range(self.repeats):
+            if self._scrub is not None:
+                self._scrub.zero_()
             starts[i].record()
             calls[(self.warmup + i) % n]()
             ends[i].record()

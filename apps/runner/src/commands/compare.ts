@@ -1,0 +1,7 @@
+/** `runner compare`: the fidelity report of a simulated run against a real one (wires @vf/comparator). */
+import { type CompareOptionsInput, type CompareRunsResult, compareRuns } from "@vf/comparator";
+
+/** Compares and returns where the report went. */
+export async function compare(args: { realDir: string; simDir: string; outDir: string; options?: CompareOptionsInput }): Promise<CompareRunsResult> {
+  return compareRuns(args.options === undefined ? { realDir: args.realDir, simDir: args.simDir, outDir: args.outDir } : args);
+}

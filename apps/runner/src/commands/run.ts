@@ -1,0 +1,188 @@
+/**
+ * `runner run`: every step of an experiment file — workload, bench (or a recorded real run), simulate, compare per
+ * load, then the multi-load summary. Resumes: a step whose output dir already has its run.json is skipped.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { compareLoads, type LoadPoint } from "@vf/comparator";
+import { gitSha, runDirPath } from "@vf/metrics-io";
+import type { SourceSpec } from "@vf/workload-spec";
+import { UsageError } from "../errors.js";
+import type { Experiment } from "../experiment.js";
+import { resolveFrom } from "../experiment.js";
+import type { ProjectPaths } from "../paths.js";
+import { log } from "../progress.js";
+import { bench, type Endpoint } from "./bench.js";
+import { compare } from "./compare.js";
+import { simulate } from "./simulate.js";
+import { formatWorkloadSummary, makeWorkload } from "./workload.js";
+
+/** The steps of an experiment. */
+export type Step = "workload" | "bench" | "simulate" | "compare";
+/** Every step, in order. */
+export const STEPS: readonly Step[] = ["workload", "bench", "simulate", "compare"];
+
+/** What a run produced, per load. */
+export interface ExperimentOutcome {
+  loads: { name: string; workloadDir: string; realDir: string; simDir: string; comparisonDir: string; reportPath: string }[];
+  loadsDir: string | null;
+}
+
+function resolveSource(source: SourceSpec, baseDir: string): SourceSpec {
+  return source.kind === "synthetic" ? source : { ...source, path: resolveFrom(baseDir, source.path) };
+}
+
+async function contextLimitOf(configPath: string): Promise<number> {
+  let json: { max_position_embeddings?: unknown };
+  try {
+    json = JSON.parse(await readFile(configPath, "utf8")) as typeof json;
+  } catch (e) {
+    throw new UsageError(`model.config ${configPath}: cannot read a JSON config (${(e as Error).message})`);
+  }
+  if (typeof json.max_position_embeddings !== "number") {
+    throw new UsageError(`model.config ${configPath}: max_position_embeddings missing; set model.contextLimit`);
+  }
+  return json.max_position_embeddings;
+}
+
+/** The built-in server's scheduler flags, matched to the Vidur scheduler unless the experiment sets them. */
+export function builtinServerArgs(experiment: Experiment, configPath: string): string[] {
+  const extra = experiment.bench?.serverArgs ?? [];
+  const args = ["serve", "--model-config", configPath, ...extra];
+  const has = (flag: string) => extra.includes(flag);
+  const s = experiment.scheduler;
+  if (s.kind === "sarathi" && !has("--max-num-batched-tokens")) args.push("--max-num-batched-tokens", String(s.chunkSize));
+  if (!has("--max-batch-size")) args.push("--max-batch-size", String(s.batchSizeCap));
+  if (experiment.kvCache.blockSize !== undefined && !has("--block-size")) args.push("--block-size", String(experiment.kvCache.blockSize));
+  return args;
+}
+
+/** Runs the experiment; `force` redoes completed steps. */
+export async function runExperiment(
+  experiment: Experiment,
+  ctx: {
+    baseDir: string;
+    paths: ProjectPaths;
+    force?: boolean;
+    signal?: AbortSignal;
+    command: string;
+    apiKey?: string;
+    /** Steps to run (default all); e.g. workload+bench on a GPU host without Vidur. */
+    steps?: ReadonlySet<Step>;
+  },
+): Promise<ExperimentOutcome> {
+  const { paths } = ctx;
+  const configPath = resolveFrom(ctx.baseDir, experiment.model.config);
+  const contextLimit = experiment.model.contextLimit ?? (await contextLimitOf(configPath));
+  const profileRoot = experiment.profileRoot === undefined ? paths.h200ProfileRoot : resolveFrom(ctx.baseDir, experiment.profileRoot);
+  const sha = gitSha(paths.root);
+  const done = (dir: string) => ctx.force !== true && existsSync(join(dir, "run.json"));
+  const outcome: ExperimentOutcome = { loads: [], loadsDir: null };
+  const points: LoadPoint[] = [];
+  const want = (step: Step) => ctx.steps === undefined || ctx.steps.has(step);
+
+  for (const load of experiment.loads) {
+    if (ctx.signal?.aborted === true) break;
+    const id = `${experiment.name}-${load.name}`;
+    log(`== ${id}`);
+    const w = await makeWorkload(
+      {
+        source: resolveSource(experiment.workload.source, ctx.baseDir),
+        arrivals: load.arrivals,
+        seed: experiment.workload.seed,
+        contextLimit,
+        model: experiment.model.name,
+        ...(experiment.workload.limit !== undefined ? { limit: experiment.workload.limit } : {}),
+        ...(experiment.workload.overContext !== undefined ? { overContext: experiment.workload.overContext } : {}),
+      },
+      { workloadsRoot: paths.workloads },
+    );
+    log(formatWorkloadSummary(w.dir, w.summary));
+
+    let realDir: string;
+    if (load.realRunDir !== undefined) {
+      realDir = resolveFrom(ctx.baseDir, load.realRunDir);
+      if (!existsSync(join(realDir, "run.json"))) throw new UsageError(`loads.${load.name}.realRunDir ${realDir}: no run.json there`);
+    } else {
+      realDir = runDirPath(paths.root, "real", id);
+      if (!want("bench")) log("bench: skipped (not in --steps)");
+      else if (done(realDir)) log(`bench: ${realDir} already complete, skipped`);
+      else {
+        const b = experiment.bench;
+        if (b === undefined) throw new UsageError(`load ${load.name}: neither bench.endpoint nor loads.${load.name}.realRunDir is set`);
+        const endpoint: Endpoint =
+          b.endpoint === "builtin"
+            ? { kind: "builtin", command: paths.gpuHarness, args: builtinServerArgs(experiment, configPath) }
+            : { kind: "url", url: b.endpoint, engineTimeline: b.engineTimeline };
+        const result = await bench(endpoint, {
+          model: b.servedModel ?? experiment.model.name,
+          workloadDir: w.dir,
+          outDir: realDir,
+          runId: id,
+          warmupRequests: b.warmupRequests,
+          requestTimeoutS: b.requestTimeoutS,
+          ...(b.maxConcurrency !== undefined ? { maxConcurrency: b.maxConcurrency } : {}),
+          ...(ctx.apiKey !== undefined ? { apiKey: ctx.apiKey } : {}),
+          ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+          command: ctx.command,
+          gitSha: sha,
+          manifestExtra: { experiment: experiment.name, load: load.name, weights: "random" },
+        });
+        if (result.aborted) break;
+      }
+    }
+
+    const simDir = runDirPath(paths.root, "vidur", id);
+    if (!want("simulate")) log("simulate: skipped (not in --steps)");
+    else if (done(simDir)) log(`simulate: ${simDir} already complete, skipped`);
+    else {
+      await simulate({
+        python: paths.python,
+        workloadDir: w.dir,
+        runDir: simDir,
+        profilingRoot: profileRoot,
+        device: experiment.device,
+        modelName: experiment.model.name,
+        modelConfigPath: configPath,
+        scheduler: experiment.scheduler,
+        kvCache: {
+          ...(experiment.kvCache.blockSize !== undefined ? { blockSize: experiment.kvCache.blockSize } : {}),
+          ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
+        },
+        seed: experiment.simulate.seed,
+        predictor: { grid: experiment.simulate.grid },
+        cacheDir: paths.vidurCache,
+        runId: id,
+        workloadId: w.workload.manifest.id,
+        command: ctx.command,
+        gitSha: sha,
+      });
+    }
+
+    const comparisonDir = runDirPath(paths.root, "comparison", id);
+    if (!want("compare")) {
+      log("compare: skipped (not in --steps)");
+      outcome.loads.push({ name: load.name, workloadDir: w.dir, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+      continue;
+    }
+    if (done(comparisonDir)) log(`compare: ${comparisonDir} already complete, skipped`);
+    else {
+      await compare({
+        realDir,
+        simDir,
+        outDir: comparisonDir,
+        options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
+      });
+    }
+    const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
+    points.push({ load: rate, dir: comparisonDir });
+    outcome.loads.push({ name: load.name, workloadDir: w.dir, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+  }
+  if (points.length > 1) {
+    const loadsDir = runDirPath(paths.root, "comparison", `${experiment.name}-loads`);
+    await compareLoads({ points, outDir: loadsDir, loadLabel: "arrival rate (requests/s)" });
+    outcome.loadsDir = loadsDir;
+  }
+  return outcome;
+}

@@ -1,0 +1,149 @@
+/**
+ * `runner bench` and `runner run --steps workload,bench` against a real loopback streaming server (node:http,
+ * OpenAI completions SSE with `choices[0].token_ids`): a real run dir with every request ok, and a second `run`
+ * that resumes by skipping the completed bench step (no request sent, run dir untouched).
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { readRequestMetrics } from "@vf/metrics-io";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LoopbackServer, makeTempDir, repoRoot, runCli, startLoopbackServer } from "./helpers.js";
+
+const tmp = makeTempDir("bench");
+let server: LoopbackServer;
+beforeAll(async () => {
+  server = await startLoopbackServer({ tokenGapMs: 2 });
+});
+afterAll(async () => {
+  await server.close();
+  tmp.remove();
+});
+
+/** A prompts file unique to this test run (its workload id, a content hash, cannot collide with anyone's). */
+function writePrompts(n: number): string {
+  const nonce = randomUUID();
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ prompt_id: `p${i}`, text: `Test prompt ${i} (${nonce}): say something about ${"x ".repeat(i + 1)}`, num_decode_tokens: 3 + (i % 4) }),
+  );
+  const path = join(tmp.dir, `prompts-${nonce}.jsonl`);
+  writeFileSync(path, `${lines.join("\n")}\n`);
+  return path;
+}
+
+interface RequestLine {
+  request_id: number;
+  prompt_token_ids: number[];
+  num_decode_tokens: number;
+}
+
+async function readRequests(dir: string): Promise<RequestLine[]> {
+  return (await readFile(join(dir, "requests.jsonl"), "utf8"))
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as RequestLine);
+}
+
+describe("runner bench against a loopback server", () => {
+  it("replays every request and writes a run dir with status ok for all", async () => {
+    const workloadDir = join(tmp.dir, "w");
+    const w = await runCli(["workload", "--prompts", writePrompts(10), "--decode", "per-prompt", "--arrival", "constant", "--rate", "40", "--out", workloadDir]);
+    expect(w.code, w.stderr).toBe(0);
+    const runDir = join(tmp.dir, "run");
+    const r = await runCli(["bench", "--workload", workloadDir, "--endpoint", server.url, "--warmup", "1", "--model", "test-model", "--out", runDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(runDir);
+    expect(r.stderr).toContain("bench: done: 10 ok, 0 short, 0 failed");
+
+    const requests = await readRequests(workloadDir);
+    const metrics = await readRequestMetrics(join(runDir, "request_metrics.csv"));
+    expect(metrics.map((m) => m.request_id)).toEqual(requests.map((q) => q.request_id));
+    for (const [i, m] of metrics.entries()) {
+      expect(m.status, m.error).toBe("ok");
+      expect(m.num_output_tokens).toBe(requests[i]!.num_decode_tokens);
+      expect(m.ttft).not.toBeNull();
+      expect(m.e2e!).toBeGreaterThanOrEqual(m.ttft!);
+    }
+    // What the server saw: one warm-up then each request once, with its id header, token ids and max_tokens.
+    expect(server.received).toHaveLength(11);
+    expect(server.received[0]!.requestId).toBe("warmup-0");
+    const byId = new Map(server.received.slice(1).map((q) => [q.requestId, q.body]));
+    for (const q of requests) {
+      const body = byId.get(String(q.request_id));
+      expect(body?.prompt).toEqual(q.prompt_token_ids);
+      expect(body?.max_tokens).toBe(q.num_decode_tokens);
+      expect(body?.model).toBe("test-model");
+      expect(body?.stream).toBe(true);
+    }
+    const tokens = (await readFile(join(runDir, "token_timestamps.csv"), "utf8")).trimEnd().split("\n");
+    expect(tokens.length - 1).toBe(requests.reduce((s, q) => s + q.num_decode_tokens, 0));
+    const manifest = JSON.parse(await readFile(join(runDir, "run.json"), "utf8")) as { kind: string; command: string };
+    expect(manifest.kind).toBe("real");
+    expect(manifest.command).toContain("runner bench --workload");
+  });
+});
+
+describe("runner run --steps workload,bench", () => {
+  const name = `runner-test-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const realDir = resolve(repoRoot, "tmp", "real_runs", `${name}-l1`);
+  let workloadDir: string | undefined;
+  afterAll(() => {
+    rmSync(realDir, { recursive: true, force: true });
+    // Content-addressed by our unique prompts: only this test made it.
+    if (workloadDir?.startsWith(resolve(repoRoot, "tmp", "workloads"))) {
+      rmSync(workloadDir, { recursive: true, force: true });
+    }
+  });
+
+  it("benches the loopback endpoint, then resumes by skipping the completed bench step", async () => {
+    const experiment = join(tmp.dir, "exp.yaml");
+    writeFileSync(
+      experiment,
+      [
+        `name: ${name}`,
+        "model:",
+        `  config: ${resolve(repoRoot, "packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json")}`,
+        "workload:",
+        `  source: {kind: prompts, path: ${writePrompts(6)}, decode: {kind: fixed, tokens: 4}}`,
+        "  seed: 3",
+        "loads:",
+        "  - name: l1",
+        "    arrivals: {kind: constant, rateRps: 30}",
+        "bench:",
+        `  endpoint: ${server.url}`,
+        "  warmupRequests: 0",
+        "",
+      ].join("\n"),
+    );
+    expect(existsSync(realDir)).toBe(false);
+    const before = server.received.length;
+    const first = await runCli(["run", experiment, "--steps", "workload,bench"]);
+    expect(first.code, first.stderr).toBe(0);
+    workloadDir = /^ {2}dir: (.+)$/m.exec(first.stderr)?.[1];
+    expect(workloadDir).toBeDefined();
+    expect(first.stderr).toContain(`== ${name}-l1`);
+    expect(first.stderr).toContain("simulate: skipped (not in --steps)");
+    expect(first.stderr).toContain("compare: skipped (not in --steps)");
+    expect(server.received.length - before).toBe(6);
+    const metrics = await readRequestMetrics(join(realDir, "request_metrics.csv"));
+    expect(metrics.map((m) => [m.status, m.num_output_tokens])).toEqual(Array.from({ length: 6 }, () => ["ok", 4]));
+    const manifest = JSON.parse(await readFile(join(realDir, "run.json"), "utf8")) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ kind: "real", experiment: name, load: "l1", weights: "random" });
+
+    const files = (await readdir(realDir)).sort();
+    const snapshot = new Map(
+      await Promise.all(files.map(async (f) => [f, { mtimeMs: statSync(join(realDir, f)).mtimeMs, bytes: await readFile(join(realDir, f)) }] as const)),
+    );
+    const second = await runCli(["run", experiment, "--steps", "workload,bench"]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`bench: ${realDir} already complete, skipped`);
+    expect(server.received.length - before).toBe(6);
+    expect((await readdir(realDir)).sort()).toEqual(files);
+    for (const f of files) {
+      const then = snapshot.get(f)!;
+      expect(statSync(join(realDir, f)).mtimeMs, f).toBe(then.mtimeMs);
+      expect((await readFile(join(realDir, f))).equals(then.bytes), f).toBe(true);
+    }
+  });
+});

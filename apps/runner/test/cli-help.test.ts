@@ -1,0 +1,75 @@
+/**
+ * `--help` of the built CLI and of every subcommand: exit 0, and the options listed are exactly the options each
+ * command reads (a flag added to main.ts without updating this list, or a flag dropped from the help, fails).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, mapLimit, runCli } from "./helpers.js";
+
+/** The long flags each command's action reads in src/main.ts (plus commander's --help). */
+const OPTIONS: Record<string, string[]> = {
+  workload: [
+    "--prompts", "--sharegpt", "--azure", "--mooncake", "--synthetic", "--decode", "--prefill", "--count", "--offset",
+    "--limit", "--arrival", "--rate", "--cv", "--time-scale", "--seed", "--model", "--model-config", "--context-limit",
+    "--over-context", "--out",
+  ],
+  simulate: [
+    "--workload", "--profile-root", "--device", "--model", "--model-config", "--scheduler", "--chunk-size", "--batch-cap",
+    "--max-tokens-in-batch", "--block-size", "--num-blocks", "--tp", "--pp", "--seed", "--grid", "--cache-dir", "--out",
+  ],
+  bench: [
+    "--workload", "--endpoint", "--engine-timeline", "--serve", "--server-arg", "--model", "--model-config",
+    "--concurrency", "--warmup", "--timeout-s", "--prompt-mode", "--out",
+  ],
+  compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
+  run: ["--force", "--steps"],
+  demo: ["--force"],
+};
+
+/** Flags defined in a commander help's option lines (two-space indent; wrapped description lines are deeper). */
+function definedFlags(help: string): string[] {
+  const flags: string[] = [];
+  for (const line of help.split("\n")) {
+    const m = /^ {2}(?:-\w, )?(--[a-z][a-z-]*)/.exec(line);
+    if (m?.[1] !== undefined) flags.push(m[1]);
+  }
+  return flags;
+}
+
+const results = new Map<string, CliResult>();
+beforeAll(async () => {
+  const runs: string[][] = [["--help"], ...Object.keys(OPTIONS).map((c) => [c, "--help"]), ["profile", "--help"]];
+  const out = await mapLimit(runs, 3, (args) => runCli(args));
+  for (const [i, args] of runs.entries()) results.set(args.join(" "), out[i]!);
+}, 180_000);
+
+describe("runner --help", () => {
+  it("exits 0 and lists every command and the exit codes", () => {
+    const r = results.get("--help")!;
+    expect(r.code).toBe(0);
+    for (const c of ["workload", "profile", "simulate", "bench", "compare", "run", "demo"]) {
+      expect(r.stdout).toMatch(new RegExp(`^ {2}${c}\\b`, "m"));
+    }
+    for (const code of ["0", "1", "2", "3", "130"]) expect(r.stdout).toMatch(new RegExp(`^ {2}${code} +\\S`, "m"));
+  });
+
+  it.each(Object.entries(OPTIONS))("%s --help exits 0 and lists exactly the options the command reads", (command, flags) => {
+    const r = results.get(`${command} --help`)!;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Usage: runner ${command}`);
+    expect(definedFlags(r.stdout).sort()).toEqual([...flags, "--help"].sort());
+  });
+
+  it("run --help names its experiment argument and the steps", () => {
+    const r = results.get("run --help")!;
+    expect(r.stdout).toContain("<experiment>");
+    expect(r.stdout).toContain("workload,bench,simulate,compare");
+  });
+
+  it("profile --help is the real gpu-harness profiler's help (the flags runner profile passes through)", () => {
+    const r = results.get("profile --help")!;
+    expect(r.code, r.stderr).toBe(0);
+    for (const flag of ["--model-config", "--model-name", "--device-name", "--device", "--dtype", "--out", "--quick"]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+});

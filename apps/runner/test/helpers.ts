@@ -1,0 +1,156 @@
+/**
+ * Test helpers: run the BUILT runner CLI (`dist/main.js`) as a child process the way a user does, a real loopback
+ * OpenAI-style streaming server (node:http, SSE with `choices[0].token_ids`), and temp dirs. No mocks: the CLI,
+ * its libraries and the HTTP exchange are all real.
+ */
+import { spawn } from "node:child_process";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** apps/runner. */
+export const appDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** The monorepo root. */
+export const repoRoot = resolve(appDir, "../..");
+/** The public data beside the repo (read-only). */
+export const dataRoot = resolve(repoRoot, "../shared/data");
+/** The built CLI. */
+export const cliPath = join(appDir, "dist", "main.js");
+
+/** What a CLI run produced. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/main.js ...args` (cwd `cwd`, default a neutral temp-free dir: the repo root). */
+export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    // API-key variables of the caller's shell must not leak into the requests under test.
+    const { VF_API_KEY: _a, OPENAI_API_KEY: _b, ...env } = process.env;
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `tasks` at most `limit` at a time (the CI box has 2 cores). */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** A fresh temp dir and its remover. */
+export function makeTempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `runner-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** One completion request as the loopback server received it. */
+export interface ReceivedRequest {
+  requestId: string | undefined;
+  body: { model?: unknown; prompt?: unknown; max_tokens?: unknown; stream?: unknown; ignore_eos?: unknown };
+}
+
+/** A loopback streaming completions server. */
+export interface LoopbackServer {
+  url: string;
+  received: ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => {
+      body += d;
+    });
+    req.on("end", () => resolvePromise(body));
+    req.on("error", reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts an OpenAI completions SSE server on 127.0.0.1:0: each request streams `max_tokens` events of one token
+ * (`choices[0].token_ids`), `tokenGapMs` apart, then a usage event and `[DONE]`.
+ */
+export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): Promise<LoopbackServer> {
+  const received: ReceivedRequest[] = [];
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== "POST" || req.url !== "/v1/completions") {
+      res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
+      return;
+    }
+    const body = JSON.parse(await readBody(req)) as ReceivedRequest["body"];
+    const header = req.headers["x-request-id"];
+    received.push({ requestId: typeof header === "string" ? header : undefined, body });
+    const n = typeof body.max_tokens === "number" ? body.max_tokens : 1;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    for (let i = 0; i < n; i++) {
+      if (i > 0) await sleep(opts.tokenGapMs ?? 1);
+      const chunk = {
+        id: "cmpl-1",
+        object: "text_completion",
+        model: body.model,
+        choices: [{ index: 0, text: "x", token_ids: [100 + i], finish_reason: i === n - 1 ? "length" : null }],
+      };
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    }
+    const usage = { prompt_tokens: Array.isArray(body.prompt) ? body.prompt.length : 0, completion_tokens: n, total_tokens: n };
+    res.write(`data: ${JSON.stringify({ id: "cmpl-1", object: "text_completion", choices: [], usage })}\n\n`);
+    res.end("data: [DONE]\n\n");
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      res.destroy(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Parses a CSV written by metrics-io (no quoted commas in the columns the tests read). */
+export function parseCsv(text: string): Array<Record<string, string>> {
+  const lines = text.trimEnd().split("\n");
+  const header = (lines[0] ?? "").split(",");
+  return lines.slice(1).map((l) => {
+    const cells = l.split(",");
+    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""]));
+  });
+}

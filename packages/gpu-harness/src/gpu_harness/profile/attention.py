@@ -1,0 +1,152 @@
+"""Timing of the serving engine's own attention kernels (attention.csv), imported from gpu_harness.engine.
+
+Rows follow Vidur's meaning (vidur-reference.md §2.2):
+- prefill (chunk c, kv k): `engine.attention.save_kv` of the chunk's c new K/V at positions k..k+c-1
+  (attn_kv_cache_save), then `prefill_attention` of the c queries over the k cached plus c new keys
+  (attn_prefill), batch 1.
+- decode (batch b, kv k): `save_kv` of b new K/V (attn_kv_cache_save), then `decode_attention` of b
+  one-token queries each over k cached keys plus its own (attn_decode), slots 0..b-1 as the engine lays
+  them out, with the key window the engine would read (its bucket rule when it exposes one).
+The cache has the engine's layout `[slots, kv_heads, positions, head_dim]` at the model's real head_dim.
+K/V contents are random (timing does not depend on values). Owns no model code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..engine import attention as engine_attention
+from .grid import DecodePoint, PrefillPoint
+from .model_dims import ModelDims
+from .timing import OpTimer, TimeStats
+
+# Input buffers per op rotate over this many copies (the L2 scrub in OpTimer does the rest on CUDA).
+_SLOTS = 2
+
+
+def kv_bucket_rule() -> tuple[Callable[[int, int], int], str]:
+    """The key-window width the engine reads for a decode step whose longest context is kv_len, given the
+    cache's positions: the lean engine's static buckets (`kv_len_buckets`) when present, else kv_len."""
+    try:
+        from ..engine.lean import kv_len_buckets
+    except ImportError:
+        return (lambda kv_len, _max: kv_len), "exact kv length"
+
+    def bucket(kv_len: int, max_positions: int) -> int:
+        return next((b for b in kv_len_buckets(max_positions) if b >= kv_len), max_positions)
+
+    return bucket, "gpu_harness.engine.lean.kv_len_buckets"
+
+
+class AttentionProfiler:
+    """Owns one layer-sized KV cache big enough for the largest grid point, and times the engine's kernels."""
+
+    backend = "gpu_harness.engine.attention:sdpa"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        layers: list[torch.nn.Module],
+        dims: ModelDims,
+        timer: OpTimer,
+        *,
+        block_size: int,
+        max_batch_size: int,
+        max_seq_len: int,
+        seed: int,
+    ) -> None:
+        param = next(model.parameters())
+        self.device = param.device
+        self.dtype = param.dtype
+        self.dims = dims
+        self.timer = timer
+        self.block_size = block_size
+        # As the engine: one spare position per slot (its scratch row for idle graph rows).
+        self.max_positions = max_seq_len + 1
+        self.bucket, self.bucket_rule = kv_bucket_rule()
+        self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        shape = (max_batch_size, dims.n_kv_head, self.max_positions, dims.head_dim)
+        self.k_cache = self._randn(*shape)
+        self.v_cache = self._randn(*shape)
+
+    def _randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.gen, device=self.device, dtype=self.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        """What was profiled, for profile.json."""
+        return {
+            "module": engine_attention.__name__,
+            "functions": {
+                "attn_kv_cache_save": "save_kv",
+                "attn_prefill": "prefill_attention",
+                "attn_decode": "decode_attention",
+            },
+            "kernel": "torch.nn.functional.scaled_dot_product_attention(enable_gqa=True)",
+            "sdpa_backends": _sdpa_backends(),
+            "cache_layout": "[slots, kv_heads, positions, head_dim] (one slot per request)",
+            "head_dim": self.dims.head_dim,
+            "decode_kv_window": self.bucket_rule,
+            "block_size_column": f"{self.block_size} (scheduler block size flag; cache is slot-based)",
+        }
+
+    def profile_prefill(self, point: PrefillPoint) -> dict[str, TimeStats]:
+        """attn_kv_cache_save and attn_prefill stats (ms) for one chunk over `point.kv` cached tokens."""
+        d = self.dims
+        c, k = point.chunk, point.kv
+        qs = [self._randn(c, d.n_head, d.head_dim) for _ in range(_SLOTS)]
+        ks = [self._randn(c, d.n_kv_head, d.head_dim) for _ in range(_SLOTS)]
+        vs = [self._randn(c, d.n_kv_head, d.head_dim) for _ in range(_SLOTS)]
+        slot_ids = torch.zeros(c, dtype=torch.int64, device=self.device)
+        positions = torch.arange(k, k + c, dtype=torch.int64, device=self.device)
+        kc, vc = self.k_cache, self.v_cache
+        with torch.inference_mode():
+            save = self.timer.measure(
+                [
+                    (lambda i=i: engine_attention.save_kv(kc, vc, ks[i], vs[i], slot_ids, positions))
+                    for i in range(_SLOTS)
+                ]
+            )
+            prefill = self.timer.measure(
+                [(lambda i=i: engine_attention.prefill_attention(qs[i], kc, vc, 0, k)) for i in range(_SLOTS)]
+            )
+        return {"attn_kv_cache_save": save, "attn_prefill": prefill}
+
+    def profile_decode(self, point: DecodePoint) -> dict[str, TimeStats]:
+        """attn_kv_cache_save and attn_decode stats (ms): `batch` sequences of `kv` cached tokens."""
+        d = self.dims
+        b, k = point.batch, point.kv
+        qs = [self._randn(b, d.n_head, d.head_dim) for _ in range(_SLOTS)]
+        ks = [self._randn(b, d.n_kv_head, d.head_dim) for _ in range(_SLOTS)]
+        vs = [self._randn(b, d.n_kv_head, d.head_dim) for _ in range(_SLOTS)]
+        slot_ids = torch.arange(b, dtype=torch.int64, device=self.device)
+        positions = torch.full((b,), k, dtype=torch.int64, device=self.device)
+        kv_lens = torch.full((b,), k + 1, dtype=torch.int64, device=self.device)
+        bucket = self.bucket(k + 1, self.max_positions)
+        kc, vc = self.k_cache, self.v_cache
+        with torch.inference_mode():
+            save = self.timer.measure(
+                [
+                    (lambda i=i: engine_attention.save_kv(kc, vc, ks[i], vs[i], slot_ids, positions))
+                    for i in range(_SLOTS)
+                ]
+            )
+            decode = self.timer.measure(
+                [
+                    (lambda i=i: engine_attention.decode_attention(qs[i], kc, vc, kv_lens, bucket))
+                    for i in range(_SLOTS)
+                ]
+            )
+        return {"attn_kv_cache_save": save, "attn_decode": decode}
+
+
+def _sdpa_backends() -> dict[str, bool]:
+    cuda = torch.backends.cuda
+    out: dict[str, bool] = {}
+    for name in ("flash_sdp_enabled", "mem_efficient_sdp_enabled", "cudnn_sdp_enabled", "math_sdp_enabled"):
+        fn = getattr(cuda, name, None)
+        if callable(fn):
+            out[name.removesuffix("_enabled")] = bool(fn())
+    return out

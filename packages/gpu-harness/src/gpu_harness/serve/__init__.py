@@ -1,0 +1,1 @@
+"""OpenAI-compatible HTTP layer (aiohttp) over an engine driver: app.py (routes), server.py (startup)."""

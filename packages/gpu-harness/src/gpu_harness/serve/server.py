@@ -1,0 +1,234 @@
+"""Server startup: options -> model -> engine -> driver -> aiohttp site; READY line; flush on SIGTERM/SIGINT.
+
+Owns wiring and lifecycle only. `run_server` is called by the CLI, which owns argv parsing and exit codes;
+`emit` is the CLI's way to print (this module never prints itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import platform
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from aiohttp import web
+
+from .. import __version__
+from ..engine.base import Engine
+from ..engine.driver import EngineDriver
+from ..errors import HarnessError
+from ..model import build_model, load_hf_config, parse_dtype
+from ..timeline import Timeline
+from .app import ServerContext, build_app
+
+
+@dataclass
+class ServeOptions:
+    """The `serve` flags (see cli.py for their help texts and units)."""
+
+    model_config: str = "qwen3-0.6b"
+    model_name: str | None = None
+    weights: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    engine: str = "lean"
+    max_num_batched_tokens: int = 512
+    max_batch_size: int = 128
+    block_size: int = 16
+    num_blocks: int | None = None
+    kv_memory_fraction: float | None = None
+    max_model_len: int = 4096
+    watermark_blocks_fraction: float = 0.01
+    attn_impl: str = "sdpa"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_dir: str | None = None
+    cuda_graphs: bool = True
+    warmup: bool = True
+    tokenizer: str | None = None
+    threads: int | None = None
+    hf_compile_level: int = 0
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _resolve_num_blocks(opts: ServeOptions, config: Any, device: torch.device) -> int | None:
+    if opts.num_blocks is not None or opts.kv_memory_fraction is None:
+        return opts.num_blocks
+    if not 0 < opts.kv_memory_fraction <= 1:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG", f"--kv-memory-fraction {opts.kv_memory_fraction}: expected (0, 1]"
+        )
+    from ..engine.lean import kv_bytes_per_token
+
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    per_token = kv_bytes_per_token(config, parse_dtype(opts.dtype))
+    blocks = int(free * opts.kv_memory_fraction / (per_token * opts.block_size))
+    physical = opts.max_batch_size * math.ceil(opts.max_model_len / opts.block_size)
+    return max(1, min(blocks, physical))
+
+
+def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline, config: Any) -> Engine:
+    """Construct the engine named by --engine with the scheduler/cache knobs."""
+    device = next(model.parameters()).device
+    if opts.engine == "lean":
+        from ..engine.lean import LeanEngine
+
+        return LeanEngine(
+            model,
+            timeline=timeline,
+            chunk_size=opts.max_num_batched_tokens,
+            batch_size_cap=opts.max_batch_size,
+            block_size=opts.block_size,
+            num_blocks=_resolve_num_blocks(opts, config, device),
+            max_model_len=opts.max_model_len,
+            watermark_blocks_fraction=opts.watermark_blocks_fraction,
+            cuda_graphs=opts.cuda_graphs,
+        )
+    if opts.engine == "hf-cb":
+        from ..engine.hf_cb import HfCbEngine
+
+        return HfCbEngine(
+            model,
+            timeline=timeline,
+            max_batch_tokens=opts.max_num_batched_tokens,
+            max_batch_size=opts.max_batch_size,
+            block_size=opts.block_size,
+            num_blocks=opts.num_blocks,
+            max_model_len=opts.max_model_len,
+            attn_impl=opts.attn_impl,
+            cuda_graphs=opts.cuda_graphs,
+            compile_level=opts.hf_compile_level,
+        )
+    raise HarnessError("HARNESS_BAD_FLAG", f"--engine {opts.engine!r}: expected lean or hf-cb")
+
+
+def build_context(opts: ServeOptions) -> ServerContext:
+    """Load config (+ weights), build the engine, warm it up, start the driver thread."""
+    for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
+        if getattr(opts, name) < 1:
+            raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
+    if opts.device not in ("cpu", "cuda") and not opts.device.startswith("cuda:"):
+        raise HarnessError("HARNESS_BAD_FLAG", f"--device {opts.device!r}: expected cpu or cuda")
+    device = torch.device(opts.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("HARNESS_BAD_FLAG", "--device cuda: no CUDA device is visible to torch")
+    threads = opts.threads if opts.threads is not None else (1 if device.type == "cuda" else None)
+    if threads is not None:
+        # Kernel launch costs ~4x less with one intra-op thread (issue 4's measurement).
+        torch.set_num_threads(threads)
+    config = load_hf_config(opts.model_config)
+    if opts.max_model_len > config.max_position_embeddings:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            f"--max-model-len {opts.max_model_len}: exceeds the config's "
+            f"max_position_embeddings ({config.max_position_embeddings})",
+        )
+    tokenizer = None
+    if opts.tokenizer is not None:
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(opts.tokenizer)
+        except Exception as err:  # tokenizers raises its own exception types
+            raise HarnessError(
+                "HARNESS_BAD_FLAG", f"--tokenizer {opts.tokenizer}: unreadable ({err})"
+            ) from err
+    attn = "sdpa" if opts.engine == "lean" else opts.attn_impl.removeprefix("paged|")
+    model = build_model(
+        config,
+        device=device,
+        dtype=opts.dtype,
+        seed=opts.seed,
+        weights_dir=opts.weights,
+        attn_implementation=attn,
+    )
+    timeline = Timeline()
+    engine = build_engine(opts, model, timeline, config)
+    if opts.warmup:
+        engine.warmup()
+        timeline.reset()
+    eos = config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else ([] if eos is None else [eos]))
+    weights = "real" if opts.weights else "random"
+    name = opts.model_name or Path(str(opts.model_config)).name.removesuffix(".json")
+    run_info = {
+        "schema_version": 1,
+        "kind": "server",
+        "gpu_harness_version": __version__,
+        "model": name,
+        "model_config": str(opts.model_config),
+        "weights": weights,
+        "seed": opts.seed,
+        "dtype": opts.dtype,
+        "device": str(device),
+        "device_name": _device_name(device),
+        "torch_version": torch.__version__,
+        "transformers_version": transformers.__version__,
+        "engine": engine.knobs(),
+        "options": asdict(opts),
+        "hostname": socket.gethostname(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    driver = EngineDriver(engine)
+    driver.start()
+    return ServerContext(
+        engine=engine,
+        driver=driver,
+        timeline=timeline,
+        model_name=name,
+        vocab_size=int(config.vocab_size),
+        eos_ids=eos_ids,
+        weights=weights,
+        run_info=run_info,
+        log_dir=opts.log_dir,
+        tokenizer=tokenizer,
+    )
+
+
+async def run_server(opts: ServeOptions, emit: Callable[[str], None], log: Callable[[str], None]) -> None:
+    """Serve until SIGTERM/SIGINT; then write the timeline to --log-dir (if set) and stop."""
+    ctx = build_context(opts)
+    runner = web.AppRunner(build_app(ctx), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, opts.host, opts.port)
+    try:
+        await site.start()
+    except OSError as err:
+        ctx.driver.stop()
+        raise HarnessError(
+            "HARNESS_BAD_FLAG", f"--host {opts.host} --port {opts.port}: cannot listen ({err})"
+        ) from err
+    host, port = runner.addresses[0][:2]
+    if ctx.weights == "random":
+        log("weights: random (seeded); timing with forced output lengths does not depend on weight values")
+    log(f"engine knobs: {ctx.engine.knobs()}")
+    emit(f"READY http://{host}:{port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        ctx.driver.stop()
+        if ctx.log_dir is not None:
+            paths = ctx.timeline.write(ctx.log_dir, ctx.run_info)
+            log(f"timeline written: {', '.join(str(p) for p in paths)}")
+        await runner.cleanup()

@@ -1,0 +1,179 @@
+"""The lean engine against HF `generate` on the same random weights (CPU, float32, tiny Qwen3 config)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gpu_harness.engine.base import EngineRequest
+from gpu_harness.engine.lean import LeanEngine
+from gpu_harness.model import build_model
+from gpu_harness.timeline import Timeline
+
+torch.set_num_threads(1)
+
+PROMPTS = [
+    [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+    [100, 200, 3],
+    list(range(30, 67)),
+    [7],
+    [300] * 20,
+]
+MAX_TOKENS = 14
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return build_model("qwen3-tiny", device="cpu", dtype="float32", seed=3)
+
+
+@pytest.fixture(scope="module")
+def reference(model: torch.nn.Module) -> list[list[int]]:
+    out = []
+    for p in PROMPTS:
+        ids = model.generate(
+            torch.tensor([p]), max_new_tokens=MAX_TOKENS, do_sample=False, eos_token_id=None, pad_token_id=0
+        )
+        out.append(ids[0, len(p) :].tolist())
+    return out
+
+
+def serve_all(
+    engine: LeanEngine, prompts: list[list[int]], max_tokens: int, ignore_eos: bool = True
+) -> tuple[dict[int, list[int]], dict[int, str]]:
+    toks: dict[int, list[int]] = {i: [] for i in range(len(prompts))}
+    reasons: dict[int, str] = {}
+    for i, p in enumerate(prompts):
+        engine.add_request(
+            EngineRequest(
+                str(i),
+                p,
+                max_tokens,
+                ignore_eos,
+                lambda idx, tok, t, i=i: toks[i].append(tok),
+                lambda r, e, i=i: reasons.__setitem__(i, r),
+            )
+        )
+    steps = 0
+    while engine.has_work():
+        engine.step()
+        steps += 1
+        assert steps < 10_000
+    return toks, reasons
+
+
+def test_random_weights_are_deterministic_per_seed() -> None:
+    a = build_model("qwen3-tiny", device="cpu", dtype="float32", seed=3)
+    b = build_model("qwen3-tiny", device="cpu", dtype="float32", seed=3)
+    c = build_model("qwen3-tiny", device="cpu", dtype="float32", seed=4)
+    pa, pb, pc = (dict(m.named_parameters()) for m in (a, b, c))
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not torch.equal(
+        pa["model.layers.0.self_attn.q_proj.weight"], pc["model.layers.0.self_attn.q_proj.weight"]
+    )
+
+
+def test_greedy_tokens_equal_hf_generate_with_chunked_prefill(
+    model: torch.nn.Module, reference: list[list[int]]
+) -> None:
+    tl = Timeline()
+    # A budget of 8 splits the 13-, 20- and 37-token prompts over several iterations, mixed with decodes.
+    engine = LeanEngine(model, timeline=tl, chunk_size=8, batch_size_cap=4, block_size=4, max_model_len=64)
+    toks, reasons = serve_all(engine, PROMPTS, MAX_TOKENS)
+    assert [toks[i] for i in range(len(PROMPTS))] == reference
+    assert set(reasons.values()) == {"length"}
+    its = tl.iterations()
+    assert any(it.num_prefill_tokens and it.num_decode_tokens for it in its)  # mixed iterations happened
+    assert max(it.num_prefill_tokens + it.num_decode_tokens for it in its) <= 8 + 4
+    # Totals: every prompt token prefilled once, one output per prefill completion, the rest decodes.
+    assert sum(it.num_prefill_tokens for it in its) == sum(len(p) for p in PROMPTS)
+    assert sum(it.num_decode_tokens for it in its) == len(PROMPTS) * (MAX_TOKENS - 1)
+    assert len(tl.tokens()) == len(PROMPTS) * MAX_TOKENS
+    assert engine.kv_tokens_in_use() == 0 and engine.scheduler.num_allocated == 0
+
+
+def test_greedy_tokens_survive_preemption_and_recompute(
+    model: torch.nn.Module, reference: list[list[int]]
+) -> None:
+    tl = Timeline()
+    engine = LeanEngine(
+        model,
+        timeline=tl,
+        chunk_size=16,
+        batch_size_cap=4,
+        block_size=4,
+        num_blocks=20,
+        max_model_len=64,
+        watermark_blocks_fraction=0.0,
+    )
+    toks, _ = serve_all(engine, PROMPTS, MAX_TOKENS)
+    assert [toks[i] for i in range(len(PROMPTS))] == reference
+    c = engine.counters()
+    assert c["preemptions"] > 0
+    its = tl.iterations()
+    assert (
+        sum(it.num_prefill_tokens for it in its)
+        == sum(len(p) for p in PROMPTS) + c["recomputed_prefill_tokens"]
+    )
+    # One output per incarnation that completed its prefill, the rest from decodes.
+    prefill_outputs = len(PROMPTS) + c["preemptions"] - c["preempted_in_prefill"]
+    assert sum(it.num_decode_tokens for it in its) + prefill_outputs == len(PROMPTS) * MAX_TOKENS
+    assert all(it.kv_tokens_in_use is not None and it.kv_tokens_in_use <= 20 * 4 for it in its)
+
+
+def test_token_times_non_decreasing_and_within_steps(model: torch.nn.Module) -> None:
+    tl = Timeline()
+    engine = LeanEngine(model, timeline=tl, chunk_size=8, batch_size_cap=4, block_size=4, max_model_len=64)
+    serve_all(engine, PROMPTS[:3], 5)
+    by_req: dict[str, list[float]] = {}
+    for rid, idx, t in tl.tokens():
+        assert idx == len(by_req.setdefault(rid, []))
+        by_req[rid].append(t)
+    assert all(ts == sorted(ts) for ts in by_req.values())
+    its = tl.iterations()
+    assert all(a.end <= b.start for a, b in zip(its, its[1:], strict=False))
+    assert all(its[0].start <= t <= its[-1].end for ts in by_req.values() for t in ts)
+
+
+def test_eos_stops_unless_ignored(model: torch.nn.Module, reference: list[list[int]]) -> None:
+    # Pretend the 4th greedy token of prompt 0 is EOS: without ignore_eos the request stops right there.
+    eos = reference[0][3]
+    first = reference[0].index(eos)
+    engine = LeanEngine(
+        model,
+        timeline=Timeline(),
+        chunk_size=64,
+        batch_size_cap=2,
+        block_size=4,
+        max_model_len=64,
+        eos_token_id=eos,
+    )
+    toks, reasons = serve_all(engine, [PROMPTS[0]], MAX_TOKENS, ignore_eos=False)
+    assert toks[0] == reference[0][: first + 1] and reasons[0] == "stop"
+    engine = LeanEngine(
+        model,
+        timeline=Timeline(),
+        chunk_size=64,
+        batch_size_cap=2,
+        block_size=4,
+        max_model_len=64,
+        eos_token_id=eos,
+    )
+    toks, reasons = serve_all(engine, [PROMPTS[0]], MAX_TOKENS, ignore_eos=True)
+    assert toks[0] == reference[0] and reasons[0] == "length"
+
+
+def test_cancel_frees_kv_and_reports_cancelled(model: torch.nn.Module) -> None:
+    engine = LeanEngine(
+        model, timeline=Timeline(), chunk_size=64, batch_size_cap=2, block_size=4, max_model_len=64
+    )
+    reasons: list[str] = []
+    h = engine.add_request(
+        EngineRequest("x", PROMPTS[2], 20, True, lambda *a: None, lambda r, e: reasons.append(r))
+    )
+    engine.step()
+    engine.step()
+    assert engine.kv_tokens_in_use() == len(PROMPTS[2]) + 1
+    assert engine.cancel(h) and reasons == ["cancelled"]
+    assert engine.kv_tokens_in_use() == 0 and engine.scheduler.num_allocated == 0 and not engine.has_work()
+    assert not engine.cancel(h)

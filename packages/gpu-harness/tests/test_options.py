@@ -1,0 +1,65 @@
+"""Serve option checks that need no server: KV sizing from memory, coded errors for bad flags and configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gpu_harness.errors import HarnessError
+from gpu_harness.model import load_hf_config
+from gpu_harness.serve.server import ServeOptions, _resolve_num_blocks, build_context
+
+
+def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
+    config = load_hf_config("qwen3-tiny")
+    opts = ServeOptions(
+        model_config="qwen3-tiny", max_batch_size=4, max_model_len=64, block_size=8, kv_memory_fraction=0.5
+    )
+    blocks = _resolve_num_blocks(opts, config, torch.device("cpu"))
+    assert blocks is not None and 1 <= blocks <= 4 * 64 // 8
+    opts.num_blocks = 7
+    assert _resolve_num_blocks(opts, config, torch.device("cpu")) == 7
+    opts.num_blocks, opts.kv_memory_fraction = None, 1.5
+    with pytest.raises(HarnessError, match="--kv-memory-fraction"):
+        _resolve_num_blocks(opts, config, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"max_batch_size": 0}, "--max-batch-size"),
+        ({"device": "tpu"}, "--device 'tpu'"),
+        ({"max_model_len": 100_000}, "--max-model-len"),
+        ({"engine": "vllm"}, "--engine 'vllm'"),
+        ({"dtype": "int8"}, "--dtype 'int8'"),
+    ],
+)
+def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:
+    opts = ServeOptions(
+        model_config="qwen3-tiny",
+        device="cpu",
+        dtype="float32",
+        warmup=False,
+        threads=1,
+        max_model_len=64,
+        max_batch_size=2,
+    )
+    for k, v in change.items():
+        setattr(opts, k, v)
+    with pytest.raises(HarnessError) as info:
+        build_context(opts)
+    assert info.value.code == "HARNESS_BAD_FLAG" and needle in str(info.value)
+
+
+def test_bad_config_file_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "config.json"
+    bad.write_text('{\n  "model_type": "qwen3",\n  oops\n}\n')
+    with pytest.raises(HarnessError, match=r"config.json:3: invalid JSON") as info:
+        load_hf_config(bad)
+    assert info.value.code == "HARNESS_BAD_CONFIG"
+    bad.write_text(json.dumps({"model_type": "qwen3", "hidden_size": 0}))
+    with pytest.raises(HarnessError, match="field hidden_size"):
+        load_hf_config(bad)

@@ -1,0 +1,85 @@
+"""The profiler times what the lean engine computes: its RoPE path, its cos/sin tables, its decode key
+window; and the timer's statistics and buffer rotation."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import torch
+
+from gpu_harness.engine import lean
+from gpu_harness.model import build_model, load_hf_config
+from gpu_harness.profile.attention import AttentionProfiler
+from gpu_harness.profile.mlp import MlpProfiler, qk_norm_rope
+from gpu_harness.profile.model_dims import decoder_layers, dims_from_config
+from gpu_harness.profile.timing import OpTimer, TimeStats
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[torch.nn.Module, object]:
+    torch.set_num_threads(1)
+    cfg = load_hf_config("qwen3-tiny")
+    return build_model(cfg, device="cpu", dtype="float32", seed=3), cfg
+
+
+def test_attn_rope_op_equals_the_engine_qkv_path(tiny: tuple[torch.nn.Module, object]) -> None:
+    model, cfg = tiny
+    runner = lean.LeanModelRunner(model, num_slots=1, max_model_len=64, cuda_graphs=False)
+    layers = decoder_layers(model, "qwen3-tiny")
+    dims = dims_from_config(cfg, model, "qwen3-tiny")  # type: ignore[arg-type]
+    prof = MlpProfiler(model, layers, dims, OpTimer(torch.device("cpu"), 0, 1), 1, seed=0)
+    assert prof.rope_impl.startswith("gpu_harness.engine.lean")
+    cos, sin = prof._cos_sin(65)
+    assert torch.equal(cos, runner.cos) and torch.equal(sin, runner.sin)
+    x = torch.randn(7, dims.n_embd, generator=torch.Generator().manual_seed(1))
+    positions = torch.tensor([0, 3, 4, 5, 9, 20, 63])
+    layer = layers[1]
+    with torch.inference_mode():
+        q_ref, k_ref, _ = runner._qkv(layer, x, positions)
+        q, k = qk_norm_rope(
+            layer, layer.self_attn.q_proj(x), layer.self_attn.k_proj(x), positions, cos, sin, dims, prof.rope
+        )
+    torch.testing.assert_close(q, q_ref)
+    torch.testing.assert_close(k, k_ref)
+
+
+def test_decode_key_window_is_the_engine_bucket(tiny: tuple[torch.nn.Module, object]) -> None:
+    model, cfg = tiny
+    dims = dims_from_config(cfg, model, "qwen3-tiny")  # type: ignore[arg-type]
+    layers = decoder_layers(model, "qwen3-tiny")
+    prof = AttentionProfiler(
+        model,
+        layers,
+        dims,
+        OpTimer(torch.device("cpu"), 0, 1),
+        block_size=16,
+        max_batch_size=2,
+        max_seq_len=4096,
+        seed=0,
+    )
+    assert prof.max_positions == 4097
+    assert prof.k_cache.shape == (2, dims.n_kv_head, 4097, dims.head_dim)
+    buckets = lean.kv_len_buckets(4097)
+    for kv_len in (1, 100, 129, 1024, 1025, 4000, 4097):
+        assert prof.bucket(kv_len, 4097) == lean._bucket(kv_len, buckets)
+
+
+def test_time_stats_reduction() -> None:
+    samples = [3.0, 1.0, 2.0, 10.0]
+    st = TimeStats.from_samples_ms(samples)
+    assert (st.min, st.max, st.median) == (1.0, 10.0, 2.5)
+    assert st.mean == pytest.approx(4.0)
+    assert st.std == pytest.approx(statistics.pstdev(samples))
+    with pytest.raises(ValueError):
+        TimeStats.from_samples_ms([])
+
+
+def test_timer_rotates_buffers_after_warmup() -> None:
+    order: list[int] = []
+    calls = [lambda i=i: order.append(i) for i in range(3)]
+    st = OpTimer(torch.device("cpu"), warmup=2, repeats=5).measure(calls)
+    assert order == [0, 1, 2, 0, 1, 2, 0]
+    assert st.min >= 0 and st.min <= st.median <= st.max
+    with pytest.raises(ValueError):
+        OpTimer(torch.device("cpu"), warmup=0, repeats=0)

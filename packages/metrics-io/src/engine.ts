@@ -1,0 +1,88 @@
+/**
+ * Brings a serving engine's own timeline (gpu-harness writes `iterations.csv`, `server_tokens.csv` and
+ * `server_run.json` on its monotonic clock with a wall-clock anchor) onto a real run's clock, so engine steps and
+ * client-side token times can be read together. Valid when server and client share a wall clock (same host).
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { atomicWriteFile } from "./atomic.js";
+import { MetricsIoError } from "./errors.js";
+import { fileExists, readIterations, writeIterations } from "./records.js";
+import type { Iteration } from "./schema.js";
+
+/** What importEngineTimeline wrote. */
+export interface EngineTimelineImport {
+  /** Seconds added to server times to get run-clock times. */
+  offsetS: number;
+  /** Engine steps kept (those ending at or after the schedule start). */
+  iterations: number;
+  /** Steps dropped because they ended before the schedule start (warm-up). */
+  droppedIterations: number;
+  /** Engine-side token rows written (requests with integer ids only). */
+  tokens: number;
+}
+
+async function readAnchor(path: string): Promise<{ anchor: number; manifest: Record<string, unknown> }> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+  } catch (cause) {
+    throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}: cannot read the server manifest (${String(cause)})`, { cause });
+  }
+  const anchor = json.wall_anchor_unix_s;
+  if (typeof anchor !== "number" || !Number.isFinite(anchor)) {
+    throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: wall_anchor_unix_s missing or not a number`);
+  }
+  return { anchor, manifest: json };
+}
+
+/**
+ * Reads `<serverDir>/{server_run.json,iterations.csv,server_tokens.csv}`, shifts every time by
+ * (server wall anchor - run zero) and writes `<runDir>/iterations.csv`, `<runDir>/server_token_timestamps.csv` and
+ * `<runDir>/server_run.json`. Steps that ended before the schedule start (warm-up) are dropped.
+ */
+export async function importEngineTimeline(args: {
+  serverDir: string;
+  runDir: string;
+  /** Unix time (s) of the run clock's zero (the bench run.json's clock.zero_unix_s). */
+  runZeroUnixS: number;
+}): Promise<EngineTimelineImport> {
+  const { anchor, manifest } = await readAnchor(join(args.serverDir, "server_run.json"));
+  const offsetS = anchor - args.runZeroUnixS;
+  const all = await readIterations(join(args.serverDir, "iterations.csv"));
+  const kept: Iteration[] = [];
+  for (const row of all) {
+    const start = row.start + offsetS;
+    const end = row.end + offsetS;
+    if (end < 0) continue;
+    kept.push({ ...row, start, end });
+  }
+  await writeIterations(join(args.runDir, "iterations.csv"), kept);
+  let tokens = 0;
+  const tokensPath = join(args.serverDir, "server_tokens.csv");
+  if (await fileExists(tokensPath)) {
+    const text = await readFile(tokensPath, "utf8");
+    const lines = text.split("\n");
+    const out = ["request_id,token_index,t"];
+    lines.slice(1).forEach((line, i) => {
+      if (line === "") return;
+      const [id, index, t] = line.split(",");
+      if (id === undefined || index === undefined || t === undefined) {
+        throw new MetricsIoError("METRICS_CORRUPT_FILE", `${tokensPath}:${i + 2}: expected request_id,token_index,t`);
+      }
+      if (!/^\d+$/.test(id)) return; // warm-up and other requests without a workload id
+      const shifted = Number(t) + offsetS;
+      if (!Number.isFinite(shifted)) {
+        throw new MetricsIoError("METRICS_INVALID_ROW", `${tokensPath}:${i + 2}: column t = ${JSON.stringify(t)}, expected a number`);
+      }
+      out.push(`${id},${index},${Math.round(shifted * 1e9) / 1e9}`);
+      tokens += 1;
+    });
+    await atomicWriteFile(join(args.runDir, "server_token_timestamps.csv"), `${out.join("\n")}\n`);
+  }
+  await atomicWriteFile(
+    join(args.runDir, "server_run.json"),
+    `${JSON.stringify({ ...manifest, run_clock_offset_s: offsetS }, null, 2)}\n`,
+  );
+  return { offsetS, iterations: kept.length, droppedIterations: all.length - kept.length, tokens };
+}

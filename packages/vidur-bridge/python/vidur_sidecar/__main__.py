@@ -1,0 +1,126 @@
+"""Entry point: `python -m vidur_sidecar --spec SPEC.json` (one simulation per process).
+
+Exit codes: 0 ok, 3 a coded error (reported as an `@@vidur-bridge {"event":"error"}` line), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+from .protocol import SidecarError, emit
+
+
+def _run(spec: dict[str, Any]) -> None:
+    from . import devices, hf_model, hooks, profile_check
+
+    # Cheap checks first (pandas only): importing vidur.main costs seconds.
+    dims = hf_model.read_hf_dims(spec["model"]["hf_config"])
+    coverage = profile_check.check_profile(
+        spec["profile"]["mlp"],
+        spec["profile"]["attention"],
+        dims,
+        int(spec["tp"]),
+        int(spec["block_size"]),
+        spec["needs"],
+        bool(spec.get("allow_extrapolation", False)),
+    )
+    for key in ("all_reduce", "send_recv"):
+        path = spec["profile"].get(key)
+        if path and not os.path.isfile(path):
+            raise SidecarError("VIDUR_PROFILE_MISSING", f"network profile file {path} does not exist (needed for TP/PP > 1)")
+
+    overhead = None
+    if spec.get("cpu_overhead"):
+        from . import cpu_overhead
+
+        overhead = cpu_overhead.load_overhead_table(spec["cpu_overhead"], spec["model"]["name"], int(spec["tp"]))
+
+    try:
+        import vidur
+        from vidur import main as vidur_main
+    except Exception as e:  # any import failure means a broken venv
+        raise SidecarError("VIDUR_VENV_BROKEN", f"cannot import vidur: {e}") from e
+    hf_model.register_model(spec["model"]["name"], dims)
+    devices.register_device(spec.get("device"), spec["device_name"])
+    devices.register_node(spec.get("node"), spec["node_name"])
+
+    args = list(spec["vidur_args"])
+    plan = None
+    if spec.get("auto_num_blocks"):
+        from vidur.config.device_sku_config import BaseDeviceSKUConfig
+
+        device = BaseDeviceSKUConfig.create_from_type_string(spec["device_name"])
+        plan = hf_model.true_memory_plan(
+            dims,
+            float(device.total_memory_gb),
+            float(spec["memory_margin_fraction"]),
+            int(spec["tp"]),
+            int(spec["pp"]),
+            int(spec["block_size"]),
+        )
+        args += ["--cache_config_num_blocks", str(plan["num_blocks"])]
+
+    record_dir = spec["record_dir"]
+    recorder = hooks.Recorder(
+        os.path.join(record_dir, "bridge_batches.csv"), os.path.join(record_dir, "bridge_tokens.csv"), int(spec["num_requests"])
+    )
+    train_total = 12 + (1 if int(spec["tp"]) > 1 else 0) + (1 if int(spec["pp"]) > 1 else 0)
+    hooks.install(spec["profile"], recorder, spec.get("rf_random_state"), train_total)
+    if overhead is not None:
+        from . import cpu_overhead
+
+        cpu_overhead.install(*overhead)
+
+    with open(os.path.join(record_dir, "bridge_resolved.json"), "w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "vidur_version": vidur.__version__,
+                "vidur_argv": args,
+                "model_dims": dims.__dict__,
+                "memory_plan": plan,
+                "profile_coverage": coverage,
+                "cpu_overhead_ms_by_batch_size": dict(zip(*overhead, strict=True)) if overhead else None,
+                "python": sys.version.split()[0],
+            },
+            f,
+            indent=2,
+        )
+    emit("progress", phase="load", done=0, total=1)
+    sys.argv = ["vidur"] + args
+    try:
+        vidur_main.main()
+    finally:
+        recorder.close()
+    emit("progress", phase="done", done=1, total=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="vidur_sidecar", description="Run Vidur for @vf/vidur-bridge from a JSON spec.")
+    parser.add_argument("--spec", required=True, help="path of the JSON spec written by the TypeScript side")
+    ns = parser.parse_args()
+    try:
+        with open(ns.spec, encoding="utf-8") as f:
+            spec = json.load(f)
+        _run(spec)
+    except SidecarError as e:
+        emit("error", code=e.code, message=e.message)
+        return 3
+    except BaseException as e:  # report everything; the TS side adds the stderr tail
+        if isinstance(e, SystemExit) and (e.code in (0, None)):
+            return 0
+        traceback.print_exc()
+        text = str(e)
+        if len(text) > 1500:  # e.g. Vidur's pending-requests assertion prints every request
+            text = text[:1500] + f" ... ({len(text) - 1500} more characters)"
+        emit("error", code="VIDUR_EXIT_NONZERO", message=f"{type(e).__name__}: {text}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

