@@ -5,6 +5,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh"
+# The comparator's report test opens report.html in Debian's headless Chromium (driven by playwright-core).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium for the report test" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >&2
+fi
 cd "$ROOT"
 echo "== TypeScript: build, typecheck, lint" >&2
 pnpm turbo run build typecheck lint --output-logs=errors-only

@@ -185,6 +185,8 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
             if best is None:
                 log(f"{name}: no rate met the bound; skipping loads")
                 continue
+            if args.requests == 0:
+                continue
             for frac in args.load_fractions:
                 r = round(best * frac, 3)
                 wdir = build_workload(args, out, name, flags, r, args.requests)
@@ -224,7 +226,7 @@ def main() -> int:
     ap.add_argument("--sweep-requests", type=int, default=200, help="requests per sweep run")
     ap.add_argument("--ttft-bound-s", type=float, default=1.0, help="capacity: P99 TTFT bound, seconds")
     ap.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.3, 0.6, 0.85])
-    ap.add_argument("--requests", type=int, default=500, help="requests per load run")
+    ap.add_argument("--requests", type=int, default=500, help="requests per load run (0: the sweep only)")
     ap.add_argument("--repeats", type=int, default=1, help="runs per load (run-to-run spread)")
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")
     ap.add_argument("--request-timeout-s", type=float, default=120)

@@ -10,7 +10,8 @@ mkdir -p /tmp/vf && tar -C /tmp/vf -xJf .carry/node.tar.xz && tar -C /tmp/vf -xJ
 export PATH=/tmp/vf/node/bin:$PATH PYTHONPATH="$ROOT/packages/gpu-harness/src" PYTHONUNBUFFERED=1
 PHASES="$1"; shift
 RES="/tmp/vf/results"; mkdir -p "$RES"
-python3 scripts/gpu/gpu_half.py --out "$RES" --phases "$PHASES" --node /tmp/vf/node/bin/node \
+# The wall-clock limit keeps time for the tar below even when a phase overruns.
+timeout -s INT "${TIME_LIMIT:-540}" python3 scripts/gpu/gpu_half.py --out "$RES" --phases "$PHASES" --node /tmp/vf/node/bin/node \
   --runner /tmp/vf/runner/dist/main.js --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
   "$@" 2>&1 | tee "$RES/gpu_half.log"
 rc=${PIPESTATUS[0]}

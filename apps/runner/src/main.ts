@@ -65,6 +65,16 @@ function shareGptDecodeFrom(raw: string): ShareGptDecodePolicy {
   return policy;
 }
 
+/** The id in `<dir>/workload.json`, or null when the file has none. */
+function readWorkloadId(dir: string): string | null {
+  try {
+    const json = JSON.parse(readFileSync(resolve(dir, "workload.json"), "utf8")) as { id?: unknown };
+    return typeof json.id === "string" ? json.id : null;
+  } catch (e) {
+    throw new UsageError(`--workload ${dir}: cannot read workload.json (${(e as Error).message})`);
+  }
+}
+
 function sourceFromFlags(o: Record<string, string | undefined>): SourceSpec {
   const given = ["prompts", "sharegpt", "azure", "mooncake", "synthetic"].filter((k) => o[k] !== undefined);
   if (given.length !== 1) {
@@ -185,6 +195,7 @@ function buildProgram(): Command {
             : { kind: "sarathi" as const, chunkSize: int("--chunk-size", o.chunkSize!), batchSizeCap: int("--batch-cap", o.batchCap!) };
       const { newRunId, runDirPath } = await import("@vf/metrics-io");
       const runId = newRunId("vidur");
+      const workloadId = readWorkloadId(resolve(o.workload!));
       const result = await simulate({
         python: paths.python,
         workloadDir: resolve(o.workload!),
@@ -204,6 +215,7 @@ function buildProgram(): Command {
         predictor: { grid: o.grid as "pinned" | "full" },
         cacheDir: resolve(o.cacheDir!),
         runId,
+        ...(workloadId !== null ? { workloadId } : {}),
         command,
         gitSha: gitSha(paths.root),
       });
@@ -310,17 +322,20 @@ function buildProgram(): Command {
         }
       }
       const apiKey = process.env.VF_API_KEY ?? process.env.OPENAI_API_KEY;
+      const signal = interruptSignal();
       const outcome = await runExperiment(experiment, {
         baseDir,
         paths,
         command,
-        signal: interruptSignal(),
+        signal,
         ...(o.force !== undefined ? { force: o.force } : {}),
         ...(steps !== undefined ? { steps } : {}),
         ...(apiKey !== undefined && apiKey !== "" ? { apiKey } : {}),
       });
       for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
-      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "summary.md")}\n`);
+      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
+      // Ctrl-C stops the experiment after writing what was measured: exit 130 as documented, not 0.
+      if (signal.aborted) process.exitCode = EXIT.interrupted;
     });
 
   program
@@ -330,7 +345,7 @@ function buildProgram(): Command {
     .action(async (o: { force?: boolean }) => {
       const outcome = await demo(paths, { command, signal: interruptSignal(), ...(o.force !== undefined ? { force: o.force } : {}) });
       for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
-      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "summary.md")}\n`);
+      if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
     });
 
   return program;

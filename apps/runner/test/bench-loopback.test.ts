@@ -147,3 +147,57 @@ describe("runner run --steps workload,bench", () => {
     }
   });
 });
+
+describe("runner run interrupted by Ctrl-C", () => {
+  const name = `runner-test-int-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const realDir = resolve(repoRoot, "tmp", "real_runs", `${name}-l1`);
+  let workloadDir: string | undefined;
+  afterAll(() => {
+    rmSync(realDir, { recursive: true, force: true });
+    if (workloadDir?.startsWith(resolve(repoRoot, "tmp", "workloads"))) rmSync(workloadDir, { recursive: true, force: true });
+  });
+
+  it("exits 130 with a partial run dir, and the next run redoes the interrupted bench instead of skipping it", async () => {
+    const experiment = join(tmp.dir, "exp-int.json");
+    writeFileSync(
+      experiment,
+      JSON.stringify({
+        name,
+        model: { config: resolve(repoRoot, "packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json") },
+        workload: { source: { kind: "prompts", path: writePrompts(4), decode: { kind: "fixed", tokens: 8 } }, seed: 1 },
+        loads: [{ name: "l1", arrivals: { kind: "constant", rateRps: 2 } }],
+        bench: { endpoint: server.url, warmupRequests: 0 },
+      }),
+    );
+    // Slow streams (8 tokens x 400 ms) so the interrupt lands mid-run.
+    server.tokenGapMs = 400;
+    const before = server.received.length;
+    let poll: NodeJS.Timeout | undefined;
+    const first = await runCli(["run", experiment, "--steps", "workload,bench"], {
+      onStart: (child) => {
+        poll = setInterval(() => {
+          if (server.received.length > before) {
+            clearInterval(poll);
+            child.kill("SIGINT");
+          }
+        }, 20);
+      },
+    });
+    clearInterval(poll);
+    workloadDir = /^ {2}dir: (.+)$/m.exec(first.stderr)?.[1];
+    expect(first.stderr).toContain("interrupted");
+    expect(first.code, first.stderr).toBe(130);
+    const partial = JSON.parse(await readFile(join(realDir, "run.json"), "utf8")) as { health: { aborted: boolean } };
+    expect(partial.health.aborted).toBe(true);
+
+    server.tokenGapMs = 2;
+    const second = await runCli(["run", experiment, "--steps", "workload,bench"]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).not.toContain("already complete");
+    expect(second.stderr).toContain("interrupted run");
+    const metrics = await readRequestMetrics(join(realDir, "request_metrics.csv"));
+    expect(metrics.map((m) => m.status)).toEqual(["ok", "ok", "ok", "ok"]);
+    const manifest = JSON.parse(await readFile(join(realDir, "run.json"), "utf8")) as { health: { aborted: boolean } };
+    expect(manifest.health.aborted).toBe(false);
+  });
+});

@@ -21,7 +21,7 @@ const OPTIONS: Record<string, string[]> = {
     "--concurrency", "--warmup", "--timeout-s", "--prompt-mode", "--out",
   ],
   compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
-  run: ["--force", "--steps"],
+  run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],
   demo: ["--force"],
 };
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
 describe("runner --help", () => {
   it("exits 0 and lists every command and the exit codes", () => {
     const r = results.get("--help")!;
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     for (const c of ["workload", "profile", "simulate", "bench", "compare", "run", "demo"]) {
       expect(r.stdout).toMatch(new RegExp(`^ {2}${c}\\b`, "m"));
     }

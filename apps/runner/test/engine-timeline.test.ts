@@ -36,7 +36,7 @@ const tinyVocab: Tokenizer = {
 beforeAll(async () => {
   const child = spawn(
     GPU_HARNESS,
-    ["serve", "--model-config", "qwen3-tiny", "--device", "cpu", "--dtype", "float32", "--max-model-len", "1024", "--port", "0", "--log-dir", join(tmp.dir, "server-logs")],
+    ["serve", "--model-config", "qwen3-tiny", "--device", "cpu", "--dtype", "float32", "--max-model-len", "1024", "--no-warmup", "--port", "0", "--log-dir", join(tmp.dir, "server-logs")],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PYTHONUNBUFFERED: "1" } },
   );
   server = child;
@@ -52,13 +52,17 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  if (server !== undefined && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once("exit", r));
-    server.kill("SIGTERM");
+  const child = server;
+  if (child !== undefined && child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    // SIGTERM flushes the server's logs; on a loaded box that can take a while, so escalate only after 30 s.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     await exited;
+    clearTimeout(timer);
   }
   tmp.remove();
-});
+}, 60_000);
 
 describe("runner bench --engine-timeline against gpu-harness serve (CPU, tiny config)", () => {
   it("writes iterations.csv whose prefill and decode tokens account for every token served", async () => {

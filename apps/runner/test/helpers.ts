@@ -3,7 +3,7 @@
  * OpenAI-style streaming server (node:http, SSE with `choices[0].token_ids`), and temp dirs. No mocks: the CLI,
  * its libraries and the HTTP exchange are all real.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
@@ -28,11 +28,15 @@ export interface CliResult {
 }
 
 /** Runs `node dist/main.js ...args` (cwd `cwd`, default a neutral temp-free dir: the repo root). */
-export function runCli(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  opts: { cwd?: string; timeoutMs?: number; onStart?: (child: ChildProcess) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     // API-key variables of the caller's shell must not leak into the requests under test.
     const { VF_API_KEY: _a, OPENAI_API_KEY: _b, ...env } = process.env;
     const child = spawn(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    opts.onStart?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -80,6 +84,8 @@ export interface ReceivedRequest {
 export interface LoopbackServer {
   url: string;
   received: ReceivedRequest[];
+  /** Gap between two token events of one stream, ms (can be changed between runs). */
+  tokenGapMs: number;
   close(): Promise<void>;
 }
 
@@ -103,6 +109,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): Promise<LoopbackServer> {
   const received: ReceivedRequest[] = [];
+  let state: LoopbackServer | undefined;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== "POST" || req.url !== "/v1/completions") {
       res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
@@ -114,7 +121,9 @@ export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): P
     const n = typeof body.max_tokens === "number" ? body.max_tokens : 1;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     for (let i = 0; i < n; i++) {
-      if (i > 0) await sleep(opts.tokenGapMs ?? 1);
+      if (i > 0) await sleep(state?.tokenGapMs ?? 1);
+      // A client that went away (Ctrl-C) ends the stream.
+      if (res.destroyed) return;
       const chunk = {
         id: "cmpl-1",
         object: "text_completion",
@@ -134,23 +143,15 @@ export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): P
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
-  return {
+  state = {
     url: `http://127.0.0.1:${port}`,
     received,
+    tokenGapMs: opts.tokenGapMs ?? 1,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
         server.close(() => r());
       }),
   };
-}
-
-/** Parses a CSV written by metrics-io (no quoted commas in the columns the tests read). */
-export function parseCsv(text: string): Array<Record<string, string>> {
-  const lines = text.trimEnd().split("\n");
-  const header = (lines[0] ?? "").split(",");
-  return lines.slice(1).map((l) => {
-    const cells = l.split(",");
-    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""]));
-  });
+  return state;
 }

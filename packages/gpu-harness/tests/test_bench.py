@@ -127,3 +127,16 @@ def test_serve_rejects_bad_flags_with_a_coded_error(capsys: pytest.CaptureFixtur
     assert main(["serve", "--model-config", "/nonexistent/config.json", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "HARNESS_BAD_CONFIG" in err and "/nonexistent/config.json" in err
+
+
+def test_profile_subcommand_is_wired_lazily(capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    sys.modules.pop("gpu_harness.profile.cli", None)
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "gpu_harness.profile.cli" not in sys.modules  # serve never imports the profiler
+    with pytest.raises(SystemExit) as info:
+        main(["profile", "--help"])
+    assert info.value.code == 0 and "--model-config" in capsys.readouterr().out
+    assert "gpu_harness.profile.cli" in sys.modules

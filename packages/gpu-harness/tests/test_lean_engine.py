@@ -7,7 +7,7 @@ import torch
 
 from gpu_harness.engine.base import EngineRequest
 from gpu_harness.engine.lean import LeanEngine
-from gpu_harness.model import build_model
+from gpu_harness.model import build_model, load_hf_config
 from gpu_harness.timeline import Timeline
 
 torch.set_num_threads(1)
@@ -177,3 +177,22 @@ def test_cancel_frees_kv_and_reports_cancelled(model: torch.nn.Module) -> None:
     assert engine.cancel(h) and reasons == ["cancelled"]
     assert engine.kv_tokens_in_use() == 0 and engine.scheduler.num_allocated == 0 and not engine.has_work()
     assert not engine.cancel(h)
+
+
+def test_greedy_tokens_equal_hf_when_head_dim_differs_from_hidden_over_heads() -> None:
+    # Qwen3-0.6B has head_dim 128 while hidden / heads = 64: the q width is not the hidden size.
+    config = load_hf_config("qwen3-tiny")
+    config.head_dim = 32
+    model = build_model(config, device="cpu", dtype="float32", seed=5)
+    prompts = [PROMPTS[0], PROMPTS[2]]
+    ref = [
+        model.generate(
+            torch.tensor([p]), max_new_tokens=8, do_sample=False, eos_token_id=None, pad_token_id=0
+        )[0, len(p) :].tolist()
+        for p in prompts
+    ]
+    engine = LeanEngine(
+        model, timeline=Timeline(), chunk_size=8, batch_size_cap=2, block_size=4, max_model_len=64
+    )
+    toks, _ = serve_all(engine, prompts, 8)
+    assert [toks[0], toks[1]] == ref

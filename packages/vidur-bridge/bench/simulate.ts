@@ -48,12 +48,8 @@ try {
       // First run trains (cold cache); later runs reuse the trained forests (warm).
       cold = ` cold_wall_s=${(await runVidur(options(wl, join(root, `cold${n}`), cache))).wallS.toFixed(1)}`;
     }
-    const t0 = process.cpuUsage();
     const warm = await runVidur(options(wl, join(root, `warm${n}`), cache));
-    const cpu = process.cpuUsage(t0);
-    console.log(
-      `requests=${n} iterations=${warm.numIterations} tokens=${warm.numTokens}${cold} warm_wall_s=${warm.wallS.toFixed(1)} node_cpu_s=${((cpu.user + cpu.system) / 1e6).toFixed(1)}`,
-    );
+    console.log(`requests=${n} iterations=${warm.numIterations} tokens=${warm.numTokens}${cold} warm_wall_s=${warm.wallS.toFixed(1)}`);
   }
   if (withFull) {
     const wl = join(root, "wl1000");

@@ -58,7 +58,7 @@ function baseOptions(workloadDir: string, runDir: string): RunVidurOptions {
 
 const sha256 = async (p: string): Promise<string> => createHash("sha256").update(await readFile(p)).digest("hex");
 
-describe("[real-vidur] runVidur end to end", { timeout: 300_000 }, () => {
+describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
   it("simulates a 200-request workload on a gpu-harness profile with exact per-request token times", async () => {
     const harnessRoot = join(tmp, "harness-profile");
     const harnessDir = await runHarnessProfiler(harnessRoot);

@@ -1,7 +1,9 @@
 /** `runner compare`: the fidelity report of a simulated run against a real one (wires @vf/comparator). */
-import { type CompareOptionsInput, type CompareRunsResult, compareRuns } from "@vf/comparator";
+import type { CompareOptionsInput, CompareRunsResult } from "@vf/comparator";
 
 /** Compares and returns where the report went. */
 export async function compare(args: { realDir: string; simDir: string; outDir: string; options?: CompareOptionsInput }): Promise<CompareRunsResult> {
+  // Imported on use: the comparator pulls in jsdom and Plot (about a second), which other commands never need.
+  const { compareRuns } = await import("@vf/comparator");
   return compareRuns(args.options === undefined ? { realDir: args.realDir, simDir: args.simDir, outDir: args.outDir } : args);
 }

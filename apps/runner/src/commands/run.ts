@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compareLoads, type LoadPoint } from "@vf/comparator";
+import type { LoadPoint } from "@vf/comparator";
 import { gitSha, runDirPath } from "@vf/metrics-io";
 import type { SourceSpec } from "@vf/workload-spec";
 import { UsageError } from "../errors.js";
@@ -78,6 +78,14 @@ export async function runExperiment(
   const profileRoot = experiment.profileRoot === undefined ? paths.h200ProfileRoot : resolveFrom(ctx.baseDir, experiment.profileRoot);
   const sha = gitSha(paths.root);
   const done = (dir: string) => ctx.force !== true && existsSync(join(dir, "run.json"));
+  // Ctrl-C during a bench still writes run.json (with health.aborted): such a run is partial, not complete.
+  const benchDone = async (dir: string): Promise<boolean> => {
+    if (!done(dir)) return false;
+    const manifest = JSON.parse(await readFile(join(dir, "run.json"), "utf8")) as { health?: { aborted?: unknown } };
+    if (manifest.health?.aborted !== true) return true;
+    log(`bench: ${dir} holds an interrupted run; benching again`);
+    return false;
+  };
   const outcome: ExperimentOutcome = { loads: [], loadsDir: null };
   const points: LoadPoint[] = [];
   const want = (step: Step) => ctx.steps === undefined || ctx.steps.has(step);
@@ -107,7 +115,7 @@ export async function runExperiment(
     } else {
       realDir = runDirPath(paths.root, "real", id);
       if (!want("bench")) log("bench: skipped (not in --steps)");
-      else if (done(realDir)) log(`bench: ${realDir} already complete, skipped`);
+      else if (await benchDone(realDir)) log(`bench: ${realDir} already complete, skipped`);
       else {
         const b = experiment.bench;
         if (b === undefined) throw new UsageError(`load ${load.name}: neither bench.endpoint nor loads.${load.name}.realRunDir is set`);
@@ -181,6 +189,7 @@ export async function runExperiment(
   }
   if (points.length > 1) {
     const loadsDir = runDirPath(paths.root, "comparison", `${experiment.name}-loads`);
+    const { compareLoads } = await import("@vf/comparator");
     await compareLoads({ points, outDir: loadsDir, loadLabel: "arrival rate (requests/s)" });
     outcome.loadsDir = loadsDir;
   }

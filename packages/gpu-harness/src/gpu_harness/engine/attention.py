@@ -43,19 +43,25 @@ def prefill_attention(
     head_dim]`. The first chunk (start == 0) uses SDPA's built-in causal mode (no mask tensor); later chunks
     pass a boolean mask aligned to the end (query i sees keys 0 .. start+i).
     """
-    t = q.shape[0]
+    t, num_q_heads, head_dim = q.shape
+    num_kv_heads = k_cache.shape[1]
+    group = num_q_heads // num_kv_heads
     kv_len = start + t
     k = k_cache[slot, :, :kv_len].unsqueeze(0)
     v = v_cache[slot, :, :kv_len].unsqueeze(0)
-    qh = q.transpose(0, 1).unsqueeze(0)
     if start == 0:
+        qh = q.transpose(0, 1).unsqueeze(0)
         out = F.scaled_dot_product_attention(qh, k, v, is_causal=True, enable_gqa=True)
-    else:
-        rows = torch.arange(t, device=q.device).unsqueeze(1)
-        cols = torch.arange(kv_len, device=q.device).unsqueeze(0)
-        mask = cols <= rows + start
-        out = F.scaled_dot_product_attention(qh, k, v, attn_mask=mask, enable_gqa=True)
-    return out.squeeze(0).transpose(0, 1)
+        return out.squeeze(0).transpose(0, 1)
+    # With a mask, SDPA's GQA support falls back to the math kernel, which expands K/V to every query head.
+    # Instead the `group` query heads sharing a KV head become extra query rows of that KV head (row
+    # r*t + i is query head kv*group + r at token i), so the memory-efficient kernel runs on the cache as is.
+    qg = q.view(t, num_kv_heads, group, head_dim).permute(1, 2, 0, 3).reshape(1, num_kv_heads, group * t, head_dim)
+    rows = torch.arange(t, device=q.device).repeat(group).unsqueeze(1)
+    cols = torch.arange(kv_len, device=q.device).unsqueeze(0)
+    mask = cols <= rows + start
+    out = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
+    return out.view(num_kv_heads, group, t, head_dim).permute(2, 0, 1, 3).reshape(t, num_q_heads, head_dim)
 
 
 def decode_attention(
@@ -73,13 +79,18 @@ def decode_attention(
     Reads `cache[:S, :, :kv_bucket]` in place (a strided view: no gather copy) with a padding mask.
     Returns `[S, num_q_heads, head_dim]`.
     """
-    s = q.shape[0]
+    s, num_q_heads, head_dim = q.shape
+    num_kv_heads = k_cache.shape[1]
     k = k_cache[:s, :, :kv_bucket]
     v = v_cache[:s, :, :kv_bucket]
     cols = torch.arange(kv_bucket, device=q.device).unsqueeze(0)
     mask = (cols < kv_lens.unsqueeze(1)).view(s, 1, 1, kv_bucket)
-    out = F.scaled_dot_product_attention(q.unsqueeze(2), k, v, attn_mask=mask, enable_gqa=True)
-    return out.squeeze(2)
+    # Query heads sharing a KV head are that head's query rows (HF maps q head h to kv head h // group), so no
+    # K/V expansion happens: SDPA's enable_gqa with a mask would fall back to the math kernel, which copies K/V
+    # once per query head.
+    qg = q.view(s, num_kv_heads, num_q_heads // num_kv_heads, head_dim)
+    out = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
+    return out.reshape(s, num_q_heads, head_dim)
 
 
 def decode_attention_rows(
