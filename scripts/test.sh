@@ -18,4 +18,5 @@ echo "== TypeScript: tests" >&2
 pnpm turbo run test --concurrency=1 --output-logs=full
 echo "== Python (gpu-harness): ruff, pytest" >&2
 "$ROOT/.venv/bin/ruff" check packages/gpu-harness
+"$ROOT/.venv/bin/ruff" check --config packages/vidur-bridge/python/ruff.toml packages/vidur-bridge/python
 (cd packages/gpu-harness && "$ROOT/.venv/bin/python" -m pytest -q)

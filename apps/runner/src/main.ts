@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import type { ShareGptDecodePolicy, SourceSpec } from "@vf/workload-spec";
 import { bench, type Endpoint } from "./commands/bench.js";
+import { calibrate } from "./commands/calibrate.js";
 import { compare } from "./commands/compare.js";
 import { demo } from "./commands/demo.js";
 import { profile } from "./commands/profile.js";
@@ -336,6 +337,32 @@ function buildProgram(): Command {
       if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
       // Ctrl-C stops the experiment after writing what was measured: exit 130 as documented, not 0.
       if (signal.aborted) process.exitCode = EXIT.interrupted;
+    });
+
+  program
+    .command("calibrate")
+    .description("Fit Vidur's CPU overhead on one load of an experiment and report before/after errors on every load (fit vs held-out).")
+    .argument("<experiment>", "experiment file")
+    .requiredOption("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from")
+    .addOption(
+      new Option("--mode <mode>", "split: decode-only curve + extra for batches with prefill; single: one batch-size curve (plain Vidur schema)")
+        .choices(["split", "single"])
+        .default("split"),
+    )
+    .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
+    .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
+    .action(async (file: string, o: { fit: string; mode: "split" | "single"; force?: boolean }) => {
+      const { experiment, baseDir } = await readExperiment(resolve(file));
+      const outcome = await calibrate(experiment, {
+        baseDir,
+        paths,
+        command,
+        fitLoad: o.fit,
+        mode: o.mode,
+        signal: interruptSignal(),
+        ...(o.force !== undefined ? { force: o.force } : {}),
+      });
+      process.stdout.write(`${outcome.markdownPath}\n`);
     });
 
   program

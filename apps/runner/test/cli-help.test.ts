@@ -23,6 +23,7 @@ const OPTIONS: Record<string, string[]> = {
   compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
   run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],
   demo: ["--force"],
+  calibrate: ["--fit", "--mode", "--force"],
 };
 
 /** Flags defined in a commander help's option lines (two-space indent; wrapped description lines are deeper). */
@@ -46,7 +47,7 @@ describe("runner --help", () => {
   it("exits 0 and lists every command and the exit codes", () => {
     const r = results.get("--help")!;
     expect(r.code, r.stderr).toBe(0);
-    for (const c of ["workload", "profile", "simulate", "bench", "compare", "run", "demo"]) {
+    for (const c of ["workload", "profile", "simulate", "bench", "compare", "run", "calibrate", "demo"]) {
       expect(r.stdout).toMatch(new RegExp(`^ {2}${c}\\b`, "m"));
     }
     for (const code of ["0", "1", "2", "3", "130"]) expect(r.stdout).toMatch(new RegExp(`^ {2}${code} +\\S`, "m"));

@@ -1,5 +1,6 @@
-"""The committed H200 profile of Qwen3-0.6B (data/h200-qwen3-0.6b/profiles/...) has Vidur's schema, the Vidur model columns
-of the bundled Qwen3-0.6B config, and covers the default prediction grid (vidur-reference.md §4.2)."""
+"""The committed H200 profile of Qwen3-0.6B (data/h200-qwen3-0.6b/profiles/...) has Vidur's schema, the
+Vidur model columns of the bundled Qwen3-0.6B config, and covers the default prediction grid
+(vidur-reference.md §4.2)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ export type VidurBridgeErrorCode =
   | "VIDUR_PROFILE_NO_ROWS"
   | "VIDUR_WORKLOAD_OUTSIDE_PROFILE"
   | "VIDUR_EXIT_NONZERO"
-  | "VIDUR_OUTPUT_INVALID";
+  | "VIDUR_OUTPUT_INVALID"
+  | "VIDUR_CALIBRATION_INPUT";
 
 const CODES: ReadonlySet<string> = new Set<VidurBridgeErrorCode>([
   "VIDUR_NO_PYTHON",
@@ -29,6 +30,7 @@ const CODES: ReadonlySet<string> = new Set<VidurBridgeErrorCode>([
   "VIDUR_WORKLOAD_OUTSIDE_PROFILE",
   "VIDUR_EXIT_NONZERO",
   "VIDUR_OUTPUT_INVALID",
+  "VIDUR_CALIBRATION_INPUT",
 ]);
 
 export class VidurBridgeError extends Error {

@@ -316,6 +316,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cache_dir: cacheDir,
       cpu_overhead_file: cpuOverheadFile,
       cpu_overhead_ms_by_batch_size: resolved.cpu_overhead_ms_by_batch_size ?? null,
+      cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
       vidur_argv: vidurArgv,
       sidecar_argv: argv,
       memory_plan: resolved.memory_plan ?? null,

@@ -5,12 +5,13 @@
  * 20 trees so training takes seconds.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readIterations, readRequestMetrics, readRunManifest, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isVidurBridgeError, type RunVidurOptions, runVidur, type VidurProgress } from "../src/index.js";
+import { deriveCpuOverheads, formatCpuOverheadsCsv, isVidurBridgeError, type RunVidurOptions, runVidur, type VidurProgress } from "../src/index.js";
 import {
   makeRequests,
   PYTHON,
@@ -178,6 +179,32 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(withCpu!.gpu_time!).toBeCloseTo(plain!.gpu_time!, 9);
     const manifest = await readRunManifest(withCpuDir);
     expect(manifest.config.cpu_overhead_file).toBe(overheadPath);
+  });
+
+  it("runs with a derived cpu_overheads.csv: the prefill extra only on the prompt's batch", async () => {
+    const workloadDir = join(tmp, "wl1");
+    const runDir = join(tmp, "runs", "r1");
+    if (!existsSync(join(runDir, "run.json"))) {
+      await writeWorkloadDir(workloadDir, [{ arrived_at: 0.25, num_prefill_tokens: 200, num_decode_tokens: 4 }]);
+      await runVidur(baseOptions(workloadDir, runDir));
+    }
+    // Simulated steps cost exactly 1 ms + 0.1 ms/decode token + 0.01 ms/prefill token; real steps of one request
+    // take 3 ms more when decode-only and 20 ms more when prefilling -> batch 1: overhead 3 ms, prefill extra 17 ms.
+    const it = (i: number, p: number, d: number, ms: number) => ({ step: i, start: i, end: i + ms / 1e3, gpu_time: ms / 1e3, num_prefill_tokens: p, num_decode_tokens: d, batch_size: 1, kv_tokens_in_use: null });
+    const sim = [it(0, 100, 0, 2), it(1, 0, 1, 1.1), it(2, 50, 1, 1.6)];
+    const real = [it(0, 100, 0, 22), it(1, 0, 1, 4.1), it(2, 0, 1, 4.1)];
+    const table = deriveCpuOverheads(real, sim, { minStepsPerBin: 1 });
+    expect(table.rows).toHaveLength(1);
+    const path = join(tmp, "derived_cpu_overheads.csv");
+    await writeFile(path, formatCpuOverheadsCsv(table, { modelName: TINY_MODEL }));
+    const calDir = join(tmp, "runs", "r1cal");
+    await runVidur({ ...baseOptions(workloadDir, calDir), cpuOverhead: path });
+    const [m] = await readRequestMetrics(join(runDir, "request_metrics.csv"));
+    const [c] = await readRequestMetrics(join(calDir, "request_metrics.csv"));
+    expect(c!.ttft! - m!.ttft!).toBeCloseTo(20e-3, 7);
+    expect(c!.tpot! - m!.tpot!).toBeCloseTo(3e-3, 7);
+    const manifest = await readRunManifest(calDir);
+    expect(manifest.config.cpu_overhead_prefill_extra_ms_by_batch_size).toEqual({ "1.0": expect.closeTo(17, 6) });
   });
 });
 

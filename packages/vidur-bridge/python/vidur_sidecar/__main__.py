@@ -84,7 +84,10 @@ def _run(spec: dict[str, Any]) -> None:
                 "model_dims": dims.__dict__,
                 "memory_plan": plan,
                 "profile_coverage": coverage,
-                "cpu_overhead_ms_by_batch_size": dict(zip(*overhead, strict=True)) if overhead else None,
+                "cpu_overhead_ms_by_batch_size": dict(zip(overhead[0], overhead[1], strict=True)) if overhead else None,
+                "cpu_overhead_prefill_extra_ms_by_batch_size": (
+                    dict(zip(overhead[0], overhead[2], strict=True)) if overhead and overhead[2] is not None else None
+                ),
                 "python": sys.version.split()[0],
             },
             f,

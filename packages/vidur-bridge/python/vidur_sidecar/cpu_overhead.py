@@ -4,6 +4,11 @@ Input: the older Vidur schema `cpu_overheads.csv` (times in ms): `model_name`, `
 `batch_size` and any of `schedule_median`, `sampler_e2e_median`, `prepare_inputs_e2e_median`,
 `process_model_outputs_median`, `ray_comm_time_mean`. Their sum is interpolated linearly in batch size
 (clamped at the profiled ends) instead of the old random forest: few rows, monotone, deterministic.
+
+Extension (ours, not in any Vidur schema): an optional column `prefill_extra_median` (ms) is interpolated the
+same way but added only to batches that carry prefill tokens (`batch.num_prefill_tokens > 0`). An eager engine's
+mixed steps cost far more host/launch time than decode-only steps of the same request count; one batch-size
+curve cannot express that. Files without the column behave exactly as before.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from typing import Any
 
 from .protocol import SidecarError
 
+PREFILL_EXTRA = "prefill_extra_median"
 TERMS = ("schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean")
 
 
-def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float], list[float]]:
-    """Returns (batch sizes, overhead ms) sorted by batch size; raises VIDUR_PROFILE_* errors."""
+def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float], list[float], list[float] | None]:
+    """Returns (batch sizes, overhead ms, prefill-only extra ms or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -25,10 +31,12 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float
     df = pd.read_csv(path)
     missing = [c for c in ("model_name", "tensor_parallel_degree", "batch_size") if c not in df.columns]
     terms = [c for c in TERMS if c in df.columns]
-    if missing or not terms:
+    has_extra = PREFILL_EXTRA in df.columns
+    if missing or not (terms or has_extra):
         raise SidecarError(
             "VIDUR_PROFILE_INVALID",
-            f"{path}: needs columns model_name, tensor_parallel_degree, batch_size and at least one of {', '.join(TERMS)}",
+            f"{path}: needs columns model_name, tensor_parallel_degree, batch_size"
+            f" and at least one of {', '.join((*TERMS, PREFILL_EXTRA))}",
         )
     rows = df[(df["model_name"] == model_name) & (df["tensor_parallel_degree"] == tp)]
     if len(rows) == 0:
@@ -36,9 +44,13 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float
         raise SidecarError(
             "VIDUR_PROFILE_NO_ROWS", f"{path}: no rows with model_name={model_name}, tensor_parallel_degree={tp}; it has {have}"
         )
-    total = rows[terms].fillna(0).sum(axis=1)
+    total = rows[terms].fillna(0).sum(axis=1) if terms else rows["batch_size"] * 0.0
     grouped = total.groupby(rows["batch_size"]).median().sort_index()
-    return [float(b) for b in grouped.index], [float(v) for v in grouped.values]
+    extra = None
+    if has_extra:
+        extra_grouped = rows[PREFILL_EXTRA].fillna(0).groupby(rows["batch_size"]).median().sort_index()
+        extra = [float(v) for v in extra_grouped.values]
+    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra
 
 
 class _WithCpuOverhead:
@@ -53,18 +65,23 @@ class _WithCpuOverhead:
         return getattr(self._inner, name)
 
 
-def install(batch_sizes: list[float], overhead_ms: list[float]) -> None:
-    """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead."""
+def install(batch_sizes: list[float], overhead_ms: list[float], prefill_extra_ms: list[float] | None = None) -> None:
+    """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
+    (plus the prefill-only extra when the batch carries prefill tokens)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
     original = BaseExecutionTimePredictor.get_execution_time
     xs = np.asarray(batch_sizes)
     ys = np.asarray(overhead_ms)
+    extra = np.asarray(prefill_extra_ms) if prefill_extra_ms is not None else None
 
     def get_execution_time(self: Any, batch: Any, pipeline_stage: int) -> Any:
         inner = original(self, batch, pipeline_stage)
-        overhead_s = float(np.interp(len(batch.requests), xs, ys)) * 1e-3
+        overhead_ms = float(np.interp(len(batch.requests), xs, ys))
+        if extra is not None and int(getattr(batch, "num_prefill_tokens", 0)) > 0:
+            overhead_ms += float(np.interp(len(batch.requests), xs, extra))
+        overhead_s = overhead_ms * 1e-3
         # The recorder subtracts it again to report the GPU part of the iteration.
         batch._vb_cpu_overhead_s = overhead_s
         return _WithCpuOverhead(inner, overhead_s)

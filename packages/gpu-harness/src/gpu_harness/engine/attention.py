@@ -56,7 +56,8 @@ def prefill_attention(
     # With a mask, SDPA's GQA support falls back to the math kernel, which expands K/V to every query head.
     # Instead the `group` query heads sharing a KV head become extra query rows of that KV head (row
     # r*t + i is query head kv*group + r at token i), so the memory-efficient kernel runs on the cache as is.
-    qg = q.view(t, num_kv_heads, group, head_dim).permute(1, 2, 0, 3).reshape(1, num_kv_heads, group * t, head_dim)
+    qg = q.view(t, num_kv_heads, group, head_dim).permute(1, 2, 0, 3)
+    qg = qg.reshape(1, num_kv_heads, group * t, head_dim)
     rows = torch.arange(t, device=q.device).repeat(group).unsqueeze(1)
     cols = torch.arange(kv_len, device=q.device).unsqueeze(0)
     mask = cols <= rows + start
@@ -85,9 +86,9 @@ def decode_attention(
     v = v_cache[:s, :, :kv_bucket]
     cols = torch.arange(kv_bucket, device=q.device).unsqueeze(0)
     mask = (cols < kv_lens.unsqueeze(1)).view(s, 1, 1, kv_bucket)
-    # Query heads sharing a KV head are that head's query rows (HF maps q head h to kv head h // group), so no
-    # K/V expansion happens: SDPA's enable_gqa with a mask would fall back to the math kernel, which copies K/V
-    # once per query head.
+    # Query heads sharing a KV head are that head's query rows (HF maps q head h to kv head h // group), so
+    # no K/V expansion happens: SDPA's enable_gqa with a mask would fall back to the math kernel, which
+    # copies K/V once per query head.
     qg = q.view(s, num_kv_heads, num_q_heads // num_kv_heads, head_dim)
     out = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
     return out.reshape(s, num_q_heads, head_dim)

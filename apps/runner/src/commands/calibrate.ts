@@ -1,0 +1,223 @@
+/**
+ * `runner calibrate EXPERIMENT --fit LOAD`: the uncalibrated experiment (every load), a CPU-overhead table derived
+ * from the fit load's real and simulated engine steps (@vf/vidur-bridge), every load re-simulated with it into
+ * `<name>-<load>-cal` dirs, compared again, and the before/after P50/P90 TTFT and TBT errors written to
+ * `tmp/comparisons/<name>-calibration/calibration.{md,json}` with the fit load marked apart from the held-out ones.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
+import { type CpuOverheadTable, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+import type { Experiment } from "../experiment.js";
+import { resolveFrom } from "../experiment.js";
+import type { ProjectPaths } from "../paths.js";
+import { log } from "../progress.js";
+import { compare } from "./compare.js";
+import { runExperiment } from "./run.js";
+import { simulate } from "./simulate.js";
+
+/** The percentiles of comparison.json this report reads (seconds). */
+const Quantiles = z.object({ p50: z.number().nullable(), p90: z.number().nullable() }).passthrough();
+const ComparisonMetrics = z
+  .object({ metrics: z.record(z.string(), z.object({ real: Quantiles, sim: Quantiles }).passthrough()) })
+  .passthrough();
+type ComparisonMetrics = z.infer<typeof ComparisonMetrics>;
+
+/** One metric quantile of one load: seconds and relative error (sim − real) / real. */
+export interface CalibrationCell {
+  realS: number | null;
+  beforeS: number | null;
+  afterS: number | null;
+  beforeRelErr: number | null;
+  afterRelErr: number | null;
+}
+
+/** One load of the report. */
+export interface CalibrationLoad {
+  name: string;
+  role: "fit" | "held-out";
+  realDir: string;
+  before: { simDir: string; comparisonDir: string };
+  after: { simDir: string; comparisonDir: string };
+  /** metric (ttft, tbt) -> quantile (p50, p90) -> cell. */
+  metrics: Record<"ttft" | "tbt", Record<"p50" | "p90", CalibrationCell>>;
+}
+
+/** What calibrate wrote. */
+export interface CalibrationOutcome {
+  dir: string;
+  markdownPath: string;
+  jsonPath: string;
+  cpuOverheadsPath: string;
+  table: CpuOverheadTable;
+  loads: CalibrationLoad[];
+}
+
+const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
+
+/** Before/after cells from the two comparison files of one load. */
+export function calibrationCells(before: ComparisonMetrics, after: ComparisonMetrics): CalibrationLoad["metrics"] {
+  const cells = {} as CalibrationLoad["metrics"];
+  for (const metric of ["ttft", "tbt"] as const) {
+    const b = before.metrics[metric];
+    const a = after.metrics[metric];
+    if (b === undefined || a === undefined) throw new UsageError(`comparison.json has no "${metric}" metric (was the comparator version changed?)`);
+    cells[metric] = { p50: cell(b, a, "p50"), p90: cell(b, a, "p90") };
+  }
+  return cells;
+}
+
+function cell(b: { real: z.infer<typeof Quantiles>; sim: z.infer<typeof Quantiles> }, a: typeof b, q: "p50" | "p90"): CalibrationCell {
+  const realS = b.real[q];
+  return { realS, beforeS: b.sim[q], afterS: a.sim[q], beforeRelErr: rel(b.sim[q], realS), afterRelErr: rel(a.sim[q], realS) };
+}
+
+const ms = (s: number | null) => (s === null ? "–" : (s * 1e3).toFixed(2));
+const pct = (r: number | null) => (r === null ? "–" : `${r >= 0 ? "+" : ""}${(r * 100).toFixed(1)}%`);
+
+/** The Markdown report: the before/after table (fit load first, held-out after) and the derived overhead table. */
+export function formatCalibrationMd(args: { experiment: string; fitLoad: string; command: string; table: CpuOverheadTable; loads: CalibrationLoad[] }): string {
+  const lines = [
+    `# Calibration of ${args.experiment}: CPU overhead fitted on load ${args.fitLoad}`,
+    "",
+    `Command: \`${args.command}\``,
+    "",
+    "Relative error = (sim − real) / real of the percentile; target |error| ≤ 5% on held-out loads (issue 10).",
+    "",
+    "| load | role | metric | real ms | uncalibrated ms | error | calibrated ms | error |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const ordered = [...args.loads.filter((l) => l.role === "fit"), ...args.loads.filter((l) => l.role !== "fit")];
+  for (const l of ordered) {
+    for (const metric of ["ttft", "tbt"] as const) {
+      for (const q of ["p50", "p90"] as const) {
+        const c = l.metrics[metric][q];
+        lines.push(`| ${l.name} | ${l.role} | ${metric.toUpperCase()} ${q.toUpperCase()} | ${ms(c.realS)} | ${ms(c.beforeS)} | ${pct(c.beforeRelErr)} | ${ms(c.afterS)} | ${pct(c.afterRelErr)} |`);
+      }
+    }
+  }
+  const t = args.table;
+  lines.push(
+    "",
+    `## Derived CPU overhead (${t.mode} mode, from ${t.realSteps} real steps)`,
+    "",
+    `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
+    "",
+    "| batch sizes | knot | decode-only steps | median residual ms | mixed steps | median residual ms | overhead ms | prefill extra ms |",
+    "|---|---|---|---|---|---|---|---|",
+  );
+  t.bins.forEach((b, i) => {
+    const r = t.rows[i]!;
+    const f = (v: number | null) => (v === null ? "–" : v.toFixed(2));
+    lines.push(`| ${b.minBatchSize}-${b.maxBatchSize} | ${b.batchSize} | ${b.decodeSteps} | ${f(b.decodeResidualMs)} | ${b.mixedSteps} | ${f(b.mixedResidualMs)} | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+async function readComparison(dir: string): Promise<ComparisonMetrics> {
+  const path = join(dir, "comparison.json");
+  const parsed = ComparisonMetrics.safeParse(JSON.parse(await readFile(path, "utf8")));
+  if (!parsed.success) throw new UsageError(`${path}: unexpected comparison.json (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+  return parsed.data;
+}
+
+/** Runs the calibration; `force` also redoes the uncalibrated steps (the calibrated ones are always redone). */
+export async function calibrate(
+  experiment: Experiment,
+  ctx: { baseDir: string; paths: ProjectPaths; fitLoad: string; mode?: "split" | "single"; force?: boolean; signal?: AbortSignal; command: string },
+): Promise<CalibrationOutcome> {
+  const { paths } = ctx;
+  if (!experiment.loads.some((l) => l.name === ctx.fitLoad)) {
+    throw new UsageError(`--fit ${ctx.fitLoad}: not a load of experiment ${experiment.name} (loads: ${experiment.loads.map((l) => l.name).join(", ")})`);
+  }
+  log("calibrate: uncalibrated experiment");
+  const before = await runExperiment(experiment, {
+    baseDir: ctx.baseDir,
+    paths,
+    command: ctx.command,
+    ...(ctx.force !== undefined ? { force: ctx.force } : {}),
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+  });
+  if (before.loads.length !== experiment.loads.length) throw new UsageError("calibrate: the uncalibrated experiment stopped early (interrupted?)");
+  const fit = before.loads.find((l) => l.name === ctx.fitLoad)!;
+
+  const dir = runDirPath(paths.root, "comparison", `${experiment.name}-calibration`);
+  const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
+  const table = await writeCpuOverheadsFromRuns({
+    realDir: fit.realDir,
+    simDir: fit.simDir,
+    outPath: cpuOverheadsPath,
+    modelName: experiment.model.name,
+    ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
+  });
+  log(`calibrate: ${table.rows.length} overhead rows from load ${fit.name} -> ${cpuOverheadsPath}`);
+
+  const configPath = resolveFrom(ctx.baseDir, experiment.model.config);
+  const profileRoot = experiment.profileRoot === undefined ? paths.h200ProfileRoot : resolveFrom(ctx.baseDir, experiment.profileRoot);
+  const sha = gitSha(paths.root);
+  const loads: CalibrationLoad[] = [];
+  for (const l of before.loads) {
+    if (ctx.signal?.aborted === true) throw new UsageError("calibrate: interrupted");
+    const id = `${experiment.name}-${l.name}-cal`;
+    log(`== ${id}`);
+    const workload = JSON.parse(await readFile(join(l.workloadDir, "workload.json"), "utf8")) as { id?: string };
+    const simDir = runDirPath(paths.root, "vidur", id);
+    await simulate({
+      python: paths.python,
+      workloadDir: l.workloadDir,
+      runDir: simDir,
+      profilingRoot: profileRoot,
+      device: experiment.device,
+      modelName: experiment.model.name,
+      modelConfigPath: configPath,
+      scheduler: experiment.scheduler,
+      kvCache: {
+        ...(experiment.kvCache.blockSize !== undefined ? { blockSize: experiment.kvCache.blockSize } : {}),
+        ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
+      },
+      seed: experiment.simulate.seed,
+      predictor: { grid: experiment.simulate.grid },
+      cacheDir: paths.vidurCache,
+      cpuOverhead: cpuOverheadsPath,
+      runId: id,
+      ...(workload.id !== undefined ? { workloadId: workload.id } : {}),
+      command: ctx.command,
+      gitSha: sha,
+    });
+    const comparisonDir = runDirPath(paths.root, "comparison", id);
+    await compare({
+      realDir: l.realDir,
+      simDir,
+      outDir: comparisonDir,
+      options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
+    });
+    loads.push({
+      name: l.name,
+      role: l.name === ctx.fitLoad ? "fit" : "held-out",
+      realDir: l.realDir,
+      before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
+      after: { simDir, comparisonDir },
+      metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
+    });
+  }
+
+  const markdownPath = join(dir, "calibration.md");
+  const jsonPath = join(dir, "calibration.json");
+  await atomicWriteFile(markdownPath, formatCalibrationMd({ experiment: experiment.name, fitLoad: ctx.fitLoad, command: ctx.command, table, loads }));
+  const json = {
+    schema_version: 1,
+    kind: "calibration",
+    experiment: experiment.name,
+    created_at: new Date().toISOString(),
+    command: ctx.command,
+    git_sha: sha,
+    fit_load: ctx.fitLoad,
+    cpu_overheads: cpuOverheadsPath,
+    table,
+    loads,
+  };
+  await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, loads };
+}

@@ -1,0 +1,170 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Iteration } from "@vf/metrics-io";
+import { writeIterations } from "@vf/metrics-io";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { deriveCpuOverheads, fitStepTimeModel, formatCpuOverheadsCsv, writeCpuOverheadsFromRuns } from "./calibrate.js";
+import { isVidurBridgeError } from "./errors.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "vb-cal-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A step of `wallMs` (gpu_time = wall) with the given composition. */
+function step(i: number, batch: number, prefill: number, decode: number, wallMs: number): Iteration {
+  const start = i;
+  return { step: i, start, end: start + wallMs / 1e3, gpu_time: wallMs / 1e3, num_prefill_tokens: prefill, num_decode_tokens: decode, batch_size: batch, kv_tokens_in_use: null };
+}
+
+// Simulated steps follow 1 ms + 0.01 ms/prefill token + 0.1 ms/decode token exactly.
+const simMs = (p: number, d: number) => 1 + 0.01 * p + 0.1 * d;
+const SIM: Iteration[] = [
+  [1, 0, 1],
+  [5, 0, 5],
+  [3, 100, 2],
+  [1, 300, 0],
+  [11, 50, 10],
+].map(([b, p, d], i) => step(i, b!, p!, d!, simMs(p!, d!)));
+
+// Real steps with residuals (wall − predicted) chosen by hand: bin [1]: 2,3,4 (median 3); bin [2]: 4;
+// bin [3,4]: decode 5, 5 and a mixed 20 (knot = median batch size of 4,3,4 = 4); bin [5,8]: one mixed 40.
+const REAL: Iteration[] = [
+  step(0, 1, 0, 1, 1.1 + 2),
+  step(1, 1, 0, 1, 1.1 + 3),
+  step(2, 1, 0, 1, 1.1 + 4),
+  step(3, 2, 0, 2, 1.2 + 4),
+  step(4, 4, 0, 4, 1.4 + 5),
+  step(5, 3, 0, 3, 1.3 + 5),
+  step(6, 4, 100, 3, 2.3 + 20),
+  step(7, 8, 200, 7, 3.7 + 40),
+];
+
+/** Every bin counts, however thin (the hand-made runs have 1-3 steps per bin). */
+const ONE = { minStepsPerBin: 1 };
+
+describe("fitStepTimeModel", () => {
+  it("recovers the simulator's linear per-step time from its iterations", () => {
+    const m = fitStepTimeModel(SIM);
+    expect(m.interceptMs).toBeCloseTo(1, 9);
+    expect(m.perPrefillTokenMs).toBeCloseTo(0.01, 9);
+    expect(m.perDecodeTokenMs).toBeCloseTo(0.1, 9);
+    expect(m.steps).toBe(5);
+  });
+
+  it("gives a constant column coefficient 0 and refuses fewer than 2 steps", () => {
+    const decodeOnly = [step(0, 1, 0, 1, 1.1), step(1, 4, 0, 4, 1.4)];
+    const m = fitStepTimeModel(decodeOnly);
+    expect(m.perPrefillTokenMs).toBe(0);
+    expect(m.interceptMs).toBeCloseTo(1, 9);
+    expect(m.perDecodeTokenMs).toBeCloseTo(0.1, 9);
+    expect(() => fitStepTimeModel([step(0, 1, 0, 1, 1)])).toThrow(/need at least 2/);
+  });
+});
+
+describe("deriveCpuOverheads", () => {
+  it("split mode: decode-only curve plus a prefill extra, gaps filled by clamped interpolation", () => {
+    const t = deriveCpuOverheads(REAL, SIM, ONE);
+    expect(t.mode).toBe("split");
+    expect(t.bins.map((b) => [b.minBatchSize, b.maxBatchSize, b.batchSize, b.decodeSteps, b.mixedSteps])).toEqual([
+      [1, 1, 1, 3, 0],
+      [2, 2, 2, 1, 0],
+      [3, 4, 4, 2, 1],
+      [5, 8, 8, 0, 1],
+    ]);
+    const rows = t.rows.map((r) => [r.batchSize, Number(r.overheadMs.toFixed(9)), Number(r.prefillExtraMs.toFixed(9))]);
+    // decode: 3, 4, 5, (clamped) 5; mixed residual: (clamped) 20, 20, 20, 40 -> extra = mixed - decode.
+    expect(rows).toEqual([
+      [1, 3, 17],
+      [2, 4, 16],
+      [4, 5, 15],
+      [8, 5, 35],
+    ]);
+  });
+
+  it("single mode: one curve, the median residual of every step in the bin", () => {
+    const t = deriveCpuOverheads(REAL, SIM, { ...ONE, mode: "single" });
+    expect(t.rows.map((r) => [r.batchSize, Number(r.overheadMs.toFixed(9)), r.prefillExtraMs])).toEqual([
+      [1, 3, 0],
+      [2, 4, 0],
+      [4, 5, 0],
+      [8, 40, 0],
+    ]);
+  });
+
+  it("interpolates a missing decode value between knots and clamps negative overheads to 0", () => {
+    const real = [
+      step(0, 1, 0, 1, 0.5), // faster than predicted (1.1 ms): residual -0.6 -> 0
+      step(1, 4, 64, 3, 1 + 0.64 + 0.3 + 30),
+      step(2, 8, 0, 8, 1.8 + 7),
+    ];
+    const t = deriveCpuOverheads(real, SIM, ONE);
+    // decode knots: 1 -> -0.6, 4 -> interpolated -0.6 + 7.6 * 3/7, 8 -> 7; then clamped at 0.
+    const d4 = -0.6 + (7.6 * 3) / 7;
+    expect(t.rows.map((r) => r.batchSize)).toEqual([1, 4, 8]);
+    expect(t.rows[0]!.overheadMs).toBe(0);
+    expect(t.rows[1]!.overheadMs).toBeCloseTo(d4, 9);
+    expect(t.rows[2]!.overheadMs).toBeCloseTo(7, 9);
+    expect(t.rows[1]!.prefillExtraMs).toBeCloseTo(30 - d4, 9);
+    // The extra is clamped from the only mixed knot towards both ends.
+    expect(t.rows[0]!.prefillExtraMs).toBeCloseTo(30, 9);
+    expect(t.rows[2]!.prefillExtraMs).toBeCloseTo(23, 9);
+  });
+
+  it("treats bins thinner than minStepsPerBin (default 5) as missing and interpolates over them", () => {
+    // Default 5: only bin [1] has >= 5 decode steps (residual 3); the one-step mixed bins count for nothing.
+    const real = [...Array.from({ length: 5 }, (_, i) => step(i, 1, 0, 1, 1.1 + 3)), step(5, 4, 100, 3, 2.3 + 20)];
+    const t = deriveCpuOverheads(real, SIM);
+    expect(t.bins.map((b) => [b.decodeResidualMs === null ? null : Number(b.decodeResidualMs.toFixed(9)), b.mixedResidualMs])).toEqual([
+      [3, null],
+      [null, null],
+    ]);
+    expect(t.rows.map((r) => [r.batchSize, Number(r.overheadMs.toFixed(9)), r.prefillExtraMs])).toEqual([
+      [1, 3, 0],
+      [4, 3, 0],
+    ]);
+    expect(deriveCpuOverheads(real, SIM, { minStepsPerBin: 1 }).rows[1]!.prefillExtraMs).toBeCloseTo(17, 9);
+    expect(() => deriveCpuOverheads(real, SIM, { minStepsPerBin: 0 })).toThrow(/minStepsPerBin 0/);
+  });
+
+  it("refuses a real run without steps", () => {
+    expect(() => deriveCpuOverheads([], SIM, ONE)).toThrow(/no engine steps/);
+  });
+});
+
+describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
+  it("writes the sidecar's schema (ms), with prefill_extra_median only in split mode", () => {
+    const split = deriveCpuOverheads(REAL, SIM, ONE);
+    expect(formatCpuOverheadsCsv(split, { modelName: "Qwen/Qwen3-0.6B" })).toBe(
+      [
+        "model_name,tensor_parallel_degree,batch_size,schedule_median,prefill_extra_median",
+        "Qwen/Qwen3-0.6B,1,1,3,17",
+        "Qwen/Qwen3-0.6B,1,2,4,16",
+        "Qwen/Qwen3-0.6B,1,4,5,15",
+        "Qwen/Qwen3-0.6B,1,8,5,35",
+        "",
+      ].join("\n"),
+    );
+    const single = deriveCpuOverheads(REAL, SIM, { ...ONE, mode: "single" });
+    expect(formatCpuOverheadsCsv(single, { modelName: "m/x", tensorParallelSize: 2 }).split("\n").slice(0, 2)).toEqual([
+      "model_name,tensor_parallel_degree,batch_size,schedule_median",
+      "m/x,2,1,3",
+    ]);
+  });
+
+  it("reads both runs' iterations.csv and writes the file; a missing file names its path", async () => {
+    await writeIterations(join(dir, "real", "iterations.csv"), REAL);
+    await writeIterations(join(dir, "sim", "iterations.csv"), SIM);
+    const outPath = join(dir, "out", "cpu_overheads.csv");
+    const t = await writeCpuOverheadsFromRuns({ realDir: join(dir, "real"), simDir: join(dir, "sim"), outPath, modelName: "a/b", minStepsPerBin: 1 });
+    expect(t.rows).toHaveLength(4);
+    expect((await readFile(outPath, "utf8")).split("\n")[1]).toBe("a/b,1,1,3,17");
+    await expect(writeCpuOverheadsFromRuns({ realDir: join(dir, "nope"), simDir: join(dir, "sim"), outPath, modelName: "a/b" })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT") && e.message.includes(join(dir, "nope", "iterations.csv")),
+    );
+  });
+});
