@@ -9,7 +9,7 @@ import type { ShareGptDecodePolicy, SourceSpec } from "@vf/workload-spec";
 import { bench, type Endpoint } from "./commands/bench.js";
 import { calibrate } from "./commands/calibrate.js";
 import { compare } from "./commands/compare.js";
-import { demo } from "./commands/demo.js";
+import { demo, demoExperimentPath } from "./commands/demo.js";
 import { profile } from "./commands/profile.js";
 import { runExperiment, type Step, STEPS } from "./commands/run.js";
 import { simulate } from "./commands/simulate.js";
@@ -349,9 +349,10 @@ function buildProgram(): Command {
         .choices(["split", "single"])
         .default("split"),
     )
+    .option("--min-steps <n>", "a batch-size bin's median counts only with at least n real steps of that kind (else interpolated)", "5")
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit: string; mode: "split" | "single"; force?: boolean }) => {
+    .action(async (file: string, o: { fit: string; mode: "split" | "single"; minSteps: string; force?: boolean }) => {
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
         baseDir,
@@ -359,6 +360,7 @@ function buildProgram(): Command {
         command,
         fitLoad: o.fit,
         mode: o.mode,
+        minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),
       });
@@ -369,10 +371,18 @@ function buildProgram(): Command {
     .command("demo")
     .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
     .option("--force", "redo the simulation and comparison")
-    .action(async (o: { force?: boolean }) => {
-      const outcome = await demo(paths, { command, signal: interruptSignal(), ...(o.force !== undefined ? { force: o.force } : {}) });
+    .option("--calibrated", "also calibrate the CPU overhead on the first load and re-simulate every load (runner calibrate --fit <first load>)")
+    .action(async (o: { force?: boolean; calibrated?: boolean }) => {
+      const signal = interruptSignal();
+      const outcome = await demo(paths, { command, signal, ...(o.force !== undefined ? { force: o.force } : {}) });
       for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
       if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
+      if (o.calibrated === true) {
+        const { experiment, baseDir } = await readExperiment(demoExperimentPath(paths));
+        const cal = await calibrate(experiment, { baseDir, paths, command, fitLoad: experiment.loads[0]!.name, signal });
+        for (const l of cal.loads) process.stdout.write(`${l.name} (calibrated, ${l.role}): ${resolve(l.after.comparisonDir, "report.html")}\n`);
+        process.stdout.write(`calibration: ${cal.markdownPath}\n`);
+      }
     });
 
   return program;

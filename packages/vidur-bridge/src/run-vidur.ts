@@ -154,9 +154,12 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   }
   const limits = deriveGridLimits(trace, scheduler, granularity);
 
-  // Vidur's own cache key ignores the training data, the model name and the grids: key a folder on them.
+  // Vidur's own cache key ignores the training data, the model name and the grids: key a folder on them. The CPU
+  // overhead is applied at run time on top of the predictions, so it stays out of the key (a new calibration
+  // table must not retrain the forests).
+  const opHashes = Object.fromEntries(Object.entries(profileHashes).filter(([k]) => k !== "cpu_overheads"));
   const cacheKey = createHash("sha256")
-    .update(JSON.stringify({ v: env.vidurVersion, profileHashes, modelConfigHash, model: options.modelName, grid, kFold, granularity, seed, tp, pp, block: kvCache.blockSize ?? 16, device: device.name, node: node.name }))
+    .update(JSON.stringify({ v: env.vidurVersion, profileHashes: opHashes, modelConfigHash, model: options.modelName, grid, kFold, granularity, seed, tp, pp, block: kvCache.blockSize ?? 16, device: device.name, node: node.name }))
     .digest("hex")
     .slice(0, 16);
   const cacheDir = join(resolve(options.cacheDir ?? join(runDir, "vidur", "cache")), cacheKey);

@@ -198,7 +198,9 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const path = join(tmp, "derived_cpu_overheads.csv");
     await writeFile(path, formatCpuOverheadsCsv(table, { modelName: TINY_MODEL }));
     const calDir = join(tmp, "runs", "r1cal");
-    await runVidur({ ...baseOptions(workloadDir, calDir), cpuOverhead: path });
+    const cal = await runVidur({ ...baseOptions(workloadDir, calDir), cpuOverhead: path });
+    // The overhead table is applied on top of the predictions: the forests come from the same cache folder.
+    expect(cal.cacheDir).toBe((await readRunManifest(runDir)).config.cache_dir);
     const [m] = await readRequestMetrics(join(runDir, "request_metrics.csv"));
     const [c] = await readRequestMetrics(join(calDir, "request_metrics.csv"));
     expect(c!.ttft! - m!.ttft!).toBeCloseTo(20e-3, 7);

@@ -126,7 +126,16 @@ async function readComparison(dir: string): Promise<ComparisonMetrics> {
 /** Runs the calibration; `force` also redoes the uncalibrated steps (the calibrated ones are always redone). */
 export async function calibrate(
   experiment: Experiment,
-  ctx: { baseDir: string; paths: ProjectPaths; fitLoad: string; mode?: "split" | "single"; force?: boolean; signal?: AbortSignal; command: string },
+  ctx: {
+    baseDir: string;
+    paths: ProjectPaths;
+    fitLoad: string;
+    mode?: "split" | "single";
+    minStepsPerBin?: number;
+    force?: boolean;
+    signal?: AbortSignal;
+    command: string;
+  },
 ): Promise<CalibrationOutcome> {
   const { paths } = ctx;
   if (!experiment.loads.some((l) => l.name === ctx.fitLoad)) {
@@ -151,6 +160,7 @@ export async function calibrate(
     outPath: cpuOverheadsPath,
     modelName: experiment.model.name,
     ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
+    ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
   });
   log(`calibrate: ${table.rows.length} overhead rows from load ${fit.name} -> ${cpuOverheadsPath}`);
 

@@ -1,0 +1,49 @@
+import type { CpuOverheadTable } from "@vf/vidur-bridge";
+import { describe, expect, it } from "vitest";
+import { type CalibrationLoad, calibrationCells, formatCalibrationMd } from "./calibrate.js";
+
+const q = (p50: number, p90: number) => ({ p50, p90 });
+const comparison = (ttftSim: [number, number], tbtSim: [number, number]) => ({
+  metrics: {
+    ttft: { real: q(0.1, 0.2), sim: q(...ttftSim) },
+    tbt: { real: q(0.005, 0.01), sim: q(...tbtSim) },
+  },
+});
+
+describe("calibrationCells / formatCalibrationMd", () => {
+  it("computes (sim − real) / real before and after, per metric and percentile", () => {
+    const cells = calibrationCells(comparison([0.01, 0.02], [0.006, 0.007]), comparison([0.095, 0.25], [0.005, 0.0095]));
+    expect(cells.ttft.p50.beforeRelErr).toBeCloseTo(-0.9, 12);
+    expect(cells.ttft.p50.afterRelErr).toBeCloseTo(-0.05, 12);
+    expect(cells.ttft.p90.afterRelErr).toBeCloseTo(0.25, 12);
+    expect(cells.tbt.p50.beforeRelErr).toBeCloseTo(0.2, 12);
+    expect(cells.tbt.p50.afterRelErr).toBeCloseTo(0, 12);
+    expect(cells.tbt.p90).toMatchObject({ realS: 0.01, beforeS: 0.007, afterS: 0.0095 });
+    expect(() => calibrationCells({ metrics: {} }, comparison([0, 0], [0, 0]))).toThrow(/no "ttft" metric/);
+  });
+
+  it("lists the fit load first, then the held-out loads, and the derived overhead rows", () => {
+    const metrics = calibrationCells(comparison([0.01, 0.02], [0.006, 0.007]), comparison([0.095, 0.25], [0.005, 0.0095]));
+    const load = (name: string, role: "fit" | "held-out"): CalibrationLoad => ({
+      name,
+      role,
+      realDir: "r",
+      before: { simDir: "s", comparisonDir: "c" },
+      after: { simDir: "s2", comparisonDir: "c2" },
+      metrics,
+    });
+    const table: CpuOverheadTable = {
+      mode: "split",
+      model: { interceptMs: 6, perPrefillTokenMs: 0.04, perDecodeTokenMs: 0.006, steps: 10 },
+      bins: [{ minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 7, mixedSteps: 5, decodeResidualMs: -1, mixedResidualMs: 70 }],
+      rows: [{ batchSize: 4, overheadMs: 0, prefillExtraMs: 70 }],
+      realSteps: 12,
+    };
+    const md = formatCalibrationMd({ experiment: "demo", fitLoad: "r15", command: "runner calibrate x --fit r15", table, loads: [load("r6", "held-out"), load("r15", "fit")] });
+    const rows = md.split("\n").filter((l) => /^\| r\d/.test(l));
+    expect(rows).toHaveLength(8);
+    expect(rows[0]).toBe("| r15 | fit | TTFT P50 | 100.00 | 10.00 | -90.0% | 95.00 | -5.0% |");
+    expect(rows[4]).toMatch(/^\| r6 \| held-out \| TTFT P50 /);
+    expect(md).toContain("| 3-4 | 4 | 7 | -1.00 | 5 | 70.00 | 0.00 | 70.00 |");
+  });
+});
