@@ -15,7 +15,7 @@ import { resolveFrom } from "../experiment.js";
 import type { ProjectPaths } from "../paths.js";
 import { log } from "../progress.js";
 import { compare } from "./compare.js";
-import { runExperiment } from "./run.js";
+import { runExperiment, simulationSettings } from "./run.js";
 import { simulate } from "./simulate.js";
 
 /** The percentiles of comparison.json this report reads (seconds). */
@@ -175,21 +175,9 @@ export async function calibrate(
     const workload = JSON.parse(await readFile(join(l.workloadDir, "workload.json"), "utf8")) as { id?: string };
     const simDir = runDirPath(paths.root, "vidur", id);
     await simulate({
-      python: paths.python,
+      ...simulationSettings(experiment, { paths, profileRoot, configPath }),
       workloadDir: l.workloadDir,
       runDir: simDir,
-      profilingRoot: profileRoot,
-      device: experiment.device,
-      modelName: experiment.model.name,
-      modelConfigPath: configPath,
-      scheduler: experiment.scheduler,
-      kvCache: {
-        ...(experiment.kvCache.blockSize !== undefined ? { blockSize: experiment.kvCache.blockSize } : {}),
-        ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
-      },
-      seed: experiment.simulate.seed,
-      predictor: { grid: experiment.simulate.grid },
-      cacheDir: paths.vidurCache,
       cpuOverhead: cpuOverheadsPath,
       runId: id,
       ...(workload.id !== undefined ? { workloadId: workload.id } : {}),

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadPoint } from "@vf/comparator";
 import { gitSha, runDirPath } from "@vf/metrics-io";
+import type { RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
@@ -44,6 +45,28 @@ async function contextLimitOf(configPath: string): Promise<number> {
     throw new UsageError(`model.config ${configPath}: max_position_embeddings missing; set model.contextLimit`);
   }
   return json.max_position_embeddings;
+}
+
+/** The Vidur settings an experiment fixes for every load (model, device, scheduler, KV, predictor, cache). */
+export function simulationSettings(
+  experiment: Experiment,
+  where: { paths: ProjectPaths; profileRoot: string; configPath: string },
+): Omit<RunVidurOptions, "workloadDir" | "runDir"> {
+  return {
+    python: where.paths.python,
+    profilingRoot: where.profileRoot,
+    device: experiment.device,
+    modelName: experiment.model.name,
+    modelConfigPath: where.configPath,
+    scheduler: experiment.scheduler,
+    kvCache: {
+      ...(experiment.kvCache.blockSize !== undefined ? { blockSize: experiment.kvCache.blockSize } : {}),
+      ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
+    },
+    seed: experiment.simulate.seed,
+    predictor: { grid: experiment.simulate.grid },
+    cacheDir: where.paths.vidurCache,
+  };
 }
 
 /** The built-in server's scheduler flags, matched to the Vidur scheduler unless the experiment sets them. */
@@ -146,21 +169,9 @@ export async function runExperiment(
     else if (done(simDir)) log(`simulate: ${simDir} already complete, skipped`);
     else {
       await simulate({
-        python: paths.python,
+        ...simulationSettings(experiment, { paths, profileRoot, configPath }),
         workloadDir: w.dir,
         runDir: simDir,
-        profilingRoot: profileRoot,
-        device: experiment.device,
-        modelName: experiment.model.name,
-        modelConfigPath: configPath,
-        scheduler: experiment.scheduler,
-        kvCache: {
-          ...(experiment.kvCache.blockSize !== undefined ? { blockSize: experiment.kvCache.blockSize } : {}),
-          ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
-        },
-        seed: experiment.simulate.seed,
-        predictor: { grid: experiment.simulate.grid },
-        cacheDir: paths.vidurCache,
         runId: id,
         workloadId: w.workload.manifest.id,
         command: ctx.command,
