@@ -371,13 +371,13 @@ function buildProgram(): Command {
     .command("demo")
     .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
     .option("--force", "redo the simulation and comparison")
-    .option("--calibrated", "also calibrate the CPU overhead on the first load and re-simulate every load (runner calibrate --fit <first load>)")
+    .option("--no-calibrated", "skip the calibration (by default the CPU overhead is fitted on the first load and every load is re-simulated: runner calibrate --fit <first load>)")
     .action(async (o: { force?: boolean; calibrated?: boolean }) => {
       const signal = interruptSignal();
       const outcome = await demo(paths, { command, signal, ...(o.force !== undefined ? { force: o.force } : {}) });
       for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
       if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
-      if (o.calibrated === true) {
+      if (o.calibrated !== false) {
         const { experiment, baseDir } = await readExperiment(demoExperimentPath(paths));
         const cal = await calibrate(experiment, { baseDir, paths, command, fitLoad: experiment.loads[0]!.name, signal });
         for (const l of cal.loads) process.stdout.write(`${l.name} (calibrated, ${l.role}): ${resolve(l.after.comparisonDir, "report.html")}\n`);

@@ -22,7 +22,7 @@ const OPTIONS: Record<string, string[]> = {
   ],
   compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
   run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],
-  demo: ["--force", "--calibrated"],
+  demo: ["--force", "--no-calibrated"],
   calibrate: ["--fit", "--mode", "--min-steps", "--force"],
 };
 
