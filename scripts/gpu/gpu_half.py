@@ -8,7 +8,9 @@ Phases (choose with --phases, default all, in this order):
             --family: a capacity sweep (rates multiplied by --sweep-factor until P99 TTFT exceeds --ttft-bound-s or
             requests fail) on --sweep-requests requests, then the loads (--load-fractions of the capacity) on
             --requests requests, --repeats times each; each run is `runner bench --engine-timeline`
-  demo      with the server still up: the demo experiment's loads (`runner run DEMO --steps workload,bench`)
+            (--family-rates NAME=R1,R2 skips the sweep); then, with --demo, the demo experiment's loads
+            (`runner run DEMO --steps workload,bench --record`), set to --load-fractions of the capacity of
+            --demo-family when given
   profile   stop the server, then `gpu-harness profile` (Vidur CSVs from the engine's own kernels) -> profile/
 Everything lands under --out (run dirs, server logs, sweep.json, loads.json, the profile) for the caller to tar.
 
@@ -152,46 +154,87 @@ def start_server(args, out: Path, budget_end: float) -> Server:
     raise RuntimeError(f"no server configuration worked: {last!r}")
 
 
+def sweep_capacity(args, server: Server, out: Path, name: str, flags: str, fam: dict, budget_end: float):
+    """Highest rate whose run meets the bound: rates x --sweep-factor from --sweep-start until one fails, then
+    --sweep-refine geometric bisections between the last good and the first bad rate."""
+    def trial(rate: float) -> bool:
+        wdir = build_workload(args, out, name, flags, rate, args.sweep_requests)
+        stats = bench(args, server, wdir, out / "runs" / f"{name}-sweep-r{rate:g}", budget_end)
+        stats["rate_rps"] = rate
+        fam["sweep"].append(stats)
+        return stats["failed"] == 0 and stats["ttft_p99_s"] <= args.ttft_bound_s
+
+    rate, best, bad = args.sweep_start, None, None
+    while rate <= args.sweep_max and time.time() < budget_end - 60:
+        if not trial(rate):
+            bad = rate
+            break
+        best = rate
+        rate = round(rate * args.sweep_factor, 3)
+    for _ in range(args.sweep_refine if best is not None and bad is not None else 0):
+        if time.time() > budget_end - 60:
+            break
+        mid = round(math.sqrt(best * bad), 2)
+        if trial(mid):
+            best = mid
+        else:
+            bad = mid
+    return best
+
+
+def record_demo(args, server: Server, out: Path, capacity: float | None) -> None:
+    """Record the demo experiment's loads; with a measured demo capacity, first set its loads to
+    --load-fractions of it (rounded to 0.5 req/s) and write the experiment file back (and into --out)."""
+    import shutil
+    path = Path(args.demo)
+    exp = json.loads(path.read_text())
+    if capacity is not None:
+        rates = [max(0.5, round(capacity * f * 2) / 2) for f in args.load_fractions]
+        exp["loads"] = [
+            {"name": f"r{r:g}", "arrivals": {"kind": "poisson", "rateRps": r}, "realRunDir": f"runs/demo-r{r:g}"}
+            for r in rates
+        ]
+        exp["capacity"] = {"rateRps": capacity, "bound": f"P99 TTFT <= {args.ttft_bound_s} s",
+                           "fractions": args.load_fractions}
+        path.write_text(json.dumps(exp, indent=2) + "\n")
+        (out / "demo-experiment.json").write_text(json.dumps(exp, indent=2) + "\n")
+        log(f"demo loads at {rates} req/s (capacity {capacity} req/s)")
+    runner(args, "run", str(path), "--steps", "workload,bench", "--record", "--force", "--endpoint", server.url,
+           "--engine-timeline")
+    for d in (Path.cwd() / "tmp" / "real_runs").glob(f"{exp['name']}-*"):
+        shutil.copytree(d, out / "runs" / d.name, dirs_exist_ok=True)
+
+
 def phase_serve(args, out: Path, budget_end: float) -> None:
     (out / "server").mkdir(parents=True, exist_ok=True)
     server = start_server(args, out, budget_end)
     try:
-        if args.demo:
-            runner(args, "run", args.demo, "--steps", "workload,bench", "--record", "--endpoint", server.url,
-                   "--engine-timeline")
-            import shutil
-            name = json.loads(Path(args.demo).read_text())["name"]
-            for d in (Path.cwd() / "tmp" / "real_runs").glob(f"{name}-*"):
-                shutil.copytree(d, out / "runs" / d.name, dirs_exist_ok=True)
         families = dict(f.split("=", 1) for f in args.family)
-        summary: dict = {"ttft_bound_s": args.ttft_bound_s, "families": {}}
+        fixed = {k: [float(x) for x in v.split(",")] for k, v in (f.split("=", 1) for f in args.family_rates)}
+        summary: dict = {"ttft_bound_s": args.ttft_bound_s, "server_args": server.server_args, "families": {}}
         for name, flags in families.items():
             fam: dict = {"sweep": [], "capacity_rps": None, "loads": []}
             summary["families"][name] = fam
-            rate = args.sweep_start
-            best = None
-            while rate <= args.sweep_max and time.time() < budget_end - 60:
-                wdir = build_workload(args, out, name, flags, rate, args.sweep_requests)
-                stats = bench(args, server, wdir, out / "runs" / f"{name}-sweep-r{rate:g}", budget_end)
-                stats["rate_rps"] = rate
-                fam["sweep"].append(stats)
-                good = stats["failed"] == 0 and stats["ttft_p99_s"] <= args.ttft_bound_s
-                if not good:
-                    break
-                best = rate
-                rate = round(rate * args.sweep_factor, 3)
-            fam["capacity_rps"] = best
-            (out / "sweep.json").write_text(json.dumps(summary, indent=2))
-            if best is None:
-                log(f"{name}: no rate met the bound; skipping loads")
+            if name in fixed:
+                rates = [(r, None) for r in fixed[name]]
+            else:
+                best = sweep_capacity(args, server, out, name, flags, fam, budget_end)
+                fam["capacity_rps"] = best
+                (out / "sweep.json").write_text(json.dumps(summary, indent=2))
+                if best is None:
+                    log(f"{name}: no rate met the bound; skipping loads")
+                    continue
+                rates = [(round(best * frac, 3), frac) for frac in args.load_fractions]
+            if name == args.demo_family and args.demo:
+                record_demo(args, server, out, fam["capacity_rps"])  # right away: the demo recording matters most
                 continue
             if args.requests == 0:
                 continue
-            for frac in args.load_fractions:
-                r = round(best * frac, 3)
+            for r, frac in rates:
                 wdir = build_workload(args, out, name, flags, r, args.requests)
-                for rep in range(args.repeats):
-                    run_dir = out / "runs" / f"{name}-load{int(frac * 100)}-rep{rep}"
+                for rep in range(args.rep_offset, args.rep_offset + args.repeats):
+                    tag = f"load{int(frac * 100)}" if frac is not None else f"r{r:g}"
+                    run_dir = out / "runs" / f"{name}-{tag}-rep{rep}"
                     try:
                         stats = bench(args, server, wdir, run_dir, budget_end)
                     except TimeoutError:
@@ -200,6 +243,8 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
                     stats.update(rate_rps=r, fraction=frac, repeat=rep, workload=str(wdir.name))
                     fam["loads"].append(stats)
                     (out / "sweep.json").write_text(json.dumps(summary, indent=2))
+        if args.demo and args.demo_family not in families:
+            record_demo(args, server, out, None)
     finally:
         server.stop()
 
@@ -224,6 +269,13 @@ def main() -> int:
     ap.add_argument("--sweep-factor", type=float, default=1.5, help="rate multiplier per sweep step")
     ap.add_argument("--sweep-max", type=float, default=400.0, help="highest sweep rate, req/s")
     ap.add_argument("--sweep-requests", type=int, default=200, help="requests per sweep run")
+    ap.add_argument("--sweep-refine", type=int, default=2,
+                    help="geometric bisections between the last good and first bad sweep rate")
+    ap.add_argument("--family-rates", action="append", default=[],
+                    help="NAME=R1,R2,... run family NAME at these rates (req/s) instead of sweeping")
+    ap.add_argument("--rep-offset", type=int, default=0, help="first repeat index in run dir names")
+    ap.add_argument("--demo-family", default=None,
+                    help="family whose capacity sets the demo loads (--load-fractions of it); no loads of its own")
     ap.add_argument("--ttft-bound-s", type=float, default=1.0, help="capacity: P99 TTFT bound, seconds")
     ap.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.3, 0.6, 0.85])
     ap.add_argument("--requests", type=int, default=500, help="requests per load run (0: the sweep only)")

@@ -42,6 +42,14 @@ export const ExperimentSchema = z.strictObject({
     overContext: OverContextPolicySchema.optional(),
   }),
   loads: z.array(LoadSpecSchema).min(1),
+  /** How the loads were chosen: the measured capacity (highest rate meeting the bound) and the fractions of it. */
+  capacity: z
+    .strictObject({
+      rateRps: z.number().positive(),
+      bound: z.string(),
+      fractions: z.array(z.number().positive()).min(1),
+    })
+    .optional(),
   scheduler: SchedulerSpecSchema.default({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 }),
   kvCache: z.strictObject({ blockSize: positiveInt.optional(), numBlocks: positiveInt.optional() }).default({}),
   /** Profiling root holding compute/<device>/<org>/<model>/{mlp,attention}.csv (default: the committed H200 one). */

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from gpu_harness.engine.attention import decode_attention, decode_attention_rows, prefill_attention, save_kv
+from gpu_harness.engine.attention import (
+    decode_attention,
+    decode_attention_rows,
+    prefill_attention,
+    save_kv,
+    varlen_attention_reference,
+    varlen_tensors,
+)
 
 torch.manual_seed(0)
 SLOTS, KV_HEADS, Q_HEADS, POS, D = 4, 2, 4, 40, 8
@@ -23,16 +31,14 @@ def reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, visible: torch.
 
 
 def caches() -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.randn(SLOTS, KV_HEADS, POS, D), torch.randn(SLOTS, KV_HEADS, POS, D)
+    return torch.randn(SLOTS, POS, KV_HEADS, D), torch.randn(SLOTS, POS, KV_HEADS, D)
 
 
 def test_save_kv_writes_each_token_at_its_slot_and_position() -> None:
-    kc, vc = torch.zeros(SLOTS, KV_HEADS, POS, D), torch.zeros(SLOTS, KV_HEADS, POS, D)
+    kc, vc = torch.zeros(SLOTS, POS, KV_HEADS, D), torch.zeros(SLOTS, POS, KV_HEADS, D)
     k, v = torch.randn(3, KV_HEADS, D), torch.randn(3, KV_HEADS, D)
     save_kv(kc, vc, k, v, torch.tensor([2, 0, 2]), torch.tensor([5, 0, 6]))
-    assert (
-        torch.equal(kc[2, :, 5], k[0]) and torch.equal(kc[0, :, 0], k[1]) and torch.equal(vc[2, :, 6], v[2])
-    )
+    assert torch.equal(kc[2, 5], k[0]) and torch.equal(kc[0, 0], k[1]) and torch.equal(vc[2, 6], v[2])
     assert int((kc != 0).any(-1).sum()) == 3 * KV_HEADS
 
 
@@ -43,9 +49,7 @@ def test_prefill_chunk_attends_causally_to_prefix_and_itself() -> None:
         out = prefill_attention(q, kc, vc, 1, start)
         rows = torch.arange(t)[:, None] + start
         visible = torch.arange(start + t)[None, :] <= rows
-        ref = reference(
-            q, kc[1, :, : start + t].transpose(0, 1), vc[1, :, : start + t].transpose(0, 1), visible
-        )
+        ref = reference(q, kc[1, : start + t], vc[1, : start + t], visible)
         torch.testing.assert_close(out, ref)
 
 
@@ -56,12 +60,41 @@ def test_decode_attention_masks_each_row_to_its_length() -> None:
     out = decode_attention(q, kc, vc, lens, 32)
     for s in range(SLOTS):
         n = int(lens[s])
-        ref = reference(
-            q[s : s + 1],
-            kc[s, :, :n].transpose(0, 1),
-            vc[s, :, :n].transpose(0, 1),
-            torch.ones(1, n, dtype=torch.bool),
-        )
+        ref = reference(q[s : s + 1], kc[s, :n], vc[s, :n], torch.ones(1, n, dtype=torch.bool))
         torch.testing.assert_close(out[s : s + 1], ref)
     rows = decode_attention_rows(q[[3, 1]], kc, vc, torch.tensor([3, 1]), torch.tensor([5, 17]), 4, 17)
     torch.testing.assert_close(rows, torch.stack([out[3], out[1]]))
+
+
+def test_varlen_reference_is_each_sequence_causal_over_its_slot() -> None:
+    kc, vc = caches()
+    # a decode of slot 0 over 9 keys, a first chunk of 6 in slot 1, a later chunk of 4 in slot 3 (keys 0..29)
+    seqs = [(0, 1, 0, 9), (1, 6, 1, 6), (7, 4, 3, 30)]
+    q = torch.randn(13, Q_HEADS, D)
+    out = varlen_attention_reference(q, kc, vc, seqs)
+    for off, rows, slot, kv in seqs:
+        visible = torch.arange(kv)[None, :] <= (torch.arange(rows)[:, None] + kv - rows)
+        torch.testing.assert_close(
+            out[off : off + rows], reference(q[off : off + rows], kc[slot, :kv], vc[slot, :kv], visible)
+        )
+    assert torch.equal(out[11:], torch.zeros(2, Q_HEADS, D))  # rows no sequence covers
+
+
+def test_varlen_tensors_pack_offsets_and_pad_to_a_static_shape() -> None:
+    seqs = [(0, 1, 0, 9), (1, 6, 1, 6), (7, 4, 3, 30)]
+    cu_q, cu_k, used = varlen_tensors(seqs, 6, POS, 16)
+    assert cu_q == [0, 1, 7, 11, 16, 16, 16]  # padding rows 11..15 form one key-less sequence
+    assert cu_k == [0, POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS]  # non-decreasing
+    assert used == [9, 6, 30, 0, 0, 0]
+    with pytest.raises(ValueError, match="non-decreasing slot order"):
+        varlen_tensors([(0, 1, 2, 3), (1, 1, 1, 3)], 4, POS, 2)
+    with pytest.raises(ValueError, match="num_seqs >= 4"):
+        varlen_tensors(seqs, 3, POS, 16)
+    # Decode-only steps: one sequence per row, padding rows too (the kernel packs query heads there).
+    decodes = [(0, 1, 0, 9), (1, 1, 2, 4)]
+    cu_q, cu_k, used = varlen_tensors(decodes, 4, POS, 4, one_row_each=True)
+    assert (
+        cu_q == [0, 1, 2, 3, 4] and used == [9, 4, 0, 0] and cu_k == [0, 2 * POS, 2 * POS, 2 * POS, 2 * POS]
+    )
+    with pytest.raises(ValueError, match="num_seqs == 4"):
+        varlen_tensors(decodes, 5, POS, 4, one_row_each=True)

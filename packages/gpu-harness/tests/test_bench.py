@@ -49,8 +49,9 @@ def _args(tmp: Path, *extra: str) -> argparse.Namespace:
     )
 
 
-def test_bench_measures_every_section_and_survives_a_failing_point(tmp_path: Path) -> None:
-    args = _args(tmp_path)
+@pytest.mark.parametrize("attention", ["sdpa", "varlen-reference"])
+def test_bench_measures_every_section_and_survives_a_failing_point(tmp_path: Path, attention: str) -> None:
+    args = _args(tmp_path, "--attention", attention, "--mixed-decodes", "2,4,8")
     args.batches = [1, 0, 3]  # batch 0 has no rows to decode: that point must fail alone
     result = run_bench(args)
     rows = {r["batch"]: r for r in result["decode"]}
@@ -66,10 +67,16 @@ def test_bench_measures_every_section_and_survives_a_failing_point(tmp_path: Pat
     assert 8 <= rows[3]["mean_context"] <= 24  # mixed lengths around the mean
     assert [r["chunk_tokens"] for r in result["prefill"]] == [8, 16]
     assert all(r["compute_floor_s"] > 0 and r["lean_wall_s"] > 0 for r in result["prefill"])
+    assert result["lean"]["decode"]["attention_backend"] == attention
+    mixed = result["mixed"]
+    assert [(r["decodes"], r["chunk_tokens"]) for r in mixed] == [(2, 6), (4, 4), (8, 0)]
+    assert all(r["lean_wall_s"] > 0 and r["floor_s"] > 0 for r in mixed[:2])
+    assert "no prefill tokens" in mixed[2]["error"]  # a decode count that fills the budget fails alone
     sat = result["saturation"]
     assert sat["output_tokens"] == 3 * 4 and sat["finished"] == 3 and sat["output_tokens_per_s"] > 0
     md = render_markdown(result)
     assert "## Decode step" in md and "| 3 | 16 |" in md and "output tokens/s" in md
+    assert "## Mixed step" in md and f"decode {attention}" in md
 
 
 def test_bench_cli_writes_files_and_respects_time_budget(tmp_path: Path) -> None:
@@ -140,3 +147,37 @@ def test_profile_subcommand_is_wired_lazily(capsys: pytest.CaptureFixture[str]) 
         main(["profile", "--help"])
     assert info.value.code == 0 and "--model-config" in capsys.readouterr().out
     assert "gpu_harness.profile.cli" in sys.modules
+
+
+def test_check_engine_reports_equal_greedy_tokens_per_backend(tmp_path: Path) -> None:
+    out = tmp_path / "check.json"
+    rc = main(
+        [
+            "check-engine",
+            "--model-config",
+            "qwen3-tiny",
+            "--device",
+            "cpu",
+            "--attention",
+            "sdpa,varlen-reference",
+            "--prompt-lengths",
+            "3,40",
+            "--max-tokens",
+            "6",
+            "--chunk-size",
+            "16",
+            "--out",
+            str(out),
+        ]
+    )
+    report = json.loads(out.read_text())
+    assert rc == 0 and report["ok"] and report["tie_tolerance"] == 0.0
+    for name in ("sdpa", "varlen-reference"):
+        b = report["backends"][name]
+        assert b["resolved"] == name and b["prompts_equal"] == 2 and b["mixed_iterations"] > 0
+        assert all(p["first_difference"] is None for p in b["prompts"])
+
+
+def test_check_engine_rejects_bad_prompt_lengths(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-engine", "--device", "cpu", "--prompt-lengths", "3,x"]) == 2
+    assert "--prompt-lengths '3,x'" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gpu_harness.engine.base import EngineRequest
-from gpu_harness.engine.lean import LeanEngine
+from gpu_harness.engine.lean import LeanEngine, LeanModelRunner, token_buckets
 from gpu_harness.model import build_model, load_hf_config
 from gpu_harness.timeline import Timeline
 
@@ -20,6 +20,9 @@ PROMPTS = [
     [300] * 20,
 ]
 MAX_TOKENS = 14
+# The backends that run on CPU: `sdpa`, and `varlen-reference` (the flash-varlen data path: packed rows,
+# padded token buckets, static index buffers, with per-sequence SDPA in place of the CUDA kernel).
+CPU_BACKENDS = ["sdpa", "varlen-reference"]
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +76,22 @@ def test_random_weights_are_deterministic_per_seed() -> None:
     )
 
 
+@pytest.mark.parametrize("attention", CPU_BACKENDS)
 def test_greedy_tokens_equal_hf_generate_with_chunked_prefill(
-    model: torch.nn.Module, reference: list[list[int]]
+    model: torch.nn.Module, reference: list[list[int]], attention: str
 ) -> None:
     tl = Timeline()
     # A budget of 8 splits the 13-, 20- and 37-token prompts over several iterations, mixed with decodes.
-    engine = LeanEngine(model, timeline=tl, chunk_size=8, batch_size_cap=4, block_size=4, max_model_len=64)
+    engine = LeanEngine(
+        model,
+        timeline=tl,
+        chunk_size=8,
+        batch_size_cap=4,
+        block_size=4,
+        max_model_len=64,
+        attention=attention,
+    )
+    assert engine.knobs()["attention_backend"] == attention
     toks, reasons = serve_all(engine, PROMPTS, MAX_TOKENS)
     assert [toks[i] for i in range(len(PROMPTS))] == reference
     assert set(reasons.values()) == {"length"}
@@ -92,13 +105,15 @@ def test_greedy_tokens_equal_hf_generate_with_chunked_prefill(
     assert engine.kv_tokens_in_use() == 0 and engine.scheduler.num_allocated == 0
 
 
+@pytest.mark.parametrize("attention", CPU_BACKENDS)
 def test_greedy_tokens_survive_preemption_and_recompute(
-    model: torch.nn.Module, reference: list[list[int]]
+    model: torch.nn.Module, reference: list[list[int]], attention: str
 ) -> None:
     tl = Timeline()
     engine = LeanEngine(
         model,
         timeline=tl,
+        attention=attention,
         chunk_size=16,
         batch_size_cap=4,
         block_size=4,
@@ -179,7 +194,8 @@ def test_cancel_frees_kv_and_reports_cancelled(model: torch.nn.Module) -> None:
     assert not engine.cancel(h)
 
 
-def test_greedy_tokens_equal_hf_when_head_dim_differs_from_hidden_over_heads() -> None:
+@pytest.mark.parametrize("attention", CPU_BACKENDS)
+def test_greedy_tokens_equal_hf_when_head_dim_differs_from_hidden_over_heads(attention: str) -> None:
     # Qwen3-0.6B has head_dim 128 while hidden / heads = 64: the q width is not the hidden size.
     config = load_hf_config("qwen3-tiny")
     config.head_dim = 32
@@ -192,7 +208,41 @@ def test_greedy_tokens_equal_hf_when_head_dim_differs_from_hidden_over_heads() -
         for p in prompts
     ]
     engine = LeanEngine(
-        model, timeline=Timeline(), chunk_size=8, batch_size_cap=2, block_size=4, max_model_len=64
+        model,
+        timeline=Timeline(),
+        chunk_size=8,
+        batch_size_cap=2,
+        block_size=4,
+        max_model_len=64,
+        attention=attention,
     )
     toks, _ = serve_all(engine, prompts, 8)
     assert [toks[0], toks[1]] == ref
+
+
+def test_backends_agree_on_one_unordered_mixed_step(model: torch.nn.Module) -> None:
+    # Items in non-slot order, a non-sampled chunk between sampled ones: outputs come back in item order.
+    prompts = {3: PROMPTS[2][:20], 0: PROMPTS[0], 1: PROMPTS[4][:9]}
+    outs = []
+    for attention in CPU_BACKENDS:
+        r = LeanModelRunner(model, num_slots=4, max_model_len=64, cuda_graphs=False, attention=attention)
+        # First step: the three prompts' first parts; slot 1 stops short of its end (no sample).
+        first = r.forward(
+            [(3, 0, prompts[3][:12], True), (0, 0, prompts[0], True), (1, 0, prompts[1][:5], False)]
+        )
+        # Second step: a decode of slot 0, the rest of slot 1's prompt, a decode of slot 3.
+        second = r.forward(
+            [(1, 5, prompts[1][5:], True), (0, 13, [int(first[1])], True), (3, 12, [int(first[0])], True)]
+        )
+        outs.append((first.tolist(), second.tolist()))
+    assert outs[0] == outs[1]
+    assert len(outs[0][0]) == 2 and len(outs[0][1]) == 3
+
+
+def test_token_buckets_cover_every_step_size_with_bounded_padding() -> None:
+    buckets = token_buckets(640)
+    assert buckets[0] == 1 and buckets[-1] == 640 and buckets == sorted(set(buckets))
+    for n in range(1, 641):
+        b = next(b for b in buckets if b >= n)
+        assert b - n < 16 or b <= 1.25 * n
+    assert token_buckets(2048)[-3:] == [1536, 1792, 2048]

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from gpu_harness.engine import lean
+from gpu_harness.engine.fused import signed_sin
 from gpu_harness.model import build_model, load_hf_config
 from gpu_harness.profile.attention import AttentionProfiler
-from gpu_harness.profile.mlp import MlpProfiler, qk_norm_rope
+from gpu_harness.profile.mlp import MlpProfiler, engine_rope, fused_qk_norm_rope, qk_norm_rope
 from gpu_harness.profile.model_dims import decoder_layers, dims_from_config
 from gpu_harness.profile.timing import OpTimer, TimeStats
 
@@ -29,19 +30,31 @@ def test_attn_rope_op_equals_the_engine_qkv_path(tiny: tuple[torch.nn.Module, ob
     layers = decoder_layers(model, "qwen3-tiny")
     dims = dims_from_config(cfg, model, "qwen3-tiny")  # type: ignore[arg-type]
     prof = MlpProfiler(model, layers, dims, OpTimer(torch.device("cpu"), 0, 1), 1, seed=0)
-    assert prof.rope_impl.startswith("gpu_harness.engine.lean")
+    assert prof.blocks is not None and runner.blocks is not None  # both take the fused path
+    assert prof.rope_impl == "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
     cos, sin = prof._cos_sin(65)
     assert torch.equal(cos, runner.cos) and torch.equal(sin, runner.sin)
     x = torch.randn(7, dims.n_embd, generator=torch.Generator().manual_seed(1))
     positions = torch.tensor([0, 3, 4, 5, 9, 20, 63])
-    layer = layers[1]
     with torch.inference_mode():
-        q_ref, k_ref, _ = runner._qkv(layer, x, positions)
-        q, k = qk_norm_rope(
-            layer, layer.self_attn.q_proj(x), layer.self_attn.k_proj(x), positions, cos, sin, dims, prof.rope
+        block = runner.blocks[1]
+        q_ref, k_ref, _ = block.qk_norm_rope(block.qkv(x), *runner._rope_rows(positions))
+        q, k = fused_qk_norm_rope(prof.blocks[1], prof.blocks[1].qkv(x), positions, cos, signed_sin(sin))
+        # The HF-module path (engines and profiles of models the fused block refuses) agrees too.
+        q_hf, k_hf = qk_norm_rope(
+            layers[1],
+            layers[1].self_attn.q_proj(x),
+            layers[1].self_attn.k_proj(x),
+            positions,
+            cos,
+            sin,
+            dims,
+            engine_rope()[0],
         )
     torch.testing.assert_close(q, q_ref)
     torch.testing.assert_close(k, k_ref)
+    torch.testing.assert_close(q_hf, q_ref)
+    torch.testing.assert_close(k_hf, k_ref)
 
 
 def test_decode_key_window_is_the_engine_bucket(tiny: tuple[torch.nn.Module, object]) -> None:
@@ -59,7 +72,8 @@ def test_decode_key_window_is_the_engine_bucket(tiny: tuple[torch.nn.Module, obj
         seed=0,
     )
     assert prof.max_positions == 4097
-    assert prof.k_cache.shape == (2, dims.n_kv_head, 4097, dims.head_dim)
+    assert prof.k_cache.shape == (2, 4097, dims.n_kv_head, dims.head_dim)
+    assert prof.attention == "sdpa" and "not a CUDA device" in prof.attention_note
     buckets = lean.kv_len_buckets(4097)
     for kv_len in (1, 100, 129, 1024, 1025, 4000, 4097):
         assert prof.bucket(kv_len, 4097) == lean._bucket(kv_len, buckets)

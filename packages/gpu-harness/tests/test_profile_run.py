@@ -250,7 +250,9 @@ def test_manifest(profile_dir: Path) -> None:
     assert m["engine"]["attention"]["module"] == "gpu_harness.engine.attention"
     assert m["duration_s"] > 0
     assert set(m["phase_s"]) == {"mlp", "prefill", "decode"} and all(v > 0 for v in m["phase_s"].values())
-    assert m["engine"]["rope"] == "gpu_harness.engine.lean.LeanModelRunner._rope"
+    assert m["engine"]["rope"] == "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
+    assert m["engine"]["mlp_ops"].startswith("gpu_harness.engine.fused.FusedBlock")
+    assert m["engine"]["attention"]["backend"] == "sdpa"  # no CUDA here
 
 
 def test_budget_trims_fine_points_but_keeps_the_range() -> None:

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--contexts",
         type=_ints,
-        default=[256, 1024, 4096],
+        default=[256, 1024, 2048, 4096],
         help="mean decode context lengths in tokens; per-request lengths are uniform in [C/2, 3C/2]",
     )
     p.add_argument(
@@ -67,7 +67,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cuda-graphs",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="lean decode as CUDA graphs (cuda only)",
+        help="lean steps as CUDA graphs (cuda only; flash-varlen: every step, sdpa: decode only)",
+    )
+    p.add_argument(
+        "--attention",
+        default="auto",
+        choices=["auto", "flash-varlen", "sdpa", "varlen-reference"],
+        help="lean attention backend (auto: flash-varlen where its GPU self-test passes, else sdpa)",
+    )
+    p.add_argument(
+        "--mixed-decodes",
+        type=_ints,
+        default=[16, 64],
+        help="mixed-step section: decode rows (context ~ the middle --contexts value) sharing a step with "
+        "one prefill chunk that fills --chunk-size",
     )
     p.add_argument(
         "--hf-baseline",
@@ -181,6 +194,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         return time.perf_counter() - t_start > args.time_budget_s
 
     decode_rows: list[dict[str, Any]] = []
+    lean_setup: dict[str, Any] = {}
     max_batch = max(args.batches)
     for context in args.contexts:
         runner = None
@@ -191,7 +205,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     num_slots=max_batch,
                     max_model_len=context * 3 // 2 + 2,
                     cuda_graphs=args.cuda_graphs,
+                    attention=args.attention,
+                    max_tokens=max_batch,
                 )
+                lean_setup.setdefault("decode", runner.describe())
         except Exception as err:
             for b in args.batches:
                 decode_rows.append({"batch": b, "context": context, "error": f"{type(err).__name__}: {err}"})
@@ -211,10 +228,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 kv_lens = [n + 1 for n in lens]
                 slots = list(range(batch))
                 toks = rng.integers(0, config.vocab_size, batch).tolist()
+                items = [(s, k - 1, [t], True) for s, t, k in zip(slots, toks, kv_lens, strict=True)]
                 wall, gpu = clock.time(
-                    lambda r=runner, s=slots, t=toks, k=kv_lens: r.decode(s, t, k),
-                    args.repeats,
-                    args.warmup_iters,
+                    lambda r=runner, it=items: r.forward(it), args.repeats, args.warmup_iters
                 )
                 floor = (weight_bytes + sum(kv_lens) * kv_tok) / bw
                 row.update(
@@ -269,14 +285,19 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             row["skipped"] = "time budget"
             continue
         try:
-            if runner is None or runner.max_model_len < chunk:
-                runner = None
+            if runner is None:
                 runner = LeanModelRunner(
-                    model, num_slots=1, max_model_len=max(args.prefill_chunks), cuda_graphs=False
+                    model,
+                    num_slots=1,
+                    max_model_len=max(args.prefill_chunks),
+                    cuda_graphs=args.cuda_graphs,
+                    attention=args.attention,
+                    max_tokens=max(args.prefill_chunks),
                 )
+                lean_setup.setdefault("prefill", runner.describe())
             toks = rng.integers(0, config.vocab_size, chunk).tolist()
             wall, gpu = clock.time(
-                lambda r=runner, t=toks: r.mixed([], [(0, 0, t, True)]),
+                lambda r=runner, t=toks: r.forward([(0, 0, t, True)]),
                 max(3, args.repeats // 2),
                 args.warmup_iters,
             )
@@ -291,6 +312,58 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "lean_gpu_s": gpu,
                     "compute_floor_s": floor,
                     "lean_over_floor": wall / floor,
+                }
+            )
+        except Exception as err:
+            row["error"] = f"{type(err).__name__}: {err}"
+    del runner
+
+    # Mixed steps as a served Sarathi iteration has them: d decodes + one prefill chunk, budget-filling.
+    mixed_rows: list[dict[str, Any]] = []
+    context = sorted(args.contexts)[len(args.contexts) // 2]
+    runner = None
+    for d in args.mixed_decodes:
+        chunk = args.chunk_size - d
+        row = {"decodes": d, "context": context, "chunk_tokens": chunk}
+        mixed_rows.append(row)
+        if over_budget():
+            row["skipped"] = "time budget"
+            continue
+        try:
+            if chunk < 1:
+                raise ValueError(
+                    f"--chunk-size {args.chunk_size} leaves no prefill tokens beside {d} decodes"
+                )
+            if runner is None:
+                runner = LeanModelRunner(
+                    model,
+                    num_slots=max(args.mixed_decodes) + 1,
+                    max_model_len=max(context * 3 // 2 + 2, args.chunk_size),
+                    cuda_graphs=args.cuda_graphs,
+                    attention=args.attention,
+                    max_tokens=args.chunk_size + max(args.mixed_decodes),
+                )
+            lens = rng.integers(context // 2, context * 3 // 2 + 1, d).tolist()
+            toks = rng.integers(0, config.vocab_size, d + chunk).tolist()
+            items = [(s + 1, n, [toks[s]], True) for s, n in enumerate(lens)]
+            items.append((0, 0, toks[d:], True))
+            wall, gpu = clock.time(lambda r=runner, it=items: r.forward(it), args.repeats, args.warmup_iters)
+            linear = 2 * (n_params - n_embed) * (d + chunk) + 2 * n_embed * (d + 1)
+            attn = (
+                4
+                * config.num_attention_heads
+                * head_dim
+                * config.num_hidden_layers
+                * (chunk * (chunk + 1) / 2 + sum(lens))
+            )
+            floor = max((linear + attn) / flops, (weight_bytes + (sum(lens) + chunk) * kv_tok) / bw)
+            row.update(
+                {
+                    "lean_wall_s": wall,
+                    "lean_gpu_s": gpu,
+                    "floor_s": floor,
+                    "lean_over_floor": wall / floor,
+                    "host_minus_gpu_s": None if gpu is None else wall - gpu,
                 }
             )
         except Exception as err:
@@ -315,7 +388,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 batch_size_cap=args.saturation_requests,
                 max_model_len=args.saturation_prompt + args.saturation_max_tokens + 1,
                 cuda_graphs=args.cuda_graphs,
+                attention=args.attention,
             )
+            lean_setup["saturation"] = engine.runner.describe()
             engine.warmup()  # graph capture and first-call costs stay out of the throughput figure
             timeline.reset()
             done = [0]
@@ -337,6 +412,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = time.perf_counter() - t0
             its = timeline.iterations()
             dec = [it for it in its if it.num_prefill_tokens == 0]
+            mix = [it for it in its if it.num_prefill_tokens > 0]
             out_tokens = len(timeline.tokens())
             saturation.update(
                 {
@@ -353,6 +429,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                         [it.gpu_time for it in dec if it.gpu_time is not None]
                     )
                     if dec and dec[0].gpu_time is not None
+                    else None,
+                    "prefill_step_wall_median_s": statistics.median([it.end - it.start for it in mix])
+                    if mix
                     else None,
                     "decode_tokens_per_s_steady": (
                         statistics.median([it.num_decode_tokens / (it.end - it.start) for it in dec])
@@ -380,11 +459,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "bandwidth_tbps": args.bandwidth_tbps,
         "tflops": args.tflops,
         "cuda_graphs": use_graphs,
+        "attention_requested": args.attention,
+        "lean": lean_setup,
         "repeats": args.repeats,
         "threads": args.threads,
         "elapsed_s": time.perf_counter() - t_start,
         "decode": decode_rows,
         "prefill": prefill_rows,
+        "mixed": mixed_rows,
         "saturation": saturation,
     }
 
@@ -405,6 +487,13 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         f"floors: bandwidth {result['bandwidth_tbps']} TB/s, matmul {result['tflops']} TFLOP/s; "
         f"lean CUDA graphs: {result['cuda_graphs']}; median of {result['repeats']} repeats",
+        "",
+        "lean attention: "
+        + "; ".join(
+            f"{k} {v.get('attention_backend')} ({v.get('attention_backend_reason')}), "
+            f"graphed steps: {v.get('graphed_steps')}"
+            for k, v in result.get("lean", {}).items()
+        ),
         "",
         "## Decode step (mixed context lengths, uniform in [C/2, 3C/2]; batch 1 uses C)",
         "",
@@ -439,6 +528,20 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{_ms(r.get('compute_floor_s'))} | {_ratio(r.get('lean_over_floor'))} | "
             f"{r.get('error') or r.get('skipped') or ''} |"
         )
+    lines += [
+        "",
+        "## Mixed step (decodes at mixed contexts + one prefill chunk from position 0, one iteration)",
+        "",
+        "| decodes | mean ctx | chunk tokens | lean wall ms | lean GPU ms | host - GPU ms | floor ms "
+        "| lean/floor | note |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in result.get("mixed", []):
+        lines.append(
+            f"| {r['decodes']} | {r['context']} | {r['chunk_tokens']} | {_ms(r.get('lean_wall_s'))} | "
+            f"{_ms(r.get('lean_gpu_s'))} | {_ms(r.get('host_minus_gpu_s'))} | {_ms(r.get('floor_s'))} | "
+            f"{_ratio(r.get('lean_over_floor'))} | {r.get('error') or r.get('skipped') or ''} |"
+        )
     s = result["saturation"]
     lines += ["", "## Saturation (all requests at t=0, ignore_eos)", ""]
     if "output_tokens_per_s" in s:
@@ -447,7 +550,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"chunk {s['chunk_size']}: **{s['output_tokens_per_s']:.1f} output tokens/s** "
             f"({s['output_tokens']} tokens in "
             f"{s['elapsed_s']:.2f} s, {s['steps']} steps); decode-only step median wall "
-            f"{_ms(s['decode_step_wall_median_s'])} ms, GPU {_ms(s['decode_step_gpu_median_s'])} ms"
+            f"{_ms(s['decode_step_wall_median_s'])} ms, GPU {_ms(s['decode_step_gpu_median_s'])} ms; "
+            f"steps with prefill median wall {_ms(s.get('prefill_step_wall_median_s'))} ms"
         )
     else:
         lines.append(f"not measured: {s.get('error') or s.get('skipped')}")

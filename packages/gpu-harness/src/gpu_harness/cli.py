@@ -1,4 +1,6 @@
-"""`gpu-harness` command line: `serve`, `bench-engine`, `profile`. Owns argv, printing and exit codes only.
+"""`gpu-harness` command line: `serve`, `bench-engine`, `check-engine`, `profile`.
+
+Owns argv, printing and exit codes only.
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad flags/input (coded HarnessError/ProfileError message on stderr).
 """
@@ -78,9 +80,10 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--attn-impl",
-        default="sdpa",
-        help="attention implementation; lean: sdpa only; hf-cb: sdpa | eager | flash_attention_2 "
-        "(used as paged|<impl>)",
+        default=None,
+        help="attention implementation; lean: auto (default: flash-varlen when its GPU self-test passes, "
+        "else sdpa) | flash-varlen | sdpa | varlen-reference; hf-cb: sdpa (default) | eager | "
+        "flash_attention_2 (used as paged|<impl>)",
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address")
     p.add_argument("--port", type=int, default=8000, help="listen port (0 = pick a free one; see READY line)")
@@ -94,7 +97,7 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--cuda-graphs",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="capture decode steps as CUDA graphs (cuda only)",
+        help="capture steps as CUDA graphs (cuda only; lean flash-varlen: every step, sdpa: decode-only)",
     )
     p.add_argument(
         "--warmup",
@@ -179,6 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
     _add_bench(sub)
+    chk = sub.add_parser(
+        "check-engine",
+        help="greedy tokens of the lean engine vs HF generate on the same weights, per attention backend",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    from .check import add_arguments as add_check_arguments
+
+    add_check_arguments(chk)
     prof = sub.add_parser(
         "profile",
         help="profile the model per Vidur op into Vidur's CSV schema",
@@ -200,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench import run
 
             return run(args)
+        if args.command == "check-engine":
+            from .check import run as run_check
+
+            return run_check(args)
         assert profile_cli is not None
         return int(profile_cli.run(args))
     except HarnessError as err:

@@ -1,15 +1,30 @@
 """The attention kernels the lean engine runs, as plain functions (the profiler imports and times these).
 
 KV cache layout (one pair of tensors per layer): `k_cache`, `v_cache` of shape
-`[num_slots, num_kv_heads, max_positions, head_dim]`; a request owns one slot (row) and its token at
-position p lives at `[slot, :, p]`. Queries keep all `num_q_heads`; grouped-query attention is done by SDPA
-itself (`enable_gqa=True`), never by copying K/V (`repeat_kv`). This module owns no state and no scheduling.
+`[num_slots, max_positions, num_kv_heads, head_dim]`; a request owns one slot (row) and its token at
+position p lives at `[slot, p]`. Flattened to `[num_slots * max_positions, num_kv_heads, head_dim]` this is
+the packed key layout of FlashAttention's variable-length kernel, with sequence i starting at
+`slot_i * max_positions`; SDPA reads the same memory through a transposed view. Queries keep all
+`num_q_heads`; grouped-query attention is done by the kernels themselves, never by copying K/V (`repeat_kv`).
+
+Two families:
+- `save_kv`, `prefill_attention`, `decode_attention`, `decode_attention_rows`: SDPA per request (prefill) or
+  over slot-major rows with a padding mask (decode); the `sdpa` backend.
+- `flash_varlen_attention`: every sequence of a step (decode rows and prefill chunks alike) in ONE kernel
+  call over the slot cache, with per-sequence query offsets (`cu_q`), key offsets (`cu_k`) and key counts
+  (`seqused_k`) read from device tensors, so a whole step is CUDA-graph capturable; the `flash-varlen`
+  backend. `varlen_attention_reference` computes the same thing with per-sequence SDPA (CPU tests, and the
+  oracle `flash_varlen_self_test` checks the kernel against on the GPU before the engine trusts it).
+This module owns no state and no scheduling.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+# (query row offset, query rows, slot, keys visible to the last query row) of one sequence of a step.
+VarlenSeq = tuple[int, int, int, int]
 
 
 def save_kv(
@@ -23,10 +38,10 @@ def save_kv(
     """Write new keys/values into the cache in place.
 
     k, v: `[N, num_kv_heads, head_dim]` (N new tokens); slots, positions: `[N]` int64 on the cache's device.
-    Token i goes to `cache[slots[i], :, positions[i]]`. No host sync (safe inside a CUDA graph).
+    Token i goes to `cache[slots[i], positions[i]]`. No host sync (safe inside a CUDA graph).
     """
-    k_cache[slots, :, positions] = k
-    v_cache[slots, :, positions] = v
+    k_cache[slots, positions] = k
+    v_cache[slots, positions] = v
 
 
 def prefill_attention(
@@ -44,11 +59,11 @@ def prefill_attention(
     pass a boolean mask aligned to the end (query i sees keys 0 .. start+i).
     """
     t, num_q_heads, head_dim = q.shape
-    num_kv_heads = k_cache.shape[1]
+    num_kv_heads = k_cache.shape[2]
     group = num_q_heads // num_kv_heads
     kv_len = start + t
-    k = k_cache[slot, :, :kv_len].unsqueeze(0)
-    v = v_cache[slot, :, :kv_len].unsqueeze(0)
+    k = k_cache[slot, :kv_len].transpose(0, 1).unsqueeze(0)
+    v = v_cache[slot, :kv_len].transpose(0, 1).unsqueeze(0)
     if start == 0:
         qh = q.transpose(0, 1).unsqueeze(0)
         out = F.scaled_dot_product_attention(qh, k, v, is_causal=True, enable_gqa=True)
@@ -77,13 +92,13 @@ def decode_attention(
     q: `[S, num_q_heads, head_dim]`; kv_lens: `[S]` int64, keys visible to each row (its new token included,
     >= 1 for every row, also for idle rows, so that no row is fully masked); kv_bucket: static width of the
     key window read (>= max(kv_lens), <= max_positions), so that one CUDA graph serves many mixed lengths.
-    Reads `cache[:S, :, :kv_bucket]` in place (a strided view: no gather copy) with a padding mask.
+    Reads `cache[:S, :kv_bucket]` in place (a strided view: no gather copy) with a padding mask.
     Returns `[S, num_q_heads, head_dim]`.
     """
     s, num_q_heads, head_dim = q.shape
-    num_kv_heads = k_cache.shape[1]
-    k = k_cache[:s, :, :kv_bucket]
-    v = v_cache[:s, :, :kv_bucket]
+    num_kv_heads = k_cache.shape[2]
+    k = k_cache[:s, :kv_bucket].transpose(1, 2)
+    v = v_cache[:s, :kv_bucket].transpose(1, 2)
     cols = torch.arange(kv_bucket, device=q.device).unsqueeze(0)
     mask = (cols < kv_lens.unsqueeze(1)).view(s, 1, 1, kv_bucket)
     # Query heads sharing a KV head are that head's query rows (HF maps q head h to kv head h // group), so
@@ -115,3 +130,174 @@ def decode_attention_rows(
     lens_full = torch.ones(num_slots, dtype=torch.int64, device=q.device)
     lens_full[slots] = kv_lens
     return decode_attention(q_full, k_cache, v_cache, lens_full, kv_bucket)[slots]
+
+
+def varlen_attention_reference(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seqs: list[VarlenSeq]
+) -> torch.Tensor:
+    """What `flash_varlen_attention` computes, one SDPA call per sequence (host-side sequence list).
+
+    q: `[T, num_q_heads, head_dim]`; seqs: (row offset, rows, slot, kv_len) with the sequence's K/V already
+    saved at positions `0 .. kv_len-1` of its slot; its query rows are the last `rows` positions
+    (`kv_len - rows .. kv_len - 1`), causal. Rows of q no sequence covers come back as zeros.
+    """
+    out = torch.zeros_like(q)
+    for off, rows, slot, kv_len in seqs:
+        if rows:
+            out[off : off + rows] = prefill_attention(
+                q[off : off + rows], k_cache, v_cache, slot, kv_len - rows
+            )
+    return out
+
+
+def flash_varlen_support() -> str | None:
+    """None when torch's FlashAttention variable-length op with `seqused_k` is usable here, else why not."""
+    if not torch.cuda.is_available():
+        return "no CUDA device"
+    op = getattr(torch.ops.aten, "_flash_attention_forward", None)
+    if op is None:
+        return "torch has no aten._flash_attention_forward"
+    names = {a.name for a in op.default._schema.arguments}
+    if "seqused_k" not in names:
+        return "aten._flash_attention_forward has no seqused_k argument in this torch"
+    return None
+
+
+def flash_varlen_attention(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    cu_q: torch.Tensor,
+    cu_k: torch.Tensor,
+    seqused_k: torch.Tensor,
+    max_q: int,
+    max_k: int,
+) -> torch.Tensor:
+    """All sequences of a step in one FlashAttention-2 varlen call over the slot cache (CUDA only).
+
+    q: `[T, num_q_heads, head_dim]`, rows of sequence i at `cu_q[i] .. cu_q[i+1]-1` (int32, `[S+1]`);
+    its keys start at flat cache row `cu_k[i]` (= slot * max_positions, int32 `[S+1]`, non-decreasing) and
+    number `seqused_k[i]` (int32 `[S]`); causal, aligned to the end (the last query row sees every key).
+    max_q / max_k: host upper bounds of rows / keys per sequence (static per CUDA graph). A sequence with
+    0 rows costs nothing; one with 0 keys gives zeros. Returns `[T, num_q_heads, head_dim]`.
+    """
+    kv_heads, head_dim = k_cache.shape[-2], k_cache.shape[-1]
+    out = torch.ops.aten._flash_attention_forward(
+        q,
+        k_cache.view(-1, kv_heads, head_dim),
+        v_cache.view(-1, kv_heads, head_dim),
+        cu_q,
+        cu_k,
+        max_q,
+        max_k,
+        0.0,
+        True,
+        False,
+        seqused_k=seqused_k,
+    )
+    return out[0]
+
+
+def varlen_tensors(
+    seqs: list[VarlenSeq], num_seqs: int, max_positions: int, total_rows: int, *, one_row_each: bool = False
+) -> tuple[list[int], list[int], list[int]]:
+    """Host lists (cu_q `[num_seqs+1]`, cu_k `[num_seqs+1]`, seqused_k `[num_seqs]`) for `seqs`, padded.
+
+    seqs must be contiguous in q (each starts where the previous ends, from row 0) and in non-decreasing
+    slot order. Padding rows `end .. total_rows-1` get no keys (their output is zeros): by default one more
+    sequence takes them all and the rest are empty; with `one_row_each` (decode-only steps, where the kernel
+    packs the query heads of one-row sequences and needs rows == sequences) each padding row is a sequence
+    and num_seqs must equal total_rows. Padding points at the last real slot so cu_k stays non-decreasing.
+    """
+    need = total_rows if one_row_each else len(seqs) + 1
+    if (num_seqs != need) if one_row_each else (num_seqs < need):
+        raise ValueError(
+            f"{len(seqs)} sequences over {total_rows} rows need num_seqs "
+            f"{'==' if one_row_each else '>='} {need}, got {num_seqs}"
+        )
+    cu_q = [0]
+    cu_k: list[int] = []
+    used: list[int] = []
+    last_slot = 0
+    for off, rows, slot, kv_len in seqs:
+        if off != cu_q[-1] or slot < last_slot:
+            raise ValueError("varlen sequences must be packed from row 0 in non-decreasing slot order")
+        if one_row_each and rows != 1:
+            raise ValueError("one_row_each: every sequence must have exactly one query row")
+        cu_q.append(off + rows)
+        cu_k.append(slot * max_positions)
+        used.append(kv_len)
+        last_slot = slot
+    pad_k = last_slot * max_positions
+    while len(used) < num_seqs:
+        cu_q.append(min(cu_q[-1] + 1, total_rows) if one_row_each else total_rows)
+        cu_k.append(pad_k)
+        used.append(0)
+    cu_k.append(pad_k)
+    return cu_q, cu_k, used
+
+
+def flash_varlen_self_test(
+    device: torch.device, dtype: torch.dtype, num_kv_heads: int, group: int, head_dim: int
+) -> str | None:
+    """Run the varlen kernel on a small mixed step (decodes, a first chunk, a later chunk, padding) against
+    `varlen_attention_reference`; None when they agree, else what went wrong (the engine then uses sdpa)."""
+    reason = flash_varlen_support()
+    if reason is not None:
+        return reason
+    try:
+        gen = torch.Generator(device=device).manual_seed(7)
+        slots, positions = 6, 300
+        shape = (slots, positions, num_kv_heads, head_dim)
+        kc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        vc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        # (rows, slot, kv_len): two decodes, a first chunk, a decode, a later chunk; 3 rows of padding (a
+        # mixed step, max_q = padded rows); then decodes only with one padding row (max_q = 1), as the
+        # engine's two graph families call the kernel.
+        mixed = [(1, 0, 17), (1, 1, 256), (40, 2, 40), (1, 3, 1), (64, 5, 290)]
+        decodes = [(1, 0, 17), (1, 1, 256), (1, 3, 1), (1, 5, 299)]
+        for spec, pad, max_q in ((mixed, 3, 64), (decodes, 2, 1)):
+            seqs: list[VarlenSeq] = []
+            off = 0
+            for rows, slot, kv in spec:
+                seqs.append((off, rows, slot, kv))
+                off += rows
+            total = off + pad
+            q = torch.randn(total, num_kv_heads * group, head_dim, generator=gen, device=device, dtype=dtype)
+            each = max_q == 1
+            n_seqs = total if each else len(seqs) + 1
+            cu_q, cu_k, used = varlen_tensors(seqs, n_seqs, positions, total, one_row_each=each)
+            as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
+            got = flash_varlen_attention(q, kc, vc, as32(cu_q), as32(cu_k), as32(used), max_q, positions)
+            ref = varlen_attention_reference(q, kc, vc, seqs)
+            err = float((got[:off].float() - ref[:off].float()).abs().max())
+            if not err < 2e-2:
+                return f"flash varlen (max_q {max_q}) differs from the SDPA reference by {err:.3g}"
+    except Exception as err:  # the kernel may be missing for this GPU or dtype
+        return f"{type(err).__name__}: {str(err)[:200]}"
+    return None
+
+
+def select_backend(
+    requested: str, device: torch.device, dtype: torch.dtype, num_kv_heads: int, group: int, head_dim: int
+) -> tuple[str, str]:
+    """Resolve an attention request (auto | flash-varlen | sdpa | varlen-reference) to (backend, why).
+
+    `auto` takes flash-varlen when the device is CUDA and `flash_varlen_self_test` passes, else sdpa; an
+    explicit flash-varlen that cannot run raises RuntimeError. The engine and the profiler both call this,
+    so a profile times the kernels the server runs on the same host.
+    """
+    if requested in ("sdpa", "varlen-reference"):
+        return requested, "requested"
+    if requested not in ("auto", "flash-varlen"):
+        raise ValueError(f"unknown attention backend {requested!r}")
+    problem = (
+        flash_varlen_self_test(device, dtype, num_kv_heads, group, head_dim)
+        if device.type == "cuda"
+        else "not a CUDA device"
+    )
+    if problem is None:
+        return "flash-varlen", "self-test against per-sequence SDPA passed"
+    if requested == "flash-varlen":
+        raise RuntimeError(f"attention=flash-varlen is not usable here: {problem}")
+    return "sdpa", f"flash-varlen unavailable: {problem}"

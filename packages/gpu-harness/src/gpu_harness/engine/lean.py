@@ -1,11 +1,21 @@
 """The `lean` engine: the HF model's own modules and weights, driven by our KV cache, attention and scheduler.
 
 Per layer it calls the HF modules for norms, projections, q/k RMSNorm and MLP, applies RoPE itself from the
-model's rotary table, writes K/V into a slot cache it owns and calls SDPA directly (attention.py). Decode-only
-iterations run one fused step over slot-major rows (row i = cache slot i), which on CUDA is captured once per
-(slot bucket, KV-length bucket) as a CUDA graph and replayed; mixed prefill+decode iterations run eagerly with
-all tokens of the batch in one pass through the linear layers. Scheduling is scheduler.SarathiScheduler.
-It does not own HTTP, threads or logs (driver.py, serve/, timeline.py).
+model's rotary table, writes K/V into a slot cache it owns and calls attention kernels directly
+(attention.py).
+All tokens of an iteration (decode rows and prefill chunks) go through the linear layers in one pass.
+
+Attention backends (`attention=`):
+- `flash-varlen` (CUDA, chosen by `auto` when torch's FlashAttention varlen op passes a self-test): every
+  sequence of an iteration in one kernel call per layer, so the WHOLE iteration, mixed or not, is one CUDA
+  graph per padded token count (decode-only iterations: one graph per slot bucket with one query per
+  sequence). Rows are packed in slot order; host work per step is filling a few index buffers.
+- `sdpa` (any device; `auto` elsewhere): decode-only iterations run one fused step over slot-major rows
+  (row i = cache slot i), captured on CUDA once per (slot bucket, KV-length bucket); mixed iterations run
+  eagerly (one SDPA call per prefill chunk).
+- `varlen-reference`: the flash-varlen data path with per-sequence SDPA instead of the kernel, eager (tests).
+Scheduling is scheduler.SarathiScheduler. It does not own HTTP, threads or logs (driver.py, serve/,
+timeline.py).
 """
 
 from __future__ import annotations
@@ -17,8 +27,19 @@ from typing import Any
 import torch
 
 from ..timeline import Timeline
-from .attention import decode_attention, decode_attention_rows, prefill_attention, save_kv
+from .attention import (
+    VarlenSeq,
+    decode_attention,
+    decode_attention_rows,
+    flash_varlen_attention,
+    prefill_attention,
+    save_kv,
+    select_backend,
+    varlen_attention_reference,
+    varlen_tensors,
+)
 from .base import Engine, EngineRequest
+from .fused import FusedBlock, norm_params, rms_norm, signed_sin
 from .scheduler import SarathiScheduler, ScheduledBatch, Sequence
 
 SLOT_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512)
@@ -29,6 +50,25 @@ def _bucket(value: int, buckets: list[int]) -> int:
         if b >= value:
             return b
     return buckets[-1]
+
+
+ATTENTION_BACKENDS = ("auto", "flash-varlen", "sdpa", "varlen-reference")
+
+# One step's work: (slot, first position, token ids, sample a next token?). A decode is one sampled token.
+StepItem = tuple[int, int, list[int], bool]
+
+
+def token_buckets(max_tokens: int) -> list[int]:
+    """Padded token counts mixed-step graphs are captured for: the slot buckets up to 512, then every 128
+    up to 1024, every 256 after, and max_tokens itself (padding: < 16 tokens or <= 25%)."""
+    out = [b for b in SLOT_BUCKETS if b < max_tokens]
+    b = 640
+    while b < max_tokens:
+        if b > out[-1]:
+            out.append(b)
+        b += 128 if b < 1024 else 256
+    out.append(max_tokens)
+    return out
 
 
 def kv_len_buckets(max_positions: int) -> list[int]:
@@ -53,8 +93,18 @@ class LeanModelRunner:
     """Forward passes over the HF modules with an owned slot KV cache. Used by LeanEngine and bench-engine."""
 
     def __init__(
-        self, model: torch.nn.Module, *, num_slots: int, max_model_len: int, cuda_graphs: bool = True
+        self,
+        model: torch.nn.Module,
+        *,
+        num_slots: int,
+        max_model_len: int,
+        cuda_graphs: bool = True,
+        attention: str = "auto",
+        max_tokens: int | None = None,
+        fused: bool = True,
     ) -> None:
+        if attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got {attention!r}")
         cfg = model.config
         self.model = model
         self.config = cfg
@@ -73,7 +123,7 @@ class LeanModelRunner:
         # One extra position per slot: the scratch row that idle graph rows write to.
         self.max_positions = max_model_len + 1
         self.scratch_pos = max_model_len
-        shape = (len(self.layers), num_slots, self.num_kv_heads, self.max_positions, self.head_dim)
+        shape = (len(self.layers), num_slots, self.max_positions, self.num_kv_heads, self.head_dim)
         self.k_cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
         self.v_cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
         with torch.inference_mode():
@@ -82,6 +132,23 @@ class LeanModelRunner:
             cos, sin = model.model.rotary_emb(probe, pos)
         self.cos = cos[0].contiguous()
         self.sin = sin[0].contiguous()
+        # Fused per-layer compute (fused.py) when the layers have the Llama/Qwen shape, else the HF modules.
+        self.blocks: list[FusedBlock] | None = None
+        self.fused_note = "disabled"
+        if fused:
+            try:
+                self.blocks = [
+                    FusedBlock(layer, self.num_q_heads, self.num_kv_heads, self.head_dim)
+                    for layer in self.layers
+                ]
+                self.final_norm = norm_params(self.norm, "model.norm")
+                self.fused_note = (
+                    "fused.FusedBlock (one qkv GEMM, one gate/up GEMM, rms_norm, joint q/k rope)"
+                )
+            except ValueError as err:
+                self.blocks = None
+                self.fused_note = f"HF modules ({err})"
+        self.sin_signed = signed_sin(self.sin)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self.slot_buckets = sorted({b for b in SLOT_BUCKETS if b < num_slots} | {num_slots})
         self.len_buckets = kv_len_buckets(self.max_positions)
@@ -89,6 +156,22 @@ class LeanModelRunner:
             tuple[int, int], tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
         ] = {}
         self._pool: Any = None
+        # Tokens one step may carry (the engine passes its token budget + batch cap: decodes are outside the
+        # Sarathi budget); by default any step that fits the cache.
+        self.max_tokens = max(max_tokens or max_model_len + num_slots, num_slots, 1)
+        self.attention, self.attention_note = self._select_attention(attention)
+        self.mixed_buckets = token_buckets(self.max_tokens)
+        self._varlen_graphs: dict[tuple[int, bool], tuple[Any, torch.Tensor]] = {}
+        if self.attention != "sdpa":
+            # Static step inputs (graphs read them in place): ids, positions, slots, sampled rows (int64);
+            # cu_q, cu_k, seqused_k (int32). Step-sized views are prefixes of each region.
+            t, n = self.max_tokens, num_slots
+            self._i64 = torch.zeros(3 * t + n, dtype=torch.int64, device=self.device)
+            self._i32 = torch.zeros(3 * (n + 2), dtype=torch.int32, device=self.device)
+
+    def _select_attention(self, requested: str) -> tuple[str, str]:
+        group = self.num_q_heads // self.num_kv_heads
+        return select_backend(requested, self.device, self.dtype, self.num_kv_heads, group, self.head_dim)
 
     # -- shared pieces ------------------------------------------------------------------------------------
     def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -98,7 +181,9 @@ class LeanModelRunner:
         return x * cos + rotated * sin
 
     def _rope_rows(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+        """(cos, sin) rows for the HF-module path, (cos, signed sin) rows for the fused path."""
+        sin = self.sin if self.blocks is None else self.sin_signed
+        return self.cos[positions].unsqueeze(1), sin[positions].unsqueeze(1)
 
     def _qkv(
         self,
@@ -112,8 +197,10 @@ class LeanModelRunner:
         cos, sin = rope if rope is not None else self._rope_rows(positions)
         attn = layer.self_attn
         n = x.shape[0]
-        q = attn.q_norm(attn.q_proj(x).view(n, self.num_q_heads, self.head_dim))
-        k = attn.k_norm(attn.k_proj(x).view(n, self.num_kv_heads, self.head_dim))
+        q = attn.q_proj(x).view(n, self.num_q_heads, self.head_dim)
+        k = attn.k_proj(x).view(n, self.num_kv_heads, self.head_dim)
+        if getattr(attn, "q_norm", None) is not None:  # Qwen3's per-head norms
+            q, k = attn.q_norm(q), attn.k_norm(k)
         v = attn.v_proj(x).view(n, self.num_kv_heads, self.head_dim)
         return self._rope(q, cos, sin), self._rope(k, cos, sin), v
 
@@ -129,17 +216,24 @@ class LeanModelRunner:
         rope = self._rope_rows(positions)
         for i, layer in enumerate(self.layers):
             residual = h
-            x = layer.input_layernorm(h)
-            q, k, v = self._qkv(layer, x, positions, rope)
+            if self.blocks is not None:
+                b = self.blocks[i]
+                q, k, v = b.qk_norm_rope(b.qkv(b.input_norm(h)), *rope)
+            else:
+                q, k, v = self._qkv(layer, layer.input_layernorm(h), positions, rope)
             save_kv(self.k_cache[i], self.v_cache[i], k, v, slots, positions)
             out = attend(i, q)
             h = residual + layer.self_attn.o_proj(out.reshape(n, self.num_q_heads * self.head_dim))
             residual = h
-            h = residual + layer.mlp(layer.post_attention_layernorm(h))
+            if self.blocks is not None:
+                h = residual + b.mlp(b.post_norm(h))
+            else:
+                h = residual + layer.mlp(layer.post_attention_layernorm(h))
         return h
 
     def _logits_argmax(self, h: torch.Tensor) -> torch.Tensor:
-        return torch.argmax(self.lm_head(self.norm(h)), dim=-1)
+        x = self.norm(h) if self.blocks is None else rms_norm(h, *self.final_norm)
+        return torch.argmax(self.lm_head(x), dim=-1)
 
     # -- decode-only step (slot-major, graph-capturable) ----------------------------------------------------
     def _decode_slot_major(
@@ -264,9 +358,197 @@ class LeanModelRunner:
             h = self._layers(self.embed(ids_t), pos_t, slots_t, attend)
             return self._logits_argmax(h[torch.tensor(sample_rows, dtype=torch.int64, device=dev)])
 
+    def describe(self) -> dict[str, Any]:
+        """The attention and graph set-up, for the server's knobs and bench/profile manifests."""
+        out: dict[str, Any] = {
+            "attention_backend": self.attention,
+            "attention_backend_reason": self.attention_note,
+            "kv_cache_layout": "slot: [slots, positions, kv_heads, head_dim] per layer",
+            "cuda_graphs": self.use_graphs,
+            "max_tokens_per_step": self.max_tokens,
+            "layer_compute": self.fused_note,
+        }
+        if self.attention == "sdpa":
+            out["attention_impl"] = "sdpa on a slot KV cache (masked slot-major decode, per-chunk prefill)"
+            out["graphed_steps"] = "decode-only" if self.use_graphs else "none"
+            out["decode_graph_slot_buckets"] = self.slot_buckets
+            out["decode_graph_kv_buckets"] = self.len_buckets
+        else:
+            out["attention_impl"] = (
+                "aten._flash_attention_forward varlen (cu_seqlens + seqused_k) over the slot cache"
+                if self.attention == "flash-varlen"
+                else "per-sequence sdpa (reference for the varlen path)"
+            )
+            out["graphed_steps"] = "all" if self.use_graphs and self.attention == "flash-varlen" else "none"
+            out["decode_graph_token_buckets"] = self.slot_buckets
+            out["mixed_graph_token_buckets"] = self.mixed_buckets
+        return out
+
+    # -- one step, any backend ------------------------------------------------------------------------------
+    def forward(self, items: list[StepItem]) -> torch.Tensor:
+        """Run one iteration; returns the next token id (device) of every sampled item, in item order.
+
+        items: (slot, first position, token ids, sample?) with every earlier position of the slot already
+        in the cache; a decode is (slot, n - 1, [last token], True). At most one item per slot.
+        """
+        if self.attention == "sdpa":
+            return self._forward_sdpa(items)
+        return self._forward_varlen(items)
+
+    def _forward_sdpa(self, items: list[StepItem]) -> torch.Tensor:
+        decode_items = [j for j, it in enumerate(items) if it[3] and len(it[2]) == 1]
+        decodes = [(items[j][0], items[j][2][0], items[j][1] + 1) for j in decode_items]
+        chunk_items = [j for j, it in enumerate(items) if not (it[3] and len(it[2]) == 1)]
+        if not chunk_items:
+            return self.decode([d[0] for d in decodes], [d[1] for d in decodes], [d[2] for d in decodes])
+        out = self.mixed(decodes, [items[j] for j in chunk_items])
+        # mixed() answers decodes first, then sampled chunks: put the rows back in item order.
+        row_item = decode_items + [j for j in chunk_items if items[j][3]]
+        order = sorted(range(len(row_item)), key=row_item.__getitem__)
+        if order == list(range(len(order))):
+            return out
+        return out[torch.tensor(order, dtype=torch.int64, device=out.device)]
+
+    def _varlen_shape(self, tokens: int, decode_only: bool) -> tuple[int, int, int]:
+        """(sequences incl. padding, max query rows per sequence, sampled rows) of a padded step."""
+        if decode_only:  # one sequence per row, padding rows included (see varlen_tensors one_row_each)
+            return tokens, 1, tokens
+        rows = min(tokens, self.num_slots)
+        # max_q >= 2: with max_q == 1 the kernel packs query heads and needs rows == sequences.
+        return rows + 1, max(tokens, 2), rows
+
+    def _varlen_views(self, tokens: int, num_seqs: int, n_out: int) -> tuple[torch.Tensor, ...]:
+        t, n = self.max_tokens, self.num_slots
+        i64, i32 = self._i64, self._i32
+        return (
+            i64[:tokens],
+            i64[t : t + tokens],
+            i64[2 * t : 2 * t + tokens],
+            i64[3 * t : 3 * t + n_out],
+            i32[: num_seqs + 1],
+            i32[n + 2 : n + 2 + num_seqs + 1],
+            i32[2 * (n + 2) : 2 * (n + 2) + num_seqs],
+        )
+
+    def _varlen_fill(
+        self,
+        ids: list[int],
+        pos: list[int],
+        slot_of: list[int],
+        sample: list[int],
+        seqs: list[VarlenSeq],
+        tokens: int,
+        num_seqs: int,
+        n_out: int,
+        decode_only: bool,
+    ) -> None:
+        t, n = self.max_tokens, self.num_slots
+        pad = t - len(ids)
+        cu_q, cu_k, used = varlen_tensors(
+            seqs, num_seqs, self.max_positions, tokens, one_row_each=decode_only
+        )
+        host64 = (
+            ids
+            + [0] * pad
+            + pos
+            + [self.scratch_pos] * pad
+            + slot_of
+            + [0] * pad
+            + sample
+            + [0] * (n - len(sample))
+        )
+        host32 = (
+            cu_q
+            + [0] * (n + 2 - len(cu_q))
+            + cu_k
+            + [0] * (n + 2 - len(cu_k))
+            + used
+            + [0] * (n + 2 - len(used))
+        )
+        self._i64.copy_(torch.tensor(host64, dtype=torch.int64), non_blocking=True)
+        self._i32.copy_(torch.tensor(host32, dtype=torch.int32), non_blocking=True)
+
+    def _varlen_body(
+        self, tokens: int, num_seqs: int, max_q: int, n_out: int, seqs: list[VarlenSeq] | None = None
+    ) -> torch.Tensor:
+        ids, pos, slots, sample, cu_q, cu_k, used = self._varlen_views(tokens, num_seqs, n_out)
+
+        def attend(i: int, q: torch.Tensor) -> torch.Tensor:
+            if seqs is not None:  # varlen-reference: the same step through per-sequence SDPA
+                return varlen_attention_reference(q, self.k_cache[i], self.v_cache[i], seqs)
+            return flash_varlen_attention(
+                q, self.k_cache[i], self.v_cache[i], cu_q, cu_k, used, max_q, self.max_positions
+            )
+
+        h = self._layers(self.embed(ids), pos, slots, attend)
+        return self._logits_argmax(h[sample])
+
+    def _varlen_graph(self, tokens: int, decode_only: bool) -> tuple[Any, torch.Tensor]:
+        key = (tokens, decode_only)
+        found = self._varlen_graphs.get(key)
+        if found is not None:
+            return found
+        num_seqs, max_q, n_out = self._varlen_shape(tokens, decode_only)
+        self._varlen_fill([], [], [], [], [], tokens, num_seqs, n_out, decode_only)  # an all-padding step
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(2):
+                self._varlen_body(tokens, num_seqs, max_q, n_out)
+        torch.cuda.current_stream().wait_stream(side)
+        if self._pool is None:
+            self._pool = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
+            out = self._varlen_body(tokens, num_seqs, max_q, n_out)
+        self._varlen_graphs[key] = (graph, out)
+        return graph, out
+
+    def _forward_varlen(self, items: list[StepItem]) -> torch.Tensor:
+        ids: list[int] = []
+        pos: list[int] = []
+        slot_of: list[int] = []
+        seqs: list[VarlenSeq] = []
+        sample_row: dict[int, int] = {}
+        for j in sorted(range(len(items)), key=lambda j: items[j][0]):
+            slot, start, toks, sample = items[j]
+            seqs.append((len(ids), len(toks), slot, start + len(toks)))
+            ids.extend(toks)
+            pos.extend(range(start, start + len(toks)))
+            slot_of.extend([slot] * len(toks))
+            if sample:
+                sample_row[j] = len(ids) - 1
+        sample = [sample_row[j] for j in range(len(items)) if j in sample_row]
+        if len(ids) > self.max_tokens:
+            raise ValueError(f"step of {len(ids)} tokens exceeds max_tokens={self.max_tokens}")
+        decode_only = all(len(it[2]) == 1 for it in items)
+        tokens = _bucket(len(ids), self.slot_buckets if decode_only else self.mixed_buckets)
+        num_seqs, max_q, n_out = self._varlen_shape(tokens, decode_only)
+        self._varlen_fill(ids, pos, slot_of, sample, seqs, tokens, num_seqs, n_out, decode_only)
+        if self.use_graphs and self.attention == "flash-varlen":
+            graph, out = self._varlen_graph(tokens, decode_only)
+            graph.replay()
+        else:
+            with torch.inference_mode():
+                out = self._varlen_body(
+                    tokens, num_seqs, max_q, n_out, seqs if self.attention == "varlen-reference" else None
+                )
+        with torch.inference_mode():
+            return out[: len(sample)].clone()  # the graph's output buffer is rewritten by the next replay
+
     def capture_all(self, max_slots: int | None = None) -> int:
-        """Capture every decode graph bucket up front (CUDA only); returns the number captured."""
+        """Capture every graph bucket up front (CUDA only); returns the number captured."""
         if not self.use_graphs:
+            return 0
+        if self.attention == "flash-varlen":
+            for t in sorted(self.slot_buckets, reverse=True):
+                if max_slots is None or t <= max_slots:
+                    self._varlen_graph(t, True)
+            for t in sorted(self.mixed_buckets, reverse=True):
+                self._varlen_graph(t, False)
+            torch.cuda.synchronize()
+            return len(self._varlen_graphs)
+        if self.attention != "sdpa":
             return 0
         for s in sorted(self.slot_buckets, reverse=True):
             if max_slots is not None and s > max_slots:
@@ -295,10 +577,16 @@ class LeanEngine(Engine):
         watermark_blocks_fraction: float = 0.01,
         cuda_graphs: bool = True,
         eos_token_id: int | list[int] | None = None,
+        attention: str = "auto",
     ) -> None:
         self.timeline = timeline
         self.runner = LeanModelRunner(
-            model, num_slots=batch_size_cap, max_model_len=max_model_len, cuda_graphs=cuda_graphs
+            model,
+            num_slots=batch_size_cap,
+            max_model_len=max_model_len,
+            cuda_graphs=cuda_graphs,
+            attention=attention,
+            max_tokens=chunk_size + batch_size_cap,
         )
         physical_blocks = batch_size_cap * math.ceil(max_model_len / block_size)
         self.num_blocks = physical_blocks if num_blocks is None else num_blocks
@@ -338,11 +626,7 @@ class LeanEngine(Engine):
             "kv_capacity_tokens": s.num_blocks * s.block_size,
             "watermark_blocks_fraction": self.watermark_blocks_fraction,
             "max_model_len": self.runner.max_model_len,
-            "attention_impl": "sdpa(enable_gqa) on a slot KV cache",
-            "kv_cache_layout": "slot",
-            "cuda_graphs": self.runner.use_graphs,
-            "decode_graph_slot_buckets": self.runner.slot_buckets,
-            "decode_graph_kv_buckets": self.runner.len_buckets,
+            **self.runner.describe(),
             "preemption": "recompute newest running request",
         }
 
@@ -400,11 +684,12 @@ class LeanEngine(Engine):
         next_ids = self._run(batch)
         if self._events is not None:
             self._events[1].record()
-        ids = next_ids.tolist()  # the one host sync of the step
-        t = self.timeline.now()
+        ids = next_ids.tolist()  # the one host sync of the step (none when nothing is sampled: empty)
         gpu_time = None
         if self._events is not None:
+            self._events[1].synchronize()  # a step that samples nothing has not synced yet
             gpu_time = self._events[0].elapsed_time(self._events[1]) / 1000.0
+        t = self.timeline.now()
         self._advance(batch, ids, t)
         self.scheduler.finish_batch(batch)
         self.timeline.record_iteration(
@@ -419,22 +704,17 @@ class LeanEngine(Engine):
         return True
 
     def _run(self, batch: ScheduledBatch) -> torch.Tensor:
-        decodes: list[tuple[int, int, int]] = []
-        chunks: list[tuple[int, int, list[int], bool]] = []
+        items: list[StepItem] = []
         for seq, n in batch.items:
             assert seq.slot is not None
             if seq.prefill_done:
-                decodes.append((seq.slot, seq.tokens[-1], len(seq.tokens)))
+                items.append((seq.slot, len(seq.tokens) - 1, [seq.tokens[-1]], True))
             else:
                 start = seq.num_computed
-                chunks.append(
+                items.append(
                     (seq.slot, start, seq.tokens[start : start + n], start + n >= seq.prefill_target)
                 )
-        if not chunks:
-            return self.runner.decode(
-                [d[0] for d in decodes], [d[1] for d in decodes], [d[2] for d in decodes]
-            )
-        return self.runner.mixed(decodes, chunks)
+        return self.runner.forward(items)
 
     def _advance(self, batch: ScheduledBatch, ids: list[int], t: float) -> None:
         k = 0
@@ -471,11 +751,12 @@ class LeanEngine(Engine):
     def warmup(self) -> None:
         if self.runner.use_graphs:
             self.runner.capture_all()
-        # One eager prefill per power-of-two chunk up to the budget, into slot 0 (overwritten before reads).
+        # One prefill per power-of-two chunk up to the budget, into slot 0 (overwritten before reads): first
+        # calls of eager kernels (sdpa) or of each captured graph (flash-varlen) stay out of served steps.
         n = 16
         while True:
             size = min(n, self.scheduler.chunk_size, self.runner.max_model_len)
-            self.runner.mixed([], [(0, 0, [0] * size, True)])
+            self.runner.forward([(0, 0, [0] * size, True)])
             if size >= min(self.scheduler.chunk_size, self.runner.max_model_len):
                 break
             n *= 2

@@ -7,7 +7,10 @@ Rows follow Vidur's meaning (vidur-reference.md §2.2):
 - decode (batch b, kv k): `save_kv` of b new K/V (attn_kv_cache_save), then `decode_attention` of b
   one-token queries each over k cached keys plus its own (attn_decode), slots 0..b-1 as the engine lays
   them out, with the key window the engine would read (its bucket rule when it exposes one).
-The cache has the engine's layout `[slots, kv_heads, positions, head_dim]` at the model's real head_dim.
+With the `flash-varlen` backend (what the engine picks on a GPU where the kernel passes its self-test, by the
+same `select_backend`), attn_prefill and attn_decode time `flash_varlen_attention` instead: one sequence of c
+query rows over k + c keys, or b sequences of one row over k + 1 keys each, as the engine packs them.
+The cache has the engine's layout `[slots, positions, kv_heads, head_dim]` at the model's real head_dim.
 K/V contents are random (timing does not depend on values). Owns no model code.
 """
 
@@ -44,8 +47,6 @@ def kv_bucket_rule() -> tuple[Callable[[int, int], int], str]:
 class AttentionProfiler:
     """Owns one layer-sized KV cache big enough for the largest grid point, and times the engine's kernels."""
 
-    backend = "gpu_harness.engine.attention:sdpa"
-
     def __init__(
         self,
         model: torch.nn.Module,
@@ -57,10 +58,17 @@ class AttentionProfiler:
         max_batch_size: int,
         max_seq_len: int,
         seed: int,
+        attention: str = "auto",
     ) -> None:
         param = next(model.parameters())
         self.device = param.device
         self.dtype = param.dtype
+        if attention == "varlen-reference":
+            raise ValueError("attention varlen-reference is a test path, not a profiled kernel")
+        self.attention, self.attention_note = engine_attention.select_backend(
+            attention, self.device, self.dtype, dims.n_kv_head, dims.n_head // dims.n_kv_head, dims.head_dim
+        )
+        self.backend = f"gpu_harness.engine.attention:{self.attention}"
         self.dims = dims
         self.timer = timer
         self.block_size = block_size
@@ -68,9 +76,28 @@ class AttentionProfiler:
         self.max_positions = max_seq_len + 1
         self.bucket, self.bucket_rule = kv_bucket_rule()
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        shape = (max_batch_size, dims.n_kv_head, self.max_positions, dims.head_dim)
+        shape = (max_batch_size, self.max_positions, dims.n_kv_head, dims.head_dim)
         self.k_cache = self._randn(*shape)
         self.v_cache = self._randn(*shape)
+
+    @property
+    def flash(self) -> bool:
+        return self.attention == "flash-varlen"
+
+    def _flash(self, q: torch.Tensor, rows: int, slots: range, kv_len: int) -> torch.Tensor:
+        """flash_varlen_attention of len(slots) sequences of `rows` query rows over kv_len keys each."""
+        n = len(slots)
+        cu_q = torch.arange(0, (n + 1) * rows, rows, dtype=torch.int32, device=self.device)
+        cu_k = torch.tensor(
+            [s * self.max_positions for s in slots] + [slots[-1] * self.max_positions],
+            dtype=torch.int32,
+            device=self.device,
+        )
+        used = torch.full((n,), kv_len, dtype=torch.int32, device=self.device)
+        kc, vc = self.k_cache, self.v_cache
+        return lambda: engine_attention.flash_varlen_attention(
+            q, kc, vc, cu_q, cu_k, used, rows, self.max_positions
+        )
 
     def _randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=self.gen, device=self.device, dtype=self.dtype)
@@ -79,16 +106,20 @@ class AttentionProfiler:
         """What was profiled, for profile.json."""
         return {
             "module": engine_attention.__name__,
+            "backend": self.attention,
+            "backend_reason": self.attention_note,
             "functions": {
                 "attn_kv_cache_save": "save_kv",
-                "attn_prefill": "prefill_attention",
-                "attn_decode": "decode_attention",
+                "attn_prefill": "flash_varlen_attention" if self.flash else "prefill_attention",
+                "attn_decode": "flash_varlen_attention" if self.flash else "decode_attention",
             },
-            "kernel": "torch.nn.functional.scaled_dot_product_attention(enable_gqa=True)",
+            "kernel": "aten._flash_attention_forward (varlen, seqused_k)"
+            if self.flash
+            else "torch.nn.functional.scaled_dot_product_attention",
             "sdpa_backends": _sdpa_backends(),
-            "cache_layout": "[slots, kv_heads, positions, head_dim] (one slot per request)",
+            "cache_layout": "[slots, positions, kv_heads, head_dim] (one slot per request)",
             "head_dim": self.dims.head_dim,
-            "decode_kv_window": self.bucket_rule,
+            "decode_kv_window": "each sequence's own keys (seqused_k)" if self.flash else self.bucket_rule,
             "block_size_column": f"{self.block_size} (scheduler block size flag; cache is slot-based)",
         }
 
@@ -109,9 +140,15 @@ class AttentionProfiler:
                     for i in range(_SLOTS)
                 ]
             )
-            prefill = self.timer.measure(
-                [(lambda i=i: engine_attention.prefill_attention(qs[i], kc, vc, 0, k)) for i in range(_SLOTS)]
-            )
+            if self.flash:
+                prefill = self.timer.measure([self._flash(qs[i], c, range(1), k + c) for i in range(_SLOTS)])
+            else:
+                prefill = self.timer.measure(
+                    [
+                        (lambda i=i: engine_attention.prefill_attention(qs[i], kc, vc, 0, k))
+                        for i in range(_SLOTS)
+                    ]
+                )
         return {"attn_kv_cache_save": save, "attn_prefill": prefill}
 
     def profile_decode(self, point: DecodePoint) -> dict[str, TimeStats]:
@@ -133,12 +170,15 @@ class AttentionProfiler:
                     for i in range(_SLOTS)
                 ]
             )
-            decode = self.timer.measure(
-                [
-                    (lambda i=i: engine_attention.decode_attention(qs[i], kc, vc, kv_lens, bucket))
-                    for i in range(_SLOTS)
-                ]
-            )
+            if self.flash:
+                decode = self.timer.measure([self._flash(qs[i], 1, range(b), k + 1) for i in range(_SLOTS)])
+            else:
+                decode = self.timer.measure(
+                    [
+                        (lambda i=i: engine_attention.decode_attention(qs[i], kc, vc, kv_lens, bucket))
+                        for i in range(_SLOTS)
+                    ]
+                )
         return {"attn_kv_cache_save": save, "attn_decode": decode}
 
 

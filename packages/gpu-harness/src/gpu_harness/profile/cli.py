@@ -85,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "block_size flag (default 16)",
     )
     parser.add_argument(
+        "--attention",
+        default="auto",
+        help="attention kernels to time, as the lean engine picks them: auto (flash-varlen on a GPU where "
+        "its self-test passes, else sdpa) | flash-varlen | sdpa",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=20, help="measured samples per op and point (default 20)"
     )
     parser.add_argument(
@@ -125,6 +131,7 @@ def options_from_args(args: argparse.Namespace, command: str) -> ProfileOptions:
         max_batch_size=args.max_batch_size,
         max_seq_len=args.max_seq_len,
         block_size=args.block_size,
+        attention=args.attention,
         repeats=args.repeats,
         warmup=args.warmup,
         time_budget_s=None if args.no_time_budget else args.time_budget_s,

@@ -1,14 +1,16 @@
 """Per-operator timing of one decoder block's non-attention ops, on the model's own modules (mlp.csv).
 
-Each Vidur op is the module call the lean engine's forward pass makes on flat [T, d] tokens
-(vidur-reference.md §1.2):
+Each Vidur op is the call the lean engine's forward pass makes on flat [T, d] tokens (vidur-reference.md
+§1.2), through `engine.fused.FusedBlock` when the layers have the Llama/Qwen shape (as the engine does), else
+through the HF modules:
 - emb: model.model.embed_tokens(ids)
-- input_layernorm / post_attention_layernorm: the block's RMSNorm modules
-- attn_pre_proj: q_proj, k_proj and v_proj (three GEMMs; the HF modules are not fused)
-- attn_rope: Qwen3's q_norm and k_norm (per-head RMSNorm) folded in, the per-layer cos/sin gather for the
-  tokens' positions, then the engine's own RoPE on q and k (the cos/sin tables are built once per server
-  run, so outside the timer)
-- attn_post_proj: o_proj;  mlp_up_proj: gate_proj and up_proj;  mlp_act: act_fn(gate) * up
+- input_layernorm / post_attention_layernorm: the block's RMSNorm (fused: rms_norm + weight multiply)
+- attn_pre_proj: q, k and v projections (fused: one GEMM over the concatenated weights)
+- attn_rope: Qwen3's q_norm and k_norm (per-head RMSNorm) folded in, the cos/sin gather for the tokens'
+  positions, then the engine's RoPE on q and k (the cos/sin tables are built once per server run, so
+  outside the timer)
+- attn_post_proj: o_proj;  mlp_up_proj: gate and up projections (fused: one GEMM);  mlp_act:
+  act_fn(gate) * up
 - mlp_down_proj: down_proj;  add: one residual add (Vidur counts one per block)
 Samples rotate over the model's layers (each with its own weights) and over fresh input buffers, so caches
 never hold the previous sample's operands. Does not time attention itself (see attention.py).
@@ -17,6 +19,7 @@ never hold the previous sample's operands. Does not time attention itself (see a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -24,6 +27,28 @@ from .model_dims import ModelDims
 from .timing import OpTimer, TimeStats
 
 Call = Callable[[], object]
+
+
+def engine_blocks(layers: list[torch.nn.Module], dims: ModelDims) -> list[Any] | None:
+    """The engine's fused blocks for these layers (as `LeanModelRunner` builds them), or None when the
+    engine would fall back to the HF modules."""
+    try:
+        from ..engine.fused import FusedBlock
+    except ImportError:
+        return None
+    try:
+        return [FusedBlock(layer, dims.n_head, dims.n_kv_head, dims.head_dim) for layer in layers]
+    except ValueError:
+        return None
+
+
+def fused_qk_norm_rope(
+    block: Any, qkv: torch.Tensor, positions: torch.Tensor, cos_table: torch.Tensor, sin_signed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fused engine's attn_rope: the cos / signed-sin row gather for the positions (the engine builds
+    both tables once per server run), then q/k norm and RoPE on the qkv GEMM's output."""
+    q, k, _ = block.qk_norm_rope(qkv, cos_table[positions].unsqueeze(1), sin_signed[positions].unsqueeze(1))
+    return q, k
 
 
 def engine_rope() -> tuple[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], str]:
@@ -94,6 +119,9 @@ class MlpProfiler:
         # Inputs are drawn on the device itself: drawing GBs on the host would dominate the profile's time.
         self.gen = torch.Generator(device=self.param.device).manual_seed(seed)
         self.rope, self.rope_impl = engine_rope()
+        self.blocks = engine_blocks(layers, dims)
+        if self.blocks is not None:
+            self.rope_impl = "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
         self.rotary = getattr(model.model, "rotary_emb", None)
         self._tables: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
@@ -137,6 +165,29 @@ class MlpProfiler:
             return [make(i) for i in range(n)]
 
         embed = self.model.model.embed_tokens
+        if self.blocks is not None:
+            from ..engine.fused import signed_sin
+
+            blocks = [self.blocks[i % len(self.blocks)] for i in range(n)]
+            sin_signed = signed_sin(sin)
+            qkvs = [self._randn(t, q_width + 2 * kv_width) for _ in range(n)]
+            gate_ups = [self._randn(t, 2 * d.n_expanded_embd) for _ in range(n)]
+            fused_ops: dict[str, list[Call]] = {
+                "emb": each(lambda i: lambda: embed(ids[i])),
+                "input_layernorm": each(lambda i: lambda: blocks[i].input_norm(xs[i])),
+                "attn_pre_proj": each(lambda i: lambda: blocks[i].qkv(xs[i])),
+                "attn_rope": each(
+                    lambda i: lambda: fused_qk_norm_rope(blocks[i], qkvs[i], positions, cos, sin_signed)
+                ),
+                "attn_post_proj": each(lambda i: lambda: layers[i].self_attn.o_proj(qs[i])),
+                "post_attention_layernorm": each(lambda i: lambda: blocks[i].post_norm(xs[i])),
+                "mlp_up_proj": each(lambda i: lambda: blocks[i].gate_up(xs[i])),
+                "mlp_act": each(lambda i: lambda: blocks[i].act(gate_ups[i])),
+                "mlp_down_proj": each(lambda i: lambda: layers[i].mlp.down_proj(gates[i])),
+                "add": each(lambda i: lambda: xs[i] + ys[i]),
+            }
+            with torch.inference_mode():
+                return {op: self.timer.measure(calls) for op, calls in fused_ops.items()}
         ops: dict[str, list[Call]] = {
             "emb": each(lambda i: lambda: embed(ids[i])),
             "input_layernorm": each(lambda i: lambda: layers[i].input_layernorm(xs[i])),

@@ -78,6 +78,7 @@ class ProfileOptions:
     seed: int = 0
     num_tensor_parallel_workers: int = 1
     num_slots: int | None = None
+    attention: str = "auto"
     command: str = ""
     extra_manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -135,6 +136,10 @@ def validate_options(opts: ProfileOptions) -> str:
             "PROFILE_UNSUPPORTED",
             f"--num-tensor-parallel-workers {opts.num_tensor_parallel_workers}: only 1 is supported "
             "(the reference server runs on one GPU; no all-reduce is profiled)",
+        )
+    if opts.attention not in ("auto", "flash-varlen", "sdpa"):
+        raise ProfileError(
+            "PROFILE_BAD_FLAG", f"--attention {opts.attention!r}: expected auto, flash-varlen or sdpa"
         )
     for flag, value, low in (
         ("--max-tokens", opts.max_tokens, 1),
@@ -340,6 +345,12 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         for t, s in sorted(mlp_done, key=lambda t: t[0])
     ]
     rope_impl = mlp.rope_impl
+    mlp_ops_impl = (
+        "gpu_harness.engine.fused.FusedBlock over the HF model's weights (one qkv GEMM, one gate/up GEMM, "
+        "rms_norm), as gpu_harness.engine.lean runs them on flat [tokens, hidden] activations"
+        if mlp.blocks is not None
+        else "the HF model's own decoder-block modules, called as gpu_harness.engine.lean calls them"
+    )
     del mlp
 
     # attention.csv
@@ -354,6 +365,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         max_batch_size=max(p.batch for p in dec),
         max_seq_len=opts.max_seq_len,
         seed=opts.seed,
+        attention=opts.attention,
     )
     pre_done, pre_trimmed = _sweep(
         "prefill",
@@ -399,6 +411,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         prefill=[list(ck) for ck, _ in pre_done],
         decode=[list(bk) for bk, _ in dec_done],
         rope_impl=rope_impl,
+        mlp_ops_impl=mlp_ops_impl,
         phase_s=budget.spent_s,
         slots=slots,
     )
@@ -432,6 +445,7 @@ def _manifest(
     *,
     num_tokens: list[int],
     rope_impl: str,
+    mlp_ops_impl: str,
     phase_s: dict[str, float],
     prefill: list[list[int]],
     decode: list[list[int]],
@@ -462,8 +476,7 @@ def _manifest(
         },
         "engine": {
             "name": "lean",
-            "mlp_ops": "the HF model's own decoder-block modules (gpu_harness.model.build_model), called as "
-            "gpu_harness.engine.lean calls them on flat [tokens, hidden] activations",
+            "mlp_ops": mlp_ops_impl,
             "rope": rope_impl,
             "attention": attention_impl,
         },

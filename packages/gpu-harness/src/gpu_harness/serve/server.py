@@ -48,7 +48,7 @@ class ServeOptions:
     kv_memory_fraction: float | None = None
     max_model_len: int = 4096
     watermark_blocks_fraction: float = 0.01
-    attn_impl: str = "sdpa"
+    attn_impl: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     log_dir: str | None = None
@@ -100,6 +100,7 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
             max_model_len=opts.max_model_len,
             watermark_blocks_fraction=opts.watermark_blocks_fraction,
             cuda_graphs=opts.cuda_graphs,
+            attention=opts.attn_impl or "auto",
         )
     if opts.engine == "hf-cb":
         from ..engine.hf_cb import HfCbEngine
@@ -112,7 +113,7 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
             block_size=opts.block_size,
             num_blocks=opts.num_blocks,
             max_model_len=opts.max_model_len,
-            attn_impl=opts.attn_impl,
+            attn_impl=opts.attn_impl or "sdpa",
             cuda_graphs=opts.cuda_graphs,
             compile_level=opts.hf_compile_level,
         )
@@ -126,6 +127,14 @@ def build_context(opts: ServeOptions) -> ServerContext:
             raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
     if opts.device not in ("cpu", "cuda") and not opts.device.startswith("cuda:"):
         raise HarnessError("HARNESS_BAD_FLAG", f"--device {opts.device!r}: expected cpu or cuda")
+    if opts.engine == "lean" and opts.attn_impl is not None:
+        from ..engine.lean import ATTENTION_BACKENDS
+
+        if opts.attn_impl not in ATTENTION_BACKENDS:
+            raise HarnessError(
+                "HARNESS_BAD_FLAG",
+                f"--attn-impl {opts.attn_impl!r}: the lean engine takes {' | '.join(ATTENTION_BACKENDS)}",
+            )
     device = torch.device(opts.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise HarnessError("HARNESS_BAD_FLAG", "--device cuda: no CUDA device is visible to torch")
@@ -150,7 +159,7 @@ def build_context(opts: ServeOptions) -> ServerContext:
             raise HarnessError(
                 "HARNESS_BAD_FLAG", f"--tokenizer {opts.tokenizer}: unreadable ({err})"
             ) from err
-    attn = "sdpa" if opts.engine == "lean" else opts.attn_impl.removeprefix("paged|")
+    attn = "sdpa" if opts.engine == "lean" else (opts.attn_impl or "sdpa").removeprefix("paged|")
     model = build_model(
         config,
         device=device,
