@@ -212,6 +212,8 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
         families = dict(f.split("=", 1) for f in args.family)
         fixed = {k: [float(x) for x in v.split(",")] for k, v in (f.split("=", 1) for f in args.family_rates)}
         summary: dict = {"ttft_bound_s": args.ttft_bound_s, "server_args": server.server_args, "families": {}}
+        if args.demo and args.demo_family not in families:
+            record_demo(args, server, out, None)  # the experiment's own loads, first: it matters most
         for name, flags in families.items():
             fam: dict = {"sweep": [], "capacity_rps": None, "loads": []}
             summary["families"][name] = fam
@@ -243,8 +245,6 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
                     stats.update(rate_rps=r, fraction=frac, repeat=rep, workload=str(wdir.name))
                     fam["loads"].append(stats)
                     (out / "sweep.json").write_text(json.dumps(summary, indent=2))
-        if args.demo and args.demo_family not in families:
-            record_demo(args, server, out, None)
     finally:
         server.stop()
 

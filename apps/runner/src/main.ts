@@ -341,9 +341,12 @@ function buildProgram(): Command {
 
   program
     .command("calibrate")
-    .description("Fit Vidur's CPU overhead on one load of an experiment and report before/after errors on every load (fit vs held-out).")
+    .description(
+      "Fit Vidur's CPU overhead on one load of an experiment and report before/after errors on every load (fit vs held-out); or, with --frozen, apply another experiment's fitted overhead unchanged (a prediction).",
+    )
     .argument("<experiment>", "experiment file")
-    .requiredOption("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from")
+    .option("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from")
+    .option("--frozen <dir>", "a calibration dir written by an earlier calibrate (…/<name>-calibration): use its cpu_overheads.csv as is; every load is 'predicted'")
     .addOption(
       new Option("--mode <mode>", "split: decode-only curve + extra for batches with prefill; single: one batch-size curve (plain Vidur schema)")
         .choices(["split", "single"])
@@ -352,13 +355,15 @@ function buildProgram(): Command {
     .option("--min-steps <n>", "a batch-size bin's median counts only with at least n real steps of that kind (else interpolated)", "5")
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit: string; mode: "split" | "single"; minSteps: string; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; minSteps: string; force?: boolean }) => {
+      if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
         baseDir,
         paths,
         command,
-        fitLoad: o.fit,
+        ...(o.fit !== undefined ? { fitLoad: o.fit } : {}),
+        ...(o.frozen !== undefined ? { frozenDir: resolve(o.frozen) } : {}),
         mode: o.mode,
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         signal: interruptSignal(),

@@ -32,6 +32,12 @@ function file(name: string, content: string): string {
 
 /** [name, argv, texts the message must contain]. */
 const CASES: Array<[string, () => string[], string[]]> = [
+  ["calibrate without --fit or --frozen", () => ["calibrate", "x.json"], ["exactly one of --fit <load> and --frozen <dir>"]],
+  [
+    "calibrate --frozen dir without calibration.json",
+    () => ["calibrate", file("frozen-exp.json", JSON.stringify(validExperiment)), "--frozen", tmp.dir],
+    ["--frozen", "calibration.json", "runner calibrate --fit first"],
+  ],
   ["--rate not a number", () => ["workload", "--synthetic", "5", "--rate", "abc"], ['--rate "abc"', "expected a number"]],
   ["--decode bogus", () => ["workload", "--prompts", PROMPTS, "--decode", "bogus"], ['--decode "bogus"', "fixed:N"]],
   [

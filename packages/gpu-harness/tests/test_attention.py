@@ -6,12 +6,15 @@ import math
 
 import pytest
 import torch
+from flash_emulation import emulated_flash_varlen
 
+from gpu_harness.engine import attention as attention_module
 from gpu_harness.engine.attention import (
     decode_attention,
     decode_attention_rows,
     prefill_attention,
     save_kv,
+    split_varlen_tensors,
     varlen_attention_reference,
     varlen_tensors,
 )
@@ -98,3 +101,21 @@ def test_varlen_tensors_pack_offsets_and_pad_to_a_static_shape() -> None:
     )
     with pytest.raises(ValueError, match="num_seqs == 4"):
         varlen_tensors(decodes, 5, POS, 4, one_row_each=True)
+
+
+def test_split_mixed_step_equals_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel's contract emulated on CPU: the two-call split (decode rows as one-row sequences, chunks
+    # apart, rows picked by flag) must give what per-sequence attention gives.
+    monkeypatch.setattr(attention_module, "flash_varlen_attention", emulated_flash_varlen)
+    kc, vc = caches()
+    seqs = [(0, 1, 0, 9), (1, 6, 1, 6), (7, 1, 2, 3), (8, 4, 3, 30)]
+    total = 14  # two padding rows
+    q = torch.randn(total, Q_HEADS, D)
+    one, chunks, take = split_varlen_tensors(seqs, 6, POS, total)
+    assert take == [True] + [False] * 6 + [True] + [False] * 6
+    assert one[2] == [9, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0] and chunks[2][:4] == [0, 6, 0, 30]
+    t32 = lambda xs: torch.tensor(xs, dtype=torch.int32)  # noqa: E731
+    got = attention_module.flash_varlen_split(
+        q, kc, vc, tuple(map(t32, one)), tuple(map(t32, chunks)), torch.tensor(take), 16, POS
+    )
+    torch.testing.assert_close(got[:12], varlen_attention_reference(q, kc, vc, seqs)[:12])

@@ -246,3 +246,34 @@ def test_token_buckets_cover_every_step_size_with_bounded_padding() -> None:
         b = next(b for b in buckets if b >= n)
         assert b - n < 16 or b <= 1.25 * n
     assert token_buckets(2048)[-3:] == [1536, 1792, 2048]
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_flash_varlen_path_with_an_emulated_kernel_equals_hf(
+    model: torch.nn.Module, reference: list[list[int]], monkeypatch: pytest.MonkeyPatch, split: bool
+) -> None:
+    # The flash-varlen step (packing in slot order, token buckets, static index buffers, decode-only family
+    # with one row per sequence, mixed steps in one call or split in two) with the CUDA kernel replaced by a
+    # CPU emulation of its contract (flash_emulation.py): greedy tokens must still equal HF generate.
+    from flash_emulation import emulated_flash_varlen
+
+    from gpu_harness.engine import attention as attention_module
+    from gpu_harness.engine import lean
+
+    monkeypatch.setattr(attention_module, "flash_varlen_attention", emulated_flash_varlen)
+    monkeypatch.setattr(lean, "flash_varlen_attention", emulated_flash_varlen)
+    monkeypatch.setattr(lean, "select_backend", lambda *_a: ("flash-varlen", "emulated kernel"))
+    monkeypatch.setattr(lean, "flash_varlen_split_self_test", lambda *_a: None if split else "disabled")
+    engine = LeanEngine(
+        model,
+        timeline=Timeline(),
+        chunk_size=8,
+        batch_size_cap=4,
+        block_size=4,
+        max_model_len=64,
+        split_mixed=True,
+    )
+    knobs = engine.knobs()
+    assert knobs["attention_backend"] == "flash-varlen" and engine.runner.split_mixed == split
+    toks, _ = serve_all(engine, PROMPTS, MAX_TOKENS)
+    assert [toks[i] for i in range(len(PROMPTS))] == reference

@@ -45,5 +45,15 @@ describe("calibrationCells / formatCalibrationMd", () => {
     expect(rows[0]).toBe("| r15 | fit | TTFT P50 | 100.00 | 10.00 | -90.0% | 95.00 | -5.0% |");
     expect(rows[4]).toMatch(/^\| r6 \| held-out \| TTFT P50 /);
     expect(md).toContain("| 3-4 | 4 | 7 | -1.00 | 5 | 70.00 | 0.00 | 70.00 |");
+    const frozen = formatCalibrationMd({
+      experiment: "sharegpt",
+      fitLoad: "load30",
+      command: "runner calibrate y --frozen d",
+      table,
+      loads: [{ ...load("load60", "fit"), role: "predicted" }],
+      frozenFrom: "azure-conv",
+    });
+    expect(frozen.split("\n")[0]).toBe("# Prediction of sharegpt with the calibration frozen from azure-conv (fit on its load load30)");
+    expect(frozen).toContain("| load60 | predicted | TTFT P50 | 100.00 |");
   });
 });

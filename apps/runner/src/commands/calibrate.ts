@@ -4,7 +4,7 @@
  * `<name>-<load>-cal` dirs, compared again, and the before/after P50/P90 TTFT and TBT errors written to
  * `tmp/comparisons/<name>-calibration/calibration.{md,json}` with the fit load marked apart from the held-out ones.
  */
-import { readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
 import { type CpuOverheadTable, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
@@ -37,7 +37,7 @@ export interface CalibrationCell {
 /** One load of the report. */
 export interface CalibrationLoad {
   name: string;
-  role: "fit" | "held-out";
+  role: "fit" | "held-out" | "predicted";
   realDir: string;
   before: { simDir: string; comparisonDir: string };
   after: { simDir: string; comparisonDir: string };
@@ -78,9 +78,18 @@ const ms = (s: number | null) => (s === null ? "–" : (s * 1e3).toFixed(2));
 const pct = (r: number | null) => (r === null ? "–" : `${r >= 0 ? "+" : ""}${(r * 100).toFixed(1)}%`);
 
 /** The Markdown report: the before/after table (fit load first, held-out after) and the derived overhead table. */
-export function formatCalibrationMd(args: { experiment: string; fitLoad: string; command: string; table: CpuOverheadTable; loads: CalibrationLoad[] }): string {
+export function formatCalibrationMd(args: {
+  experiment: string;
+  fitLoad: string;
+  command: string;
+  table: CpuOverheadTable;
+  loads: CalibrationLoad[];
+  frozenFrom?: string;
+}): string {
   const lines = [
-    `# Calibration of ${args.experiment}: CPU overhead fitted on load ${args.fitLoad}`,
+    args.frozenFrom === undefined
+      ? `# Calibration of ${args.experiment}: CPU overhead fitted on load ${args.fitLoad}`
+      : `# Prediction of ${args.experiment} with the calibration frozen from ${args.frozenFrom} (fit on its load ${args.fitLoad})`,
     "",
     `Command: \`${args.command}\``,
     "",
@@ -129,7 +138,9 @@ export async function calibrate(
   ctx: {
     baseDir: string;
     paths: ProjectPaths;
-    fitLoad: string;
+    /** The load to fit on; or frozenDir: an earlier calibration dir whose overhead table is applied unchanged. */
+    fitLoad?: string;
+    frozenDir?: string;
     mode?: "split" | "single";
     minStepsPerBin?: number;
     force?: boolean;
@@ -138,9 +149,11 @@ export async function calibrate(
   },
 ): Promise<CalibrationOutcome> {
   const { paths } = ctx;
-  if (!experiment.loads.some((l) => l.name === ctx.fitLoad)) {
+  if ((ctx.fitLoad === undefined) === (ctx.frozenDir === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
+  if (ctx.fitLoad !== undefined && !experiment.loads.some((l) => l.name === ctx.fitLoad)) {
     throw new UsageError(`--fit ${ctx.fitLoad}: not a load of experiment ${experiment.name} (loads: ${experiment.loads.map((l) => l.name).join(", ")})`);
   }
+  const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   log("calibrate: uncalibrated experiment");
   const before = await runExperiment(experiment, {
     baseDir: ctx.baseDir,
@@ -150,19 +163,26 @@ export async function calibrate(
     ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
   });
   if (before.loads.length !== experiment.loads.length) throw new UsageError("calibrate: the uncalibrated experiment stopped early (interrupted?)");
-  const fit = before.loads.find((l) => l.name === ctx.fitLoad)!;
-
-  const dir = runDirPath(paths.root, "comparison", `${experiment.name}-calibration`);
+  const dir = runDirPath(paths.root, "comparison", `${experiment.name}-${frozen === undefined ? "calibration" : "prediction"}`);
   const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
-  const table = await writeCpuOverheadsFromRuns({
-    realDir: fit.realDir,
-    simDir: fit.simDir,
-    outPath: cpuOverheadsPath,
-    modelName: experiment.model.name,
-    ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
-    ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
-  });
-  log(`calibrate: ${table.rows.length} overhead rows from load ${fit.name} -> ${cpuOverheadsPath}`);
+  let table: CpuOverheadTable;
+  if (frozen === undefined) {
+    const fit = before.loads.find((l) => l.name === ctx.fitLoad)!;
+    table = await writeCpuOverheadsFromRuns({
+      realDir: fit.realDir,
+      simDir: fit.simDir,
+      outPath: cpuOverheadsPath,
+      modelName: experiment.model.name,
+      ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
+      ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
+    });
+    log(`calibrate: ${table.rows.length} overhead rows from load ${fit.name} -> ${cpuOverheadsPath}`);
+  } else {
+    await mkdir(dir, { recursive: true });
+    await copyFile(frozen.cpuOverheadsPath, cpuOverheadsPath);
+    table = frozen.table;
+    log(`calibrate: frozen overhead table of ${frozen.experiment} (fit on ${frozen.fitLoad}) -> ${cpuOverheadsPath}`);
+  }
 
   const configPath = resolveFrom(ctx.baseDir, experiment.model.config);
   const profileRoot = experiment.profileRoot === undefined ? paths.h200ProfileRoot : resolveFrom(ctx.baseDir, experiment.profileRoot);
@@ -193,7 +213,7 @@ export async function calibrate(
     });
     loads.push({
       name: l.name,
-      role: l.name === ctx.fitLoad ? "fit" : "held-out",
+      role: frozen !== undefined ? "predicted" : l.name === ctx.fitLoad ? "fit" : "held-out",
       realDir: l.realDir,
       before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
       after: { simDir, comparisonDir },
@@ -203,7 +223,18 @@ export async function calibrate(
 
   const markdownPath = join(dir, "calibration.md");
   const jsonPath = join(dir, "calibration.json");
-  await atomicWriteFile(markdownPath, formatCalibrationMd({ experiment: experiment.name, fitLoad: ctx.fitLoad, command: ctx.command, table, loads }));
+  const fitLoad = frozen?.fitLoad ?? ctx.fitLoad!;
+  await atomicWriteFile(
+    markdownPath,
+    formatCalibrationMd({
+      experiment: experiment.name,
+      fitLoad,
+      command: ctx.command,
+      table,
+      loads,
+      ...(frozen !== undefined ? { frozenFrom: frozen.experiment } : {}),
+    }),
+  );
   const json = {
     schema_version: 1,
     kind: "calibration",
@@ -211,11 +242,33 @@ export async function calibrate(
     created_at: new Date().toISOString(),
     command: ctx.command,
     git_sha: sha,
-    fit_load: ctx.fitLoad,
+    fit_load: fitLoad,
+    frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
     table,
     loads,
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, loads };
+}
+
+const FrozenCalibration = z
+  .object({ kind: z.literal("calibration"), experiment: z.string(), fit_load: z.string(), table: z.unknown(), cpu_overheads: z.string() })
+  .passthrough();
+
+/** An earlier calibration's overhead table and CSV (its calibration.json names them). */
+async function readFrozen(dir: string): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string }> {
+  const path = join(dir, "calibration.json");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    throw new UsageError(`--frozen ${dir}: cannot read ${path} (${(err as Error).message}); run runner calibrate --fit first`);
+  }
+  const parsed = FrozenCalibration.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`--frozen ${dir}: ${path} is not a calibration.json (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+  if (parsed.data.frozen_from !== undefined && parsed.data.frozen_from !== null) {
+    throw new UsageError(`--frozen ${dir}: that is itself a prediction; freeze a calibration made with --fit`);
+  }
+  return { experiment: parsed.data.experiment, fitLoad: parsed.data.fit_load, table: parsed.data.table as CpuOverheadTable, cpuOverheadsPath: join(dir, "cpu_overheads.csv") };
 }

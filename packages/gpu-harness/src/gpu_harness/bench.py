@@ -76,6 +76,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="lean attention backend (auto: flash-varlen where its GPU self-test passes, else sdpa)",
     )
     p.add_argument(
+        "--split-mixed",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="lean flash-varlen: mixed steps' attention in two kernel calls (as serve --split-mixed)",
+    )
+    p.add_argument(
         "--mixed-decodes",
         type=_ints,
         default=[16, 64],
@@ -342,7 +348,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     cuda_graphs=args.cuda_graphs,
                     attention=args.attention,
                     max_tokens=args.chunk_size + max(args.mixed_decodes),
+                    split_mixed=args.split_mixed,
                 )
+                lean_setup.setdefault("mixed", runner.describe())
             lens = rng.integers(context // 2, context * 3 // 2 + 1, d).tolist()
             toks = rng.integers(0, config.vocab_size, d + chunk).tolist()
             items = [(s + 1, n, [toks[s]], True) for s, n in enumerate(lens)]
@@ -389,6 +397,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 max_model_len=args.saturation_prompt + args.saturation_max_tokens + 1,
                 cuda_graphs=args.cuda_graphs,
                 attention=args.attention,
+                split_mixed=args.split_mixed,
             )
             lean_setup["saturation"] = engine.runner.describe()
             engine.warmup()  # graph capture and first-call costs stay out of the throughput figure

@@ -32,9 +32,12 @@ from .attention import (
     decode_attention,
     decode_attention_rows,
     flash_varlen_attention,
+    flash_varlen_split,
+    flash_varlen_split_self_test,
     prefill_attention,
     save_kv,
     select_backend,
+    split_varlen_tensors,
     varlen_attention_reference,
     varlen_tensors,
 )
@@ -102,6 +105,7 @@ class LeanModelRunner:
         attention: str = "auto",
         max_tokens: int | None = None,
         fused: bool = True,
+        split_mixed: bool = False,
     ) -> None:
         if attention not in ATTENTION_BACKENDS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got {attention!r}")
@@ -162,12 +166,28 @@ class LeanModelRunner:
         self.attention, self.attention_note = self._select_attention(attention)
         self.mixed_buckets = token_buckets(self.max_tokens)
         self._varlen_graphs: dict[tuple[int, bool], tuple[Any, torch.Tensor]] = {}
+        # Mixed steps in two attention calls (decode rows packed, chunks apart), when asked and when the GPU
+        # self-test passes. Measured on the H200: 17.4 -> 13.5 ms at 64 decodes + a 448-token chunk, but
+        # 8.4 -> 9.7 ms at 16 decodes + 496 (the second call costs more than the waste it saves); off by
+        # default.
+        self.split_mixed = False
+        self.split_note = "not requested" if not split_mixed else "not flash-varlen"
+        if split_mixed and self.attention == "flash-varlen":
+            group = self.num_q_heads // self.num_kv_heads
+            problem = flash_varlen_split_self_test(
+                self.device, self.dtype, self.num_kv_heads, group, self.head_dim
+            )
+            self.split_mixed = problem is None
+            self.split_note = "self-test passed" if problem is None else f"one call per step ({problem})"
         if self.attention != "sdpa":
             # Static step inputs (graphs read them in place): ids, positions, slots, sampled rows (int64);
             # cu_q, cu_k, seqused_k (int32). Step-sized views are prefixes of each region.
             t, n = self.max_tokens, num_slots
             self._i64 = torch.zeros(3 * t + n, dtype=torch.int64, device=self.device)
             self._i32 = torch.zeros(3 * (n + 2), dtype=torch.int32, device=self.device)
+            # The split mixed step's one-row call (cu_q, cu_k, seqused_k over every row) and row picks.
+            self._i32s = torch.zeros(3 * (t + 1), dtype=torch.int32, device=self.device)
+            self._take = torch.zeros(t, dtype=torch.bool, device=self.device)
 
     def _select_attention(self, requested: str) -> tuple[str, str]:
         group = self.num_q_heads // self.num_kv_heads
@@ -380,6 +400,10 @@ class LeanModelRunner:
                 else "per-sequence sdpa (reference for the varlen path)"
             )
             out["graphed_steps"] = "all" if self.use_graphs and self.attention == "flash-varlen" else "none"
+            out["mixed_step_attention"] = (
+                "two calls: decode rows packed (max_q 1), chunks apart" if self.split_mixed else "one call"
+            )
+            out["mixed_split_reason"] = self.split_note
             out["decode_graph_token_buckets"] = self.slot_buckets
             out["mixed_graph_token_buckets"] = self.mixed_buckets
         return out
@@ -466,6 +490,20 @@ class LeanModelRunner:
             + [0] * (n + 2 - len(used))
         )
         self._i64.copy_(torch.tensor(host64, dtype=torch.int64), non_blocking=True)
+        if self.split_mixed and not decode_only:
+            one, (cu_q, cu_k, used), take = split_varlen_tensors(seqs, num_seqs, self.max_positions, tokens)
+            host32 = (
+                cu_q
+                + [0] * (n + 2 - len(cu_q))
+                + cu_k
+                + [0] * (n + 2 - len(cu_k))
+                + used
+                + [0] * (n + 2 - len(used))
+            )
+            r = t + 1
+            host32s = [x for part in one for x in part + [0] * (r - len(part))]
+            self._i32s.copy_(torch.tensor(host32s, dtype=torch.int32), non_blocking=True)
+            self._take.copy_(torch.tensor(take + [False] * (t - len(take))), non_blocking=True)
         self._i32.copy_(torch.tensor(host32, dtype=torch.int32), non_blocking=True)
 
     def _varlen_body(
@@ -473,9 +511,30 @@ class LeanModelRunner:
     ) -> torch.Tensor:
         ids, pos, slots, sample, cu_q, cu_k, used = self._varlen_views(tokens, num_seqs, n_out)
 
+        split = self.split_mixed and max_q > 1 and seqs is None
+        if split:
+            r = self.max_tokens + 1
+            one_row = (
+                self._i32s[: tokens + 1],
+                self._i32s[r : r + tokens + 1],
+                self._i32s[2 * r : 2 * r + tokens],
+            )
+            take = self._take[:tokens]
+
         def attend(i: int, q: torch.Tensor) -> torch.Tensor:
             if seqs is not None:  # varlen-reference: the same step through per-sequence SDPA
                 return varlen_attention_reference(q, self.k_cache[i], self.v_cache[i], seqs)
+            if split:
+                return flash_varlen_split(
+                    q,
+                    self.k_cache[i],
+                    self.v_cache[i],
+                    one_row,
+                    (cu_q, cu_k, used),
+                    take,
+                    max_q,
+                    self.max_positions,
+                )
             return flash_varlen_attention(
                 q, self.k_cache[i], self.v_cache[i], cu_q, cu_k, used, max_q, self.max_positions
             )
@@ -578,6 +637,7 @@ class LeanEngine(Engine):
         cuda_graphs: bool = True,
         eos_token_id: int | list[int] | None = None,
         attention: str = "auto",
+        split_mixed: bool = False,
     ) -> None:
         self.timeline = timeline
         self.runner = LeanModelRunner(
@@ -587,6 +647,7 @@ class LeanEngine(Engine):
             cuda_graphs=cuda_graphs,
             attention=attention,
             max_tokens=chunk_size + batch_size_cap,
+            split_mixed=split_mixed,
         )
         physical_blocks = batch_size_cap * math.ceil(max_model_len / block_size)
         self.num_blocks = physical_blocks if num_blocks is None else num_blocks
