@@ -4,7 +4,7 @@
  * split). Pure computation on loaded data plus the streamed token gaps; rendering and files live elsewhere.
  */
 import { basename } from "node:path";
-import type { Iteration, RequestMetric, RunManifest } from "@vf/metrics-io";
+import { type Iteration, type RequestMetric, type RunManifest, readTokenTimestamps } from "@vf/metrics-io";
 import { ComparatorError } from "./errors.js";
 import { type LoadedRun, loadRun } from "./load.js";
 import { type CompareOptions, type CompareOptionsInput, CompareOptionsSchema, formatIssues } from "./schema.js";
@@ -156,6 +156,25 @@ export interface StepAnalysis {
 }
 
 /** The full result of a comparison (comparison.json is its snake_case-free JSON form). */
+/** P50 / P90 / P99 of one sample (seconds). */
+export interface Quantiles3 {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+/**
+ * The real side on the engine's own clock (server_token_timestamps.csv), which is what a simulator models:
+ * TTFT = engine first-token time - arrival, TBT = gaps between the engine's token times; and the delivery delay
+ * (client receive - engine emit) of first tokens, which the HTTP/SSE path adds and a simulator does not.
+ */
+export interface EngineClock {
+  definition: string;
+  ttft: { n: number; real: Quantiles3; sim: Quantiles3; relErr: Quantiles3 };
+  tbt: { n: number; real: Quantiles3; sim: Quantiles3; relErr: Quantiles3 };
+  deliveryFirstToken: { n: number; p50: number | null; p90: number | null; p99: number | null };
+}
+
 export interface Comparison {
   schemaVersion: 1;
   comparisonId: string;
@@ -180,6 +199,8 @@ export interface Comparison {
   tokens: { real: boolean; sim: boolean; realRows: number | null; simRows: number | null };
   metrics: Record<MetricKey, MetricResult | null>;
   steps: StepAnalysis | null;
+  /** Present only when the real run carries the engine's token times (a gpu-harness run with --engine-timeline). */
+  engineClock?: EngineClock;
   notes: string[];
 }
 
@@ -554,6 +575,11 @@ export async function analyzeLoaded(
     notes.push(`TBT not compared: token_timestamps.csv missing on the ${missing.join(" and ")} side.`);
   }
 
+  const engineClock =
+    real.serverTokenPath !== null && plotData.sorted.ttft !== undefined && plotData.sorted.tbt !== undefined
+      ? await analyzeEngineClock(real, real.serverTokenPath, compared, include, plotData.sorted.ttft.sim, plotData.sorted.tbt.sim)
+      : null;
+
   let steps: StepAnalysis | null = null;
   if (real.iterations !== null && sim.iterations !== null && real.iterations.length > 0 && sim.iterations.length > 0) {
     steps = analyzeSteps(real.iterations, sim.iterations);
@@ -588,10 +614,62 @@ export async function analyzeLoaded(
     tokens: { real: real.tokenPath !== null, sim: sim.tokenPath !== null, realRows, simRows },
     metrics,
     steps,
+    ...(engineClock !== null ? { engineClock } : {}),
     notes,
   };
   comparison.notes.push(...discrepancyNotes(comparison, options));
   return { comparison, plotData };
+}
+
+function q3(sorted: ArrayLike<number>): Quantiles3 {
+  if (sorted.length === 0) return { p50: null, p90: null, p99: null };
+  return { p50: quantileR7(sorted, 0.5), p90: quantileR7(sorted, 0.9), p99: quantileR7(sorted, 0.99) };
+}
+
+function relQ3(sim: Quantiles3, real: Quantiles3): Quantiles3 {
+  const r = (s: number | null, x: number | null) => (s === null || x === null || x === 0 ? null : (s - x) / x);
+  return { p50: r(sim.p50, real.p50), p90: r(sim.p90, real.p90), p99: r(sim.p99, real.p99) };
+}
+
+/** The engine-clock view (see EngineClock) of the compared requests; sim samples already sorted. */
+export async function analyzeEngineClock(
+  real: LoadedRun,
+  serverTokenPath: string,
+  compared: number[],
+  include: Uint8Array,
+  simTtftSorted: ArrayLike<number>,
+  simTbtSorted: ArrayLike<number>,
+): Promise<EngineClock> {
+  const first = new Map<number, number>();
+  try {
+    for await (const row of readTokenTimestamps(serverTokenPath)) {
+      if (row.token_index === 0 && include[row.request_id] === 1) first.set(row.request_id, row.t);
+    }
+  } catch (cause) {
+    throw new ComparatorError("COMPARATOR_READ_FAILED", `${serverTokenPath}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  const ttft: number[] = [];
+  const delivery: number[] = [];
+  for (const id of compared) {
+    const r = real.byId.get(id) as RequestMetric;
+    const f = first.get(id);
+    if (f === undefined) continue;
+    ttft.push(f - r.arrived_at);
+    if (r.first_token_at !== null) delivery.push(r.first_token_at - f);
+  }
+  const hint = compared.reduce((acc, id) => acc + Math.max(0, (real.byId.get(id)?.num_output_tokens ?? 0) - 1), 0);
+  const gaps = await readTokenGapsSorted(serverTokenPath, include, hint);
+  const realTtft = q3(sortedCopy(ttft));
+  const realTbt = q3(gaps.pooled);
+  const simTtft = q3(simTtftSorted);
+  const simTbt = q3(simTbtSorted);
+  return {
+    definition:
+      "real side on the engine's clock (server_token_timestamps.csv): TTFT = engine first-token time - arrival, TBT = pooled gaps of the engine's token times; delivery = client first-token receive - engine first-token time",
+    ttft: { n: ttft.length, real: realTtft, sim: simTtft, relErr: relQ3(simTtft, realTtft) },
+    tbt: { n: gaps.pooled.length, real: realTbt, sim: simTbt, relErr: relQ3(simTbt, realTbt) },
+    deliveryFirstToken: { n: delivery.length, ...q3(sortedCopy(delivery)) },
+  };
 }
 
 /** Formats seconds for prose: s, ms or µs with 4 significant digits. */

@@ -24,6 +24,8 @@ export interface LoadedRun {
   iterations: Iteration[] | null;
   /** Path of token_timestamps.csv, or null when the run has none. */
   tokenPath: string | null;
+  /** Path of server_token_timestamps.csv (the engine's own token times on the run clock), or null. */
+  serverTokenPath: string | null;
 }
 
 async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -54,5 +56,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const iterations = (await fileExists(iterPath)) ? await wrap(`run dir ${dir}`, () => readIterations(iterPath)) : null;
   const tokenFile = join(dir, "token_timestamps.csv");
   const tokenPath = (await fileExists(tokenFile)) ? tokenFile : null;
-  return { dir, manifest, byId, iterations, tokenPath };
+  const serverTokenFile = join(dir, "server_token_timestamps.csv");
+  const serverTokenPath = (await fileExists(serverTokenFile)) ? serverTokenFile : null;
+  return { dir, manifest, byId, iterations, tokenPath, serverTokenPath };
 }

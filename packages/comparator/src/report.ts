@@ -122,6 +122,29 @@ export function renderSummaryMd(c: Comparison, plots: RenderedPlot[]): string {
     );
   }
 
+  if (c.engineClock !== undefined) {
+    const e = c.engineClock;
+    const qs = (x: { p50: number | null; p90: number | null; p99: number | null }) => [x.p50, x.p90, x.p99].map(formatSeconds).join(" / ");
+    const es = (x: { p50: number | null; p90: number | null; p99: number | null }) => [x.p50, x.p90, x.p99].map((v) => formatPct(v)).join(" / ");
+    out.push("## Engine clock (what the simulator models)", "");
+    out.push(
+      "The real side timed by the engine itself (its token times on the run clock) instead of the client: the difference from the tables above is the HTTP/SSE delivery path, which Vidur does not model.",
+      "",
+    );
+    out.push(
+      mdTable(
+        ["metric", "n", "real (engine) P50 / P90 / P99", "sim P50 / P90 / P99", "error P50 / P90 / P99"],
+        [
+          ["TTFT", String(e.ttft.n), qs(e.ttft.real), qs(e.ttft.sim), es(e.ttft.relErr)],
+          ["TBT (pooled)", String(e.tbt.n), qs(e.tbt.real), qs(e.tbt.sim), es(e.tbt.relErr)],
+        ],
+      ),
+      "",
+      `Delivery delay of first tokens (client receive - engine emit), P50 / P90 / P99: ${qs(e.deliveryFirstToken)} over ${e.deliveryFirstToken.n} requests.`,
+      "",
+    );
+  }
+
   out.push("## Notes", "");
   for (const n of c.notes) out.push(`- ${n}`);
   out.push("");

@@ -98,3 +98,37 @@ describe("compareLoads", () => {
     await expect(compareLoads({ points: [], outDir: loadsDir })).rejects.toSatisfy(hasCode("COMPARATOR_INVALID_OPTIONS"));
   });
 });
+
+describe("engine clock", () => {
+  it("compares the engine's own token times and reports the delivery delay", async () => {
+    const d = await copyFixtures();
+    // An engine timeline 2 ms ahead of every client receive time: TTFT shifts by 2 ms, gaps stay the same.
+    const client = (await readFile(join(d.real, "token_timestamps.csv"), "utf8")).trim().split("\n");
+    const shifted = client.slice(1).map((line) => {
+      const [id, index, t] = line.split(",");
+      return `${id},${index},${(Number(t) - 0.002).toFixed(6)}`;
+    });
+    await writeFile(join(d.real, "server_token_timestamps.csv"), `request_id,token_index,t\n${shifted.join("\n")}\n`);
+    const { comparison } = await compareRuns({ realDir: d.real, simDir: d.sim, outDir: d.out, options: fast });
+    const e = comparison.engineClock;
+    expect(e).toBeDefined();
+    expect(e?.deliveryFirstToken.p50).toBeCloseTo(0.002, 6);
+    expect(e?.deliveryFirstToken.p99).toBeCloseTo(0.002, 6);
+    expect(e?.ttft.real.p50).toBeCloseTo((comparison.metrics.ttft?.real.p50 ?? 0) - 0.002, 6);
+    expect(e?.tbt.real.p90).toBeCloseTo(comparison.metrics.tbt?.real.p90 ?? 0, 6);
+    expect(e?.ttft.sim.p50).toBeCloseTo(comparison.metrics.ttft?.sim.p50 ?? 0, 12);
+    const real50 = e?.ttft.real.p50 ?? 1;
+    expect(e?.ttft.relErr.p50).toBeCloseTo(((e?.ttft.sim.p50 ?? 0) - real50) / real50, 12);
+    const summary = await readFile(join(d.out, "summary.md"), "utf8");
+    expect(summary).toContain("## Engine clock (what the simulator models)");
+    expect(summary).toMatch(/Delivery delay of first tokens .*: 2\.000 ms \/ 2\.000 ms/);
+    expect(JSON.parse(await readFile(join(d.out, "comparison.json"), "utf8")).engineClock.ttft.n).toBe(comparison.requests.compared);
+  });
+
+  it("is absent without server token times (and the golden outputs stay as they were)", async () => {
+    const d = await copyFixtures();
+    const { comparison } = await compareRuns({ realDir: d.real, simDir: d.sim, outDir: d.out, options: fast });
+    expect(comparison.engineClock).toBeUndefined();
+    expect(await readFile(join(d.out, "summary.md"), "utf8")).not.toContain("Engine clock");
+  });
+});

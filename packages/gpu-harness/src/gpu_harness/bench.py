@@ -29,8 +29,8 @@ def _ints(text: str) -> list[int]:
     return values
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The bench-engine flags (units in the help)."""
+def add_model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """--model-config, --device, --dtype, --seed: the model flags bench-engine and check-engine share."""
     p.add_argument("--model-config", default="qwen3-0.6b", help="HF config.json path or bundled name")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     p.add_argument(
@@ -39,7 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["float32", "float16", "bfloat16"],
         help="default: bfloat16 on cuda, float32 on cpu",
     )
-    p.add_argument("--seed", type=int, default=0, help="weights and context-length seed")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The bench-engine flags (units in the help)."""
+    add_model_arguments(p, "weights and context-length seed")
     p.add_argument("--batches", type=_ints, default=[1, 16, 64, 128], help="decode batch sizes (requests)")
     p.add_argument(
         "--contexts",

@@ -18,15 +18,9 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model-config", default="qwen3-0.6b", help="HF config.json path or bundled name")
-    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
-    p.add_argument(
-        "--dtype",
-        default=None,
-        choices=["float32", "float16", "bfloat16"],
-        help="default: bfloat16 on cuda, float32 on cpu",
-    )
-    p.add_argument("--seed", type=int, default=0, help="weights and prompt seed")
+    from .bench import add_model_arguments
+
+    add_model_arguments(p, "weights and prompt seed")
     p.add_argument(
         "--attention",
         default="auto,sdpa",
