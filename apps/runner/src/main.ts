@@ -345,7 +345,7 @@ function buildProgram(): Command {
       "Fit Vidur's CPU overhead on one load of an experiment and report before/after errors on every load (fit vs held-out); or, with --frozen, apply another experiment's fitted overhead unchanged (a prediction).",
     )
     .argument("<experiment>", "experiment file")
-    .option("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from")
+    .option("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from; a comma list pools several loads' steps")
     .option("--frozen <dir>", "a calibration dir written by an earlier calibrate (…/<name>-calibration): use its cpu_overheads.csv as is; every load is 'predicted'")
     .addOption(
       new Option("--mode <mode>", "split: decode-only curve + extra for batches with prefill; single: one batch-size curve (plain Vidur schema)")

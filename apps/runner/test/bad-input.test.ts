@@ -34,6 +34,11 @@ function file(name: string, content: string): string {
 const CASES: Array<[string, () => string[], string[]]> = [
   ["calibrate without --fit or --frozen", () => ["calibrate", "x.json"], ["exactly one of --fit <load> and --frozen <dir>"]],
   [
+    "calibrate --fit with an unknown load in the list",
+    () => ["calibrate", file("fit-exp.json", JSON.stringify(validExperiment)), "--fit", "low,high"],
+    ['--fit low,high: "high" is not a load of experiment bad-input-test', "(loads: low)"],
+  ],
+  [
     "calibrate --frozen dir without calibration.json",
     () => ["calibrate", file("frozen-exp.json", JSON.stringify(validExperiment)), "--frozen", tmp.dir],
     ["--frozen", "calibration.json", "runner calibrate --fit first"],

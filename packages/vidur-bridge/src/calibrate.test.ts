@@ -167,4 +167,24 @@ describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
       (e: unknown) => isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT") && e.message.includes(join(dir, "nope", "iterations.csv")),
     );
   });
+
+  it("pools several loads' steps when given arrays (same table as the concatenated steps)", async () => {
+    const half = Math.floor(REAL.length / 2);
+    await writeIterations(join(dir, "r1", "iterations.csv"), REAL.slice(0, half));
+    await writeIterations(join(dir, "r2", "iterations.csv"), REAL.slice(half));
+    await writeIterations(join(dir, "s1", "iterations.csv"), SIM.slice(0, 2));
+    await writeIterations(join(dir, "s2", "iterations.csv"), SIM.slice(2));
+    const outPath = join(dir, "pooled.csv");
+    const t = await writeCpuOverheadsFromRuns({
+      realDir: [join(dir, "r1"), join(dir, "r2")],
+      simDir: [join(dir, "s1"), join(dir, "s2")],
+      outPath,
+      modelName: "a/b",
+      minStepsPerBin: 1,
+    });
+    expect(t).toEqual(deriveCpuOverheads(REAL, SIM, ONE));
+    await expect(
+      writeCpuOverheadsFromRuns({ realDir: [join(dir, "r1"), join(dir, "r2")], simDir: [join(dir, "s1")], outPath, modelName: "a/b" }),
+    ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("2 real, 1 simulated"));
+  });
 });

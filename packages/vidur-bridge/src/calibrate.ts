@@ -190,10 +190,14 @@ export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: 
   return `${[header, ...lines].join("\n")}\n`;
 }
 
-/** Reads `<realDir>/iterations.csv` and `<simDir>/iterations.csv`, derives the table and writes it to `outPath` (atomic). */
+/**
+ * Reads `<realDir>/iterations.csv` and `<simDir>/iterations.csv`, derives the table and writes it to `outPath`
+ * (atomic). Several loads at once: give arrays of the same length (real run i with its simulation i); their steps
+ * are pooled, so the batch sizes of every load inform the table.
+ */
 export async function writeCpuOverheadsFromRuns(args: {
-  realDir: string;
-  simDir: string;
+  realDir: string | string[];
+  simDir: string | string[];
   outPath: string;
   modelName: string;
   tensorParallelSize?: number;
@@ -207,7 +211,17 @@ export async function writeCpuOverheadsFromRuns(args: {
       throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `${side} run ${join(dir, "iterations.csv")}: ${(e as Error).message}`, { cause: e });
     }
   };
-  const [real, sim] = [await read(args.realDir, "real"), await read(args.simDir, "simulated")];
+  const realDirs = typeof args.realDir === "string" ? [args.realDir] : args.realDir;
+  const simDirs = typeof args.simDir === "string" ? [args.simDir] : args.simDir;
+  if (realDirs.length === 0 || realDirs.length !== simDirs.length) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", `calibration needs one simulated run per real run (got ${realDirs.length} real, ${simDirs.length} simulated)`);
+  }
+  const real: Iteration[] = [];
+  const sim: Iteration[] = [];
+  for (let i = 0; i < realDirs.length; i++) {
+    real.push(...(await read(realDirs[i]!, "real")));
+    sim.push(...(await read(simDirs[i]!, "simulated")));
+  }
   const table = deriveCpuOverheads(real, sim, {
     ...(args.mode !== undefined ? { mode: args.mode } : {}),
     ...(args.minStepsPerBin !== undefined ? { minStepsPerBin: args.minStepsPerBin } : {}),

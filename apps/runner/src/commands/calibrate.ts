@@ -150,8 +150,14 @@ export async function calibrate(
 ): Promise<CalibrationOutcome> {
   const { paths } = ctx;
   if ((ctx.fitLoad === undefined) === (ctx.frozenDir === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
-  if (ctx.fitLoad !== undefined && !experiment.loads.some((l) => l.name === ctx.fitLoad)) {
-    throw new UsageError(`--fit ${ctx.fitLoad}: not a load of experiment ${experiment.name} (loads: ${experiment.loads.map((l) => l.name).join(", ")})`);
+  const fitNames = ctx.fitLoad === undefined ? [] : ctx.fitLoad.split(",").map((n) => n.trim());
+  for (const name of fitNames) {
+    if (!experiment.loads.some((l) => l.name === name)) {
+      throw new UsageError(`--fit ${ctx.fitLoad}: ${JSON.stringify(name)} is not a load of experiment ${experiment.name} (loads: ${experiment.loads.map((l) => l.name).join(", ")})`);
+    }
+  }
+  if (fitNames.length >= experiment.loads.length && experiment.loads.length > 1) {
+    throw new UsageError(`--fit ${ctx.fitLoad}: every load is a fit load; leave at least one held out`);
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   log("calibrate: uncalibrated experiment");
@@ -167,16 +173,16 @@ export async function calibrate(
   const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
   let table: CpuOverheadTable;
   if (frozen === undefined) {
-    const fit = before.loads.find((l) => l.name === ctx.fitLoad)!;
+    const fits = before.loads.filter((l) => fitNames.includes(l.name));
     table = await writeCpuOverheadsFromRuns({
-      realDir: fit.realDir,
-      simDir: fit.simDir,
+      realDir: fits.map((f) => f.realDir),
+      simDir: fits.map((f) => f.simDir),
       outPath: cpuOverheadsPath,
       modelName: experiment.model.name,
       ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
     });
-    log(`calibrate: ${table.rows.length} overhead rows from load ${fit.name} -> ${cpuOverheadsPath}`);
+    log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")} -> ${cpuOverheadsPath}`);
   } else {
     await mkdir(dir, { recursive: true });
     await copyFile(frozen.cpuOverheadsPath, cpuOverheadsPath);
@@ -213,7 +219,7 @@ export async function calibrate(
     });
     loads.push({
       name: l.name,
-      role: frozen !== undefined ? "predicted" : l.name === ctx.fitLoad ? "fit" : "held-out",
+      role: frozen !== undefined ? "predicted" : fitNames.includes(l.name) ? "fit" : "held-out",
       realDir: l.realDir,
       before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
       after: { simDir, comparisonDir },
