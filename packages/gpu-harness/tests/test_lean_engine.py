@@ -21,8 +21,15 @@ PROMPTS = [
 ]
 MAX_TOKENS = 14
 # The backends that run on CPU: `sdpa`, and `varlen-reference` (the flash-varlen data path: packed rows,
-# padded token buckets, static index buffers, with per-sequence SDPA in place of the CUDA kernel).
+# padded token buckets, static index buffers, with `varlen_attention_cpu` in place of the CUDA kernel).
 CPU_BACKENDS = ["sdpa", "varlen-reference"]
+
+
+def make_engine(model: torch.nn.Module, timeline: Timeline | None = None, **kw: object) -> LeanEngine:
+    """A LeanEngine sized for the tiny config: budget 8, 4 requests, 4-token blocks, 64-token context."""
+    opts: dict[str, object] = {"chunk_size": 8, "batch_size_cap": 4, "block_size": 4, "max_model_len": 64}
+    opts.update(kw)
+    return LeanEngine(model, timeline=timeline or Timeline(), **opts)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +89,7 @@ def test_greedy_tokens_equal_hf_generate_with_chunked_prefill(
 ) -> None:
     tl = Timeline()
     # A budget of 8 splits the 13-, 20- and 37-token prompts over several iterations, mixed with decodes.
-    engine = LeanEngine(
-        model,
-        timeline=tl,
-        chunk_size=8,
-        batch_size_cap=4,
-        block_size=4,
-        max_model_len=64,
-        attention=attention,
-    )
+    engine = make_engine(model, tl, attention=attention)
     assert engine.knobs()["attention_backend"] == attention
     toks, reasons = serve_all(engine, PROMPTS, MAX_TOKENS)
     assert [toks[i] for i in range(len(PROMPTS))] == reference
@@ -110,16 +109,8 @@ def test_greedy_tokens_survive_preemption_and_recompute(
     model: torch.nn.Module, reference: list[list[int]], attention: str
 ) -> None:
     tl = Timeline()
-    engine = LeanEngine(
-        model,
-        timeline=tl,
-        attention=attention,
-        chunk_size=16,
-        batch_size_cap=4,
-        block_size=4,
-        num_blocks=20,
-        max_model_len=64,
-        watermark_blocks_fraction=0.0,
+    engine = make_engine(
+        model, tl, attention=attention, chunk_size=16, num_blocks=20, watermark_blocks_fraction=0.0
     )
     toks, _ = serve_all(engine, PROMPTS, MAX_TOKENS)
     assert [toks[i] for i in range(len(PROMPTS))] == reference
@@ -138,7 +129,7 @@ def test_greedy_tokens_survive_preemption_and_recompute(
 
 def test_token_times_non_decreasing_and_within_steps(model: torch.nn.Module) -> None:
     tl = Timeline()
-    engine = LeanEngine(model, timeline=tl, chunk_size=8, batch_size_cap=4, block_size=4, max_model_len=64)
+    engine = make_engine(model, tl)
     serve_all(engine, PROMPTS[:3], 5)
     by_req: dict[str, list[float]] = {}
     for rid, idx, t in tl.tokens():
@@ -154,34 +145,16 @@ def test_eos_stops_unless_ignored(model: torch.nn.Module, reference: list[list[i
     # Pretend the 4th greedy token of prompt 0 is EOS: without ignore_eos the request stops right there.
     eos = reference[0][3]
     first = reference[0].index(eos)
-    engine = LeanEngine(
-        model,
-        timeline=Timeline(),
-        chunk_size=64,
-        batch_size_cap=2,
-        block_size=4,
-        max_model_len=64,
-        eos_token_id=eos,
-    )
+    engine = make_engine(model, chunk_size=64, batch_size_cap=2, eos_token_id=eos)
     toks, reasons = serve_all(engine, [PROMPTS[0]], MAX_TOKENS, ignore_eos=False)
     assert toks[0] == reference[0][: first + 1] and reasons[0] == "stop"
-    engine = LeanEngine(
-        model,
-        timeline=Timeline(),
-        chunk_size=64,
-        batch_size_cap=2,
-        block_size=4,
-        max_model_len=64,
-        eos_token_id=eos,
-    )
+    engine = make_engine(model, chunk_size=64, batch_size_cap=2, eos_token_id=eos)
     toks, reasons = serve_all(engine, [PROMPTS[0]], MAX_TOKENS, ignore_eos=True)
     assert toks[0] == reference[0] and reasons[0] == "length"
 
 
 def test_cancel_frees_kv_and_reports_cancelled(model: torch.nn.Module) -> None:
-    engine = LeanEngine(
-        model, timeline=Timeline(), chunk_size=64, batch_size_cap=2, block_size=4, max_model_len=64
-    )
+    engine = make_engine(model, chunk_size=64, batch_size_cap=2)
     reasons: list[str] = []
     h = engine.add_request(
         EngineRequest("x", PROMPTS[2], 20, True, lambda *a: None, lambda r, e: reasons.append(r))
@@ -207,15 +180,7 @@ def test_greedy_tokens_equal_hf_when_head_dim_differs_from_hidden_over_heads(att
         )[0, len(p) :].tolist()
         for p in prompts
     ]
-    engine = LeanEngine(
-        model,
-        timeline=Timeline(),
-        chunk_size=8,
-        batch_size_cap=2,
-        block_size=4,
-        max_model_len=64,
-        attention=attention,
-    )
+    engine = make_engine(model, batch_size_cap=2, attention=attention)
     toks, _ = serve_all(engine, prompts, 8)
     assert [toks[0], toks[1]] == ref
 
@@ -249,31 +214,15 @@ def test_token_buckets_cover_every_step_size_with_bounded_padding() -> None:
 
 
 @pytest.mark.parametrize("split", [True, False])
-def test_flash_varlen_path_with_an_emulated_kernel_equals_hf(
-    model: torch.nn.Module, reference: list[list[int]], monkeypatch: pytest.MonkeyPatch, split: bool
+def test_varlen_path_with_mixed_steps_split_or_not_equals_hf(
+    model: torch.nn.Module, reference: list[list[int]], split: bool
 ) -> None:
     # The flash-varlen step (packing in slot order, token buckets, static index buffers, decode-only family
-    # with one row per sequence, mixed steps in one call or split in two) with the CUDA kernel replaced by a
-    # CPU emulation of its contract (flash_emulation.py): greedy tokens must still equal HF generate.
-    from flash_emulation import emulated_flash_varlen
-
-    from gpu_harness.engine import attention as attention_module
-    from gpu_harness.engine import lean
-
-    monkeypatch.setattr(attention_module, "flash_varlen_attention", emulated_flash_varlen)
-    monkeypatch.setattr(lean, "flash_varlen_attention", emulated_flash_varlen)
-    monkeypatch.setattr(lean, "select_backend", lambda *_a: ("flash-varlen", "emulated kernel"))
-    monkeypatch.setattr(lean, "flash_varlen_split_self_test", lambda *_a: None if split else "disabled")
-    engine = LeanEngine(
-        model,
-        timeline=Timeline(),
-        chunk_size=8,
-        batch_size_cap=4,
-        block_size=4,
-        max_model_len=64,
-        split_mixed=True,
-    )
+    # with one row per sequence, mixed steps in one call or split in two) on the CPU kernel of the same
+    # contract: greedy tokens must still equal HF generate.
+    engine = make_engine(model, attention="varlen-reference", split_mixed=split)
     knobs = engine.knobs()
-    assert knobs["attention_backend"] == "flash-varlen" and engine.runner.split_mixed == split
+    assert knobs["attention_backend"] == "varlen-reference" and engine.runner.split_mixed == split
+    assert knobs["mixed_step_attention"].startswith("two calls" if split else "one call")
     toks, _ = serve_all(engine, PROMPTS, MAX_TOKENS)
     assert [toks[i] for i in range(len(PROMPTS))] == reference

@@ -13,18 +13,26 @@ Two families:
 - `flash_varlen_attention`: every sequence of a step (decode rows and prefill chunks alike) in ONE kernel
   call over the slot cache, with per-sequence query offsets (`cu_q`), key offsets (`cu_k`) and key counts
   (`seqused_k`) read from device tensors, so a whole step is CUDA-graph capturable; the `flash-varlen`
-  backend. `varlen_attention_reference` computes the same thing with per-sequence SDPA (CPU tests, and the
-  oracle `flash_varlen_self_test` checks the kernel against on the GPU before the engine trusts it).
+  backend. `varlen_attention_cpu` implements the same tensor contract in plain PyTorch, one SDPA call per
+  sequence (any device, not graph-capturable): the `varlen-reference` backend's kernel, which runs the whole
+  flash-varlen data path on CPU, and the oracle `flash_varlen_self_test` checks the CUDA kernel against.
 This module owns no state and no scheduling.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 # (query row offset, query rows, slot, keys visible to the last query row) of one sequence of a step.
 VarlenSeq = tuple[int, int, int, int]
+# A varlen attention kernel: (q, k_cache, v_cache, cu_q, cu_k, seqused_k, max_q, max_k) -> out.
+VarlenKernel = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, int],
+    torch.Tensor,
+]
 
 
 def save_kv(
@@ -132,21 +140,43 @@ def decode_attention_rows(
     return decode_attention(q_full, k_cache, v_cache, lens_full, kv_bucket)[slots]
 
 
-def varlen_attention_reference(
-    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, seqs: list[VarlenSeq]
+def varlen_attention_cpu(
+    q: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    cu_q: torch.Tensor,
+    cu_k: torch.Tensor,
+    seqused_k: torch.Tensor,
+    max_q: int,
+    max_k: int,
 ) -> torch.Tensor:
-    """What `flash_varlen_attention` computes, one SDPA call per sequence (host-side sequence list).
+    """`flash_varlen_attention`'s contract in plain PyTorch: one SDPA call per sequence (GQA by SDPA).
 
-    q: `[T, num_q_heads, head_dim]`; seqs: (row offset, rows, slot, kv_len) with the sequence's K/V already
-    saved at positions `0 .. kv_len-1` of its slot; its query rows are the last `rows` positions
-    (`kv_len - rows .. kv_len - 1`), causal. Rows of q no sequence covers come back as zeros.
+    Same arguments and result; it reads the offsets on the host, so it runs on any device but cannot be
+    captured in a CUDA graph. A sequence with no keys gives zeros; rows no sequence covers are NaN (the CUDA
+    kernel leaves them undefined), so a caller that reads them fails loudly.
     """
-    out = torch.zeros_like(q)
-    for off, rows, slot, kv_len in seqs:
-        if rows:
-            out[off : off + rows] = prefill_attention(
-                q[off : off + rows], k_cache, v_cache, slot, kv_len - rows
-            )
+    kv_heads, head_dim = k_cache.shape[-2], k_cache.shape[-1]
+    flat_k = k_cache.reshape(-1, kv_heads, head_dim)
+    flat_v = v_cache.reshape(-1, kv_heads, head_dim)
+    out = torch.full_like(q, float("nan"))
+    starts_q, starts_k, used = cu_q.tolist(), cu_k.tolist(), seqused_k.tolist()
+    for i, n in enumerate(used):
+        a, b = starts_q[i], starts_q[i + 1]
+        if b <= a:
+            continue
+        if b - a > max_q or n > max_k:
+            raise ValueError(f"sequence {i}: {b - a} rows / {n} keys exceed max_q {max_q} / max_k {max_k}")
+        if n == 0:
+            out[a:b] = 0
+            continue
+        k = flat_k[starts_k[i] : starts_k[i] + n].transpose(0, 1).unsqueeze(0)
+        v = flat_v[starts_k[i] : starts_k[i] + n].transpose(0, 1).unsqueeze(0)
+        rows = torch.arange(b - a, device=q.device).unsqueeze(1) + (n - (b - a))
+        mask = torch.arange(n, device=q.device).unsqueeze(0) <= rows  # causal, aligned to the end
+        qh = q[a:b].transpose(0, 1).unsqueeze(0)
+        o = F.scaled_dot_product_attention(qh, k, v, attn_mask=mask, enable_gqa=True)
+        out[a:b] = o.squeeze(0).transpose(0, 1)
     return out
 
 
@@ -277,75 +307,48 @@ def flash_varlen_split(
     take_one_row: torch.Tensor,
     max_q: int,
     max_k: int,
+    kernel: VarlenKernel | None = None,
 ) -> torch.Tensor:
     """A mixed step's attention in two kernel calls over the same q: the decode rows as one-row sequences
     (max_q = 1: the kernel packs the query heads of a KV head into one tile) and the prefill chunks (max_q =
     padded rows); `take_one_row` ([T] bool) picks each row's answer. In one call every decode row would fill a
     whole 128-row query tile per head with one useful row: at 64 decodes x 1,200 keys that is ~80 GFLOP of
-    waste per layer. Tensors as in `split_varlen_tensors`; graph-capturable."""
-    a = flash_varlen_attention(q, k_cache, v_cache, *one_row, 1, max_k)
-    b = flash_varlen_attention(q, k_cache, v_cache, *chunks, max_q, max_k)
+    waste per layer. Tensors as in `split_varlen_tensors`; graph-capturable with the CUDA kernel (`kernel`:
+    `flash_varlen_attention` by default, or `varlen_attention_cpu`)."""
+    run = kernel or flash_varlen_attention
+    a = run(q, k_cache, v_cache, *one_row, 1, max_k)
+    b = run(q, k_cache, v_cache, *chunks, max_q, max_k)
     return torch.where(take_one_row.view(-1, 1, 1), a, b)
 
 
-def flash_varlen_split_self_test(
-    device: torch.device, dtype: torch.dtype, num_kv_heads: int, group: int, head_dim: int
-) -> str | None:
-    """`flash_varlen_split` on a small mixed step against `varlen_attention_reference`; None when equal."""
-    try:
-        gen = torch.Generator(device=device).manual_seed(8)
-        positions = 300
-        kc = torch.randn((6, positions, num_kv_heads, head_dim), generator=gen, device=device, dtype=dtype)
-        vc = torch.randn((6, positions, num_kv_heads, head_dim), generator=gen, device=device, dtype=dtype)
-        spec = [(1, 0, 17), (1, 1, 256), (40, 2, 40), (1, 3, 1), (64, 5, 290)]
-        seqs: list[VarlenSeq] = []
-        off = 0
-        for rows, slot, kv in spec:
-            seqs.append((off, rows, slot, kv))
-            off += rows
-        total = off + 3
-        q = torch.randn(total, num_kv_heads * group, head_dim, generator=gen, device=device, dtype=dtype)
-        one, chunks, take = split_varlen_tensors(seqs, len(seqs) + 3, positions, total)
-        as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
-        got = flash_varlen_split(
-            q,
-            kc,
-            vc,
-            (as32(one[0]), as32(one[1]), as32(one[2])),
-            (as32(chunks[0]), as32(chunks[1]), as32(chunks[2])),
-            torch.tensor(take, dtype=torch.bool, device=device),
-            64,
-            positions,
-        )
-        ref = varlen_attention_reference(q, kc, vc, seqs)
-        err = float((got[:off].float() - ref[:off].float()).abs().max())
-        if not err < 2e-2:
-            return f"split flash varlen differs from the SDPA reference by {err:.3g}"
-    except Exception as err:
-        return f"{type(err).__name__}: {str(err)[:200]}"
-    return None
-
-
 def flash_varlen_self_test(
-    device: torch.device, dtype: torch.dtype, num_kv_heads: int, group: int, head_dim: int
+    device: torch.device,
+    dtype: torch.dtype,
+    num_kv_heads: int,
+    group: int,
+    head_dim: int,
+    *,
+    split: bool = False,
 ) -> str | None:
-    """Run the varlen kernel on a small mixed step (decodes, a first chunk, a later chunk, padding) against
-    `varlen_attention_reference`; None when they agree, else what went wrong (the engine then uses sdpa)."""
+    """Run the CUDA kernel as the engine calls it, against `varlen_attention_cpu` on the same tensors; None
+    when they agree, else what went wrong (the engine then falls back). Cases: a mixed step (two decodes, a
+    first chunk, a decode, a later chunk, 3 padding rows; max_q = 64) and a decode-only step (one row per
+    sequence, 2 padding rows; max_q = 1), as the engine's two graph families call it; with `split`, the mixed
+    step through `flash_varlen_split` instead."""
     reason = flash_varlen_support()
     if reason is not None:
         return reason
     try:
-        gen = torch.Generator(device=device).manual_seed(7)
-        slots, positions = 6, 300
-        shape = (slots, positions, num_kv_heads, head_dim)
+        gen = torch.Generator(device=device).manual_seed(8 if split else 7)
+        positions = 300
+        shape = (6, positions, num_kv_heads, head_dim)
         kc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
         vc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
-        # (rows, slot, kv_len): two decodes, a first chunk, a decode, a later chunk; 3 rows of padding (a
-        # mixed step, max_q = padded rows); then decodes only with one padding row (max_q = 1), as the
-        # engine's two graph families call the kernel.
         mixed = [(1, 0, 17), (1, 1, 256), (40, 2, 40), (1, 3, 1), (64, 5, 290)]
         decodes = [(1, 0, 17), (1, 1, 256), (1, 3, 1), (1, 5, 299)]
-        for spec, pad, max_q in ((mixed, 3, 64), (decodes, 2, 1)):
+        cases = ((mixed, 3, 64),) if split else ((mixed, 3, 64), (decodes, 2, 1))
+        as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
+        for spec, pad, max_q in cases:
             seqs: list[VarlenSeq] = []
             off = 0
             for rows, slot, kv in spec:
@@ -355,13 +358,26 @@ def flash_varlen_self_test(
             q = torch.randn(total, num_kv_heads * group, head_dim, generator=gen, device=device, dtype=dtype)
             each = max_q == 1
             n_seqs = total if each else len(seqs) + 1
-            cu_q, cu_k, used = varlen_tensors(seqs, n_seqs, positions, total, one_row_each=each)
-            as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
-            got = flash_varlen_attention(q, kc, vc, as32(cu_q), as32(cu_k), as32(used), max_q, positions)
-            ref = varlen_attention_reference(q, kc, vc, seqs)
+            tensors = [as32(x) for x in varlen_tensors(seqs, n_seqs, positions, total, one_row_each=each)]
+            ref = varlen_attention_cpu(q, kc, vc, *tensors, max_q, positions)
+            if split:
+                one, chunks, take = split_varlen_tensors(seqs, n_seqs, positions, total)
+                got = flash_varlen_split(
+                    q,
+                    kc,
+                    vc,
+                    (as32(one[0]), as32(one[1]), as32(one[2])),
+                    (as32(chunks[0]), as32(chunks[1]), as32(chunks[2])),
+                    torch.tensor(take, dtype=torch.bool, device=device),
+                    max_q,
+                    positions,
+                )
+            else:
+                got = flash_varlen_attention(q, kc, vc, *tensors, max_q, positions)
             err = float((got[:off].float() - ref[:off].float()).abs().max())
             if not err < 2e-2:
-                return f"flash varlen (max_q {max_q}) differs from the SDPA reference by {err:.3g}"
+                what = "split flash varlen" if split else f"flash varlen (max_q {max_q})"
+                return f"{what} differs from the SDPA reference by {err:.3g}"
     except Exception as err:  # the kernel may be missing for this GPU or dtype
         return f"{type(err).__name__}: {str(err)[:200]}"
     return None

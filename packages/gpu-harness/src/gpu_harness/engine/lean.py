@@ -13,7 +13,8 @@ Attention backends (`attention=`):
 - `sdpa` (any device; `auto` elsewhere): decode-only iterations run one fused step over slot-major rows
   (row i = cache slot i), captured on CUDA once per (slot bucket, KV-length bucket); mixed iterations run
   eagerly (one SDPA call per prefill chunk).
-- `varlen-reference`: the flash-varlen data path with per-sequence SDPA instead of the kernel, eager (tests).
+- `varlen-reference`: the flash-varlen data path with `varlen_attention_cpu` (the kernel's contract in plain
+  PyTorch) in place of the CUDA kernel, eager: what the CPU tests run, split mixed steps included.
 Scheduling is scheduler.SarathiScheduler. It does not own HTTP, threads or logs (driver.py, serve/,
 timeline.py).
 """
@@ -32,13 +33,13 @@ from .attention import (
     decode_attention,
     decode_attention_rows,
     flash_varlen_attention,
+    flash_varlen_self_test,
     flash_varlen_split,
-    flash_varlen_split_self_test,
     prefill_attention,
     save_kv,
     select_backend,
     split_varlen_tensors,
-    varlen_attention_reference,
+    varlen_attention_cpu,
     varlen_tensors,
 )
 from .base import Engine, EngineRequest
@@ -163,7 +164,12 @@ class LeanModelRunner:
         # Tokens one step may carry (the engine passes its token budget + batch cap: decodes are outside the
         # Sarathi budget); by default any step that fits the cache.
         self.max_tokens = max(max_tokens or max_model_len + num_slots, num_slots, 1)
-        self.attention, self.attention_note = self._select_attention(attention)
+        group = self.num_q_heads // self.num_kv_heads
+        self.attention, self.attention_note = select_backend(
+            attention, self.device, self.dtype, self.num_kv_heads, group, self.head_dim
+        )
+        # The varlen kernel: the CUDA one, or its plain-PyTorch twin for `varlen-reference` (same contract).
+        self._kernel = flash_varlen_attention if self.attention == "flash-varlen" else varlen_attention_cpu
         self.mixed_buckets = token_buckets(self.max_tokens)
         self._varlen_graphs: dict[tuple[int, bool], tuple[Any, torch.Tensor]] = {}
         # Mixed steps in two attention calls (decode rows packed, chunks apart), when asked and when the GPU
@@ -171,11 +177,12 @@ class LeanModelRunner:
         # 8.4 -> 9.7 ms at 16 decodes + 496 (the second call costs more than the waste it saves); off by
         # default.
         self.split_mixed = False
-        self.split_note = "not requested" if not split_mixed else "not flash-varlen"
-        if split_mixed and self.attention == "flash-varlen":
-            group = self.num_q_heads // self.num_kv_heads
-            problem = flash_varlen_split_self_test(
-                self.device, self.dtype, self.num_kv_heads, group, self.head_dim
+        self.split_note = "not requested" if not split_mixed else "sdpa backend"
+        if split_mixed and self.attention == "varlen-reference":
+            self.split_mixed, self.split_note = True, "requested (CPU kernel)"
+        elif split_mixed and self.attention == "flash-varlen":
+            problem = flash_varlen_self_test(
+                self.device, self.dtype, self.num_kv_heads, group, self.head_dim, split=True
             )
             self.split_mixed = problem is None
             self.split_note = "self-test passed" if problem is None else f"one call per step ({problem})"
@@ -188,10 +195,6 @@ class LeanModelRunner:
             # The split mixed step's one-row call (cu_q, cu_k, seqused_k over every row) and row picks.
             self._i32s = torch.zeros(3 * (t + 1), dtype=torch.int32, device=self.device)
             self._take = torch.zeros(t, dtype=torch.bool, device=self.device)
-
-    def _select_attention(self, requested: str) -> tuple[str, str]:
-        group = self.num_q_heads // self.num_kv_heads
-        return select_backend(requested, self.device, self.dtype, self.num_kv_heads, group, self.head_dim)
 
     # -- shared pieces ------------------------------------------------------------------------------------
     def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -268,6 +271,22 @@ class LeanModelRunner:
         h = self._layers(self.embed(ids), positions, slots, attend)
         return self._logits_argmax(h)
 
+    def _capture(self, body: Callable[[], torch.Tensor]) -> tuple[Any, torch.Tensor]:
+        """Capture `body` (static inputs already in place) as a CUDA graph in the runner's shared pool, after
+        two warm-up runs on a side stream; returns the graph and its output tensor (rewritten by replays)."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(2):
+                body()
+        torch.cuda.current_stream().wait_stream(side)
+        if self._pool is None:
+            self._pool = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
+            out = body()
+        return graph, out
+
     def _graph_for(
         self, s: int, kv_bucket: int
     ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -278,17 +297,7 @@ class LeanModelRunner:
         ids = torch.zeros(s, dtype=torch.int64, device=self.device)
         pos = torch.full((s,), self.scratch_pos, dtype=torch.int64, device=self.device)
         lens = torch.ones(s, dtype=torch.int64, device=self.device)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(2):
-                self._decode_slot_major(ids, pos, lens, kv_bucket)
-        torch.cuda.current_stream().wait_stream(side)
-        if self._pool is None:
-            self._pool = torch.cuda.graph_pool_handle()
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
-            out = self._decode_slot_major(ids, pos, lens, kv_bucket)
+        graph, out = self._capture(lambda: self._decode_slot_major(ids, pos, lens, kv_bucket))
         entry = (graph, ids, pos, lens, out)
         self._graphs[key] = entry
         return entry
@@ -397,7 +406,7 @@ class LeanModelRunner:
             out["attention_impl"] = (
                 "aten._flash_attention_forward varlen (cu_seqlens + seqused_k) over the slot cache"
                 if self.attention == "flash-varlen"
-                else "per-sequence sdpa (reference for the varlen path)"
+                else "attention.varlen_attention_cpu: the same varlen contract in plain PyTorch, eager"
             )
             out["graphed_steps"] = "all" if self.use_graphs and self.attention == "flash-varlen" else "none"
             out["mixed_step_attention"] = (
@@ -468,9 +477,17 @@ class LeanModelRunner:
     ) -> None:
         t, n = self.max_tokens, self.num_slots
         pad = t - len(ids)
-        cu_q, cu_k, used = varlen_tensors(
-            seqs, num_seqs, self.max_positions, tokens, one_row_each=decode_only
-        )
+        split = self.split_mixed and not decode_only
+        if split:  # the chunk call's tensors, plus the one-row call's and the per-row picks
+            one, (cu_q, cu_k, used), take = split_varlen_tensors(seqs, num_seqs, self.max_positions, tokens)
+            r = t + 1
+            host32s = [x for part in one for x in part + [0] * (r - len(part))]
+            self._i32s.copy_(torch.tensor(host32s, dtype=torch.int32), non_blocking=True)
+            self._take.copy_(torch.tensor(take + [False] * (t - len(take))), non_blocking=True)
+        else:
+            cu_q, cu_k, used = varlen_tensors(
+                seqs, num_seqs, self.max_positions, tokens, one_row_each=decode_only
+            )
         host64 = (
             ids
             + [0] * pad
@@ -490,28 +507,12 @@ class LeanModelRunner:
             + [0] * (n + 2 - len(used))
         )
         self._i64.copy_(torch.tensor(host64, dtype=torch.int64), non_blocking=True)
-        if self.split_mixed and not decode_only:
-            one, (cu_q, cu_k, used), take = split_varlen_tensors(seqs, num_seqs, self.max_positions, tokens)
-            host32 = (
-                cu_q
-                + [0] * (n + 2 - len(cu_q))
-                + cu_k
-                + [0] * (n + 2 - len(cu_k))
-                + used
-                + [0] * (n + 2 - len(used))
-            )
-            r = t + 1
-            host32s = [x for part in one for x in part + [0] * (r - len(part))]
-            self._i32s.copy_(torch.tensor(host32s, dtype=torch.int32), non_blocking=True)
-            self._take.copy_(torch.tensor(take + [False] * (t - len(take))), non_blocking=True)
         self._i32.copy_(torch.tensor(host32, dtype=torch.int32), non_blocking=True)
 
-    def _varlen_body(
-        self, tokens: int, num_seqs: int, max_q: int, n_out: int, seqs: list[VarlenSeq] | None = None
-    ) -> torch.Tensor:
+    def _varlen_body(self, tokens: int, num_seqs: int, max_q: int, n_out: int) -> torch.Tensor:
         ids, pos, slots, sample, cu_q, cu_k, used = self._varlen_views(tokens, num_seqs, n_out)
 
-        split = self.split_mixed and max_q > 1 and seqs is None
+        split = self.split_mixed and max_q > 1
         if split:
             r = self.max_tokens + 1
             one_row = (
@@ -522,8 +523,6 @@ class LeanModelRunner:
             take = self._take[:tokens]
 
         def attend(i: int, q: torch.Tensor) -> torch.Tensor:
-            if seqs is not None:  # varlen-reference: the same step through per-sequence SDPA
-                return varlen_attention_reference(q, self.k_cache[i], self.v_cache[i], seqs)
             if split:
                 return flash_varlen_split(
                     q,
@@ -534,8 +533,9 @@ class LeanModelRunner:
                     take,
                     max_q,
                     self.max_positions,
+                    self._kernel,
                 )
-            return flash_varlen_attention(
+            return self._kernel(
                 q, self.k_cache[i], self.v_cache[i], cu_q, cu_k, used, max_q, self.max_positions
             )
 
@@ -549,17 +549,7 @@ class LeanModelRunner:
             return found
         num_seqs, max_q, n_out = self._varlen_shape(tokens, decode_only)
         self._varlen_fill([], [], [], [], [], tokens, num_seqs, n_out, decode_only)  # an all-padding step
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(2):
-                self._varlen_body(tokens, num_seqs, max_q, n_out)
-        torch.cuda.current_stream().wait_stream(side)
-        if self._pool is None:
-            self._pool = torch.cuda.graph_pool_handle()
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
-            out = self._varlen_body(tokens, num_seqs, max_q, n_out)
+        graph, out = self._capture(lambda: self._varlen_body(tokens, num_seqs, max_q, n_out))
         self._varlen_graphs[key] = (graph, out)
         return graph, out
 
@@ -589,9 +579,7 @@ class LeanModelRunner:
             graph.replay()
         else:
             with torch.inference_mode():
-                out = self._varlen_body(
-                    tokens, num_seqs, max_q, n_out, seqs if self.attention == "varlen-reference" else None
-                )
+                out = self._varlen_body(tokens, num_seqs, max_q, n_out)
         with torch.inference_mode():
             return out[: len(sample)].clone()  # the graph's output buffer is rewritten by the next replay
 
