@@ -5,6 +5,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh"
+if [ -z "${VF_SHARED_DATA:-}" ] || [ ! -d "$VF_SHARED_DATA" ]; then
+  echo "scripts/test.sh: the public data folder was not found: expected ../shared/data beside this checkout" \
+    "(or beside the checkout it was cloned from), or VF_SHARED_DATA=<folder> naming it" >&2
+  exit 2
+fi
+echo "== public data: $VF_SHARED_DATA" >&2
 # The comparator's report test opens report.html in Debian's headless Chromium (driven by playwright-core).
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing Debian's chromium for the report test" >&2

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 export const appDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The monorepo root. */
 export const repoRoot = resolve(appDir, "../..");
-/** The public data beside the repo (read-only). */
-export const dataRoot = resolve(repoRoot, "../shared/data");
+/** The public data (read-only): $VF_SHARED_DATA (scripts/env.sh sets it), else ../shared/data beside the repo. */
+export const dataRoot = process.env.VF_SHARED_DATA ?? resolve(repoRoot, "../shared/data");
 /** The built CLI. */
 export const cliPath = join(appDir, "dist", "main.js");
 

@@ -10,8 +10,8 @@ import { gunzipSync } from "node:zlib";
 
 /** Repo root (this file lies in packages/workload-spec/test). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-/** The public data folder beside the repo. */
-export const dataRoot = resolve(repoRoot, "../shared/data");
+/** The public data (read-only): $VF_SHARED_DATA (scripts/env.sh sets it), else ../shared/data beside the repo. */
+export const dataRoot = process.env.VF_SHARED_DATA ?? resolve(repoRoot, "../shared/data");
 
 function jsonLines(text: string): Array<Record<string, unknown>> {
   return text
