@@ -10,10 +10,8 @@ import torch
 from gpu_harness.engine.attention import (
     decode_attention,
     decode_attention_rows,
-    flash_varlen_split,
     prefill_attention,
     save_kv,
-    split_varlen_tensors,
     varlen_attention_cpu,
     varlen_tensors,
 )
@@ -93,10 +91,12 @@ def test_varlen_tensors_pack_offsets_and_pad_to_a_static_shape() -> None:
     seqs = [(0, 1, 0, 9), (1, 6, 1, 6), (7, 4, 3, 30)]
     cu_q, cu_k, used = varlen_tensors(seqs, 6, POS, 16)
     assert cu_q == [0, 1, 7, 11, 16, 16, 16]  # padding rows 11..15 form one key-less sequence
-    assert cu_k == [0, POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS]  # non-decreasing
+    assert cu_k == [0, POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS, 3 * POS]  # padding: the last slot
     assert used == [9, 6, 30, 0, 0, 0]
-    with pytest.raises(ValueError, match="non-decreasing slot order"):
-        varlen_tensors([(0, 1, 2, 3), (1, 1, 1, 3)], 4, POS, 2)
+    # Any slot order (chunks first, then decodes, each by slot); rows must be packed one after another.
+    assert varlen_tensors([(0, 2, 2, 3), (2, 1, 1, 3)], 3, POS, 3)[1] == [2 * POS, POS, POS, POS]
+    with pytest.raises(ValueError, match="packed one after another"):
+        varlen_tensors([(0, 1, 2, 3), (2, 1, 1, 3)], 4, POS, 4)
     with pytest.raises(ValueError, match="num_seqs >= 4"):
         varlen_tensors(seqs, 3, POS, 16)
     # Decode-only steps: one sequence per row, padding rows too (the kernel packs query heads there).
@@ -107,28 +107,3 @@ def test_varlen_tensors_pack_offsets_and_pad_to_a_static_shape() -> None:
     )
     with pytest.raises(ValueError, match="num_seqs == 4"):
         varlen_tensors(decodes, 5, POS, 4, one_row_each=True)
-
-
-def test_split_mixed_step_equals_one_call() -> None:
-    # The two-call split (decode rows as one-row sequences, chunks apart, rows picked by flag) must give
-    # what one call over every sequence gives, with the CPU kernel (the CUDA one: GPU self-test at start-up).
-    kc, vc = caches()
-    seqs = [(0, 1, 0, 9), (1, 6, 1, 6), (7, 1, 2, 3), (8, 4, 3, 30)]
-    total = 14  # two padding rows
-    q = torch.randn(total, Q_HEADS, D)
-    one, chunks, take = split_varlen_tensors(seqs, 6, POS, total)
-    assert take == [True] + [False] * 6 + [True] + [False] * 6
-    assert one[2] == [9, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0] and chunks[2][:4] == [0, 6, 0, 30]
-    got = flash_varlen_split(
-        q,
-        kc,
-        vc,
-        (t32(one[0]), t32(one[1]), t32(one[2])),
-        (t32(chunks[0]), t32(chunks[1]), t32(chunks[2])),
-        torch.tensor(take),
-        16,
-        POS,
-        varlen_attention_cpu,
-    )
-    whole = [t32(x) for x in varlen_tensors(seqs, 6, POS, total)]
-    torch.testing.assert_close(got[:12], varlen_attention_cpu(q, kc, vc, *whole, 16, POS)[:12])

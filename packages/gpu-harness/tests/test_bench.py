@@ -159,7 +159,7 @@ def test_check_engine_reports_equal_greedy_tokens_per_backend(tmp_path: Path) ->
             "--device",
             "cpu",
             "--attention",
-            "sdpa,varlen-reference",
+            "sdpa,varlen-reference,varlen-reference:flash",
             "--prompt-lengths",
             "3,40",
             "--max-tokens",
@@ -172,9 +172,14 @@ def test_check_engine_reports_equal_greedy_tokens_per_backend(tmp_path: Path) ->
     )
     report = json.loads(out.read_text())
     assert rc == 0 and report["ok"] and report["tie_tolerance"] == 0.0
-    for name in ("sdpa", "varlen-reference"):
+    for name, decode in (
+        ("sdpa", "n/a"),
+        ("varlen-reference", "split-kv"),
+        ("varlen-reference:flash", "flash"),
+    ):
         b = report["backends"][name]
-        assert b["resolved"] == name and b["prompts_equal"] == 2 and b["mixed_iterations"] > 0
+        assert b["resolved"] == name.split(":")[0] and b["decode_attention"] == decode
+        assert b["prompts_equal"] == 2 and b["mixed_iterations"] > 0
         assert all(p["first_difference"] is None for p in b["prompts"])
 
 

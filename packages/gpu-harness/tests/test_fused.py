@@ -80,3 +80,19 @@ def test_unknown_norm_shapes_fall_back_to_hf_modules(model: torch.nn.Module) -> 
         assert r.blocks is None and "GemmaRMSNorm" in r.describe()["layer_compute"]
     finally:
         layer.input_layernorm = saved
+
+
+def test_triton_elementwise_kernels_match_the_pytorch_path() -> None:
+    # The three kernels (Triton's CPU interpreter, float32) against FusedBlock's PyTorch ops (q, k and v
+    # as written into the cache, the residual sum, the norm, silu * up): the engine's start-up self-test.
+    from gpu_harness.engine import fused_kernels
+    from gpu_harness.engine.fused import FusedBlock, signed_sin
+    from gpu_harness.model import build_model
+
+    model = build_model("qwen3-tiny", device="cpu", dtype="float32", seed=4)
+    cfg = model.config
+    block = FusedBlock(model.model.layers[1], cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim)
+    pos = torch.arange(32).unsqueeze(0)
+    cos, sin = model.model.rotary_emb(torch.empty(()), pos)
+    cos, sin_signed = cos[0].contiguous(), signed_sin(sin[0]).contiguous()
+    assert fused_kernels.fused_kernels_self_test(block, cos, sin_signed) is None

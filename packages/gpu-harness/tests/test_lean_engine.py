@@ -213,16 +213,78 @@ def test_token_buckets_cover_every_step_size_with_bounded_padding() -> None:
     assert token_buckets(2048)[-3:] == [1536, 1792, 2048]
 
 
-@pytest.mark.parametrize("split", [True, False])
-def test_varlen_path_with_mixed_steps_split_or_not_equals_hf(
-    model: torch.nn.Module, reference: list[list[int]], split: bool
+@pytest.mark.parametrize("decode_attn", ["split-kv", "flash"])
+def test_varlen_path_equals_hf_with_either_decode_attention(
+    model: torch.nn.Module, reference: list[list[int]], decode_attn: str
 ) -> None:
-    # The flash-varlen step (packing in slot order, token buckets, static index buffers, decode-only family
-    # with one row per sequence, mixed steps in one call or split in two) on the CPU kernel of the same
-    # contract: greedy tokens must still equal HF generate.
-    engine = make_engine(model, attention="varlen-reference", split_mixed=split)
+    # The flash-varlen step (chunks first then decodes, token and chunk-count buckets, static index
+    # buffers; decode rows in the split-KV kernel after a chunk-only varlen call, or all rows in one call)
+    # on the CPU twins of both kernels: greedy tokens must still equal HF generate.
+    engine = make_engine(model, attention="varlen-reference", decode_attn=decode_attn)
     knobs = engine.knobs()
-    assert knobs["attention_backend"] == "varlen-reference" and engine.runner.split_mixed == split
-    assert knobs["mixed_step_attention"].startswith("two calls" if split else "one call")
+    assert knobs["attention_backend"] == "varlen-reference" and knobs["decode_attention"] == decode_attn
+    assert knobs["mixed_step_attention"].startswith(
+        "varlen call over" if decode_attn == "split-kv" else "one"
+    )
     toks, _ = serve_all(engine, PROMPTS, MAX_TOKENS)
     assert [toks[i] for i in range(len(PROMPTS))] == reference
+
+
+def test_triton_decode_kernel_in_the_engine_equals_hf(
+    model: torch.nn.Module, reference: list[list[int]]
+) -> None:
+    # The real Triton kernel (Triton's CPU interpreter) in the engine's data path, where the GPU runs it.
+    from gpu_harness.engine.decode_kernel import decode_attention_split
+
+    engine = make_engine(model, attention="varlen-reference")
+    engine.runner._decode_kernel = decode_attention_split
+    engine.runner.decode_tuning = {"split": 16, "block_n": 16, "num_warps": 1}  # several splits per row
+    toks, _ = serve_all(engine, PROMPTS[:3], MAX_TOKENS)
+    assert [toks[i] for i in range(3)] == reference[:3]
+
+
+def test_captured_graph_keys_cover_every_reachable_step(model: torch.nn.Module) -> None:
+    # capture_all captures `graph_keys()`; a step whose `step_key` is not among them would capture while
+    # serving. Check every (tokens, chunks, decodes) a step can have, for both decode attentions.
+    for decode_attn in ("split-kv", "flash"):
+        r = LeanModelRunner(
+            model,
+            num_slots=64,
+            max_model_len=64,
+            cuda_graphs=False,
+            attention="varlen-reference",
+            max_tokens=80,
+            decode_attn=decode_attn,
+        )
+        keys = set(r.graph_keys())
+        assert len(keys) == len(r.graph_keys())
+        for n in range(1, 65):
+            assert r.step_key(n, True, 0, n) in keys
+        for n in range(1, 81):
+            for chunks in range(1, min(n, 64) + 1):
+                for decodes in range(0, min(n - chunks, 64 - chunks) + 1):
+                    assert r.step_key(n, False, chunks + (0 if r.decode_split else decodes), decodes) in keys
+    assert r.step_key(70, False, 3, 5) == (80, False, 0, 0)  # flash: one varlen call, no split buckets
+
+
+def test_triton_elementwise_kernels_in_the_engine_equal_hf(
+    model: torch.nn.Module, reference: list[list[int]]
+) -> None:
+    # fused_kernels="triton" (Triton's CPU interpreter here): add+RMSNorm, q/k norm+RoPE+KV write and
+    # silu*up as the GPU runs them, inside the varlen data path; greedy tokens must equal HF generate.
+    engine = make_engine(model, attention="varlen-reference")
+    runner = LeanModelRunner(
+        model,
+        num_slots=4,
+        max_model_len=64,
+        cuda_graphs=False,
+        attention="varlen-reference",
+        max_tokens=12,
+        fused_kernels="triton",
+    )
+    assert runner.fused_triton and runner.describe()["elementwise_kernels"].startswith("fused_kernels")
+    engine.runner = runner
+    toks, _ = serve_all(engine, PROMPTS[:3], MAX_TOKENS)
+    assert [toks[i] for i in range(3)] == reference[:3]
+    with pytest.raises(ValueError, match="auto, triton or torch"):
+        LeanModelRunner(model, num_slots=1, max_model_len=8, cuda_graphs=False, fused_kernels="cuda")

@@ -296,6 +296,7 @@ def _opts(tmp_path: Path, **kw: object) -> ProfileOptions:
         ({"device_name": "../x"}, "PROFILE_BAD_FLAG", "--device-name"),
         ({"max_seq_len": 1}, "PROFILE_BAD_FLAG", "--max-seq-len 1"),
         ({"repeats": 0}, "PROFILE_BAD_FLAG", "--repeats 0"),
+        ({"fused_kernels": "cuda"}, "PROFILE_BAD_FLAG", "--fused-kernels 'cuda'"),
         ({"time_budget_s": 0.0}, "PROFILE_BAD_FLAG", "--time-budget-s"),
         (
             {"model_config": Path("/nonexistent/config.json")},
@@ -400,3 +401,31 @@ def test_summary_step_is_the_sum_of_the_profiled_ops(profile_dir: Path) -> None:
     assert len(last) == 1
     assert float(last[0].split("|")[-2]) == pytest.approx(step, abs=1e-4)
     assert "| num_tokens | emb |" in text
+
+
+def test_profile_times_the_triton_elementwise_kernels_when_the_engine_runs_them(tmp_path: Path) -> None:
+    # fused_kernels=triton (Triton's CPU interpreter here; `auto` on a GPU): the norms are add_rms_norm,
+    # attn_rope includes the K/V write (so attn_kv_cache_save is 0) and the residual add is folded in (0).
+    import csv
+
+    torch.set_num_threads(1)
+    result = run_profile(
+        _opts(
+            tmp_path,
+            dtype="float32",
+            fused_kernels="triton",
+            max_tokens=64,
+            max_seq_len=MAX_SEQ,
+            max_batch_size=MAX_BATCH,
+            repeats=2,
+            warmup=1,
+        )
+    )
+    mlp = list(csv.DictReader((result.out_dir / "mlp.csv").open()))
+    attn = list(csv.DictReader((result.out_dir / "attention.csv").open()))
+    assert mlp and all(float(r["time_stats.add.median"]) == 0.0 for r in mlp)
+    assert all(float(r["time_stats.input_layernorm.median"]) > 0 for r in mlp)
+    assert all(float(r["time_stats.attn_rope.median"]) > 0 for r in mlp)
+    assert attn and all(float(r["time_stats.attn_kv_cache_save.median"]) == 0.0 for r in attn)
+    manifest = json.loads((result.out_dir / "profile.json").read_text())
+    assert "elementwise: fused_kernels" in json.dumps(manifest)

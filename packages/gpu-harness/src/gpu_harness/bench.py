@@ -81,10 +81,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="lean attention backend (auto: flash-varlen where its GPU self-test passes, else sdpa)",
     )
     p.add_argument(
-        "--split-mixed",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="lean flash-varlen: mixed steps' attention in two kernel calls (as serve --split-mixed)",
+        "--decode-attn",
+        default="auto",
+        choices=["auto", "split-kv", "flash"],
+        help="lean flash-varlen: decode rows in the split-KV Triton kernel or the varlen call (as serve)",
     )
     p.add_argument(
         "--mixed-decodes",
@@ -101,6 +101,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (1: cheapest kernel launch)"
+    )
+    p.add_argument(
+        "--kernel-breakdown",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="cuda: also list the top GPU kernels (torch.profiler, eager steps) of the largest decode, "
+        "prefill and mixed points",
+    )
+    p.add_argument(
+        "--decode-sweep",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="cuda: also time one layer's decode attention per kernel and split-KV tuning (split, block_n, "
+        "warps) at a few batch x context points, against the KV bytes' bandwidth floor",
     )
     p.add_argument("--out", default="tmp/bench_engine", help="output directory for bench_engine.{json,md}")
 
@@ -137,6 +151,114 @@ class _Clock:
             if self.cuda:
                 gpus.append(a.elapsed_time(b) / 1000.0)
         return statistics.median(walls), (statistics.median(gpus) if gpus else None)
+
+
+def _kernel_table(torch: Any, runner: Any, items: list[Any], steps: int = 3, top: int = 14) -> dict[str, Any]:
+    """The top GPU kernels of `runner.forward(items)` run eagerly (graphs off for the duration) under
+    torch.profiler: name, launches per step and microseconds per step, plus the step's kernel total."""
+    from torch.profiler import ProfilerActivity, profile
+
+    graphs = runner.use_graphs
+    runner.use_graphs = False
+    try:
+        runner.forward(items)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                runner.forward(items)
+            torch.cuda.synchronize()
+    finally:
+        runner.use_graphs = graphs
+    rows = []
+    for ev in prof.key_averages():
+        us = float(getattr(ev, "self_device_time_total", 0) or 0)
+        if us > 0:
+            rows.append({"kernel": ev.key[:110], "launches": ev.count / steps, "us": us / steps})
+    rows.sort(key=lambda r: -r["us"])
+    return {"total_us": sum(r["us"] for r in rows), "kernels": len(rows), "top": rows[:top]}
+
+
+SWEEP_POINTS = ((1, 4096), (16, 1024), (64, 1024), (64, 4096), (128, 2048))
+SWEEP_TUNINGS = (
+    (128, 32, 4),
+    (128, 64, 4),
+    (256, 32, 4),
+    (256, 64, 4),
+    (256, 64, 2),
+    (256, 64, 8),
+    (256, 128, 4),
+    (512, 64, 4),
+    (512, 128, 8),
+)
+
+
+def _decode_sweep(
+    torch: Any, config: Any, dtype: Any, device: Any, clock: Any, args: Any
+) -> list[dict[str, Any]]:
+    """One layer's decode attention (mixed lengths in [C/2, 3C/2]) per kernel: FlashAttention varlen with
+    one-row sequences, and the split-KV kernel at each tuning; median GPU microseconds and bandwidth."""
+    import numpy as np
+
+    rng = np.random.default_rng(args.seed)
+    rows: list[dict[str, Any]] = []
+    for batch, context in SWEEP_POINTS:
+        lens = [context] if batch == 1 else rng.integers(context // 2, context * 3 // 2 + 1, batch).tolist()
+        rows += _sweep_point(torch, config, dtype, device, clock, args, batch, context, lens)
+        torch.cuda.empty_cache()
+    return rows
+
+
+def _sweep_point(
+    torch: Any,
+    config: Any,
+    dtype: Any,
+    device: Any,
+    clock: Any,
+    args: Any,
+    batch: int,
+    context: int,
+    lens: list[int],
+) -> list[dict[str, Any]]:
+    from .engine import attention as ea
+    from .engine import decode_kernel as dk
+
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    hq, hkv = config.num_attention_heads, config.num_key_value_heads
+    positions = context * 3 // 2 + 2
+    kc = torch.randn(batch, positions, hkv, head_dim, device=device, dtype=dtype)
+    vc = torch.randn_like(kc)
+    q = torch.randn(batch, hq, head_dim, device=device, dtype=dtype)
+    kv_bytes = 2 * sum(lens) * hkv * head_dim * kc.element_size()
+    floor = kv_bytes / (args.bandwidth_tbps * 1e12)
+    as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
+    seqs = [(i, 1, i, n) for i, n in enumerate(lens)]
+    cu_q, cu_k, used = (as32(x) for x in ea.varlen_tensors(seqs, batch, positions, batch, one_row_each=True))
+    rows_t, lens_t, out = as32(list(range(batch))), as32(lens), torch.empty_like(q)
+    fns: list[tuple[str, Any]] = [
+        (
+            "flash varlen (one-row sequences)",
+            lambda: ea.flash_varlen_attention(q, kc, vc, cu_q, cu_k, used, 1, positions),
+        )
+    ]
+    for split, block_n, warps in SWEEP_TUNINGS:
+        fns.append(
+            (
+                f"split-kv split {split} block_n {block_n} warps {warps}",
+                lambda s=split, b=block_n, w=warps: dk.decode_attention_split(
+                    q, kc, vc, rows_t, rows_t, lens_t, out, split=s, block_n=b, num_warps=w
+                ),
+            )
+        )
+    rows: list[dict[str, Any]] = []
+    for name, fn in fns:
+        row: dict[str, Any] = {"batch": batch, "context": context, "kernel": name, "floor_s": floor}
+        try:
+            _wall, gpu = clock.time(fn, args.repeats, args.warmup_iters)
+            row.update({"gpu_s": gpu, "over_floor": gpu / floor, "tbps": kv_bytes / gpu / 1e12})
+        except Exception as err:
+            row["error"] = f"{type(err).__name__}: {str(err)[:160]}"
+        rows.append(row)
+    return rows
 
 
 def _hf_decode_step(torch: Any, model: Any, batch: int, context: int, use_graph: bool) -> Any:
@@ -206,6 +328,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
     decode_rows: list[dict[str, Any]] = []
     lean_setup: dict[str, Any] = {}
+    breakdown = args.kernel_breakdown and device.type == "cuda"
+    kernels: dict[str, Any] = {}
     max_batch = max(args.batches)
     for context in args.contexts:
         runner = None
@@ -218,6 +342,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     cuda_graphs=args.cuda_graphs,
                     attention=args.attention,
                     max_tokens=max_batch,
+                    decode_attn=args.decode_attn,
                 )
                 lean_setup.setdefault("decode", runner.describe())
         except Exception as err:
@@ -255,6 +380,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                         "host_minus_gpu_s": None if gpu is None else wall - gpu,
                     }
                 )
+                if breakdown and batch == max_batch and context == max(args.contexts):
+                    kernels[f"decode {batch} x {context}"] = _kernel_table(torch, runner, items)
             except Exception as err:
                 row["error"] = f"{type(err).__name__}: {err}"
         del runner
@@ -287,6 +414,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
 
+    sweep = (
+        _decode_sweep(torch, config, dtype, device, clock, args)
+        if args.decode_sweep and device.type == "cuda"
+        else []
+    )
+
     prefill_rows: list[dict[str, Any]] = []
     runner = None
     for chunk in args.prefill_chunks:
@@ -304,6 +437,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     cuda_graphs=args.cuda_graphs,
                     attention=args.attention,
                     max_tokens=max(args.prefill_chunks),
+                    decode_attn=args.decode_attn,
                 )
                 lean_setup.setdefault("prefill", runner.describe())
             toks = rng.integers(0, config.vocab_size, chunk).tolist()
@@ -325,6 +459,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "lean_over_floor": wall / floor,
                 }
             )
+            if breakdown and chunk == max(args.prefill_chunks):
+                kernels[f"prefill {chunk}"] = _kernel_table(torch, runner, [(0, 0, toks, True)])
         except Exception as err:
             row["error"] = f"{type(err).__name__}: {err}"
     del runner
@@ -353,7 +489,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     cuda_graphs=args.cuda_graphs,
                     attention=args.attention,
                     max_tokens=args.chunk_size + max(args.mixed_decodes),
-                    split_mixed=args.split_mixed,
+                    decode_attn=args.decode_attn,
                 )
                 lean_setup.setdefault("mixed", runner.describe())
             lens = rng.integers(context // 2, context * 3 // 2 + 1, d).tolist()
@@ -379,6 +515,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "host_minus_gpu_s": None if gpu is None else wall - gpu,
                 }
             )
+            if breakdown and d == max(args.mixed_decodes):
+                kernels[f"mixed {d} decodes + {chunk}"] = _kernel_table(torch, runner, items)
         except Exception as err:
             row["error"] = f"{type(err).__name__}: {err}"
     del runner
@@ -402,7 +540,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 max_model_len=args.saturation_prompt + args.saturation_max_tokens + 1,
                 cuda_graphs=args.cuda_graphs,
                 attention=args.attention,
-                split_mixed=args.split_mixed,
+                decode_attn=args.decode_attn,
             )
             lean_setup["saturation"] = engine.runner.describe()
             engine.warmup()  # graph capture and first-call costs stay out of the throughput figure
@@ -482,6 +620,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "prefill": prefill_rows,
         "mixed": mixed_rows,
         "saturation": saturation,
+        "kernels": kernels,
+        "decode_sweep": sweep,
     }
 
 
@@ -569,6 +709,33 @@ def render_markdown(result: dict[str, Any]) -> str:
         )
     else:
         lines.append(f"not measured: {s.get('error') or s.get('skipped')}")
+    if result.get("decode_sweep"):
+        lines += [
+            "",
+            "## Decode attention, one layer (mixed lengths in [C/2, 3C/2]; floor = K+V bytes / bandwidth)",
+            "",
+            "| batch | mean ctx | kernel | GPU us | TB/s | /floor |",
+            "|---:|---:|---|---:|---:|---:|",
+        ]
+        for r in result["decode_sweep"]:
+            if "error" in r:
+                lines.append(f"| {r['batch']} | {r['context']} | {r['kernel']} | {r['error']} | | |")
+                continue
+            lines.append(
+                f"| {r['batch']} | {r['context']} | {r['kernel']} | {r['gpu_s'] * 1e6:.1f} | "
+                f"{r['tbps']:.2f} | {_ratio(r['over_floor'])} |"
+            )
+    for point, table in result.get("kernels", {}).items():
+        lines += [
+            "",
+            f"## Kernels of one {point} step (eager, torch.profiler): {table['total_us'] / 1000:.3g} ms in "
+            f"{table['kernels']} kernel names",
+            "",
+            "| kernel | launches | us / step |",
+            "|---|---:|---:|",
+        ]
+        for k in table["top"]:
+            lines.append(f"| `{k['kernel']}` | {k['launches']:.0f} | {k['us']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -23,8 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, "weights and prompt seed")
     p.add_argument(
         "--attention",
-        default="auto,sdpa",
-        help="comma list of lean attention backends to check (auto | flash-varlen | sdpa | varlen-reference)",
+        default="auto,flash-varlen:flash,sdpa",
+        help="comma list of lean attention backends to check (auto | flash-varlen | sdpa | "
+        "varlen-reference), each optionally with :DECODE (auto | split-kv | flash: how varlen backends "
+        "attend decode rows)",
     )
     p.add_argument(
         "--prompt-lengths",
@@ -107,7 +109,8 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
         "hf_seconds": time.perf_counter() - t0,
         "backends": {},
     }
-    for attention in [a.strip() for a in args.attention.split(",") if a.strip()]:
+    for name in [a.strip() for a in args.attention.split(",") if a.strip()]:
+        attention, _, decode_attn = name.partition(":")
         timeline = Timeline()
         engine = LeanEngine(
             model,
@@ -116,6 +119,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
             batch_size_cap=len(prompts),
             max_model_len=max(len(p) for p in prompts) + args.max_tokens + 1,
             attention=attention,
+            decode_attn=decode_attn or "auto",
         )
         engine.warmup()
         got: dict[int, list[int]] = {i: [] for i in range(len(prompts))}
@@ -149,9 +153,11 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
                     "ok": first is None or (gap is not None and gap <= tol),
                 }
             )
-        report["backends"][attention] = {
+        report["backends"][name] = {
             "resolved": engine.runner.attention,
             "reason": engine.runner.attention_note,
+            "decode_attention": engine.runner.decode_attn,
+            "decode_attention_reason": engine.runner.decode_attn_note,
             "graphed_steps": engine.runner.describe()["graphed_steps"],
             "mixed_iterations": sum(1 for it in its if it.num_prefill_tokens and it.num_decode_tokens),
             "prompts_equal": sum(r["equal"] for r in rows),
@@ -177,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     for name, b in report["backends"].items():
         n = len(report["prompt_lengths"])
         print(
-            f"check-engine {name} -> {b['resolved']} (graphed steps: {b['graphed_steps']}): "
+            f"check-engine {name} -> {b['resolved']}, decode {b['decode_attention']} "
+            f"(graphed steps: {b['graphed_steps']}): "
             f"{b['prompts_equal']}/{n} prompts equal to HF generate, {b['prompts_ok']}/{n} equal or "
             f"first differing at a near-tie (top-2 gap <= {report['tie_tolerance']}); "
             f"{b['mixed_iterations']} mixed iterations"

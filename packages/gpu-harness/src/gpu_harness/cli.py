@@ -86,11 +86,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "flash_attention_2 (used as paged|<impl>)",
     )
     p.add_argument(
-        "--split-mixed",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="lean flash-varlen: run a mixed step's attention as two kernel calls (decode rows packed, "
-        "chunks apart); faster with many decodes beside a chunk, slower with few",
+        "--decode-attn",
+        default="auto",
+        choices=["auto", "split-kv", "flash"],
+        help="lean flash-varlen: decode rows in the split-KV Triton kernel (auto: where Triton is there and "
+        "its self-test passes) or in the FlashAttention varlen call with the chunks (flash)",
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address")
     p.add_argument("--port", type=int, default=8000, help="listen port (0 = pick a free one; see READY line)")
@@ -163,7 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_model_len=args.max_model_len,
         watermark_blocks_fraction=args.watermark_blocks_fraction,
         attn_impl=args.attn_impl,
-        split_mixed=args.split_mixed,
+        decode_attn=args.decode_attn,
         host=args.host,
         port=args.port,
         log_dir=args.log_dir,

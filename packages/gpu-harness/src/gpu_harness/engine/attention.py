@@ -233,11 +233,12 @@ def varlen_tensors(
 ) -> tuple[list[int], list[int], list[int]]:
     """Host lists (cu_q `[num_seqs+1]`, cu_k `[num_seqs+1]`, seqused_k `[num_seqs]`) for `seqs`, padded.
 
-    seqs must be contiguous in q (each starts where the previous ends, from row 0) and in non-decreasing
-    slot order. Padding rows `end .. total_rows-1` get no keys (their output is zeros): by default one more
-    sequence takes them all and the rest are empty; with `one_row_each` (decode-only steps, where the kernel
-    packs the query heads of one-row sequences and needs rows == sequences) each padding row is a sequence
-    and num_seqs must equal total_rows. Padding points at the last real slot so cu_k stays non-decreasing.
+    seqs must be contiguous in q (each starts where the previous ends, from row 0), in any slot order (the
+    kernel reads each sequence's key offset and count on their own). Padding rows `end .. total_rows-1` get
+    no keys (their output is zeros): by default one more sequence takes them all and the rest are empty;
+    with `one_row_each` (decode-only steps, where the kernel packs the query heads of one-row sequences and
+    needs rows == sequences) each padding row is a sequence and num_seqs must equal total_rows. Padding
+    points at the last real slot.
     """
     need = total_rows if one_row_each else len(seqs) + 1
     if (num_seqs != need) if one_row_each else (num_seqs < need):
@@ -250,8 +251,8 @@ def varlen_tensors(
     used: list[int] = []
     last_slot = 0
     for off, rows, slot, kv_len in seqs:
-        if off != cu_q[-1] or slot < last_slot:
-            raise ValueError("varlen sequences must be packed from row 0 in non-decreasing slot order")
+        if off != cu_q[-1]:
+            raise ValueError("varlen sequences must be packed one after another from row 0")
         if one_row_each and rows != 1:
             raise ValueError("one_row_each: every sequence must have exactly one query row")
         cu_q.append(off + rows)
@@ -267,88 +268,27 @@ def varlen_tensors(
     return cu_q, cu_k, used
 
 
-def split_varlen_tensors(
-    seqs: list[VarlenSeq], num_seqs: int, max_positions: int, total_rows: int
-) -> tuple[tuple[list[int], list[int], list[int]], tuple[list[int], list[int], list[int]], list[bool]]:
-    """A mixed step as two kernel calls (see `flash_varlen_split`): the one-row sequences (decodes) as
-    `total_rows` one-row sequences (`one_row_each` format: multi-row sequences' rows and padding get no keys),
-    and the multi-row sequences (chunks) in the mixed format with the one-row sequences key-less. Returns
-    (one-row call tensors, chunk call tensors, per-row flag: True where the one-row call's answer is used)."""
-    chunk_call = varlen_tensors(
-        [(off, rows, slot, kv if rows > 1 else 0) for off, rows, slot, kv in seqs],
-        num_seqs,
-        max_positions,
-        total_rows,
-    )
-    cu_k: list[int] = []
-    used: list[int] = []
-    take: list[bool] = []
-    last = 0
-    for _off, rows, slot, kv in seqs:
-        for _ in range(rows):
-            cu_k.append(slot * max_positions)
-            used.append(kv if rows == 1 else 0)
-            take.append(rows == 1)
-        last = slot
-    while len(used) < total_rows:
-        cu_k.append(last * max_positions)
-        used.append(0)
-        take.append(False)
-    cu_k.append(last * max_positions)
-    return (list(range(total_rows + 1)), cu_k, used), chunk_call, take
-
-
-def flash_varlen_split(
-    q: torch.Tensor,
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    one_row: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    chunks: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    take_one_row: torch.Tensor,
-    max_q: int,
-    max_k: int,
-    kernel: VarlenKernel | None = None,
-) -> torch.Tensor:
-    """A mixed step's attention in two kernel calls over the same q: the decode rows as one-row sequences
-    (max_q = 1: the kernel packs the query heads of a KV head into one tile) and the prefill chunks (max_q =
-    padded rows); `take_one_row` ([T] bool) picks each row's answer. In one call every decode row would fill a
-    whole 128-row query tile per head with one useful row: at 64 decodes x 1,200 keys that is ~80 GFLOP of
-    waste per layer. Tensors as in `split_varlen_tensors`; graph-capturable with the CUDA kernel (`kernel`:
-    `flash_varlen_attention` by default, or `varlen_attention_cpu`)."""
-    run = kernel or flash_varlen_attention
-    a = run(q, k_cache, v_cache, *one_row, 1, max_k)
-    b = run(q, k_cache, v_cache, *chunks, max_q, max_k)
-    return torch.where(take_one_row.view(-1, 1, 1), a, b)
-
-
 def flash_varlen_self_test(
-    device: torch.device,
-    dtype: torch.dtype,
-    num_kv_heads: int,
-    group: int,
-    head_dim: int,
-    *,
-    split: bool = False,
+    device: torch.device, dtype: torch.dtype, num_kv_heads: int, group: int, head_dim: int
 ) -> str | None:
     """Run the CUDA kernel as the engine calls it, against `varlen_attention_cpu` on the same tensors; None
-    when they agree, else what went wrong (the engine then falls back). Cases: a mixed step (two decodes, a
-    first chunk, a decode, a later chunk, 3 padding rows; max_q = 64) and a decode-only step (one row per
-    sequence, 2 padding rows; max_q = 1), as the engine's two graph families call it; with `split`, the mixed
-    step through `flash_varlen_split` instead."""
+    when they agree, else what went wrong (the engine then falls back). Cases, as the engine's two graph
+    families call it: a mixed step (chunks first, then one-row decodes, one of them key-less as in the
+    split-KV layout, slots out of order, 3 padding rows; max_q = 64) and a decode-only step (one row per
+    sequence, 2 padding rows; max_q = 1)."""
     reason = flash_varlen_support()
     if reason is not None:
         return reason
     try:
-        gen = torch.Generator(device=device).manual_seed(8 if split else 7)
+        gen = torch.Generator(device=device).manual_seed(7)
         positions = 300
         shape = (6, positions, num_kv_heads, head_dim)
         kc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
         vc = torch.randn(shape, generator=gen, device=device, dtype=dtype)
-        mixed = [(1, 0, 17), (1, 1, 256), (40, 2, 40), (1, 3, 1), (64, 5, 290)]
+        mixed = [(40, 2, 40), (64, 5, 290), (1, 0, 17), (1, 4, 0), (1, 1, 256), (1, 3, 1)]
         decodes = [(1, 0, 17), (1, 1, 256), (1, 3, 1), (1, 5, 299)]
-        cases = ((mixed, 3, 64),) if split else ((mixed, 3, 64), (decodes, 2, 1))
         as32 = lambda xs: torch.tensor(xs, dtype=torch.int32, device=device)  # noqa: E731
-        for spec, pad, max_q in cases:
+        for spec, pad, max_q in ((mixed, 3, 64), (decodes, 2, 1)):
             seqs: list[VarlenSeq] = []
             off = 0
             for rows, slot, kv in spec:
@@ -360,24 +300,10 @@ def flash_varlen_self_test(
             n_seqs = total if each else len(seqs) + 1
             tensors = [as32(x) for x in varlen_tensors(seqs, n_seqs, positions, total, one_row_each=each)]
             ref = varlen_attention_cpu(q, kc, vc, *tensors, max_q, positions)
-            if split:
-                one, chunks, take = split_varlen_tensors(seqs, n_seqs, positions, total)
-                got = flash_varlen_split(
-                    q,
-                    kc,
-                    vc,
-                    (as32(one[0]), as32(one[1]), as32(one[2])),
-                    (as32(chunks[0]), as32(chunks[1]), as32(chunks[2])),
-                    torch.tensor(take, dtype=torch.bool, device=device),
-                    max_q,
-                    positions,
-                )
-            else:
-                got = flash_varlen_attention(q, kc, vc, *tensors, max_q, positions)
+            got = flash_varlen_attention(q, kc, vc, *tensors, max_q, positions)
             err = float((got[:off].float() - ref[:off].float()).abs().max())
             if not err < 2e-2:
-                what = "split flash varlen" if split else f"flash varlen (max_q {max_q})"
-                return f"{what} differs from the SDPA reference by {err:.3g}"
+                return f"flash varlen (max_q {max_q}) differs from the SDPA reference by {err:.3g}"
     except Exception as err:  # the kernel may be missing for this GPU or dtype
         return f"{type(err).__name__}: {str(err)[:200]}"
     return None

@@ -6,15 +6,17 @@ model's rotary table, writes K/V into a slot cache it owns and calls attention k
 All tokens of an iteration (decode rows and prefill chunks) go through the linear layers in one pass.
 
 Attention backends (`attention=`):
-- `flash-varlen` (CUDA, chosen by `auto` when torch's FlashAttention varlen op passes a self-test): every
-  sequence of an iteration in one kernel call per layer, so the WHOLE iteration, mixed or not, is one CUDA
-  graph per padded token count (decode-only iterations: one graph per slot bucket with one query per
-  sequence). Rows are packed in slot order; host work per step is filling a few index buffers.
+- `flash-varlen` (CUDA, chosen by `auto` when torch's FlashAttention varlen op passes a self-test): the
+  prefill chunks of an iteration in one varlen kernel call per layer over the slot cache, and its decode
+  rows either in a split-KV Triton kernel (`decode_attn` `split-kv`, decode_kernel.py: `auto` when Triton is
+  there and its self-test passes) or in the same varlen call (`flash`). Either way the WHOLE iteration,
+  mixed or not, is one CUDA graph per padded token count (and chunk-count bucket); host work per step is
+  filling a few index buffers.
 - `sdpa` (any device; `auto` elsewhere): decode-only iterations run one fused step over slot-major rows
   (row i = cache slot i), captured on CUDA once per (slot bucket, KV-length bucket); mixed iterations run
   eagerly (one SDPA call per prefill chunk).
-- `varlen-reference`: the flash-varlen data path with `varlen_attention_cpu` (the kernel's contract in plain
-  PyTorch) in place of the CUDA kernel, eager: what the CPU tests run, split mixed steps included.
+- `varlen-reference`: the flash-varlen data path with the kernels' plain-PyTorch twins
+  (`varlen_attention_cpu`, `decode_attention_split_reference`), eager: what the CPU tests run.
 Scheduling is scheduler.SarathiScheduler. It does not own HTTP, threads or logs (driver.py, serve/,
 timeline.py).
 """
@@ -33,17 +35,23 @@ from .attention import (
     decode_attention,
     decode_attention_rows,
     flash_varlen_attention,
-    flash_varlen_self_test,
-    flash_varlen_split,
     prefill_attention,
     save_kv,
     select_backend,
-    split_varlen_tensors,
     varlen_attention_cpu,
     varlen_tensors,
 )
 from .base import Engine, EngineRequest
+from .decode_kernel import (
+    DEFAULT_BLOCK_N,
+    DEFAULT_SPLIT,
+    DEFAULT_WARPS,
+    decode_attention_split,
+    decode_attention_split_reference,
+    select_decode_attention,
+)
 from .fused import FusedBlock, norm_params, rms_norm, signed_sin
+from .fused_kernels import add_rms_norm, qk_norm_rope_save, select_fused_kernels, silu_mul
 from .scheduler import SarathiScheduler, ScheduledBatch, Sequence
 
 SLOT_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512)
@@ -106,7 +114,8 @@ class LeanModelRunner:
         attention: str = "auto",
         max_tokens: int | None = None,
         fused: bool = True,
-        split_mixed: bool = False,
+        decode_attn: str = "auto",
+        fused_kernels: str = "auto",
     ) -> None:
         if attention not in ATTENTION_BACKENDS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got {attention!r}")
@@ -153,7 +162,17 @@ class LeanModelRunner:
             except ValueError as err:
                 self.blocks = None
                 self.fused_note = f"HF modules ({err})"
-        self.sin_signed = signed_sin(self.sin)
+        self.sin_signed = signed_sin(self.sin).contiguous()
+        # The layer's elementwise work in three Triton kernels (fused_kernels.py): `auto` on CUDA where
+        # Triton is there and the kernels match the PyTorch path; `triton` forces them (CPU: interpreter).
+        self.fused_triton, self.fused_triton_note = select_fused_kernels(
+            fused_kernels,
+            None if self.blocks is None else self.blocks[0],
+            self.device,
+            self.head_dim,
+            self.cos,
+            self.sin_signed,
+        )
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self.slot_buckets = sorted({b for b in SLOT_BUCKETS if b < num_slots} | {num_slots})
         self.len_buckets = kv_len_buckets(self.max_positions)
@@ -171,30 +190,28 @@ class LeanModelRunner:
         # The varlen kernel: the CUDA one, or its plain-PyTorch twin for `varlen-reference` (same contract).
         self._kernel = flash_varlen_attention if self.attention == "flash-varlen" else varlen_attention_cpu
         self.mixed_buckets = token_buckets(self.max_tokens)
-        self._varlen_graphs: dict[tuple[int, bool], tuple[Any, torch.Tensor]] = {}
-        # Mixed steps in two attention calls (decode rows packed, chunks apart), when asked and when the GPU
-        # self-test passes. Measured on the H200: 17.4 -> 13.5 ms at 64 decodes + a 448-token chunk, but
-        # 8.4 -> 9.7 ms at 16 decodes + 496 (the second call costs more than the waste it saves); off by
-        # default.
-        self.split_mixed = False
-        self.split_note = "not requested" if not split_mixed else "sdpa backend"
-        if split_mixed and self.attention == "varlen-reference":
-            self.split_mixed, self.split_note = True, "requested (CPU kernel)"
-        elif split_mixed and self.attention == "flash-varlen":
-            problem = flash_varlen_self_test(
-                self.device, self.dtype, self.num_kv_heads, group, self.head_dim, split=True
-            )
-            self.split_mixed = problem is None
-            self.split_note = "self-test passed" if problem is None else f"one call per step ({problem})"
+        self._varlen_graphs: dict[tuple[int, bool, int], tuple[Any, torch.Tensor]] = {}
+        # Decode rows of varlen steps: the split-KV kernel (decode_kernel.py) or the varlen call itself.
+        self.decode_attn, self.decode_attn_note = select_decode_attention(
+            decode_attn, self.attention, self.device, self.dtype, self.num_kv_heads, group, self.head_dim
+        )
+        self.decode_split = self.decode_attn == "split-kv"
+        self._decode_kernel = (
+            decode_attention_split if self.attention == "flash-varlen" else decode_attention_split_reference
+        )
+        self.decode_tuning = {"split": DEFAULT_SPLIT, "block_n": DEFAULT_BLOCK_N, "num_warps": DEFAULT_WARPS}
+        # So are a mixed step's chunk sequences and decode entries (every program of an unused entry or
+        # sequence still costs a thread-block launch per head): graphs per (tokens, chunk, entry) bucket.
+        self.chunk_seq_buckets = sorted({b for b in (2,) if b < num_slots} | {num_slots})
+        self.entry_buckets = sorted({b for b in (0, 16, 48) if b < num_slots} | {num_slots})
         if self.attention != "sdpa":
             # Static step inputs (graphs read them in place): ids, positions, slots, sampled rows (int64);
-            # cu_q, cu_k, seqused_k (int32). Step-sized views are prefixes of each region.
+            # cu_q, cu_k, seqused_k (int32); split-KV decode rows, slots, key counts (int32). Step-sized views
+            # are prefixes of each region.
             t, n = self.max_tokens, num_slots
             self._i64 = torch.zeros(3 * t + n, dtype=torch.int64, device=self.device)
             self._i32 = torch.zeros(3 * (n + 2), dtype=torch.int32, device=self.device)
-            # The split mixed step's one-row call (cu_q, cu_k, seqused_k over every row) and row picks.
-            self._i32s = torch.zeros(3 * (t + 1), dtype=torch.int32, device=self.device)
-            self._take = torch.zeros(t, dtype=torch.bool, device=self.device)
+            self._d32 = torch.zeros(3 * n, dtype=torch.int32, device=self.device)
 
     # -- shared pieces ------------------------------------------------------------------------------------
     def _rope(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -234,6 +251,8 @@ class LeanModelRunner:
         slots: torch.Tensor,
         attend: Callable[[int, torch.Tensor], torch.Tensor],
     ) -> torch.Tensor:
+        if self.fused_triton:
+            return self._layers_triton(h, positions, slots, attend)
         n = h.shape[0]
         # The rotary rows are gathered once per step, not once per layer (fewer kernels per step).
         rope = self._rope_rows(positions)
@@ -253,6 +272,40 @@ class LeanModelRunner:
             else:
                 h = residual + layer.mlp(layer.post_attention_layernorm(h))
         return h
+
+    def _layers_triton(
+        self,
+        h: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        attend: Callable[[int, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """`_layers` with fused_kernels: each residual add is fused with the next RMSNorm, q/k norm + RoPE
+        + the K/V cache write are one kernel, silu * up one kernel (same rounding points as HF)."""
+        assert self.blocks is not None
+        n = h.shape[0]
+        pending: torch.Tensor | None = None  # the MLP output still to be added to the residual stream
+        for i, layer in enumerate(self.layers):
+            b = self.blocks[i]
+            h, x = add_rms_norm(h, pending, b.in_w, b.in_eps)
+            q = qk_norm_rope_save(
+                b.qkv(x),
+                b.qk_norm_w,
+                b.qk_norm_eps or 0.0,
+                self.cos,
+                self.sin_signed,
+                positions,
+                slots,
+                self.k_cache[i],
+                self.v_cache[i],
+                self.num_q_heads,
+                self.num_kv_heads,
+            )
+            out = attend(i, q)
+            attn = layer.self_attn.o_proj(out.reshape(n, self.num_q_heads * self.head_dim))
+            h, x = add_rms_norm(h, attn, b.post_w, b.post_eps)
+            pending = b.down_proj(silu_mul(b.gate_up(x)))
+        return h if pending is None else h + pending
 
     def _logits_argmax(self, h: torch.Tensor) -> torch.Tensor:
         x = self.norm(h) if self.blocks is None else rms_norm(h, *self.final_norm)
@@ -396,6 +449,7 @@ class LeanModelRunner:
             "cuda_graphs": self.use_graphs,
             "max_tokens_per_step": self.max_tokens,
             "layer_compute": self.fused_note,
+            "elementwise_kernels": self.fused_triton_note,
         }
         if self.attention == "sdpa":
             out["attention_impl"] = "sdpa on a slot KV cache (masked slot-major decode, per-chunk prefill)"
@@ -409,10 +463,22 @@ class LeanModelRunner:
                 else "attention.varlen_attention_cpu: the same varlen contract in plain PyTorch, eager"
             )
             out["graphed_steps"] = "all" if self.use_graphs and self.attention == "flash-varlen" else "none"
-            out["mixed_step_attention"] = (
-                "two calls: decode rows packed (max_q 1), chunks apart" if self.split_mixed else "one call"
+            out["decode_attention"] = self.decode_attn
+            out["decode_attention_reason"] = self.decode_attn_note
+            out["decode_attention_impl"] = (
+                (
+                    "decode_kernel.decode_attention_split (Triton split-KV, "
+                    + ", ".join(f"{k} {v}" for k, v in self.decode_tuning.items())
+                    + ")"
+                    if self.attention == "flash-varlen"
+                    else "decode_kernel.decode_attention_split_reference (its contract in plain PyTorch)"
+                )
+                if self.decode_split
+                else "the varlen call (one-row sequences)"
             )
-            out["mixed_split_reason"] = self.split_note
+            out["mixed_step_attention"] = (
+                "varlen call over the chunks, then split-KV decode rows" if self.decode_split else "one call"
+            )
             out["decode_graph_token_buckets"] = self.slot_buckets
             out["mixed_graph_token_buckets"] = self.mixed_buckets
         return out
@@ -442,17 +508,31 @@ class LeanModelRunner:
             return out
         return out[torch.tensor(order, dtype=torch.int64, device=out.device)]
 
-    def _varlen_shape(self, tokens: int, decode_only: bool) -> tuple[int, int, int]:
-        """(sequences incl. padding, max query rows per sequence, sampled rows) of a padded step."""
-        if decode_only:  # one sequence per row, padding rows included (see varlen_tensors one_row_each)
-            return tokens, 1, tokens
+    # -- varlen steps (flash-varlen / varlen-reference) ---------------------------------------------------
+    # Row layout of a step: prefill chunks first (by slot), then decode rows (by slot), then padding up to
+    # the token bucket. With split-KV decode the varlen call sees only the chunks (plus one key-less
+    # sequence over the remaining rows) and `decode_attention_split` then writes the decode rows' answers
+    # into its output; with `flash` decode one varlen call covers everything (decode rows as one-row
+    # sequences; decode-only steps with max_q = 1, where the kernel packs a KV head's query heads).
+    def _varlen_shape(
+        self, tokens: int, decode_only: bool, chunk_seqs: int, entries: int
+    ) -> tuple[int, int, int, int]:
+        """(varlen sequences incl. padding, max query rows per sequence, sampled rows, split-KV decode
+        entries) of a padded step; `chunk_seqs`, `entries`: the chunk-sequence and decode-entry buckets of
+        a split-KV mixed step."""
         rows = min(tokens, self.num_slots)
+        if self.decode_split:
+            if decode_only:  # no varlen call at all
+                return 0, 1, tokens, tokens
+            return chunk_seqs + 1, max(tokens, 2), rows, entries
+        if decode_only:  # one sequence per row, padding rows included (see varlen_tensors one_row_each)
+            return tokens, 1, tokens, 0
         # max_q >= 2: with max_q == 1 the kernel packs query heads and needs rows == sequences.
-        return rows + 1, max(tokens, 2), rows
+        return rows + 1, max(tokens, 2), rows, 0
 
-    def _varlen_views(self, tokens: int, num_seqs: int, n_out: int) -> tuple[torch.Tensor, ...]:
+    def _varlen_views(self, tokens: int, num_seqs: int, n_out: int, entries: int) -> tuple[torch.Tensor, ...]:
         t, n = self.max_tokens, self.num_slots
-        i64, i32 = self._i64, self._i32
+        i64, i32, d32 = self._i64, self._i32, self._d32
         return (
             i64[:tokens],
             i64[t : t + tokens],
@@ -461,6 +541,9 @@ class LeanModelRunner:
             i32[: num_seqs + 1],
             i32[n + 2 : n + 2 + num_seqs + 1],
             i32[2 * (n + 2) : 2 * (n + 2) + num_seqs],
+            d32[:entries],
+            d32[n : n + entries],
+            d32[2 * n : 2 * n + entries],
         )
 
     def _varlen_fill(
@@ -470,86 +553,64 @@ class LeanModelRunner:
         slot_of: list[int],
         sample: list[int],
         seqs: list[VarlenSeq],
-        tokens: int,
-        num_seqs: int,
-        n_out: int,
-        decode_only: bool,
+        decodes: list[tuple[int, int, int]],
+        shape: tuple[int, int, int],
+        one_row_each: bool,
     ) -> None:
+        """Copy one step's host lists into the static buffers. seqs: the varlen call's sequences (chunks
+        only with split-KV decode); decodes: (row, slot, keys) of the split-KV entries; shape: (tokens,
+        varlen sequences, split-KV entries); one_row_each: a decode-only step in one varlen call."""
         t, n = self.max_tokens, self.num_slots
+        tokens, num_seqs, entries = shape
         pad = t - len(ids)
-        split = self.split_mixed and not decode_only
-        if split:  # the chunk call's tensors, plus the one-row call's and the per-row picks
-            one, (cu_q, cu_k, used), take = split_varlen_tensors(seqs, num_seqs, self.max_positions, tokens)
-            r = t + 1
-            host32s = [x for part in one for x in part + [0] * (r - len(part))]
-            self._i32s.copy_(torch.tensor(host32s, dtype=torch.int32), non_blocking=True)
-            self._take.copy_(torch.tensor(take + [False] * (t - len(take))), non_blocking=True)
-        else:
-            cu_q, cu_k, used = varlen_tensors(
-                seqs, num_seqs, self.max_positions, tokens, one_row_each=decode_only
-            )
-        host64 = (
-            ids
-            + [0] * pad
-            + pos
-            + [self.scratch_pos] * pad
-            + slot_of
-            + [0] * pad
-            + sample
-            + [0] * (n - len(sample))
-        )
-        host32 = (
-            cu_q
-            + [0] * (n + 2 - len(cu_q))
-            + cu_k
-            + [0] * (n + 2 - len(cu_k))
-            + used
-            + [0] * (n + 2 - len(used))
-        )
+        host64 = ids + [0] * pad + pos + [self.scratch_pos] * pad + slot_of + [0] * pad
+        host64 += sample + [0] * (n - len(sample))
         self._i64.copy_(torch.tensor(host64, dtype=torch.int64), non_blocking=True)
-        self._i32.copy_(torch.tensor(host32, dtype=torch.int32), non_blocking=True)
-
-    def _varlen_body(self, tokens: int, num_seqs: int, max_q: int, n_out: int) -> torch.Tensor:
-        ids, pos, slots, sample, cu_q, cu_k, used = self._varlen_views(tokens, num_seqs, n_out)
-
-        split = self.split_mixed and max_q > 1
-        if split:
-            r = self.max_tokens + 1
-            one_row = (
-                self._i32s[: tokens + 1],
-                self._i32s[r : r + tokens + 1],
-                self._i32s[2 * r : 2 * r + tokens],
+        if num_seqs:
+            cu_q, cu_k, used = varlen_tensors(
+                seqs, num_seqs, self.max_positions, tokens, one_row_each=one_row_each
             )
-            take = self._take[:tokens]
+            host32 = cu_q + [0] * (n + 2 - len(cu_q)) + cu_k + [0] * (n + 2 - len(cu_k))
+            host32 += used + [0] * (n + 2 - len(used))
+            self._i32.copy_(torch.tensor(host32, dtype=torch.int32), non_blocking=True)
+        if entries:
+            # Decode-only steps: each entry is its row (padding gets zeros); mixed: padding writes nothing.
+            fill_row = (lambda e: e) if num_seqs == 0 else (lambda e: -1)
+            rows = [r for r, _s, _k in decodes] + [fill_row(e) for e in range(len(decodes), entries)]
+            slots = [s for _r, s, _k in decodes] + [0] * (entries - len(decodes))
+            lens = [k for _r, _s, k in decodes] + [0] * (entries - len(decodes))
+            host = rows + [0] * (n - entries) + slots + [0] * (n - entries) + lens + [0] * (n - entries)
+            self._d32.copy_(torch.tensor(host, dtype=torch.int32), non_blocking=True)
+
+    def _varlen_body(self, tokens: int, num_seqs: int, max_q: int, n_out: int, entries: int) -> torch.Tensor:
+        ids, pos, slots, sample, cu_q, cu_k, used, d_rows, d_slots, d_lens = self._varlen_views(
+            tokens, num_seqs, n_out, entries
+        )
 
         def attend(i: int, q: torch.Tensor) -> torch.Tensor:
-            if split:
-                return flash_varlen_split(
-                    q,
-                    self.k_cache[i],
-                    self.v_cache[i],
-                    one_row,
-                    (cu_q, cu_k, used),
-                    take,
-                    max_q,
-                    self.max_positions,
-                    self._kernel,
-                )
-            return self._kernel(
-                q, self.k_cache[i], self.v_cache[i], cu_q, cu_k, used, max_q, self.max_positions
-            )
+            kc, vc = self.k_cache[i], self.v_cache[i]
+            if num_seqs:
+                out = self._kernel(q, kc, vc, cu_q, cu_k, used, max_q, self.max_positions)
+            else:
+                out = torch.empty_like(q)
+            if entries:
+                self._decode_kernel(q, kc, vc, d_rows, d_slots, d_lens, out, **self.decode_tuning)
+            return out
 
         h = self._layers(self.embed(ids), pos, slots, attend)
         return self._logits_argmax(h[sample])
 
-    def _varlen_graph(self, tokens: int, decode_only: bool) -> tuple[Any, torch.Tensor]:
-        key = (tokens, decode_only)
+    def _varlen_graph(
+        self, tokens: int, decode_only: bool, chunk_seqs: int, entries: int
+    ) -> tuple[Any, torch.Tensor]:
+        key = (tokens, decode_only, chunk_seqs, entries)
         found = self._varlen_graphs.get(key)
         if found is not None:
             return found
-        num_seqs, max_q, n_out = self._varlen_shape(tokens, decode_only)
-        self._varlen_fill([], [], [], [], [], tokens, num_seqs, n_out, decode_only)  # an all-padding step
-        graph, out = self._capture(lambda: self._varlen_body(tokens, num_seqs, max_q, n_out))
+        num_seqs, max_q, n_out, entries = self._varlen_shape(tokens, decode_only, chunk_seqs, entries)
+        each = decode_only and not self.decode_split
+        self._varlen_fill([], [], [], [], [], [], (tokens, num_seqs, entries), each)  # an all-padding step
+        graph, out = self._capture(lambda: self._varlen_body(tokens, num_seqs, max_q, n_out, entries))
         self._varlen_graphs[key] = (graph, out)
         return graph, out
 
@@ -558,10 +619,16 @@ class LeanModelRunner:
         pos: list[int] = []
         slot_of: list[int] = []
         seqs: list[VarlenSeq] = []
+        decodes: list[tuple[int, int, int]] = []
         sample_row: dict[int, int] = {}
-        for j in sorted(range(len(items)), key=lambda j: items[j][0]):
+        one_row = [len(it[2]) == 1 and it[3] for it in items]
+        # Chunks first, then decode rows, each by slot (see the layout note above).
+        for j in sorted(range(len(items)), key=lambda j: (one_row[j], items[j][0])):
             slot, start, toks, sample = items[j]
-            seqs.append((len(ids), len(toks), slot, start + len(toks)))
+            if self.decode_split and one_row[j]:
+                decodes.append((len(ids), slot, start + 1))
+            else:
+                seqs.append((len(ids), len(toks), slot, start + len(toks)))
             ids.extend(toks)
             pos.extend(range(start, start + len(toks)))
             slot_of.extend([slot] * len(toks))
@@ -570,29 +637,65 @@ class LeanModelRunner:
         sample = [sample_row[j] for j in range(len(items)) if j in sample_row]
         if len(ids) > self.max_tokens:
             raise ValueError(f"step of {len(ids)} tokens exceeds max_tokens={self.max_tokens}")
-        decode_only = all(len(it[2]) == 1 for it in items)
-        tokens = _bucket(len(ids), self.slot_buckets if decode_only else self.mixed_buckets)
-        num_seqs, max_q, n_out = self._varlen_shape(tokens, decode_only)
-        self._varlen_fill(ids, pos, slot_of, sample, seqs, tokens, num_seqs, n_out, decode_only)
-        if self.use_graphs and self.attention == "flash-varlen":
-            graph, out = self._varlen_graph(tokens, decode_only)
+        decode_only = all(one_row)
+        tokens, _, chunk_seqs, entry_bucket = self.step_key(len(ids), decode_only, len(seqs), len(decodes))
+        num_seqs, max_q, n_out, entries = self._varlen_shape(tokens, decode_only, chunk_seqs, entry_bucket)
+        graphed = self.use_graphs and self.attention == "flash-varlen"
+        # The graph first: a capture (a step shape capture_all did not foresee) fills the buffers itself.
+        graph, out = (
+            self._varlen_graph(tokens, decode_only, chunk_seqs, entry_bucket) if graphed else (None, None)
+        )
+        each = decode_only and not self.decode_split
+        self._varlen_fill(ids, pos, slot_of, sample, seqs, decodes, (tokens, num_seqs, entries), each)
+        if graph is not None:
             graph.replay()
         else:
             with torch.inference_mode():
-                out = self._varlen_body(tokens, num_seqs, max_q, n_out)
+                out = self._varlen_body(tokens, num_seqs, max_q, n_out, entries)
         with torch.inference_mode():
             return out[: len(sample)].clone()  # the graph's output buffer is rewritten by the next replay
+
+    def step_key(
+        self, n_tokens: int, decode_only: bool, n_chunks: int, n_decodes: int
+    ) -> tuple[int, bool, int, int]:
+        """The graph key of a varlen step: (token bucket, decode-only, chunk-sequence bucket, decode-entry
+        bucket); the last two are 0 unless split-KV decode runs a mixed step. n_chunks / n_decodes: the
+        step's varlen sequences / split-KV decode rows."""
+        if decode_only:
+            return _bucket(n_tokens, self.slot_buckets), True, 0, 0
+        tokens = _bucket(n_tokens, self.mixed_buckets)
+        if not self.decode_split:
+            return tokens, False, 0, 0
+        return (
+            tokens,
+            False,
+            _bucket(n_chunks, self.chunk_seq_buckets),
+            _bucket(n_decodes, self.entry_buckets),
+        )
+
+    def graph_keys(self, max_slots: int | None = None) -> list[tuple[int, bool, int, int]]:
+        """Every key `step_key` can give (decode-only steps up to max_slots rows), largest first."""
+        keys = [(t, True, 0, 0) for t in self.slot_buckets if max_slots is None or t <= max_slots]
+
+        # A mixed step has at least one chunk row: at most tokens - 1 decodes and tokens chunk sequences.
+        def reachable(buckets: list[int], most: int) -> list[int]:
+            return [b for i, b in enumerate(buckets) if i == 0 or buckets[i - 1] < most]
+
+        for t in self.mixed_buckets:
+            if not self.decode_split:
+                keys.append((t, False, 0, 0))
+                continue
+            for c in reachable(self.chunk_seq_buckets, t):
+                keys += [(t, False, c, e) for e in reachable(self.entry_buckets, t - 1)]
+        return sorted(keys, reverse=True)
 
     def capture_all(self, max_slots: int | None = None) -> int:
         """Capture every graph bucket up front (CUDA only); returns the number captured."""
         if not self.use_graphs:
             return 0
         if self.attention == "flash-varlen":
-            for t in sorted(self.slot_buckets, reverse=True):
-                if max_slots is None or t <= max_slots:
-                    self._varlen_graph(t, True)
-            for t in sorted(self.mixed_buckets, reverse=True):
-                self._varlen_graph(t, False)
+            for key in self.graph_keys(max_slots):
+                self._varlen_graph(*key)
             torch.cuda.synchronize()
             return len(self._varlen_graphs)
         if self.attention != "sdpa":
@@ -625,7 +728,7 @@ class LeanEngine(Engine):
         cuda_graphs: bool = True,
         eos_token_id: int | list[int] | None = None,
         attention: str = "auto",
-        split_mixed: bool = False,
+        decode_attn: str = "auto",
     ) -> None:
         self.timeline = timeline
         self.runner = LeanModelRunner(
@@ -635,7 +738,7 @@ class LeanEngine(Engine):
             cuda_graphs=cuda_graphs,
             attention=attention,
             max_tokens=chunk_size + batch_size_cap,
-            split_mixed=split_mixed,
+            decode_attn=decode_attn,
         )
         physical_blocks = batch_size_cap * math.ceil(max_model_len / block_size)
         self.num_blocks = physical_blocks if num_blocks is None else num_blocks

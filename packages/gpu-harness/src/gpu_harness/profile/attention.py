@@ -8,8 +8,10 @@ Rows follow Vidur's meaning (vidur-reference.md §2.2):
   one-token queries each over k cached keys plus its own (attn_decode), slots 0..b-1 as the engine lays
   them out, with the key window the engine would read (its bucket rule when it exposes one).
 With the `flash-varlen` backend (what the engine picks on a GPU where the kernel passes its self-test, by the
-same `select_backend`), attn_prefill and attn_decode time `flash_varlen_attention` instead: one sequence of c
-query rows over k + c keys, or b sequences of one row over k + 1 keys each, as the engine packs them.
+same `select_backend`), attn_prefill times `flash_varlen_attention` instead (one sequence of c query rows
+over k + c keys), and attn_decode times what the engine runs for decode rows (the same
+`select_decode_attention`): `decode_kernel.decode_attention_split` (b entries over k + 1 keys each) or
+`flash_varlen_attention` with b one-row sequences.
 The cache has the engine's layout `[slots, positions, kv_heads, head_dim]` at the model's real head_dim.
 K/V contents are random (timing does not depend on values). Owns no model code.
 """
@@ -22,6 +24,7 @@ from typing import Any
 import torch
 
 from ..engine import attention as engine_attention
+from ..engine import decode_kernel
 from .grid import DecodePoint, PrefillPoint
 from .model_dims import ModelDims
 from .timing import OpTimer, TimeStats
@@ -59,14 +62,27 @@ class AttentionProfiler:
         max_seq_len: int,
         seed: int,
         attention: str = "auto",
+        decode_attn: str = "auto",
+        kv_save_fused: bool = False,
     ) -> None:
         param = next(model.parameters())
+        # The fused q/k norm + RoPE kernel writes K/V itself (timed as attn_rope): no save of its own.
+        self.kv_save_fused = kv_save_fused
         self.device = param.device
         self.dtype = param.dtype
         if attention == "varlen-reference":
             raise ValueError("attention varlen-reference is a test path, not a profiled kernel")
         self.attention, self.attention_note = engine_attention.select_backend(
             attention, self.device, self.dtype, dims.n_kv_head, dims.n_head // dims.n_kv_head, dims.head_dim
+        )
+        self.decode_attn, self.decode_attn_note = decode_kernel.select_decode_attention(
+            decode_attn,
+            self.attention,
+            self.device,
+            self.dtype,
+            dims.n_kv_head,
+            dims.n_head // dims.n_kv_head,
+            dims.head_dim,
         )
         self.backend = f"gpu_harness.engine.attention:{self.attention}"
         self.dims = dims
@@ -109,19 +125,39 @@ class AttentionProfiler:
             "backend": self.attention,
             "backend_reason": self.attention_note,
             "functions": {
-                "attn_kv_cache_save": "save_kv",
+                "attn_kv_cache_save": "0 (in attn_rope: fused_kernels.qk_norm_rope_save)"
+                if self.kv_save_fused
+                else "save_kv",
                 "attn_prefill": "flash_varlen_attention" if self.flash else "prefill_attention",
-                "attn_decode": "flash_varlen_attention" if self.flash else "decode_attention",
+                "attn_decode": self._decode_function(),
             },
             "kernel": "aten._flash_attention_forward (varlen, seqused_k)"
             if self.flash
             else "torch.nn.functional.scaled_dot_product_attention",
+            "decode_attention": self.decode_attn,
+            "decode_attention_reason": self.decode_attn_note,
             "sdpa_backends": _sdpa_backends(),
             "cache_layout": "[slots, positions, kv_heads, head_dim] (one slot per request)",
             "head_dim": self.dims.head_dim,
             "decode_kv_window": "each sequence's own keys (seqused_k)" if self.flash else self.bucket_rule,
             "block_size_column": f"{self.block_size} (scheduler block size flag; cache is slot-based)",
         }
+
+    def _decode_function(self) -> str:
+        if not self.flash:
+            return "decode_attention"
+        if self.decode_attn == "split-kv":
+            return "decode_kernel.decode_attention_split"
+        return "flash_varlen_attention"
+
+    def _split_kv(self, q: torch.Tensor, kv_len: int) -> Callable[[], torch.Tensor]:
+        """decode_attention_split of len(q) entries (slot i = row i) over kv_len keys each."""
+        b = q.shape[0]
+        rows = torch.arange(b, dtype=torch.int32, device=self.device)
+        lens = torch.full((b,), kv_len, dtype=torch.int32, device=self.device)
+        out = torch.empty_like(q)
+        kc, vc = self.k_cache, self.v_cache
+        return lambda: decode_kernel.decode_attention_split(q, kc, vc, rows, rows, lens, out)
 
     def profile_prefill(self, point: PrefillPoint) -> dict[str, TimeStats]:
         """attn_kv_cache_save and attn_prefill stats (ms) for one chunk over `point.kv` cached tokens."""
@@ -149,7 +185,10 @@ class AttentionProfiler:
                         for i in range(_SLOTS)
                     ]
                 )
-        return {"attn_kv_cache_save": save, "attn_prefill": prefill}
+        return {
+            "attn_kv_cache_save": TimeStats.zero() if self.kv_save_fused else save,
+            "attn_prefill": prefill,
+        }
 
     def profile_decode(self, point: DecodePoint) -> dict[str, TimeStats]:
         """attn_kv_cache_save and attn_decode stats (ms): `batch` sequences of `kv` cached tokens."""
@@ -170,7 +209,9 @@ class AttentionProfiler:
                     for i in range(_SLOTS)
                 ]
             )
-            if self.flash:
+            if self.flash and self.decode_attn == "split-kv":
+                decode = self.timer.measure([self._split_kv(qs[i], k + 1) for i in range(_SLOTS)])
+            elif self.flash:
                 decode = self.timer.measure([self._flash(qs[i], 1, range(b), k + 1) for i in range(_SLOTS)])
             else:
                 decode = self.timer.measure(
@@ -179,7 +220,7 @@ class AttentionProfiler:
                         for i in range(_SLOTS)
                     ]
                 )
-        return {"attn_kv_cache_save": save, "attn_decode": decode}
+        return {"attn_kv_cache_save": TimeStats.zero() if self.kv_save_fused else save, "attn_decode": decode}
 
 
 def _sdpa_backends() -> dict[str, bool]:

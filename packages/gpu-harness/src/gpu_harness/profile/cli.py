@@ -91,6 +91,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "its self-test passes, else sdpa) | flash-varlen | sdpa",
     )
     parser.add_argument(
+        "--fused-kernels",
+        default="auto",
+        help="elementwise ops to time, as the lean engine picks them: auto (the Triton kernels on a GPU "
+        "where "
+        "their self-test passes, else the PyTorch ops) | triton | torch",
+    )
+    parser.add_argument(
+        "--decode-attn",
+        default="auto",
+        help="decode attention to time under flash-varlen, as the lean engine picks it: auto (the split-KV "
+        "Triton kernel where its self-test passes, else flash) | split-kv | flash",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=20, help="measured samples per op and point (default 20)"
     )
     parser.add_argument(
@@ -132,6 +145,8 @@ def options_from_args(args: argparse.Namespace, command: str) -> ProfileOptions:
         max_seq_len=args.max_seq_len,
         block_size=args.block_size,
         attention=args.attention,
+        decode_attn=args.decode_attn,
+        fused_kernels=args.fused_kernels,
         repeats=args.repeats,
         warmup=args.warmup,
         time_budget_s=None if args.no_time_budget else args.time_budget_s,

@@ -12,6 +12,10 @@ through the HF modules:
 - attn_post_proj: o_proj;  mlp_up_proj: gate and up projections (fused: one GEMM);  mlp_act:
   act_fn(gate) * up
 - mlp_down_proj: down_proj;  add: one residual add (Vidur counts one per block)
+Where the engine runs the Triton elementwise kernels (engine.fused_kernels, chosen by the same
+`select_fused_kernels`), those are timed instead: both norms = `add_rms_norm` (residual add + RMSNorm in one
+kernel), attn_rope = `qk_norm_rope_save` (q/k norm, RoPE and the K/V cache write; attention.csv's
+attn_kv_cache_save is then 0), mlp_act = `silu_mul`, add = 0 (fused into the norms).
 Samples rotate over the model's layers (each with its own weights) and over fresh input buffers, so caches
 never hold the previous sample's operands. Does not time attention itself (see attention.py).
 """
@@ -109,6 +113,7 @@ class MlpProfiler:
         timer: OpTimer,
         num_slots: int,
         seed: int,
+        fused_kernels: str = "auto",
     ) -> None:
         self.model = model
         self.layers = layers
@@ -124,6 +129,20 @@ class MlpProfiler:
             self.rope_impl = "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
         self.rotary = getattr(model.model, "rotary_emb", None)
         self._tables: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        self.fused_triton, self.fused_triton_note = False, "fused PyTorch ops"
+        if self.blocks is not None:
+            from ..engine.fused import signed_sin
+            from ..engine.fused_kernels import select_fused_kernels
+
+            cos, sin = self._cos_sin(64)
+            self.fused_triton, self.fused_triton_note = select_fused_kernels(
+                fused_kernels,
+                self.blocks[0],
+                self.param.device,
+                dims.head_dim,
+                cos,
+                signed_sin(sin).contiguous(),
+            )
 
     def _cos_sin(self, num_positions: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's rotary cos/sin tables [positions, head_dim], built once per step by the engine."""
@@ -139,6 +158,58 @@ class MlpProfiler:
 
     def _randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=self.gen, device=self.param.device, dtype=self.param.dtype)
+
+    def _triton_ops(
+        self,
+        t: int,
+        blocks: list[Any],
+        qkvs: list[torch.Tensor],
+        gate_ups: list[torch.Tensor],
+        xs: list[torch.Tensor],
+        ys: list[torch.Tensor],
+        positions: torch.Tensor,
+        cos: torch.Tensor,
+        sin_signed: torch.Tensor,
+    ) -> dict[str, list[Call]]:
+        """The engine's Triton elementwise kernels per Vidur op (see the module docstring)."""
+        from ..engine import fused_kernels as fk
+
+        d = self.dims
+        n = len(blocks)
+        slots = torch.zeros(t, dtype=torch.int64, device=self.param.device)
+        kc = torch.zeros(1, t, d.n_kv_head, d.head_dim, dtype=self.param.dtype, device=self.param.device)
+        vc = torch.zeros_like(kc)
+        sin_c, cos_c = sin_signed.contiguous(), cos.contiguous()
+
+        def rope(i: int) -> Call:
+            b = blocks[i]
+            return lambda: fk.qk_norm_rope_save(
+                qkvs[i],
+                b.qk_norm_w,
+                b.qk_norm_eps or 0.0,
+                cos_c,
+                sin_c,
+                positions,
+                slots,
+                kc,
+                vc,
+                d.n_head,
+                d.n_kv_head,
+            )
+
+        return {
+            "input_layernorm": [
+                (lambda i=i: fk.add_rms_norm(xs[i], ys[i], blocks[i].in_w, blocks[i].in_eps))
+                for i in range(n)
+            ],
+            "post_attention_layernorm": [
+                (lambda i=i: fk.add_rms_norm(xs[i], ys[i], blocks[i].post_w, blocks[i].post_eps))
+                for i in range(n)
+            ],
+            "attn_rope": [rope(i) for i in range(n)],
+            "mlp_act": [(lambda i=i: fk.silu_mul(gate_ups[i])) for i in range(n)],
+            "add": [],
+        }
 
     def profile(self, num_tokens: int) -> dict[str, TimeStats]:
         """Stats (ms) of every Vidur mlp.csv op at `num_tokens` tokens in the flat batch."""
@@ -186,8 +257,15 @@ class MlpProfiler:
                 "mlp_down_proj": each(lambda i: lambda: layers[i].mlp.down_proj(gates[i])),
                 "add": each(lambda i: lambda: xs[i] + ys[i]),
             }
+            if self.fused_triton:
+                fused_ops.update(
+                    self._triton_ops(t, blocks, qkvs, gate_ups, xs, ys, positions, cos, sin_signed)
+                )
             with torch.inference_mode():
-                return {op: self.timer.measure(calls) for op, calls in fused_ops.items()}
+                out = {op: self.timer.measure(calls) for op, calls in fused_ops.items() if calls}
+            if self.fused_triton:
+                out["add"] = TimeStats.zero()
+            return out
         ops: dict[str, list[Call]] = {
             "emb": each(lambda i: lambda: embed(ids[i])),
             "input_layernorm": each(lambda i: lambda: layers[i].input_layernorm(xs[i])),

@@ -79,6 +79,8 @@ class ProfileOptions:
     num_tensor_parallel_workers: int = 1
     num_slots: int | None = None
     attention: str = "auto"
+    decode_attn: str = "auto"
+    fused_kernels: str = "auto"
     command: str = ""
     extra_manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -140,6 +142,14 @@ def validate_options(opts: ProfileOptions) -> str:
     if opts.attention not in ("auto", "flash-varlen", "sdpa"):
         raise ProfileError(
             "PROFILE_BAD_FLAG", f"--attention {opts.attention!r}: expected auto, flash-varlen or sdpa"
+        )
+    if opts.fused_kernels not in ("auto", "triton", "torch"):
+        raise ProfileError(
+            "PROFILE_BAD_FLAG", f"--fused-kernels {opts.fused_kernels!r}: expected auto, triton or torch"
+        )
+    if opts.decode_attn not in ("auto", "split-kv", "flash"):
+        raise ProfileError(
+            "PROFILE_BAD_FLAG", f"--decode-attn {opts.decode_attn!r}: expected auto, split-kv or flash"
         )
     for flag, value, low in (
         ("--max-tokens", opts.max_tokens, 1),
@@ -336,7 +346,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         if opts.quick
         else vidur_num_tokens(opts.max_tokens)
     )
-    mlp = MlpProfiler(model, layers, dims, timer, slots, opts.seed)
+    mlp = MlpProfiler(model, layers, dims, timer, slots, opts.seed, fused_kernels=opts.fused_kernels)
     mlp_done, mlp_trimmed = _sweep(
         "mlp", order_coarse_to_fine_1d(num_tokens), MANDATORY_LEVEL_1D, budget, mlp.profile, progress
     )
@@ -350,7 +360,8 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         "rms_norm), as gpu_harness.engine.lean runs them on flat [tokens, hidden] activations"
         if mlp.blocks is not None
         else "the HF model's own decoder-block modules, called as gpu_harness.engine.lean calls them"
-    )
+    ) + f"; elementwise: {mlp.fused_triton_note}"
+    kv_save_fused = mlp.fused_triton
     del mlp
 
     # attention.csv
@@ -366,6 +377,8 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         max_seq_len=opts.max_seq_len,
         seed=opts.seed,
         attention=opts.attention,
+        decode_attn=opts.decode_attn,
+        kv_save_fused=kv_save_fused,
     )
     pre_done, pre_trimmed = _sweep(
         "prefill",

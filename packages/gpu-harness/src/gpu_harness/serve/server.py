@@ -49,7 +49,7 @@ class ServeOptions:
     max_model_len: int = 4096
     watermark_blocks_fraction: float = 0.01
     attn_impl: str | None = None
-    split_mixed: bool = False
+    decode_attn: str = "auto"
     host: str = "127.0.0.1"
     port: int = 8000
     log_dir: str | None = None
@@ -102,7 +102,7 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
             watermark_blocks_fraction=opts.watermark_blocks_fraction,
             cuda_graphs=opts.cuda_graphs,
             attention=opts.attn_impl or "auto",
-            split_mixed=opts.split_mixed,
+            decode_attn=opts.decode_attn,
         )
     if opts.engine == "hf-cb":
         from ..engine.hf_cb import HfCbEngine
