@@ -201,3 +201,56 @@ describe("runner run interrupted by Ctrl-C", () => {
     expect(manifest.health.aborted).toBe(false);
   });
 });
+
+describe("runner run: simulate and compare are redone when their inputs change", () => {
+  const name = `runner-stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const dirs = ["real_runs", "vidur_runs", "comparisons"].map((k) => resolve(repoRoot, "tmp", k, `${name}-l1`));
+  let workloadDir: string | undefined;
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (workloadDir?.startsWith(resolve(repoRoot, "tmp", "workloads"))) rmSync(workloadDir, { recursive: true, force: true });
+  });
+
+  it("skips both when nothing changed, and compares again (without simulating) after the real run is re-recorded", async () => {
+    const [realDir, simDir, cmpDir] = dirs as [string, string, string];
+    const experiment = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(
+      experiment,
+      [
+        `name: ${name}`,
+        "model:",
+        "  name: Qwen/Qwen3-0.6B",
+        `  config: ${resolve(repoRoot, "packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json")}`,
+        "device: h200",
+        `profileRoot: ${resolve(repoRoot, "data/h200-qwen3-0.6b/profiles")}`,
+        "workload:",
+        `  source: {kind: prompts, path: ${writePrompts(5)}, decode: {kind: fixed, tokens: 4}}`,
+        "  seed: 5",
+        "loads:",
+        "  - name: l1",
+        "    arrivals: {kind: constant, rateRps: 20}",
+        "bench:",
+        `  endpoint: ${server.url}`,
+        "  warmupRequests: 0",
+        "",
+      ].join("\n"),
+    );
+    const first = await runCli(["run", experiment]);
+    expect(first.code, first.stderr).toBe(0);
+    workloadDir = /^ {2}dir: (.+)$/m.exec(first.stderr)?.[1];
+    expect(existsSync(join(cmpDir, "comparison.json"))).toBe(true);
+    const again = await runCli(["run", experiment]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`simulate: ${simDir} already complete, skipped`);
+    expect(again.stderr).toContain(`compare: ${cmpDir} already complete, skipped`);
+    // A new recording of the same load: the simulation stands, the comparison must not.
+    rmSync(realDir, { recursive: true, force: true });
+    const rerecorded = await runCli(["run", experiment]);
+    expect(rerecorded.code, rerecorded.stderr).toBe(0);
+    expect(rerecorded.stderr).toContain(`simulate: ${simDir} already complete, skipped`);
+    expect(rerecorded.stderr).toContain(`compare: ${cmpDir} was made from other runs; comparing again`);
+    const cmp = JSON.parse(await readFile(join(cmpDir, "run.json"), "utf8")) as { created_at?: string };
+    const real = JSON.parse(await readFile(join(realDir, "run.json"), "utf8")) as { created_at?: string };
+    expect(Date.parse(cmp.created_at ?? "")).toBeGreaterThanOrEqual(Date.parse(real.created_at ?? ""));
+  }, 300_000);
+});

@@ -96,22 +96,22 @@ describe("deriveCpuOverheads", () => {
     ]);
   });
 
-  it("interpolates a missing decode value between knots and clamps negative overheads to 0", () => {
+  it("interpolates a missing decode value between knots and keeps negative corrections signed", () => {
     const real = [
-      step(0, 1, 0, 1, 0.5), // faster than predicted (1.1 ms): residual -0.6 -> 0
+      step(0, 1, 0, 1, 0.5), // faster than predicted (1.1 ms): residual -0.6
       step(1, 4, 64, 3, 1 + 0.64 + 0.3 + 30),
       step(2, 8, 0, 8, 1.8 + 7),
     ];
     const t = deriveCpuOverheads(real, SIM, ONE);
-    // decode knots: 1 -> -0.6, 4 -> interpolated -0.6 + 7.6 * 3/7, 8 -> 7; then clamped at 0.
+    // decode knots: 1 -> -0.6, 4 -> interpolated -0.6 + 7.6 * 3/7, 8 -> 7.
     const d4 = -0.6 + (7.6 * 3) / 7;
     expect(t.rows.map((r) => r.batchSize)).toEqual([1, 4, 8]);
-    expect(t.rows[0]!.overheadMs).toBe(0);
+    expect(t.rows[0]!.overheadMs).toBeCloseTo(-0.6, 9);
     expect(t.rows[1]!.overheadMs).toBeCloseTo(d4, 9);
     expect(t.rows[2]!.overheadMs).toBeCloseTo(7, 9);
     expect(t.rows[1]!.prefillExtraMs).toBeCloseTo(30 - d4, 9);
     // The extra is clamped from the only mixed knot towards both ends.
-    expect(t.rows[0]!.prefillExtraMs).toBeCloseTo(30, 9);
+    expect(t.rows[0]!.prefillExtraMs).toBeCloseTo(30.6, 9);
     expect(t.rows[2]!.prefillExtraMs).toBeCloseTo(23, 9);
   });
 

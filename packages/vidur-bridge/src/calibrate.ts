@@ -131,8 +131,11 @@ function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number)
 
 /**
  * overhead(batch) = median over real steps in the batch-size bin of (real wall time − the simulator's predicted
- * time for a step of that composition), clamped at 0. "split" derives it from decode-only steps and adds a
- * `prefill_extra` = median over mixed steps minus that, clamped at 0; "single" uses every step for one curve.
+ * time for a step of that composition), signed: positive is host time the per-op profile does not see, negative
+ * is step time it over-predicts (ops timed one at a time from a cold cache, an engine that fuses what the profile
+ * times apart); the sidecar floors a corrected step at 10 % of its predicted time. "split" derives it from
+ * decode-only steps and adds a `prefill_extra` = median over mixed steps minus that; "single" uses every step for
+ * one curve.
  * Bins are powers of two (1, 2, 3-4, 5-8, ...); a bin's knot is the median batch size of its real steps.
  */
 export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Iteration[], options: DeriveCpuOverheadsOptions = {}): CpuOverheadTable {
@@ -167,14 +170,14 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (mode === "single") {
     const all = [...byBin.values()].sort((x, y) => x.hi - y.hi).map((b) => [...b.decode, ...b.mixed]);
     const curve = fillByInterpolation(knots, all.map((r) => (r.length >= minSteps ? median(r) : null)), 0);
-    rows = knots.map((k, i) => ({ batchSize: k, overheadMs: Math.max(0, curve[i]!), prefillExtraMs: 0 }));
+    rows = knots.map((k, i) => ({ batchSize: k, overheadMs: curve[i]!, prefillExtraMs: 0 }));
   } else {
-    const decode = fillByInterpolation(knots, bins.map((b) => b.decodeResidualMs), 0).map((v) => Math.max(0, v));
+    const decode = fillByInterpolation(knots, bins.map((b) => b.decodeResidualMs), 0);
     const mixed = fillByInterpolation(knots, bins.map((b) => b.mixedResidualMs), Number.NaN);
     rows = knots.map((k, i) => ({
       batchSize: k,
       overheadMs: decode[i]!,
-      prefillExtraMs: Number.isNaN(mixed[i]!) ? 0 : Math.max(0, mixed[i]! - decode[i]!),
+      prefillExtraMs: Number.isNaN(mixed[i]!) ? 0 : mixed[i]! - decode[i]!,
     }));
   }
   return { mode, model, bins, rows, realSteps: steps.length };

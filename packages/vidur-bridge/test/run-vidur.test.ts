@@ -179,6 +179,17 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(withCpu!.gpu_time!).toBeCloseTo(plain!.gpu_time!, 9);
     const manifest = await readRunManifest(withCpuDir);
     expect(manifest.config.cpu_overhead_file).toBe(overheadPath);
+
+    // A negative correction (the profile over-predicts the engine) takes time off every step, but never more
+    // than 90 % of the predicted step: -1 s floors each step at a tenth of its prediction.
+    const negativePath = join(tmp, "cpu_overheads_negative.csv");
+    await writeFile(negativePath, ["model_name,tensor_parallel_degree,batch_size,schedule_median", `${TINY_MODEL},1,1,-1000`].join("\n"));
+    const negDir = join(tmp, "runs", "r1neg");
+    await runVidur({ ...baseOptions(workloadDir, negDir), cpuOverhead: negativePath });
+    const [n] = await readRequestMetrics(join(negDir, "request_metrics.csv"));
+    expect(n!.ttft!).toBeCloseTo(m!.ttft! * 0.1, 9);
+    const [negStep] = await readIterations(join(negDir, "iterations.csv"));
+    expect(negStep!.end - negStep!.start).toBeCloseTo((plain!.end - plain!.start) * 0.1, 9);
   });
 
   it("runs with a derived cpu_overheads.csv: the prefill extra only on the prompt's batch", async () => {

@@ -110,7 +110,7 @@ export function formatCalibrationMd(args: {
   const t = args.table;
   lines.push(
     "",
-    `## Derived CPU overhead (${t.mode} mode, from ${t.realSteps} real steps)`,
+    `## Derived per-step correction (${t.mode} mode, from ${t.realSteps} real steps; signed: positive = host overhead the profile does not see, negative = step time the profile over-predicts)`,
     "",
     `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
     "",

@@ -1,12 +1,16 @@
 /**
  * `runner run`: every step of an experiment file — workload, bench (or a recorded real run), simulate, compare per
- * load, then the multi-load summary. Resumes: a step whose output dir already has its run.json is skipped.
+ * load, then the multi-load summary. Resumes: a bench whose output dir has its run.json is skipped; a simulation or
+ * comparison is skipped only when its dir also holds the key of the inputs it was made from (`.inputs-key`: the
+ * workload, settings and profile files; the real and simulated runs' manifests), so a re-recorded run or a new
+ * profile is never compared from stale output.
  */
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { LoadPoint } from "@vf/comparator";
-import { gitSha, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
 import type { RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
 import { UsageError } from "../errors.js";
@@ -28,6 +32,34 @@ export const STEPS: readonly Step[] = ["workload", "bench", "simulate", "compare
 export interface ExperimentOutcome {
   loads: { name: string; workloadDir: string; realDir: string; simDir: string; comparisonDir: string; reportPath: string }[];
   loadsDir: string | null;
+}
+
+const INPUTS_KEY = ".inputs-key";
+const readFileSyncUtf8 = (path: string): string => readFileSync(path, "utf8");
+
+/** sha256 (16 hex) of a JSON value. */
+function keyOf(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}
+
+/** Relative path -> sha256 of every file under dir (sorted; empty when dir is missing). */
+async function treeHashes(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  for (const f of files) out[f.slice(dir.length + 1)] = createHash("sha256").update(await readFile(f)).digest("hex");
+  return out;
+}
+
+/** True when dir was completed from inputs with this key. */
+function madeFrom(dir: string, key: string): boolean {
+  if (!existsSync(join(dir, "run.json")) || !existsSync(join(dir, INPUTS_KEY))) return false;
+  try {
+    return readFileSyncUtf8(join(dir, INPUTS_KEY)).trim() === key;
+  } catch {
+    return false;
+  }
 }
 
 function resolveSource(source: SourceSpec, baseDir: string): SourceSpec {
@@ -166,17 +198,15 @@ export async function runExperiment(
 
     const simDir = runDirPath(paths.root, "vidur", id);
     if (!want("simulate")) log("simulate: skipped (not in --steps)");
-    else if (done(simDir)) log(`simulate: ${simDir} already complete, skipped`);
     else {
-      await simulate({
-        ...simulationSettings(experiment, { paths, profileRoot, configPath }),
-        workloadDir: w.dir,
-        runDir: simDir,
-        runId: id,
-        workloadId: w.workload.manifest.id,
-        command: ctx.command,
-        gitSha: sha,
-      });
+      const settings = simulationSettings(experiment, { paths, profileRoot, configPath });
+      const simKey = keyOf({ workload: w.workload.manifest.id, settings, profiles: await treeHashes(profileRoot), config: await treeHashes(dirname(configPath)) });
+      if (ctx.force !== true && madeFrom(simDir, simKey)) log(`simulate: ${simDir} already complete, skipped`);
+      else {
+        if (done(simDir)) log(`simulate: ${simDir} was made from other inputs; simulating again`);
+        await simulate({ ...settings, workloadDir: w.dir, runDir: simDir, runId: id, workloadId: w.workload.manifest.id, command: ctx.command, gitSha: sha });
+        await atomicWriteFile(join(simDir, INPUTS_KEY), `${simKey}\n`);
+      }
     }
 
     const comparisonDir = runDirPath(paths.root, "comparison", id);
@@ -185,14 +215,14 @@ export async function runExperiment(
       outcome.loads.push({ name: load.name, workloadDir: w.dir, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
       continue;
     }
-    if (done(comparisonDir)) log(`compare: ${comparisonDir} already complete, skipped`);
+    const compareOptions = { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates };
+    const manifestOf = async (dir: string) => (existsSync(join(dir, "run.json")) ? await readFile(join(dir, "run.json"), "utf8") : null);
+    const compareKey = keyOf({ real: await manifestOf(realDir), sim: await manifestOf(simDir), options: compareOptions });
+    if (ctx.force !== true && madeFrom(comparisonDir, compareKey)) log(`compare: ${comparisonDir} already complete, skipped`);
     else {
-      await compare({
-        realDir,
-        simDir,
-        outDir: comparisonDir,
-        options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
-      });
+      if (done(comparisonDir)) log(`compare: ${comparisonDir} was made from other runs; comparing again`);
+      await compare({ realDir, simDir, outDir: comparisonDir, options: { ...compareOptions, command: ctx.command, gitSha: sha } });
+      await atomicWriteFile(join(comparisonDir, INPUTS_KEY), `${compareKey}\n`);
     }
     const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
     points.push({ load: rate, dir: comparisonDir });

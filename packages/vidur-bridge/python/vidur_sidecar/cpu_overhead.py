@@ -1,5 +1,8 @@
 """CPU overhead per batch, added on top of Vidur 0.0.26's predicted GPU time (0.0.26 dropped its own model).
 
+Signed: a negative value (from `runner calibrate`, where the per-op profile over-predicts the engine's steps)
+lowers a step's time, never below MIN_STEP_SHARE of the prediction.
+
 Input: the older Vidur schema `cpu_overheads.csv` (times in ms): `model_name`, `tensor_parallel_degree`,
 `batch_size` and any of `schedule_median`, `sampler_e2e_median`, `prepare_inputs_e2e_median`,
 `process_model_outputs_median`, `ray_comm_time_mean`. Their sum is interpolated linearly in batch size
@@ -53,13 +56,19 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float
     return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra
 
 
+# A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
+# of its predicted time.
+MIN_STEP_SHARE = 0.1
+
+
 class _WithCpuOverhead:
-    """Stands in for Vidur's native ExecutionTime with total_time raised by the CPU overhead (seconds)."""
+    """Stands in for Vidur's native ExecutionTime with total_time moved by the per-step correction (seconds):
+    raised by host overhead, lowered (down to MIN_STEP_SHARE of the prediction) where the profile over-predicts."""
 
     def __init__(self, inner: Any, overhead_s: float) -> None:
         self._inner = inner
-        self.total_time = inner.total_time + overhead_s
-        self.cpu_overhead_time = overhead_s
+        self.total_time = max(inner.total_time + overhead_s, MIN_STEP_SHARE * inner.total_time)
+        self.cpu_overhead_time = self.total_time - inner.total_time
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -81,9 +90,9 @@ def install(batch_sizes: list[float], overhead_ms: list[float], prefill_extra_ms
         overhead_ms = float(np.interp(len(batch.requests), xs, ys))
         if extra is not None and int(getattr(batch, "num_prefill_tokens", 0)) > 0:
             overhead_ms += float(np.interp(len(batch.requests), xs, extra))
-        overhead_s = overhead_ms * 1e-3
+        wrapped = _WithCpuOverhead(inner, overhead_ms * 1e-3)
         # The recorder subtracts it again to report the GPU part of the iteration.
-        batch._vb_cpu_overhead_s = overhead_s
-        return _WithCpuOverhead(inner, overhead_s)
+        batch._vb_cpu_overhead_s = wrapped.cpu_overhead_time
+        return wrapped
 
     BaseExecutionTimePredictor.get_execution_time = get_execution_time  # type: ignore[method-assign]
