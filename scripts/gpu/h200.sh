@@ -15,6 +15,9 @@ timeout -s INT "${TIME_LIMIT:-540}" python3 scripts/gpu/gpu_half.py --out "$RES"
   --runner /tmp/vf/runner/dist/main.js --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
   "$@" 2>&1 | tee "$RES/gpu_half.log"
 rc=${PIPESTATUS[0]}
-tar -C /tmp/vf -cJf "$OUTDIR/results.tar.xz" results
+# Raw server logs and workload files stay out (each run dir has iterations.csv on its own clock; workloads
+# are rebuilt byte-identically from their flags): a 70 MB tar took longer to compress than the time left.
+tar -C /tmp/vf --exclude='results/runs/*/server' --exclude='results/server' --exclude='results/workloads' \
+  -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"
 ls -la "$OUTDIR"
 exit $rc
