@@ -342,7 +342,7 @@ function buildProgram(): Command {
   program
     .command("calibrate")
     .description(
-      "Fit Vidur's CPU overhead on one load of an experiment and report before/after errors on every load (fit vs held-out); or, with --frozen, apply another experiment's fitted overhead unchanged (a prediction).",
+      "Fit a signed per-step correction to Vidur's step times (and the serving path's delivery delay) on one load of an experiment and report before/after errors on every load (fit vs held-out); or, with --frozen, apply another experiment's fit unchanged (a prediction).",
     )
     .argument("<experiment>", "experiment file")
     .option("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from; a comma list pools several loads' steps")
@@ -353,9 +353,10 @@ function buildProgram(): Command {
         .default("split"),
     )
     .option("--min-steps <n>", "a batch-size bin's median counts only with at least n real steps of that kind (else interpolated)", "5")
+    .option("--no-delivery-delay", "do not add the fit load's median engine -> client first-token delay to the simulated token times")
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; minSteps: string; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -366,6 +367,7 @@ function buildProgram(): Command {
         ...(o.frozen !== undefined ? { frozenDir: resolve(o.frozen) } : {}),
         mode: o.mode,
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
+        deliveryDelay: o.deliveryDelay,
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),
       });

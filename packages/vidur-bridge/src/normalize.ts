@@ -98,7 +98,8 @@ async function readBatches(path: string): Promise<Iteration[]> {
 }
 
 /** Writes the three record files into runDir from `<runDir>/vidur/`. */
-export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow[]): Promise<NormalizeSummary> {
+/** `deliveryDelayS` is added to every token time (the serving path's delay that Vidur does not model). */
+export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow[], deliveryDelayS = 0): Promise<NormalizeSummary> {
   const raw = join(runDir, "vidur");
   const outDir = await findVidurOutputDir(join(raw, "out"));
   const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
@@ -122,7 +123,8 @@ export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow
         arrived_at: r.arrivedAtS,
         num_prefill_tokens: r.numPrefillTokens,
         num_decode_tokens: r.numDecodeTokens,
-        tokenTimesS: times,
+        // Every token reaches the client later by the delivery delay (TTFT and e2e grow, gaps do not).
+        tokenTimesS: deliveryDelayS === 0 ? times : times.map((t) => t + deliveryDelayS),
         error: times.length === 0 ? "not completed in the simulation (time limit or scheduler stall)" : null,
       }),
     );
@@ -137,7 +139,7 @@ export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow
   async function* tokenRows(): AsyncGenerator<TokenTimestamp> {
     for (const r of trace) {
       const times = grouped.get(r.requestId) ?? [];
-      for (let k = 0; k < times.length; k++) yield { request_id: r.requestId, token_index: k, t: times[k]! };
+      for (let k = 0; k < times.length; k++) yield { request_id: r.requestId, token_index: k, t: times[k]! + deliveryDelayS };
     }
   }
   await writeTokenTimestamps(join(runDir, "token_timestamps.csv"), tokenRows());

@@ -86,6 +86,12 @@ export interface RunVidurOptions {
    * `<profilingRoot>/cpu_overhead/<node>/<model>/cpu_overheads.csv` when that file exists; "off"; or a path.
    */
   cpuOverhead?: "auto" | "off" | string;
+  /**
+   * Seconds added to every simulated token time after the simulation: the serving path's delivery delay (engine
+   * -> HTTP/SSE -> client) that Vidur does not model. TTFT and end-to-end latency grow by it; TBT is unchanged.
+   * Default 0. `runner calibrate` measures it on the fit load.
+   */
+  deliveryDelayS?: number;
   /** Run even when the workload leaves the profiled grid (the forest returns edge values). Default false. */
   allowExtrapolation?: boolean;
   /** Keep Vidur's chrome_trace.json (large). Default false. */

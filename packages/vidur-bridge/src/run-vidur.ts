@@ -138,6 +138,10 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const trace = await readVidurTrace(workloadDir);
   const profile = await locateProfile(resolve(options.profilingRoot), device.name, options.modelName, node.name, tp, pp);
   const profileHashes = await hashProfile(profile);
+  const deliveryDelayS = options.deliveryDelayS ?? 0;
+  if (!Number.isFinite(deliveryDelayS) || deliveryDelayS < 0) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", `deliveryDelayS ${deliveryDelayS}: expected a number >= 0 (seconds)`);
+  }
   const cpuOverheadChoice = options.cpuOverhead ?? "auto";
   const cpuOverheadFile = await locateCpuOverhead(
     resolve(options.profilingRoot),
@@ -281,7 +285,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
         : (ev?.message ?? reason);
     throw new VidurBridgeError(code, message);
   }
-  const summary = await normalizeVidurRun(runDir, trace);
+  const summary = await normalizeVidurRun(runDir, trace, deliveryDelayS);
   let resolved: Record<string, unknown> = {};
   try {
     resolved = JSON.parse(await readFile(join(raw, "bridge_resolved.json"), "utf8")) as Record<string, unknown>;
@@ -320,6 +324,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_file: cpuOverheadFile,
       cpu_overhead_ms_by_batch_size: resolved.cpu_overhead_ms_by_batch_size ?? null,
       cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
+      delivery_delay_s: deliveryDelayS,
       vidur_argv: vidurArgv,
       sidecar_argv: argv,
       memory_plan: resolved.memory_plan ?? null,

@@ -190,6 +190,18 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(n!.ttft!).toBeCloseTo(m!.ttft! * 0.1, 9);
     const [negStep] = await readIterations(join(negDir, "iterations.csv"));
     expect(negStep!.end - negStep!.start).toBeCloseTo((plain!.end - plain!.start) * 0.1, 9);
+
+    // A delivery delay moves every token time by itself: TTFT and e2e grow by it, TPOT does not.
+    const delayDir = join(tmp, "runs", "r1delay");
+    await runVidur({ ...baseOptions(workloadDir, delayDir), deliveryDelayS: 0.004 });
+    const [dm] = await readRequestMetrics(join(delayDir, "request_metrics.csv"));
+    expect(dm!.ttft! - m!.ttft!).toBeCloseTo(0.004, 9);
+    expect(dm!.e2e! - m!.e2e!).toBeCloseTo(0.004, 9);
+    expect(dm!.tpot!).toBeCloseTo(m!.tpot!, 12);
+    expect((await readRunManifest(delayDir)).config.delivery_delay_s).toBe(0.004);
+    await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelayS: -1 })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("deliveryDelayS -1"),
+    );
   });
 
   it("runs with a derived cpu_overheads.csv: the prefill extra only on the prompt's batch", async () => {

@@ -52,7 +52,21 @@ export interface CalibrationOutcome {
   jsonPath: string;
   cpuOverheadsPath: string;
   table: CpuOverheadTable;
+  /** Seconds added to every simulated token time (the fit load's median first-token delivery delay). */
+  deliveryDelayS: number;
   loads: CalibrationLoad[];
+}
+
+/** Median first-token delivery delay (engine token time -> client receive) of the fit loads' comparisons, in
+ * seconds (the mean of their P50s); 0 when no fit load has the engine's token times. */
+export async function fitDeliveryDelayS(comparisonDirs: string[]): Promise<number> {
+  const p50s: number[] = [];
+  for (const dir of comparisonDirs) {
+    const c = JSON.parse(await readFile(join(dir, "comparison.json"), "utf8")) as { engineClock?: { deliveryFirstToken?: { p50?: unknown } } | null };
+    const p50 = c.engineClock?.deliveryFirstToken?.p50;
+    if (typeof p50 === "number" && Number.isFinite(p50) && p50 >= 0) p50s.push(p50);
+  }
+  return p50s.length === 0 ? 0 : p50s.reduce((a, b) => a + b, 0) / p50s.length;
 }
 
 const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
@@ -85,10 +99,11 @@ export function formatCalibrationMd(args: {
   table: CpuOverheadTable;
   loads: CalibrationLoad[];
   frozenFrom?: string;
+  deliveryDelayS?: number;
 }): string {
   const lines = [
     args.frozenFrom === undefined
-      ? `# Calibration of ${args.experiment}: CPU overhead fitted on load ${args.fitLoad}`
+      ? `# Calibration of ${args.experiment}: per-step correction and delivery delay fitted on load ${args.fitLoad}`
       : `# Prediction of ${args.experiment} with the calibration frozen from ${args.frozenFrom} (fit on its load ${args.fitLoad})`,
     "",
     `Command: \`${args.command}\``,
@@ -108,7 +123,12 @@ export function formatCalibrationMd(args: {
     }
   }
   const t = args.table;
+  const delay = args.deliveryDelayS ?? 0;
   lines.push(
+    "",
+    delay > 0
+      ? `Delivery delay: ${(delay * 1e3).toFixed(3)} ms added to every simulated token time (the fit load's median engine -> client first-token delay; Vidur models no HTTP/SSE path). TTFT grows by it, TBT does not.`
+      : "Delivery delay: none (the fit load has no engine token times).",
     "",
     `## Derived per-step correction (${t.mode} mode, from ${t.realSteps} real steps; signed: positive = host overhead the profile does not see, negative = step time the profile over-predicts)`,
     "",
@@ -143,6 +163,8 @@ export async function calibrate(
     frozenDir?: string;
     mode?: "split" | "single";
     minStepsPerBin?: number;
+    /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
+    deliveryDelay?: boolean;
     force?: boolean;
     signal?: AbortSignal;
     command: string;
@@ -172,6 +194,7 @@ export async function calibrate(
   const dir = runDirPath(paths.root, "comparison", `${experiment.name}-${frozen === undefined ? "calibration" : "prediction"}`);
   const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
   let table: CpuOverheadTable;
+  let deliveryDelayS = frozen?.deliveryDelayS ?? 0;
   if (frozen === undefined) {
     const fits = before.loads.filter((l) => fitNames.includes(l.name));
     table = await writeCpuOverheadsFromRuns({
@@ -183,6 +206,14 @@ export async function calibrate(
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")} -> ${cpuOverheadsPath}`);
+    deliveryDelayS = ctx.deliveryDelay === false ? 0 : await fitDeliveryDelayS(fits.map((f) => f.comparisonDir));
+    log(
+      ctx.deliveryDelay === false
+        ? "calibrate: --no-delivery-delay: no delivery delay modelled"
+        : deliveryDelayS > 0
+        ? `calibrate: delivery delay ${(deliveryDelayS * 1e3).toFixed(3)} ms (median engine -> client first-token delay of the fit load) added to simulated token times`
+        : "calibrate: the fit load has no engine token times (no --engine-timeline): no delivery delay modelled",
+    );
   } else {
     await mkdir(dir, { recursive: true });
     await copyFile(frozen.cpuOverheadsPath, cpuOverheadsPath);
@@ -205,6 +236,7 @@ export async function calibrate(
       workloadDir: l.workloadDir,
       runDir: simDir,
       cpuOverhead: cpuOverheadsPath,
+      deliveryDelayS,
       runId: id,
       ...(workload.id !== undefined ? { workloadId: workload.id } : {}),
       command: ctx.command,
@@ -238,6 +270,7 @@ export async function calibrate(
       command: ctx.command,
       table,
       loads,
+      deliveryDelayS,
       ...(frozen !== undefined ? { frozenFrom: frozen.experiment } : {}),
     }),
   );
@@ -251,11 +284,12 @@ export async function calibrate(
     fit_load: fitLoad,
     frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
+    delivery_delay_s: deliveryDelayS,
     table,
     loads,
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, loads };
+  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelayS, loads };
 }
 
 const FrozenCalibration = z
@@ -263,7 +297,9 @@ const FrozenCalibration = z
   .passthrough();
 
 /** An earlier calibration's overhead table and CSV (its calibration.json names them). */
-async function readFrozen(dir: string): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string }> {
+async function readFrozen(
+  dir: string,
+): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string; deliveryDelayS: number }> {
   const path = join(dir, "calibration.json");
   let raw: unknown;
   try {
@@ -276,5 +312,12 @@ async function readFrozen(dir: string): Promise<{ experiment: string; fitLoad: s
   if (parsed.data.frozen_from !== undefined && parsed.data.frozen_from !== null) {
     throw new UsageError(`--frozen ${dir}: that is itself a prediction; freeze a calibration made with --fit`);
   }
-  return { experiment: parsed.data.experiment, fitLoad: parsed.data.fit_load, table: parsed.data.table as CpuOverheadTable, cpuOverheadsPath: join(dir, "cpu_overheads.csv") };
+  const delay = (parsed.data as { delivery_delay_s?: unknown }).delivery_delay_s;
+  return {
+    experiment: parsed.data.experiment,
+    fitLoad: parsed.data.fit_load,
+    table: parsed.data.table as CpuOverheadTable,
+    cpuOverheadsPath: join(dir, "cpu_overheads.csv"),
+    deliveryDelayS: typeof delay === "number" && delay >= 0 ? delay : 0,
+  };
 }
