@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Iteration } from "@vf/metrics-io";
 import { writeIterations } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { deriveCpuOverheads, fitStepTimeModel, formatCpuOverheadsCsv, writeCpuOverheadsFromRuns } from "./calibrate.js";
+import { deriveCpuOverheads, deriveDeliveryDelay, fitStepTimeModel, formatCpuOverheadsCsv, interpolate, writeCpuOverheadsFromRuns } from "./calibrate.js";
 import { isVidurBridgeError } from "./errors.js";
 
 let dir: string;
@@ -186,5 +186,31 @@ describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
     await expect(
       writeCpuOverheadsFromRuns({ realDir: [join(dir, "r1"), join(dir, "r2")], simDir: [join(dir, "s1")], outPath, modelName: "a/b" }),
     ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("2 real, 1 simulated"));
+  });
+});
+
+describe("deriveDeliveryDelay", () => {
+  const it_ = (step: number, end: number, batch: number) => ({ step, start: end - 0.001, end, gpu_time: null, num_prefill_tokens: 0, num_decode_tokens: batch, batch_size: batch, kv_tokens_in_use: null });
+  it("bins each token's client - engine delay by the batch size of the step that produced it, plus a first-token extra", () => {
+    // Steps of batch 1 (ending at 1, 2, 3 ...) and batch 40 (ending at 101, 102, ...): tokens at those ends.
+    const steps = [...Array.from({ length: 30 }, (_, i) => it_(i, i + 1, 1)), ...Array.from({ length: 30 }, (_, i) => it_(100 + i, 101 + i, 40))];
+    const engine = new Map<number, number[]>();
+    const client = new Map<number, number[]>();
+    for (let r = 0; r < 2; r++) {
+      const base = r === 0 ? 1 : 101;
+      const times = Array.from({ length: 30 }, (_, k) => base + k);
+      engine.set(r, times);
+      // 1 ms at batch 1, 3 ms at batch 40; each request's first token 0.5 ms later still.
+      client.set(r, times.map((t, k) => t + (r === 0 ? 0.001 : 0.003) + (k === 0 ? 0.0005 : 0)));
+    }
+    const d = deriveDeliveryDelay([{ engine, client, steps }], 20);
+    expect(d.batchSizes).toEqual([1, 40]);
+    expect(d.delaysS[0]).toBeCloseTo(0.001, 12);
+    expect(d.delaysS[1]).toBeCloseTo(0.003, 12);
+    expect(d.firstTokenExtraS).toBeCloseTo(0.0005, 12);
+    expect(d.tokens).toBe(60);
+    expect(interpolate(d.batchSizes, d.delaysS, 20.5)).toBeCloseTo(0.002, 12);
+    expect(interpolate(d.batchSizes, d.delaysS, 500)).toBeCloseTo(0.003, 12);
+    expect(() => deriveDeliveryDelay([{ engine, client, steps }], 31)).toThrow(/no batch-size bin has 31 tokens/);
   });
 });

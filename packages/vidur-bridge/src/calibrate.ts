@@ -5,7 +5,7 @@
  * what the real engine spends beyond it. It does not run Vidur or compare runs (the runner does).
  */
 import { join } from "node:path";
-import { atomicWriteFile, type Iteration, readIterations } from "@vf/metrics-io";
+import { atomicWriteFile, type Iteration, readIterations, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { VidurBridgeError } from "./errors.js";
 
 /** Vidur's per-step time as a linear function of the step's composition (ms), fitted on simulated steps. */
@@ -232,4 +232,97 @@ export async function writeCpuOverheadsFromRuns(args: {
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));
   return table;
+}
+
+/**
+ * The serving path's delivery delay (engine token time -> client receive), which Vidur does not model: per token,
+ * a function of the batch size of the engine step that produced it (the server serializes and writes one SSE event
+ * per token of a step; on the H200 runs the median is ~0.55 ms at <= 8 requests, ~1 ms at 9-32, ~1.8 at 33-64,
+ * ~3.3 at 65-128, the same at every load and workload), plus an extra for a request's first token (the response's
+ * first flush). `batchSizes` are knots (median batch size of a power-of-two bin), `delaysS` the bin's median delay;
+ * interpolated linearly, clamped at the ends.
+ */
+export interface DeliveryDelayTable {
+  batchSizes: number[];
+  delaysS: number[];
+  firstTokenExtraS: number;
+  tokens: number;
+}
+
+/** Linear interpolation over sorted knots, clamped at the ends. */
+export function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
+  if (x <= xs[0]!) return ys[0]!;
+  for (let i = 1; i < xs.length; i++) {
+    if (x <= xs[i]!) return ys[i - 1]! + ((ys[i]! - ys[i - 1]!) * (x - xs[i - 1]!)) / (xs[i]! - xs[i - 1]!);
+  }
+  return ys.at(-1)!;
+}
+
+/** The batch size of the step whose end is the first at or after t (steps sorted by end); null past the last. */
+export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t: number): number | null {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid]! < t - 1e-9) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ends.length ? sizes[lo]! : null;
+}
+
+/** Derives the delivery-delay table from real runs' engine token times, client token times and steps. */
+export function deriveDeliveryDelay(
+  runs: readonly { engine: Map<number, number[]>; client: Map<number, number[]>; steps: readonly Iteration[] }[],
+  minTokensPerBin = 20,
+): DeliveryDelayTable {
+  const byBin = new Map<number, { sizes: number[]; delays: number[] }>();
+  const firsts: { batch: number; delay: number }[] = [];
+  let tokens = 0;
+  for (const run of runs) {
+    const steps = [...run.steps].sort((a, b) => a.end - b.end);
+    const ends = steps.map((s) => s.end);
+    const sizes = steps.map((s) => s.batch_size);
+    for (const [id, engineTimes] of run.engine) {
+      const clientTimes = run.client.get(id);
+      if (clientTimes === undefined) continue;
+      for (let k = 0; k < Math.min(engineTimes.length, clientTimes.length); k++) {
+        const batch = stepBatchAt(ends, sizes, engineTimes[k]!);
+        if (batch === null || batch < 1) continue;
+        const delay = clientTimes[k]! - engineTimes[k]!;
+        const [, hi] = binOf(batch);
+        const bin = byBin.get(hi) ?? { sizes: [], delays: [] };
+        byBin.set(hi, bin);
+        bin.sizes.push(batch);
+        bin.delays.push(delay);
+        if (k === 0) firsts.push({ batch, delay });
+        tokens += 1;
+      }
+    }
+  }
+  const bins = [...byBin.entries()].sort((a, b) => a[0] - b[0]).filter(([, b]) => b.delays.length >= minTokensPerBin);
+  if (bins.length === 0) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `no batch-size bin has ${minTokensPerBin} tokens with both engine and client times`);
+  }
+  const batchSizes = bins.map(([, b]) => median(b.sizes));
+  const delaysS = bins.map(([, b]) => Math.max(0, median(b.delays)));
+  const firstTokenExtraS = firsts.length === 0 ? 0 : median(firsts.map((f) => f.delay - interpolate(batchSizes, delaysS, f.batch)));
+  return { batchSizes, delaysS, firstTokenExtraS, tokens };
+}
+
+/** deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv. */
+export async function deliveryDelayFromRuns(realDirs: readonly string[]): Promise<DeliveryDelayTable> {
+  const runs = [];
+  for (const dir of realDirs) {
+    const path = (f: string) => join(dir, f);
+    try {
+      runs.push({
+        engine: await readTokenTimestampsGrouped(path("server_token_timestamps.csv")),
+        client: await readTokenTimestampsGrouped(path("token_timestamps.csv")),
+        steps: await readIterations(path("iterations.csv")),
+      });
+    } catch (e) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `real run ${dir}: ${(e as Error).message} (the delivery delay needs the engine's token times: bench --engine-timeline)`, { cause: e });
+    }
+  }
+  return deriveDeliveryDelay(runs);
 }

@@ -3,9 +3,17 @@
 /** Builds Vidur 0.0.26's exact flag list for one trace-replay run. */
 export { buildVidurArgs } from "./args.js";
 export type { VidurArgsInput } from "./args.js";
-/** CPU-overhead calibration: per-batch-size overhead (ms) = real step wall − Vidur's predicted step time. */
-export { deriveCpuOverheads, fitStepTimeModel, formatCpuOverheadsCsv, predictStepMs, writeCpuOverheadsFromRuns } from "./calibrate.js";
-export type { CpuOverheadTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
+/** Calibration: per-batch-size step correction (ms) = real step wall − Vidur's predicted step time; the delivery delay by batch size. */
+export {
+  deliveryDelayFromRuns,
+  deriveCpuOverheads,
+  deriveDeliveryDelay,
+  fitStepTimeModel,
+  formatCpuOverheadsCsv,
+  predictStepMs,
+  writeCpuOverheadsFromRuns,
+} from "./calibrate.js";
+export type { CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
 /** Verifies the venv's Python imports vidur and reports versions; the offline env of every Python child. */
 export { checkVidurEnv, sidecarEnv } from "./env.js";
 export type { VidurEnv } from "./env.js";

@@ -17,6 +17,7 @@ import {
   writeTokenTimestamps,
 } from "@vf/metrics-io";
 import Papa from "papaparse";
+import { interpolate, stepBatchAt } from "./calibrate.js";
 import { VidurBridgeError } from "./errors.js";
 import type { TraceRow } from "./trace.js";
 
@@ -98,9 +99,25 @@ async function readBatches(path: string): Promise<Iteration[]> {
 }
 
 /** Writes the three record files into runDir from `<runDir>/vidur/`. */
-/** `deliveryDelayS` is added to every token time (the serving path's delay that Vidur does not model). */
-export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow[], deliveryDelayS = 0): Promise<NormalizeSummary> {
+/** `deliveryDelay` (RunVidurOptions) is added to every token time: the serving path's delay Vidur does not model. */
+export async function normalizeVidurRun(
+  runDir: string,
+  trace: readonly TraceRow[],
+  deliveryDelay: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number } | null = null,
+): Promise<NormalizeSummary> {
   const raw = join(runDir, "vidur");
+  const iterations = await readBatches(join(raw, "bridge_batches.csv"));
+  const byEnd = [...iterations].sort((a, b) => a.end - b.end);
+  const ends = byEnd.map((it) => it.end);
+  const sizes = byEnd.map((it) => it.batch_size);
+  const delayed = (times: number[]): number[] => {
+    if (deliveryDelay === null) return times;
+    const { batchSizes, delaysS, firstTokenExtraS = 0 } = deliveryDelay;
+    return times.map((t, k) => {
+      const batch = stepBatchAt(ends, sizes, t) ?? sizes.at(-1) ?? 1;
+      return t + Math.max(0, interpolate(batchSizes, delaysS, batch) + (k === 0 ? firstTokenExtraS : 0));
+    });
+  };
   const outDir = await findVidurOutputDir(join(raw, "out"));
   const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
   const grouped = await readTokenTimestampsGrouped(join(raw, "bridge_tokens.csv"));
@@ -123,8 +140,8 @@ export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow
         arrived_at: r.arrivedAtS,
         num_prefill_tokens: r.numPrefillTokens,
         num_decode_tokens: r.numDecodeTokens,
-        // Every token reaches the client later by the delivery delay (TTFT and e2e grow, gaps do not).
-        tokenTimesS: deliveryDelayS === 0 ? times : times.map((t) => t + deliveryDelayS),
+        // Every token reaches the client later by the delivery delay of the step that produced it.
+        tokenTimesS: delayed(times),
         error: times.length === 0 ? "not completed in the simulation (time limit or scheduler stall)" : null,
       }),
     );
@@ -139,11 +156,11 @@ export async function normalizeVidurRun(runDir: string, trace: readonly TraceRow
   async function* tokenRows(): AsyncGenerator<TokenTimestamp> {
     for (const r of trace) {
       const times = grouped.get(r.requestId) ?? [];
-      for (let k = 0; k < times.length; k++) yield { request_id: r.requestId, token_index: k, t: times[k]! + deliveryDelayS };
+      const shifted = delayed(times);
+      for (let k = 0; k < shifted.length; k++) yield { request_id: r.requestId, token_index: k, t: shifted[k]! };
     }
   }
   await writeTokenTimestamps(join(runDir, "token_timestamps.csv"), tokenRows());
-  const iterations = await readBatches(join(raw, "bridge_batches.csv"));
   await writeIterations(join(runDir, "iterations.csv"), iterations);
   return {
     numRequests: trace.length,

@@ -87,11 +87,13 @@ export interface RunVidurOptions {
    */
   cpuOverhead?: "auto" | "off" | string;
   /**
-   * Seconds added to every simulated token time after the simulation: the serving path's delivery delay (engine
-   * -> HTTP/SSE -> client) that Vidur does not model. TTFT and end-to-end latency grow by it; TBT is unchanged.
-   * Default 0. `runner calibrate` measures it on the fit load.
+   * The serving path's delivery delay (engine -> HTTP/SSE -> client), which Vidur does not model, added to every
+   * simulated token time after the simulation: per token, interpolated (clamped) over `batchSizes` -> `delaysS` at
+   * the batch size of the simulated step that produced it, plus `firstTokenExtraS` for a request's first token
+   * (never below 0 in all). One knot is a constant delay. Default none. `runner calibrate` derives it from the fit
+   * load (`deriveDeliveryDelay`).
    */
-  deliveryDelayS?: number;
+  deliveryDelay?: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number };
   /** Run even when the workload leaves the profiled grid (the forest returns edge values). Default false. */
   allowExtrapolation?: boolean;
   /** Keep Vidur's chrome_trace.json (large). Default false. */

@@ -138,9 +138,16 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const trace = await readVidurTrace(workloadDir);
   const profile = await locateProfile(resolve(options.profilingRoot), device.name, options.modelName, node.name, tp, pp);
   const profileHashes = await hashProfile(profile);
-  const deliveryDelayS = options.deliveryDelayS ?? 0;
-  if (!Number.isFinite(deliveryDelayS) || deliveryDelayS < 0) {
-    throw new VidurBridgeError("VIDUR_BAD_OPTION", `deliveryDelayS ${deliveryDelayS}: expected a number >= 0 (seconds)`);
+  const deliveryDelay = options.deliveryDelay ?? null;
+  if (deliveryDelay !== null) {
+    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0 } = deliveryDelay;
+    const finite = (v: number) => Number.isFinite(v);
+    if (xs.length === 0 || xs.length !== ys.length || !xs.every(finite) || !ys.every((y) => finite(y) && y >= 0) || xs.some((x, i) => i > 0 && x <= xs[i - 1]!) || !finite(extra)) {
+      throw new VidurBridgeError(
+        "VIDUR_BAD_OPTION",
+        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS (seconds)`,
+      );
+    }
   }
   const cpuOverheadChoice = options.cpuOverhead ?? "auto";
   const cpuOverheadFile = await locateCpuOverhead(
@@ -285,7 +292,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
         : (ev?.message ?? reason);
     throw new VidurBridgeError(code, message);
   }
-  const summary = await normalizeVidurRun(runDir, trace, deliveryDelayS);
+  const summary = await normalizeVidurRun(runDir, trace, deliveryDelay);
   let resolved: Record<string, unknown> = {};
   try {
     resolved = JSON.parse(await readFile(join(raw, "bridge_resolved.json"), "utf8")) as Record<string, unknown>;
@@ -324,7 +331,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_file: cpuOverheadFile,
       cpu_overhead_ms_by_batch_size: resolved.cpu_overhead_ms_by_batch_size ?? null,
       cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
-      delivery_delay_s: deliveryDelayS,
+      delivery_delay: deliveryDelay,
       vidur_argv: vidurArgv,
       sidecar_argv: argv,
       memory_plan: resolved.memory_plan ?? null,

@@ -191,16 +191,19 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const [negStep] = await readIterations(join(negDir, "iterations.csv"));
     expect(negStep!.end - negStep!.start).toBeCloseTo((plain!.end - plain!.start) * 0.1, 9);
 
-    // A delivery delay moves every token time by itself: TTFT and e2e grow by it, TPOT does not.
+    // A delivery delay moves every token time by the delay at its step's batch size (a lone request: batch 1,
+    // 4 ms) plus the first token's extra (1 ms): TTFT grows by 5 ms, e2e by 4, TPOT shrinks by 1 ms / (n - 1).
     const delayDir = join(tmp, "runs", "r1delay");
-    await runVidur({ ...baseOptions(workloadDir, delayDir), deliveryDelayS: 0.004 });
+    const deliveryDelay = { batchSizes: [1, 64], delaysS: [0.004, 0.01], firstTokenExtraS: 0.001 };
+    await runVidur({ ...baseOptions(workloadDir, delayDir), deliveryDelay });
     const [dm] = await readRequestMetrics(join(delayDir, "request_metrics.csv"));
-    expect(dm!.ttft! - m!.ttft!).toBeCloseTo(0.004, 9);
+    expect(dm!.ttft! - m!.ttft!).toBeCloseTo(0.005, 9);
     expect(dm!.e2e! - m!.e2e!).toBeCloseTo(0.004, 9);
-    expect(dm!.tpot!).toBeCloseTo(m!.tpot!, 12);
-    expect((await readRunManifest(delayDir)).config.delivery_delay_s).toBe(0.004);
-    await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelayS: -1 })).rejects.toSatisfy(
-      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("deliveryDelayS -1"),
+    expect(dm!.tpot! - m!.tpot!).toBeCloseTo(-0.001 / (m!.num_output_tokens - 1), 9);
+    expect((await readRunManifest(delayDir)).config.delivery_delay).toEqual(deliveryDelay);
+    const bad = { batchSizes: [4, 2], delaysS: [0.001, 0.002] };
+    await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelay: bad })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("batchSizes increasing"),
     );
   });
 

@@ -7,7 +7,7 @@
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
-import { type CpuOverheadTable, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
+import { type CpuOverheadTable, type DeliveryDelayTable, deliveryDelayFromRuns, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
@@ -52,21 +52,16 @@ export interface CalibrationOutcome {
   jsonPath: string;
   cpuOverheadsPath: string;
   table: CpuOverheadTable;
-  /** Seconds added to every simulated token time (the fit load's median first-token delivery delay). */
-  deliveryDelayS: number;
+  /** The delivery delay added to simulated token times (null: none modelled). */
+  deliveryDelay: DeliveryDelayTable | null;
   loads: CalibrationLoad[];
 }
 
-/** Median first-token delivery delay (engine token time -> client receive) of the fit loads' comparisons, in
- * seconds (the mean of their P50s); 0 when no fit load has the engine's token times. */
-export async function fitDeliveryDelayS(comparisonDirs: string[]): Promise<number> {
-  const p50s: number[] = [];
-  for (const dir of comparisonDirs) {
-    const c = JSON.parse(await readFile(join(dir, "comparison.json"), "utf8")) as { engineClock?: { deliveryFirstToken?: { p50?: unknown } } | null };
-    const p50 = c.engineClock?.deliveryFirstToken?.p50;
-    if (typeof p50 === "number" && Number.isFinite(p50) && p50 >= 0) p50s.push(p50);
-  }
-  return p50s.length === 0 ? 0 : p50s.reduce((a, b) => a + b, 0) / p50s.length;
+/** "0.55 ms at 3 requests, ..., 3.35 ms at 116; first token +0.42 ms (from N tokens)". */
+export function describeDelay(d: DeliveryDelayTable): string {
+  const knots = d.batchSizes.map((b, i) => `${(d.delaysS[i]! * 1e3).toFixed(2)} ms at ${b}`).join(", ");
+  const extra = d.firstTokenExtraS * 1e3;
+  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load)`;
 }
 
 const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
@@ -99,7 +94,7 @@ export function formatCalibrationMd(args: {
   table: CpuOverheadTable;
   loads: CalibrationLoad[];
   frozenFrom?: string;
-  deliveryDelayS?: number;
+  deliveryDelay?: DeliveryDelayTable | null;
 }): string {
   const lines = [
     args.frozenFrom === undefined
@@ -123,12 +118,12 @@ export function formatCalibrationMd(args: {
     }
   }
   const t = args.table;
-  const delay = args.deliveryDelayS ?? 0;
+  const delay = args.deliveryDelay ?? null;
   lines.push(
     "",
-    delay > 0
-      ? `Delivery delay: ${(delay * 1e3).toFixed(3)} ms added to every simulated token time (the fit load's median engine -> client first-token delay; Vidur models no HTTP/SSE path). TTFT grows by it, TBT does not.`
-      : "Delivery delay: none (the fit load has no engine token times).",
+    delay !== null
+      ? `Delivery delay added to every simulated token time (Vidur models no HTTP/SSE path), by the batch size of the step that produced the token: ${describeDelay(delay)}.`
+      : "Delivery delay: none modelled.",
     "",
     `## Derived per-step correction (${t.mode} mode, from ${t.realSteps} real steps; signed: positive = host overhead the profile does not see, negative = step time the profile over-predicts)`,
     "",
@@ -194,7 +189,7 @@ export async function calibrate(
   const dir = runDirPath(paths.root, "comparison", `${experiment.name}-${frozen === undefined ? "calibration" : "prediction"}`);
   const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
   let table: CpuOverheadTable;
-  let deliveryDelayS = frozen?.deliveryDelayS ?? 0;
+  let deliveryDelay: DeliveryDelayTable | null = frozen?.deliveryDelay ?? null;
   if (frozen === undefined) {
     const fits = before.loads.filter((l) => fitNames.includes(l.name));
     table = await writeCpuOverheadsFromRuns({
@@ -206,14 +201,8 @@ export async function calibrate(
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")} -> ${cpuOverheadsPath}`);
-    deliveryDelayS = ctx.deliveryDelay === false ? 0 : await fitDeliveryDelayS(fits.map((f) => f.comparisonDir));
-    log(
-      ctx.deliveryDelay === false
-        ? "calibrate: --no-delivery-delay: no delivery delay modelled"
-        : deliveryDelayS > 0
-        ? `calibrate: delivery delay ${(deliveryDelayS * 1e3).toFixed(3)} ms (median engine -> client first-token delay of the fit load) added to simulated token times`
-        : "calibrate: the fit load has no engine token times (no --engine-timeline): no delivery delay modelled",
-    );
+    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(fits.map((f) => f.realDir));
+    log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
     await mkdir(dir, { recursive: true });
     await copyFile(frozen.cpuOverheadsPath, cpuOverheadsPath);
@@ -236,7 +225,7 @@ export async function calibrate(
       workloadDir: l.workloadDir,
       runDir: simDir,
       cpuOverhead: cpuOverheadsPath,
-      deliveryDelayS,
+      ...(deliveryDelay !== null ? { deliveryDelay } : {}),
       runId: id,
       ...(workload.id !== undefined ? { workloadId: workload.id } : {}),
       command: ctx.command,
@@ -270,7 +259,7 @@ export async function calibrate(
       command: ctx.command,
       table,
       loads,
-      deliveryDelayS,
+      deliveryDelay,
       ...(frozen !== undefined ? { frozenFrom: frozen.experiment } : {}),
     }),
   );
@@ -284,12 +273,12 @@ export async function calibrate(
     fit_load: fitLoad,
     frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
-    delivery_delay_s: deliveryDelayS,
+    delivery_delay: deliveryDelay,
     table,
     loads,
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelayS, loads };
+  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads };
 }
 
 const FrozenCalibration = z
@@ -299,7 +288,7 @@ const FrozenCalibration = z
 /** An earlier calibration's overhead table and CSV (its calibration.json names them). */
 async function readFrozen(
   dir: string,
-): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string; deliveryDelayS: number }> {
+): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string; deliveryDelay: DeliveryDelayTable | null }> {
   const path = join(dir, "calibration.json");
   let raw: unknown;
   try {
@@ -312,12 +301,12 @@ async function readFrozen(
   if (parsed.data.frozen_from !== undefined && parsed.data.frozen_from !== null) {
     throw new UsageError(`--frozen ${dir}: that is itself a prediction; freeze a calibration made with --fit`);
   }
-  const delay = (parsed.data as { delivery_delay_s?: unknown }).delivery_delay_s;
+  const delay = (parsed.data as { delivery_delay?: DeliveryDelayTable | null }).delivery_delay ?? null;
   return {
     experiment: parsed.data.experiment,
     fitLoad: parsed.data.fit_load,
     table: parsed.data.table as CpuOverheadTable,
     cpuOverheadsPath: join(dir, "cpu_overheads.csv"),
-    deliveryDelayS: typeof delay === "number" && delay >= 0 ? delay : 0,
+    deliveryDelay: delay,
   };
 }
