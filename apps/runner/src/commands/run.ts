@@ -8,10 +8,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { LoadPoint } from "@vf/comparator";
 import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
-import type { RunVidurOptions } from "@vf/vidur-bridge";
+import { hashFile, type RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
@@ -35,31 +35,27 @@ export interface ExperimentOutcome {
 }
 
 const INPUTS_KEY = ".inputs-key";
-const readFileSyncUtf8 = (path: string): string => readFileSync(path, "utf8");
 
 /** sha256 (16 hex) of a JSON value. */
 function keyOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
 }
 
-/** Relative path -> sha256 of every file under dir (sorted; empty when dir is missing). */
+/** Relative path -> sha256 of every file under dir (sorted; empty when dir is missing): the profile files Vidur
+ * reads, wherever the bridge locates them under the root (compute, network, an "auto" cpu_overhead table). */
 async function treeHashes(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
-  for (const f of files) out[f.slice(dir.length + 1)] = createHash("sha256").update(await readFile(f)).digest("hex");
+  for (const f of files) out[f.slice(dir.length + 1)] = await hashFile(f);
   return out;
 }
 
-/** True when dir was completed from inputs with this key. */
+/** True when dir was completed (run.json) from inputs with this key. */
 function madeFrom(dir: string, key: string): boolean {
-  if (!existsSync(join(dir, "run.json")) || !existsSync(join(dir, INPUTS_KEY))) return false;
-  try {
-    return readFileSyncUtf8(join(dir, INPUTS_KEY)).trim() === key;
-  } catch {
-    return false;
-  }
+  const keyPath = join(dir, INPUTS_KEY);
+  return existsSync(join(dir, "run.json")) && existsSync(keyPath) && readFileSync(keyPath, "utf8").trim() === key;
 }
 
 function resolveSource(source: SourceSpec, baseDir: string): SourceSpec {
@@ -200,7 +196,7 @@ export async function runExperiment(
     if (!want("simulate")) log("simulate: skipped (not in --steps)");
     else {
       const settings = simulationSettings(experiment, { paths, profileRoot, configPath });
-      const simKey = keyOf({ workload: w.workload.manifest.id, settings, profiles: await treeHashes(profileRoot), config: await treeHashes(dirname(configPath)) });
+      const simKey = keyOf({ workload: w.workload.manifest.id, settings, profiles: await treeHashes(profileRoot), config: await hashFile(configPath) });
       if (ctx.force !== true && madeFrom(simDir, simKey)) log(`simulate: ${simDir} already complete, skipped`);
       else {
         if (done(simDir)) log(`simulate: ${simDir} was made from other inputs; simulating again`);
