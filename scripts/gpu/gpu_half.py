@@ -5,10 +5,14 @@ Phases (choose with --phases, default all, in this order):
   host      describe the host (nvidia-smi, torch, transformers) -> host.json
   engine    `gpu-harness bench-engine` (decode/prefill step grid vs floors) -> engine/
   serve     start the reference server once (`gpu-harness serve`), then, for every workload family given with
-            --family: a capacity sweep (rates multiplied by --sweep-factor until P99 TTFT exceeds --ttft-bound-s or
-            requests fail) on --sweep-requests requests, then the loads (--load-fractions of the capacity) on
-            --requests requests, --repeats times each; each run is `runner bench --engine-timeline`
-            (--family-rates NAME=R1,R2 skips the sweep); then, with --demo, the demo experiment's loads
+            --family: its capacity, then the loads (--load-fractions of the capacity) on --requests requests,
+            --repeats times each; each run is `runner bench --engine-timeline` (--family-rates NAME=R1,R2 gives
+            the rates instead). Capacity (--capacity): `saturation` (default) = the sustained throughput of one
+            run of the family's --requests requests all sent at once (completions per second between the 10th
+            and 90th percentile completion: the rate the server keeps up with, so every load below it is
+            stable); `sweep` = the highest rate whose --sweep-requests-request run keeps P99 TTFT under
+            --ttft-bound-s (rates x --sweep-factor from --sweep-start, then bisection; short runs absorb a
+            burst, so this over-states what a long run sustains). Then, with --demo, the demo experiment's loads
             (`runner run DEMO --steps workload,bench --record`), set to --load-fractions of the capacity of
             --demo-family when given
   profile   stop the server, then `gpu-harness profile` (Vidur CSVs from the engine's own kernels) -> profile/
@@ -61,7 +65,11 @@ def read_run(run_dir: Path) -> dict:
     tpot = [float(r["tpot"]) for r in ok if r["tpot"]]
     dur = max((float(r["completed_at"]) for r in ok if r["completed_at"]), default=math.nan)
     out_tokens = sum(int(r["num_output_tokens"]) for r in ok)
+    done = sorted(float(r["completed_at"]) for r in ok if r["completed_at"])
+    lo, hi = math.floor(0.1 * len(done)), math.ceil(0.9 * len(done)) - 1
+    window = done[hi] - done[lo] if len(done) >= 10 else math.nan
     return {
+        "sustained_rps": (hi - lo) / window if window and window > 0 else math.nan,
         "requests": len(rows),
         "ok": len(ok),
         "failed": sum(r["status"] == "failed" for r in rows),
@@ -182,6 +190,24 @@ def sweep_capacity(args, server: Server, out: Path, name: str, flags: str, fam: 
     return best
 
 
+def capacity_bound(args) -> str:
+    if args.capacity == "saturation":
+        return (f"sustained throughput of {args.requests} requests sent at once (completions per second "
+                "between the 10th and 90th percentile completion)")
+    return f"P99 TTFT <= {args.ttft_bound_s} s on {args.sweep_requests}-request sweep runs"
+
+
+def saturation_capacity(args, server: Server, out: Path, name: str, flags: str, fam: dict, budget_end: float):
+    """Sustained throughput (req/s) of the family's --requests requests all sent at once (--saturation-rate)."""
+    wdir = build_workload(args, out, name, flags, args.saturation_rate, args.requests)
+    stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end)
+    stats["rate_rps"] = args.saturation_rate
+    fam["saturation"] = stats
+    if stats["failed"] or not math.isfinite(stats["sustained_rps"]):
+        return None
+    return round(stats["sustained_rps"], 2)
+
+
 def record_demo(args, server: Server, out: Path, capacity: float | None) -> None:
     """Record the demo experiment's loads; with a measured demo capacity, first set its loads to
     --load-fractions of it (rounded to 0.5 req/s) and write the experiment file back (and into --out)."""
@@ -194,8 +220,7 @@ def record_demo(args, server: Server, out: Path, capacity: float | None) -> None
             {"name": f"r{r:g}", "arrivals": {"kind": "poisson", "rateRps": r}, "realRunDir": f"runs/demo-r{r:g}"}
             for r in rates
         ]
-        exp["capacity"] = {"rateRps": capacity, "bound": f"P99 TTFT <= {args.ttft_bound_s} s",
-                           "fractions": args.load_fractions}
+        exp["capacity"] = {"rateRps": capacity, "bound": capacity_bound(args), "fractions": args.load_fractions}
         path.write_text(json.dumps(exp, indent=2) + "\n")
         (out / "demo-experiment.json").write_text(json.dumps(exp, indent=2) + "\n")
         log(f"demo loads at {rates} req/s (capacity {capacity} req/s)")
@@ -211,16 +236,18 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
     try:
         families = dict(f.split("=", 1) for f in args.family)
         fixed = {k: [float(x) for x in v.split(",")] for k, v in (f.split("=", 1) for f in args.family_rates)}
-        summary: dict = {"ttft_bound_s": args.ttft_bound_s, "server_args": server.server_args, "families": {}}
+        repeats = {k: int(v) for k, v in (f.split("=", 1) for f in args.family_repeats)}
+        summary: dict = {"capacity": args.capacity, "server_args": server.server_args, "families": {}}
         if args.demo and args.demo_family not in families:
             record_demo(args, server, out, None)  # the experiment's own loads, first: it matters most
         for name, flags in families.items():
-            fam: dict = {"sweep": [], "capacity_rps": None, "loads": []}
+            fam: dict = {"sweep": [], "capacity_rps": None, "capacity_bound": capacity_bound(args), "loads": []}
             summary["families"][name] = fam
             if name in fixed:
                 rates = [(r, None) for r in fixed[name]]
             else:
-                best = sweep_capacity(args, server, out, name, flags, fam, budget_end)
+                measure = saturation_capacity if args.capacity == "saturation" else sweep_capacity
+                best = measure(args, server, out, name, flags, fam, budget_end)
                 fam["capacity_rps"] = best
                 (out / "sweep.json").write_text(json.dumps(summary, indent=2))
                 if best is None:
@@ -234,7 +261,7 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
                 continue
             for r, frac in rates:
                 wdir = build_workload(args, out, name, flags, r, args.requests)
-                for rep in range(args.rep_offset, args.rep_offset + args.repeats):
+                for rep in range(args.rep_offset, args.rep_offset + repeats.get(name, args.repeats)):
                     tag = f"load{int(frac * 100)}" if frac is not None else f"r{r:g}"
                     run_dir = out / "runs" / f"{name}-{tag}-rep{rep}"
                     try:
@@ -265,6 +292,10 @@ def main() -> int:
                     help="runner workload flags of the smoke run that checks a server configuration")
     ap.add_argument("--server-start-timeout-s", type=float, default=300)
     ap.add_argument("--family", action="append", default=[], help="NAME=RUNNER_WORKLOAD_FLAGS (repeatable)")
+    ap.add_argument("--capacity", choices=["saturation", "sweep"], default="saturation",
+                    help="how a family's capacity is measured (see above)")
+    ap.add_argument("--saturation-rate", type=float, default=100000.0,
+                    help="arrival rate of the saturation run, req/s (high enough that all requests queue at once)")
     ap.add_argument("--sweep-start", type=float, default=4.0, help="first sweep rate, req/s")
     ap.add_argument("--sweep-factor", type=float, default=1.5, help="rate multiplier per sweep step")
     ap.add_argument("--sweep-max", type=float, default=400.0, help="highest sweep rate, req/s")
@@ -280,6 +311,7 @@ def main() -> int:
     ap.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.3, 0.6, 0.85])
     ap.add_argument("--requests", type=int, default=500, help="requests per load run (0: the sweep only)")
     ap.add_argument("--repeats", type=int, default=1, help="runs per load (run-to-run spread)")
+    ap.add_argument("--family-repeats", action="append", default=[], help="NAME=N: --repeats for family NAME")
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")
     ap.add_argument("--request-timeout-s", type=float, default=120)
     ap.add_argument("--saturation-flags", default="--synthetic 500 --prefill fixed:512 --decode fixed:256 --seed 3",

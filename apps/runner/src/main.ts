@@ -352,11 +352,17 @@ function buildProgram(): Command {
         .choices(["split", "single"])
         .default("split"),
     )
-    .option("--min-steps <n>", "a batch-size bin's median counts only with at least n real steps of that kind (else interpolated)", "5")
+    .addOption(
+      new Option("--statistic <stat>", "a batch-size bin's residuals -> its overhead: mean (1 %-trimmed; the queue drains at the mean step time) or median")
+        .choices(["mean", "median"])
+        .default("mean"),
+    )
+    .option("--min-steps <n>", "a batch-size bin counts only with at least n real steps of that kind (else interpolated)", "5")
+    .option("--no-jitter", "do not write the step-time jitter columns (the simulated steps then take one time per composition)")
     .option("--no-delivery-delay", "do not add the fit load's median engine -> client first-token delay to the simulated token times")
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -366,6 +372,8 @@ function buildProgram(): Command {
         ...(o.fit !== undefined ? { fitLoad: o.fit } : {}),
         ...(o.frozen !== undefined ? { frozenDir: resolve(o.frozen) } : {}),
         mode: o.mode,
+        statistic: o.statistic,
+        jitter: o.jitter,
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
         signal: interruptSignal(),
@@ -378,7 +386,7 @@ function buildProgram(): Command {
     .command("demo")
     .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
     .option("--force", "redo the simulation and comparison")
-    .option("--no-calibrated", "skip the calibration (by default the CPU overhead is fitted on the first load and every load is re-simulated: runner calibrate --fit <first load>)")
+    .option("--no-calibrated", "skip the calibration (by default the correction is fitted on the middle load and every load is re-simulated: runner calibrate --fit <middle load>)")
     .action(async (o: { force?: boolean; calibrated?: boolean }) => {
       const signal = interruptSignal();
       const outcome = await demo(paths, { command, signal, ...(o.force !== undefined ? { force: o.force } : {}) });
@@ -386,7 +394,9 @@ function buildProgram(): Command {
       if (outcome.loadsDir !== null) process.stdout.write(`loads: ${resolve(outcome.loadsDir, "loads.html")}\n`);
       if (o.calibrated !== false) {
         const { experiment, baseDir } = await readExperiment(demoExperimentPath(paths));
-        const cal = await calibrate(experiment, { baseDir, paths, command, fitLoad: experiment.loads[0]!.name, signal });
+        // The middle load, as for the experiments: the held-out loads lie on both sides of it.
+        const fitLoad = experiment.loads[Math.floor((experiment.loads.length - 1) / 2)]!.name;
+        const cal = await calibrate(experiment, { baseDir, paths, command, fitLoad, signal });
         for (const l of cal.loads) process.stdout.write(`${l.name} (calibrated, ${l.role}): ${resolve(l.after.comparisonDir, "report.html")}\n`);
         process.stdout.write(`calibration: ${cal.markdownPath}\n`);
       }

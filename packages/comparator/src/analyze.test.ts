@@ -1,6 +1,6 @@
 import type { Iteration } from "@vf/metrics-io";
 import { describe, expect, it } from "vitest";
-import { analyzeSteps, compareSamples, formatPct, formatSeconds, parseCompareOptions, stepBinIndex } from "./analyze.js";
+import { analyzeSteps, compareSamples, formatPct, formatSeconds, parseCompareOptions, stepBinIndex, sustainedThroughput } from "./analyze.js";
 import { isComparatorError } from "./errors.js";
 
 function step(i: number, start: number, wall: number, prefill: number, decode: number, gpu: number | null): Iteration {
@@ -38,6 +38,22 @@ describe("step analysis", () => {
     const s = analyzeSteps([step(0, 0, 0.02, 0, 16, null)], [step(0, 0, 0.01, 0, 4, null)]);
     expect(s.decomposition.fallbackSteps).toBe(1);
     expect(s.decomposition.counterfactualS).toBeCloseTo(0.01, 12);
+  });
+});
+
+describe("sustainedThroughput", () => {
+  it("counts completions between the 10th and 90th percentile completion, by hand", () => {
+    // 20 completions at t = 0, 0.5, 1, ... 9.5 s, 3 output tokens each, given out of order:
+    // lo = 2 (t = 1), hi = 17 (t = 8.5): 15 completions and 45 tokens over 7.5 s.
+    const done = Array.from({ length: 20 }, (_, i) => ({ completedAt: (19 - i) * 0.5, outputTokens: 3 }));
+    const t = sustainedThroughput(done);
+    expect(t.windowS).toBeCloseTo(7.5, 12);
+    expect(t.requestsPerS).toBeCloseTo(2, 12);
+    expect(t.outputTokensPerS).toBeCloseTo(6, 12);
+  });
+  it("is null with fewer than 10 completions or no time between them", () => {
+    expect(sustainedThroughput([{ completedAt: 1, outputTokens: 1 }]).requestsPerS).toBeNull();
+    expect(sustainedThroughput(Array.from({ length: 12 }, () => ({ completedAt: 5, outputTokens: 1 }))).requestsPerS).toBeNull();
   });
 });
 

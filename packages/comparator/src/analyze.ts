@@ -53,6 +53,7 @@ export const DEFINITIONS: Record<string, string> = {
   tost: "TOST equivalence on paired per-request relative differences d = (sim - real)/real: H0a mean(d) <= -margin, H0b mean(d) >= +margin, one-sided t-tests with n-1 df; equivalent when max(p) < alpha (same as the (1-2 alpha) CI of mean(d) inside the margin)",
   bootstrap: "percentile bootstrap of rel_err at each percentile: B replicates, real and sim resampled independently with replacement (same sizes), seeded; each replicate's order statistics are drawn exactly from Beta laws (equivalent to sorting a full resample); CI = R-7 quantiles (1-level)/2 and (1+level)/2 of the replicates",
   steps: "step time = end - start of one engine step (iterations.csv); step tokens = num_prefill_tokens + num_decode_tokens; host overhead = (end - start) - gpu_time where gpu_time is recorded",
+  throughput: "sustained throughput = completions per second between the 10th and 90th percentile completion of the compared requests: sort completed_at, lo = floor(0.1 n), hi = ceil(0.9 n) - 1, requests/s = (hi - lo) / (t[hi] - t[lo]), output tokens/s = output tokens of the completions lo+1..hi / (t[hi] - t[lo]); at a load the server keeps up with it equals the arrival rate, on a run whose requests all arrive at once it is the capacity",
   exclusion: "a request is compared only when it is present on both sides with status ok on both; missing, failed and short requests are listed and excluded from every metric; a metric additionally skips requests where that metric is empty on either side, and relative paired differences skip requests whose real value is 0",
 };
 
@@ -175,6 +176,26 @@ export interface EngineClock {
   deliveryFirstToken: { n: number; p50: number | null; p90: number | null; p99: number | null };
 }
 
+export interface ThroughputSide {
+  requestsPerS: number | null;
+  outputTokensPerS: number | null;
+  /** t[hi] - t[lo], seconds; null with fewer than 10 completions. */
+  windowS: number | null;
+}
+
+/** Sustained throughput of completed requests (DEFINITIONS.throughput). */
+export function sustainedThroughput(done: readonly { completedAt: number; outputTokens: number }[]): ThroughputSide {
+  const s = [...done].sort((a, b) => a.completedAt - b.completedAt);
+  if (s.length < 10) return { requestsPerS: null, outputTokensPerS: null, windowS: null };
+  const lo = Math.floor(0.1 * s.length);
+  const hi = Math.ceil(0.9 * s.length) - 1;
+  const window = s[hi]!.completedAt - s[lo]!.completedAt;
+  if (!(window > 0)) return { requestsPerS: null, outputTokensPerS: null, windowS: null };
+  let tokens = 0;
+  for (let i = lo + 1; i <= hi; i++) tokens += s[i]!.outputTokens;
+  return { requestsPerS: (hi - lo) / window, outputTokensPerS: tokens / window, windowS: window };
+}
+
 export interface Comparison {
   schemaVersion: 1;
   comparisonId: string;
@@ -199,6 +220,8 @@ export interface Comparison {
   tokens: { real: boolean; sim: boolean; realRows: number | null; simRows: number | null };
   metrics: Record<MetricKey, MetricResult | null>;
   steps: StepAnalysis | null;
+  /** Sustained throughput (DEFINITIONS.throughput) of each side and the simulation's relative error. */
+  throughput: { real: ThroughputSide; sim: ThroughputSide; relErr: { requestsPerS: number | null; outputTokensPerS: number | null } };
   /** Present only when the real run carries the engine's token times (a gpu-harness run with --engine-timeline). */
   engineClock?: EngineClock;
   notes: string[];
@@ -586,6 +609,22 @@ export async function analyzeLoaded(
     plotData.steps = { real: real.iterations, sim: sim.iterations };
   }
 
+  const side = (run: LoadedRun) =>
+    sustainedThroughput(
+      compared.flatMap((id) => {
+        const r = run.byId.get(id) as RequestMetric;
+        return r.completed_at === null ? [] : [{ completedAt: r.completed_at, outputTokens: r.num_output_tokens }];
+      }),
+    );
+  const tReal = side(real);
+  const tSim = side(sim);
+  const relOf = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : (a - b) / b);
+  const throughput = {
+    real: tReal,
+    sim: tSim,
+    relErr: { requestsPerS: relOf(tSim.requestsPerS, tReal.requestsPerS), outputTokensPerS: relOf(tSim.outputTokensPerS, tReal.outputTokensPerS) },
+  };
+
   const { createdAt: _c, gitSha: _g, command: _m, comparisonId: _i, ...reportOptions } = options;
   const comparison: Comparison = {
     schemaVersion: 1,
@@ -613,6 +652,7 @@ export async function analyzeLoaded(
     },
     tokens: { real: real.tokenPath !== null, sim: sim.tokenPath !== null, realRows, simRows },
     metrics,
+    throughput,
     steps,
     ...(engineClock !== null ? { engineClock } : {}),
     notes,

@@ -68,6 +68,23 @@ export function renderSummaryMd(c: Comparison, plots: RenderedPlot[]): string {
   out.push(mdTable(["", "count (ids)"], requestRows(c)), "");
   out.push(`Rule: ${c.requests.rule}.`, "");
 
+  const t = c.throughput;
+  const num = (v: number | null, d: number) => (v === null ? "n/a" : v.toFixed(d));
+  const pc = (v: number | null) => (v === null ? "n/a" : `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`);
+  out.push("## Sustained throughput", "");
+  out.push(
+    mdTable(
+      ["", "real", "sim", "error"],
+      [
+        ["requests/s", num(t.real.requestsPerS, 2), num(t.sim.requestsPerS, 2), pc(t.relErr.requestsPerS)],
+        ["output tokens/s", num(t.real.outputTokensPerS, 0), num(t.sim.outputTokensPerS, 0), pc(t.relErr.outputTokensPerS)],
+      ],
+    ),
+    "",
+    "Completions between the 10th and 90th percentile completion (see definitions): the arrival rate at a load the server keeps up with, the capacity when every request arrives at once.",
+    "",
+  );
+
   out.push("## Percentiles and errors", "");
   for (const key of METRIC_KEYS) {
     const m = c.metrics[key];

@@ -4,7 +4,17 @@ import { join } from "node:path";
 import type { Iteration } from "@vf/metrics-io";
 import { writeIterations } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { deriveCpuOverheads, deriveDeliveryDelay, fitStepTimeModel, formatCpuOverheadsCsv, interpolate, writeCpuOverheadsFromRuns } from "./calibrate.js";
+import {
+  deriveCpuOverheads,
+  deriveDeliveryDelay,
+  fitLine,
+  fitStepTimeModel,
+  formatCpuOverheadsCsv,
+  interpolate,
+  JITTER_LEVELS,
+  trimmedMean,
+  writeCpuOverheadsFromRuns,
+} from "./calibrate.js";
 import { isVidurBridgeError } from "./errors.js";
 
 let dir: string;
@@ -87,13 +97,71 @@ describe("deriveCpuOverheads", () => {
   });
 
   it("single mode: one curve, the median residual of every step in the bin", () => {
-    const t = deriveCpuOverheads(REAL, SIM, { ...ONE, mode: "single" });
+    const t = deriveCpuOverheads(REAL, SIM, { ...ONE, mode: "single", statistic: "median" });
     expect(t.rows.map((r) => [r.batchSize, Number(r.overheadMs.toFixed(9)), r.prefillExtraMs])).toEqual([
       [1, 3, 0],
       [2, 4, 0],
       [4, 5, 0],
       [8, 40, 0],
     ]);
+    // The default statistic, the trimmed mean, sees the bin [3,4]'s mixed step: (5 + 5 + 20) / 3.
+    const mean = deriveCpuOverheads(REAL, SIM, { ...ONE, mode: "single" });
+    expect(mean.statistic).toBe("mean");
+    expect(mean.rows[2]!.overheadMs).toBeCloseTo(10, 9);
+  });
+
+  it("summarizes a skewed bin by its mean (default) or its median", () => {
+    // Nine steps 1 ms over the prediction and one 21 ms over it: mean 3, median 1.
+    const real = Array.from({ length: 10 }, (_, i) => step(i, 1, 0, 1, 1.1 + (i === 9 ? 21 : 1)));
+    expect(deriveCpuOverheads(real, SIM).rows[0]!.overheadMs).toBeCloseTo(3, 9);
+    expect(deriveCpuOverheads(real, SIM, { statistic: "median" }).rows[0]!.overheadMs).toBeCloseTo(1, 9);
+    expect(trimmedMean([1, 2, 3, 1000], 0.25)).toBe(2.5);
+    expect(trimmedMean([7], 0.4)).toBe(7);
+  });
+
+  it("writes step-time jitter: quantiles of a bin's decode-only residuals around its overhead", () => {
+    // 40 decode-only steps at batch 1 with residuals 0..39 ms (mean 19.5): jitter = residual - 19.5 at the levels.
+    const real = Array.from({ length: 40 }, (_, i) => step(i, 1, 0, 1, 1.1 + i));
+    const t = deriveCpuOverheads(real, SIM);
+    expect(t.rows[0]!.overheadMs).toBeCloseTo(19.5, 9);
+    const expected = JITTER_LEVELS.map((q) => 39 * q - 19.5);
+    for (const [i, v] of t.rows[0]!.jitterMs!.entries()) expect(v).toBeCloseTo(expected[i]!, 9);
+    const csv = formatCpuOverheadsCsv(t, { modelName: "a/b" }).split("\n");
+    expect(csv[0]).toBe(
+      "model_name,tensor_parallel_degree,batch_size,schedule_median,prefill_extra_median,jitter_q02,jitter_q10,jitter_q25,jitter_q50,jitter_q75,jitter_q90,jitter_q98",
+    );
+    expect(csv[1]).toBe(`a/b,1,1,19.5,0,${expected.map((v) => Number(v.toFixed(6))).join(",")}`);
+    // Off, or too few steps (fewer than 20 in every bin): no jitter columns.
+    expect(deriveCpuOverheads(real, SIM, { jitter: false }).rows[0]!.jitterMs).toBeNull();
+    expect(formatCpuOverheadsCsv(deriveCpuOverheads(REAL, SIM, ONE), { modelName: "a/b" })).not.toContain("jitter");
+  });
+
+  it("extends past the fit load's largest batch along the real host-time line, up to the batch cap", () => {
+    // Decode-only steps at batch 1..16 whose host time (wall - GPU) is 0.1 + 0.02 b ms and whose GPU time is the
+    // prediction plus 0.5 ms: residual = 0.6 + 0.02 b.
+    const real: Iteration[] = [];
+    for (let b = 1; b <= 16; b++) {
+      for (let k = 0; k < 5; k++) {
+        const gpu = simMs(0, b) + 0.5;
+        const wall = gpu + 0.1 + 0.02 * b;
+        real.push({ ...step(real.length, b, 0, b, wall), gpu_time: gpu / 1e3 });
+      }
+    }
+    const t = deriveCpuOverheads(real, SIM, { extendToBatchSize: 100 });
+    const last = t.rows[t.bins.length - 1]!;
+    expect(t.tail).not.toBeNull();
+    expect(t.tail!.hostMsPerRequest).toBeCloseTo(0.02, 9);
+    expect(t.tail!.hostInterceptMs).toBeCloseTo(0.1, 9);
+    expect(t.tail!.rows).toBe(4);
+    // The last knot is the median batch of bin 9-16 (12.5); then powers of two and the cap.
+    expect(t.rows.slice(t.bins.length).map((r) => r.batchSize)).toEqual([16, 32, 64, 100]);
+    for (const r of t.rows.slice(t.bins.length)) {
+      expect(r.overheadMs).toBeCloseTo(last.overheadMs + 0.02 * (r.batchSize - last.batchSize), 9);
+      expect(r.overheadMs).toBeCloseTo(0.6 + 0.02 * r.batchSize, 1);
+    }
+    expect(deriveCpuOverheads(real, SIM).tail).toBeNull();
+    expect(() => deriveCpuOverheads(REAL.map((it) => ({ ...it, gpu_time: null })), SIM, { ...ONE, extendToBatchSize: 64 })).toThrow(/needs the real steps' gpu_time/);
+    expect(() => deriveCpuOverheads(real, SIM, { extendToBatchSize: 0 })).toThrow(/extendToBatchSize 0/);
   });
 
   it("interpolates a missing decode value between knots and keeps negative corrections signed", () => {
@@ -212,5 +280,18 @@ describe("deriveDeliveryDelay", () => {
     expect(interpolate(d.batchSizes, d.delaysS, 20.5)).toBeCloseTo(0.002, 12);
     expect(interpolate(d.batchSizes, d.delaysS, 500)).toBeCloseTo(0.003, 12);
     expect(() => deriveDeliveryDelay([{ engine, client, steps }], 31)).toThrow(/no batch-size bin has 31 tokens/);
+    // Extended to a cap of 128: knots 64 and 128 continue the last knot along the slope of delay on batch size
+    // over the non-first tokens ((3 - 1) ms over 39 requests).
+    const ext = deriveDeliveryDelay([{ engine, client, steps }], 20, 128);
+    const slope = 0.002 / 39;
+    expect(ext.tailSPerRequest).toBeCloseTo(slope, 12);
+    expect(ext.batchSizes).toEqual([1, 40, 64, 128]);
+    expect(ext.delaysS[2]).toBeCloseTo(0.003 + slope * 24, 12);
+    expect(ext.delaysS[3]).toBeCloseTo(0.003 + slope * 88, 12);
+  });
+
+  it("fitLine: least squares, slope 0 when x does not vary", () => {
+    expect(fitLine([1, 2, 3], [3, 5, 7])).toEqual({ intercept: 1, slope: 2 });
+    expect(fitLine([4, 4], [1, 3])).toEqual({ intercept: 2, slope: 0 });
   });
 });

@@ -25,7 +25,7 @@ export interface OverheadBin {
   batchSize: number;
   decodeSteps: number;
   mixedSteps: number;
-  /** Median (real wall − predicted) of decode-only / mixed steps, ms; null when the bin has none. */
+  /** Mean or median (`statistic`) of (real wall − predicted) of decode-only / mixed steps, ms; null when the bin has too few. */
   decodeResidualMs: number | null;
   mixedResidualMs: number | null;
 }
@@ -37,15 +37,41 @@ export interface OverheadRow {
   overheadMs: number;
   /** Added on top to batches carrying prefill tokens (`prefill_extra_median` column); 0 in single-curve mode. */
   prefillExtraMs: number;
+  /**
+   * Step-time jitter: quantiles (at JITTER_LEVELS) of the fit load's decode-only residuals minus the bin's
+   * overhead, ms (`jitter_qNN` columns); the sidecar draws one per simulated step (seeded) from them. Null without.
+   */
+  jitterMs: number[] | null;
+}
+
+/** Quantile levels of the jitter columns (`jitter_q02` ... `jitter_q98`). */
+export const JITTER_LEVELS = [0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98] as const;
+
+/** R-7 quantile of sorted values. */
+function quantileSorted(s: readonly number[], q: number): number {
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo]! + (h - lo) * (s[hi]! - s[lo]!);
 }
 
 /** The derived table and how it was obtained. */
 export interface CpuOverheadTable {
   /** "split": decode-only curve + prefill extra; "single": one curve over all steps (plain Vidur schema). */
   mode: "split" | "single";
+  /** How each bin's residuals were summarized (absent in tables written before the option existed: median). */
+  statistic?: "mean" | "median";
   model: StepTimeModel;
   bins: OverheadBin[];
+  /** One row per bin (same order), then the tail rows past the fit load's largest batch (see `tail`). */
   rows: OverheadRow[];
+  /**
+   * How the table reaches batch sizes the fit load never ran (option `extendToBatchSize`): the real engine's host
+   * time per step (wall − GPU time, measured on every step that records its GPU time) grows linearly with the batch
+   * (per-request input and output work), so the rows past the last knot continue the last knot's overhead along
+   * that line; the GPU-time part of the residual stays as at the last knot. Null when not extended.
+   */
+  tail: { hostMsPerRequest: number; hostInterceptMs: number; stepsWithGpuTime: number; rows: number } | null;
   realSteps: number;
 }
 
@@ -58,6 +84,32 @@ export interface DeriveCpuOverheadsOptions {
    * filled by interpolation like empty ones (a median of one or two steps is noise, not an overhead).
    */
   minStepsPerBin?: number;
+  /**
+   * Extend the table to this batch size (the scheduler's batch cap) past the fit load's largest batch, along the
+   * host-time line (`CpuOverheadTable.tail`); the sidecar clamps past the last row, so without it a load with
+   * larger batches than the fit load gets the last knot's overhead. Needs real steps with gpu_time.
+   */
+  extendToBatchSize?: number;
+  /**
+   * How a bin's residuals become its overhead (default "mean": the 1 %-trimmed mean). Step times are right-skewed
+   * (host pauses, slow launches), and the queue drains at the mean step time, so a median-based table leaves the
+   * simulated steps a few percent fast even on the fit load; "median" is the robust alternative.
+   */
+  statistic?: "mean" | "median";
+  /**
+   * Write the step-time jitter columns (default true): the real engine's step time varies by +-10-15 % at one
+   * composition (host work, launches, clocks) while Vidur predicts one value, so without it the simulated TBT
+   * distribution is too narrow (its P90 too low) even where its median is right.
+   */
+  jitter?: boolean;
+}
+
+/** Mean of the values left after dropping `trim` of them at each end (at least one value is kept). */
+export function trimmedMean(xs: readonly number[], trim = 0.01): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const cut = Math.min(Math.floor(s.length * trim), Math.floor((s.length - 1) / 2));
+  const kept = s.slice(cut, s.length - cut);
+  return kept.reduce((acc, v) => acc + v, 0) / kept.length;
 }
 
 function median(xs: number[]): number {
@@ -106,6 +158,29 @@ export function predictStepMs(model: StepTimeModel, step: Pick<Iteration, "num_p
   return model.interceptMs + model.perPrefillTokenMs * step.num_prefill_tokens + model.perDecodeTokenMs * step.num_decode_tokens;
 }
 
+/** Least-squares line y = a + b x (b = 0 when x does not vary). */
+export function fitLine(xs: readonly number[], ys: readonly number[]): { intercept: number; slope: number } {
+  const n = xs.length;
+  const mx = xs.reduce((s, v) => s + v, 0) / n;
+  const my = ys.reduce((s, v) => s + v, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (xs[i]! - mx) ** 2;
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+  }
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  return { intercept: my - slope * mx, slope };
+}
+
+/** Tail knots past `last` up to `cap`: doubling, then the cap itself. */
+function tailKnots(last: number, cap: number): number[] {
+  const out: number[] = [];
+  for (let k = 2 ** Math.ceil(Math.log2(last + 1)); k < cap; k *= 2) if (k > last) out.push(k);
+  if (cap > last) out.push(cap);
+  return out;
+}
+
 /** Power-of-two bin of a batch size: 1 -> [1,1], 2 -> [2,2], 3..4 -> [3,4], 5..8 -> [5,8], ... */
 function binOf(batchSize: number): [number, number] {
   if (batchSize <= 2) return [batchSize, batchSize];
@@ -140,6 +215,7 @@ function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number)
  */
 export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Iteration[], options: DeriveCpuOverheadsOptions = {}): CpuOverheadTable {
   const mode = options.mode ?? "split";
+  const center = (options.statistic ?? "mean") === "mean" ? trimmedMean : median;
   const minSteps = options.minStepsPerBin ?? 5;
   if (!Number.isInteger(minSteps) || minSteps < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `minStepsPerBin ${minSteps}: expected an integer >= 1`);
   const steps = real.filter((it) => it.batch_size > 0);
@@ -162,15 +238,15 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       batchSize: median(b.sizes),
       decodeSteps: b.decode.length,
       mixedSteps: b.mixed.length,
-      decodeResidualMs: b.decode.length >= minSteps ? median(b.decode) : null,
-      mixedResidualMs: b.mixed.length >= minSteps ? median(b.mixed) : null,
+      decodeResidualMs: b.decode.length >= minSteps ? center(b.decode) : null,
+      mixedResidualMs: b.mixed.length >= minSteps ? center(b.mixed) : null,
     }));
   const knots = bins.map((b) => b.batchSize);
   let rows: OverheadRow[];
   if (mode === "single") {
     const all = [...byBin.values()].sort((x, y) => x.hi - y.hi).map((b) => [...b.decode, ...b.mixed]);
-    const curve = fillByInterpolation(knots, all.map((r) => (r.length >= minSteps ? median(r) : null)), 0);
-    rows = knots.map((k, i) => ({ batchSize: k, overheadMs: curve[i]!, prefillExtraMs: 0 }));
+    const curve = fillByInterpolation(knots, all.map((r) => (r.length >= minSteps ? center(r) : null)), 0);
+    rows = knots.map((k, i) => ({ batchSize: k, overheadMs: curve[i]!, prefillExtraMs: 0, jitterMs: null }));
   } else {
     const decode = fillByInterpolation(knots, bins.map((b) => b.decodeResidualMs), 0);
     const mixed = fillByInterpolation(knots, bins.map((b) => b.mixedResidualMs), Number.NaN);
@@ -178,18 +254,62 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       batchSize: k,
       overheadMs: decode[i]!,
       prefillExtraMs: Number.isNaN(mixed[i]!) ? 0 : mixed[i]! - decode[i]!,
+      jitterMs: null,
     }));
   }
-  return { mode, model, bins, rows, realSteps: steps.length };
+  if (options.jitter ?? true) {
+    // Per level, the bins with enough decode-only steps (4x minStepsPerBin, at least 20) give a value; the others
+    // are filled by the same clamped interpolation as the overhead.
+    const enough = Math.max(20, 4 * minSteps);
+    const perBin = [...byBin.values()]
+      .sort((x, y) => x.hi - y.hi)
+      .map((b, i) => {
+        if (b.decode.length < enough) return null;
+        const dev = b.decode.map((r) => r - rows[i]!.overheadMs).sort((x, y) => x - y);
+        return JITTER_LEVELS.map((q) => quantileSorted(dev, q));
+      });
+    if (perBin.some((v) => v !== null)) {
+      const levels = JITTER_LEVELS.map((_, j) => fillByInterpolation(knots, perBin.map((v) => (v === null ? null : v[j]!)), 0));
+      rows = rows.map((r, i) => ({ ...r, jitterMs: levels.map((l) => l[i]!) }));
+    }
+  }
+  let tail: CpuOverheadTable["tail"] = null;
+  const cap = options.extendToBatchSize;
+  if (cap !== undefined) {
+    if (!Number.isInteger(cap) || cap < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `extendToBatchSize ${cap}: expected an integer >= 1`);
+    const timed = steps.filter((it) => it.gpu_time !== null && it.gpu_time !== undefined);
+    if (timed.length < 2) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time (${timed.length} of ${steps.length} steps have it)`);
+    }
+    const line = fitLine(
+      timed.map((it) => it.batch_size),
+      timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
+    );
+    const last = rows.at(-1)!;
+    const extra = tailKnots(last.batchSize, cap).map((k) => ({
+      batchSize: k,
+      overheadMs: last.overheadMs + Math.max(0, line.slope) * (k - last.batchSize),
+      prefillExtraMs: last.prefillExtraMs,
+      jitterMs: last.jitterMs,
+    }));
+    rows = [...rows, ...extra];
+    tail = { hostMsPerRequest: line.slope, hostInterceptMs: line.intercept, stepsWithGpuTime: timed.length, rows: extra.length };
+  }
+  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, realSteps: steps.length };
 }
 
 /** The table as cpu_overheads.csv text (ms, the sidecar's schema; `prefill_extra_median` only in split mode). */
 export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: string; tensorParallelSize?: number }): string {
   const tp = id.tensorParallelSize ?? 1;
   const split = table.mode === "split";
-  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}`;
+  const jitter = table.rows.length > 0 && table.rows.every((r) => r.jitterMs !== null && r.jitterMs !== undefined);
+  const jitterCols = JITTER_LEVELS.map((q) => `,jitter_q${String(Math.round(q * 100)).padStart(2, "0")}`).join("");
+  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${jitter ? jitterCols : ""}`;
   const num = (v: number) => String(Number(v.toFixed(6)));
-  const lines = table.rows.map((r) => `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}`);
+  const lines = table.rows.map(
+    (r) =>
+      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
+  );
   return `${[header, ...lines].join("\n")}\n`;
 }
 
@@ -205,7 +325,10 @@ export async function writeCpuOverheadsFromRuns(args: {
   modelName: string;
   tensorParallelSize?: number;
   mode?: "split" | "single";
+  statistic?: "mean" | "median";
+  jitter?: boolean;
   minStepsPerBin?: number;
+  extendToBatchSize?: number;
 }): Promise<CpuOverheadTable> {
   const read = async (dir: string, side: string) => {
     try {
@@ -228,6 +351,9 @@ export async function writeCpuOverheadsFromRuns(args: {
   const table = deriveCpuOverheads(real, sim, {
     ...(args.mode !== undefined ? { mode: args.mode } : {}),
     ...(args.minStepsPerBin !== undefined ? { minStepsPerBin: args.minStepsPerBin } : {}),
+    ...(args.extendToBatchSize !== undefined ? { extendToBatchSize: args.extendToBatchSize } : {}),
+    ...(args.statistic !== undefined ? { statistic: args.statistic } : {}),
+    ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
   });
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));
@@ -240,13 +366,16 @@ export async function writeCpuOverheadsFromRuns(args: {
  * per token of a step; on the H200 runs the median is ~0.55 ms at <= 8 requests, ~1 ms at 9-32, ~1.8 at 33-64,
  * ~3.3 at 65-128, the same at every load and workload), plus an extra for a request's first token (the response's
  * first flush). `batchSizes` are knots (median batch size of a power-of-two bin), `delaysS` the bin's median delay;
- * interpolated linearly, clamped at the ends.
+ * interpolated linearly, clamped at the ends. With `extendToBatchSize`, knots past the fit load's largest batch
+ * continue the last knot along the least-squares line of delay on batch size over every token (`tailSPerRequest`).
  */
 export interface DeliveryDelayTable {
   batchSizes: number[];
   delaysS: number[];
   firstTokenExtraS: number;
   tokens: number;
+  /** Slope (s per request in the step) of the tail knots; absent when not extended. */
+  tailSPerRequest?: number;
 }
 
 /** Linear interpolation over sorted knots, clamped at the ends. */
@@ -274,9 +403,12 @@ export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t
 export function deriveDeliveryDelay(
   runs: readonly { engine: Map<number, number[]>; client: Map<number, number[]>; steps: readonly Iteration[] }[],
   minTokensPerBin = 20,
+  extendToBatchSize?: number,
 ): DeliveryDelayTable {
   const byBin = new Map<number, { sizes: number[]; delays: number[] }>();
   const firsts: { batch: number; delay: number }[] = [];
+  const allSizes: number[] = [];
+  const allDelays: number[] = [];
   let tokens = 0;
   for (const run of runs) {
     const steps = [...run.steps].sort((a, b) => a.end - b.end);
@@ -295,6 +427,10 @@ export function deriveDeliveryDelay(
         bin.sizes.push(batch);
         bin.delays.push(delay);
         if (k === 0) firsts.push({ batch, delay });
+        else {
+          allSizes.push(batch);
+          allDelays.push(delay);
+        }
         tokens += 1;
       }
     }
@@ -306,11 +442,19 @@ export function deriveDeliveryDelay(
   const batchSizes = bins.map(([, b]) => median(b.sizes));
   const delaysS = bins.map(([, b]) => Math.max(0, median(b.delays)));
   const firstTokenExtraS = firsts.length === 0 ? 0 : median(firsts.map((f) => f.delay - interpolate(batchSizes, delaysS, f.batch)));
-  return { batchSizes, delaysS, firstTokenExtraS, tokens };
+  if (extendToBatchSize === undefined) return { batchSizes, delaysS, firstTokenExtraS, tokens };
+  const slope = allSizes.length >= 2 ? Math.max(0, fitLine(allSizes, allDelays).slope) : 0;
+  const last = batchSizes.at(-1)!;
+  const lastDelay = delaysS.at(-1)!;
+  for (const k of tailKnots(last, extendToBatchSize)) {
+    batchSizes.push(k);
+    delaysS.push(lastDelay + slope * (k - last));
+  }
+  return { batchSizes, delaysS, firstTokenExtraS, tokens, tailSPerRequest: slope };
 }
 
 /** deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv. */
-export async function deliveryDelayFromRuns(realDirs: readonly string[]): Promise<DeliveryDelayTable> {
+export async function deliveryDelayFromRuns(realDirs: readonly string[], extendToBatchSize?: number): Promise<DeliveryDelayTable> {
   const runs = [];
   for (const dir of realDirs) {
     const path = (f: string) => join(dir, f);
@@ -324,5 +468,5 @@ export async function deliveryDelayFromRuns(realDirs: readonly string[]): Promis
       throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `real run ${dir}: ${(e as Error).message} (the delivery delay needs the engine's token times: bench --engine-timeline)`, { cause: e });
     }
   }
-  return deriveDeliveryDelay(runs);
+  return deriveDeliveryDelay(runs, 20, extendToBatchSize);
 }

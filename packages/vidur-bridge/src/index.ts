@@ -8,9 +8,12 @@ export {
   deliveryDelayFromRuns,
   deriveCpuOverheads,
   deriveDeliveryDelay,
+  fitLine,
   fitStepTimeModel,
   formatCpuOverheadsCsv,
+  JITTER_LEVELS,
   predictStepMs,
+  trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
 export type { CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";

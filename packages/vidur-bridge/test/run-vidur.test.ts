@@ -233,6 +233,29 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(c!.tpot! - m!.tpot!).toBeCloseTo(3e-3, 7);
     const manifest = await readRunManifest(calDir);
     expect(manifest.config.cpu_overhead_prefill_extra_ms_by_batch_size).toEqual({ "1.0": expect.closeTo(17, 6) });
+
+    // Jitter columns: every step adds one seeded draw from the quantile function (here 0 ms up to the median,
+    // then up to 4 ms at q98): the steps move by different amounts inside [0, 4] ms, and the same run repeats
+    // exactly.
+    const jitterPath = join(tmp, "jitter_cpu_overheads.csv");
+    await writeFile(
+      jitterPath,
+      ["model_name,tensor_parallel_degree,batch_size,schedule_median,jitter_q02,jitter_q50,jitter_q98", `${TINY_MODEL},1,1,0,0,0,4`].join("\n"),
+    );
+    const j1 = join(tmp, "runs", "r1jit");
+    const j2 = join(tmp, "runs", "r1jit2");
+    await runVidur({ ...baseOptions(workloadDir, j1), cpuOverhead: jitterPath });
+    await runVidur({ ...baseOptions(workloadDir, j2), cpuOverhead: jitterPath });
+    const plainSteps = await readIterations(join(runDir, "iterations.csv"));
+    const jitSteps = await readIterations(join(j1, "iterations.csv"));
+    expect(await readIterations(join(j2, "iterations.csv"))).toEqual(jitSteps);
+    const added = jitSteps.map((s, i) => (s.end - s.start - (plainSteps[i]!.end - plainSteps[i]!.start)) * 1e3);
+    for (const a of added) {
+      expect(a).toBeGreaterThanOrEqual(-1e-9);
+      expect(a).toBeLessThanOrEqual(4 + 1e-9);
+    }
+    expect(new Set(added.map((a) => a.toFixed(6))).size).toBeGreaterThan(1);
+    expect((await readRunManifest(j1)).config.cpu_overhead_jitter).toEqual({ levels: [0.02, 0.5, 0.98], seed: 20261128 });
   });
 });
 

@@ -7,7 +7,7 @@
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
-import { type CpuOverheadTable, type DeliveryDelayTable, deliveryDelayFromRuns, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
+import { type CpuOverheadTable, type DeliveryDelayTable, deliveryDelayFromRuns, JITTER_LEVELS, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
@@ -61,7 +61,8 @@ export interface CalibrationOutcome {
 export function describeDelay(d: DeliveryDelayTable): string {
   const knots = d.batchSizes.map((b, i) => `${(d.delaysS[i]! * 1e3).toFixed(2)} ms at ${b}`).join(", ");
   const extra = d.firstTokenExtraS * 1e3;
-  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load)`;
+  const tail = d.tailSPerRequest === undefined ? "" : `; past the fit load's largest batch +${(d.tailSPerRequest * 1e6).toFixed(1)} us per request (least-squares slope)`;
+  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})`;
 }
 
 const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
@@ -129,7 +130,7 @@ export function formatCalibrationMd(args: {
     "",
     `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
     "",
-    "| batch sizes | knot | decode-only steps | median residual ms | mixed steps | median residual ms | overhead ms | prefill extra ms |",
+    `| batch sizes | knot | decode-only steps | ${t.statistic ?? "median"} residual ms | mixed steps | ${t.statistic ?? "median"} residual ms | overhead ms | prefill extra ms |`,
     "|---|---|---|---|---|---|---|---|",
   );
   t.bins.forEach((b, i) => {
@@ -137,6 +138,23 @@ export function formatCalibrationMd(args: {
     const f = (v: number | null) => (v === null ? "–" : v.toFixed(2));
     lines.push(`| ${b.minBatchSize}-${b.maxBatchSize} | ${b.batchSize} | ${b.decodeSteps} | ${f(b.decodeResidualMs)} | ${b.mixedSteps} | ${f(b.mixedResidualMs)} | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
   });
+  for (const r of t.rows.slice(t.bins.length)) {
+    lines.push(`| tail | ${r.batchSize} | – | – | – | – | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
+  }
+  const j = t.rows.find((r) => r.jitterMs !== null && r.jitterMs !== undefined);
+  if (j !== undefined) {
+    const mid = t.rows[Math.floor(t.bins.length / 2)]!;
+    lines.push(
+      "",
+      `Step-time jitter written (one seeded draw per simulated step from the fit load's decode-only residuals around each bin's overhead): at batch ${mid.batchSize}, quantiles ${JITTER_LEVELS.map((q, i) => `q${Math.round(q * 100)} ${mid.jitterMs![i]!.toFixed(2)}`).join(", ")} ms.`,
+    );
+  }
+  if (t.tail !== null && t.tail !== undefined) {
+    lines.push(
+      "",
+      `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us (least-squares line of wall - GPU time on batch size over ${t.tail.stepsWithGpuTime} steps: ${t.tail.hostInterceptMs.toFixed(3)} ms + ${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us per request).`,
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -157,6 +175,9 @@ export async function calibrate(
     fitLoad?: string;
     frozenDir?: string;
     mode?: "split" | "single";
+    statistic?: "mean" | "median";
+    /** Write the step-time jitter columns (default true). */
+    jitter?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -198,10 +219,16 @@ export async function calibrate(
       outPath: cpuOverheadsPath,
       modelName: experiment.model.name,
       ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
+      ...(ctx.statistic !== undefined ? { statistic: ctx.statistic } : {}),
+      ...(ctx.jitter !== undefined ? { jitter: ctx.jitter } : {}),
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
+      extendToBatchSize: experiment.scheduler.batchSizeCap,
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")} -> ${cpuOverheadsPath}`);
-    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(fits.map((f) => f.realDir));
+    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(
+            fits.map((f) => f.realDir),
+            experiment.scheduler.batchSizeCap,
+          );
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
     await mkdir(dir, { recursive: true });

@@ -88,6 +88,9 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_prefill_extra_ms_by_batch_size": (
                     dict(zip(overhead[0], overhead[2], strict=True)) if overhead and overhead[2] is not None else None
                 ),
+                "cpu_overhead_jitter": (
+                    {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
+                ),
                 "python": sys.version.split()[0],
             },
             f,

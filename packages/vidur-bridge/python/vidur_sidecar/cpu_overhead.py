@@ -12,6 +12,13 @@ Extension (ours, not in any Vidur schema): an optional column `prefill_extra_med
 same way but added only to batches that carry prefill tokens (`batch.num_prefill_tokens > 0`). An eager engine's
 mixed steps cost far more host/launch time than decode-only steps of the same request count; one batch-size
 curve cannot express that. Files without the column behave exactly as before.
+
+Extension (ours): optional columns `jitter_qNN` (ms; NN = a quantile level in percent, e.g. jitter_q02 ...
+jitter_q98) hold quantiles of the real engine's step-time deviation from the row's overhead. Each level is
+interpolated in batch size like the overhead; every simulated step then adds one draw from that quantile function
+(inverse-CDF sampling of a seeded uniform, linear between levels, clamped at the outer levels). Vidur predicts one
+time per batch composition while the real engine's steps vary by +-10-15 %; without it the simulated TBT
+distribution is too narrow. Seeded (JITTER_SEED), so a simulation stays deterministic.
 """
 
 from __future__ import annotations
@@ -25,8 +32,15 @@ PREFILL_EXTRA = "prefill_extra_median"
 TERMS = ("schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean")
 
 
-def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float], list[float], list[float] | None]:
-    """Returns (batch sizes, overhead ms, prefill-only extra ms or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
+JITTER_PREFIX = "jitter_q"
+JITTER_SEED = 20261128
+
+
+def load_overhead_table(
+    path: str, model_name: str, tp: int
+) -> tuple[list[float], list[float], list[float] | None, tuple[list[float], list[list[float]]] | None]:
+    """Returns (batch sizes, overhead ms, prefill-only extra ms or None, jitter (levels, per-level ms by batch size)
+    or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -53,7 +67,16 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> tuple[list[float
     if has_extra:
         extra_grouped = rows[PREFILL_EXTRA].fillna(0).groupby(rows["batch_size"]).median().sort_index()
         extra = [float(v) for v in extra_grouped.values]
-    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra
+    jitter = None
+    jcols = sorted((c for c in df.columns if c.startswith(JITTER_PREFIX)), key=lambda c: float(c[len(JITTER_PREFIX) :]))
+    if jcols:
+        try:
+            levels = [float(c[len(JITTER_PREFIX) :]) / 100 for c in jcols]
+        except ValueError as e:
+            raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}: jitter column names must be jitter_qNN (NN = percent): {jcols}") from e
+        per_level = [[float(v) for v in rows[c].fillna(0).groupby(rows["batch_size"]).median().sort_index().values] for c in jcols]
+        jitter = (levels, per_level)
+    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter
 
 
 # A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
@@ -74,9 +97,14 @@ class _WithCpuOverhead:
         return getattr(self._inner, name)
 
 
-def install(batch_sizes: list[float], overhead_ms: list[float], prefill_extra_ms: list[float] | None = None) -> None:
+def install(
+    batch_sizes: list[float],
+    overhead_ms: list[float],
+    prefill_extra_ms: list[float] | None = None,
+    jitter: tuple[list[float], list[list[float]]] | None = None,
+) -> None:
     """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
-    (plus the prefill-only extra when the batch carries prefill tokens)."""
+    (plus the prefill-only extra when the batch carries prefill tokens, plus a seeded jitter draw when given)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
@@ -84,12 +112,18 @@ def install(batch_sizes: list[float], overhead_ms: list[float], prefill_extra_ms
     xs = np.asarray(batch_sizes)
     ys = np.asarray(overhead_ms)
     extra = np.asarray(prefill_extra_ms) if prefill_extra_ms is not None else None
+    rng = np.random.default_rng(JITTER_SEED)
+    levels = np.asarray(jitter[0]) if jitter is not None else None
+    per_level = [np.asarray(v) for v in jitter[1]] if jitter is not None else None
 
     def get_execution_time(self: Any, batch: Any, pipeline_stage: int) -> Any:
         inner = original(self, batch, pipeline_stage)
         overhead_ms = float(np.interp(len(batch.requests), xs, ys))
         if extra is not None and int(getattr(batch, "num_prefill_tokens", 0)) > 0:
             overhead_ms += float(np.interp(len(batch.requests), xs, extra))
+        if per_level is not None:
+            qs = [float(np.interp(len(batch.requests), xs, v)) for v in per_level]
+            overhead_ms += float(np.interp(rng.random(), levels, qs))
         wrapped = _WithCpuOverhead(inner, overhead_ms * 1e-3)
         # The recorder subtracts it again to report the GPU part of the iteration.
         batch._vb_cpu_overhead_s = wrapped.cpu_overhead_time

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The README's fidelity tables, from the recorded H200 runs under tmp/h200-runs/ (docs/runbook.md: how they are
+# made on the GPU and placed here): every experiment uncalibrated, the calibration fitted on Azure conv's middle
+# load, frozen onto every other experiment (repeats, a second server start, another token budget, another
+# workload), then the tables. Needs scripts/setup.sh and scripts/gpu/pack.sh (ShareGPT reads .carry/data/).
+# Usage: bash scripts/fidelity.sh [FIT_LOAD]   (default load60)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/env.sh"
+cd "$ROOT"
+FIT="${1:-load60}"
+R=(node apps/runner/dist/main.js)
+E=experiments/h200-qwen3-0.6b
+C=tmp/comparisons
+OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
+  azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity)
+for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" >&2
+for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
+
+echo "## Uncalibrated"
+python3 scripts/fidelity-table.py \
+  "Azure 30%=$C/azure-conv-load30" "Azure 60%=$C/azure-conv-load60" "Azure 85%=$C/azure-conv-load85" \
+  "Azure, 256 budget, 30%=$C/azure-conv-chunk256-load30" "Azure, 256 budget, 60%=$C/azure-conv-chunk256-load60" \
+  "Azure, 256 budget, 85%=$C/azure-conv-chunk256-load85" \
+  "ShareGPT 30%=$C/sharegpt-load30" "ShareGPT 60%=$C/sharegpt-load60" "ShareGPT 85%=$C/sharegpt-load85"
+band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
+  local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
+  shift 4
+  for rep in "$@"; do dirs="$dirs,$C/$rep-$load"; done
+  echo "$label=$dirs"
+}
+echo
+echo "## Uncalibrated, against every repeat"
+args=()
+for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" "" azure-conv-rep1 azure-conv-rep2)"); done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Calibrated (fit: Azure conv $FIT), against every repeat"
+args=()
+for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" -cal azure-conv-rep1 azure-conv-rep2)"); done
+for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l%" azure-conv-chunk256 "load$l" -cal azure-conv-chunk256-rep1)"); done
+for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal sharegpt-rep1 sharegpt-rep2)"); done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Capacity (every request at once), real vs simulated"
+python3 scripts/fidelity-table.py --throughput \
+  "Azure conv, 512 budget (A)=$C/azure-conv-capacity-saturation,$C/azure-conv-capacity-saturation-cal" \
+  "Azure conv, 512 budget (D)=$C/azure-conv-capacity-saturation-rep1,$C/azure-conv-capacity-saturation-rep1-cal" \
+  "Azure conv, 256 budget (B)=$C/azure-conv-chunk256-capacity-saturation,$C/azure-conv-chunk256-capacity-saturation-cal" \
+  "Azure conv, 256 budget (E)=$C/azure-conv-chunk256-capacity-saturation-rep1,$C/azure-conv-chunk256-capacity-saturation-rep1-cal" \
+  "ShareGPT, 512 budget (C)=$C/sharegpt-capacity-saturation,$C/sharegpt-capacity-saturation-cal" \
+  "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal"
