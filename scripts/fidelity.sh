@@ -51,3 +51,9 @@ python3 scripts/fidelity-table.py --throughput \
   "Azure conv, 256 budget (E)=$C/azure-conv-chunk256-capacity-saturation-rep1,$C/azure-conv-chunk256-capacity-saturation-rep1-cal" \
   "ShareGPT, 512 budget (C)=$C/sharegpt-capacity-saturation,$C/sharegpt-capacity-saturation-cal" \
   "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal"
+echo
+echo "## Per-step attribution (host time, GPU time against Vidur's prediction of the same composition)"
+python3 scripts/step-attribution.py \
+  "Azure 60%=tmp/h200-runs/azure-load60-rep0,tmp/vidur_runs/azure-conv-load60" \
+  "ShareGPT 30%=tmp/h200-runs/sharegpt-load30-rep0,tmp/vidur_runs/sharegpt-load30" \
+  "Azure, 256 budget, 30%=tmp/h200-runs/chunk256-azure-load30-rep0,tmp/vidur_runs/azure-conv-chunk256-load30"

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Per-step attribution of a real run against Vidur's simulation of the same workload (reads iterations.csv).
+
+  step-attribution.py LABEL=REAL_RUN_DIR,SIM_RUN_DIR [...]
+
+For every real engine step with a recorded GPU time: host = wall - GPU time (what the server's step loop spends
+outside the GPU), and GPU bias = real GPU time - Vidur's predicted time for that composition. Vidur's prediction is
+looked up among the simulated steps of the same kind (decode-only or mixed), the same batch size and the same
+64-token prefill bin (the median of their predicted GPU times); steps without such a twin are left out. Means per
+batch-size bin, with the median KV cache in use (the context the step's attention reads).
+"""
+
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+BINS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def rows(path: str) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def bin_of(b: int) -> str:
+    lo = 0
+    for hi in BINS:
+        if b <= hi:
+            return f"{lo + 1}-{hi}"
+        lo = hi
+    return f">{BINS[-1]}"
+
+
+print("| run | kind | batch | steps | host ms | GPU bias ms | KV in use (median) |")
+print("|---|---|---|---|---|---|---|")
+for arg in sys.argv[1:]:
+    label, dirs = arg.split("=", 1)
+    real_dir, sim_dir = dirs.split(",")
+    cells = defaultdict(list)
+    for s in rows(f"{sim_dir}/iterations.csv"):
+        p, b = int(s["num_prefill_tokens"]), int(s["batch_size"])
+        cells[(p > 0, b, p // 64)].append(float(s["gpu_time"]) * 1e3)
+    predicted = {k: statistics.median(v) for k, v in cells.items()}
+    out = defaultdict(lambda: ([], [], []))
+    for r in rows(f"{real_dir}/iterations.csv"):
+        if not r["gpu_time"]:
+            continue
+        p, b = int(r["num_prefill_tokens"]), int(r["batch_size"])
+        pred = predicted.get((p > 0, b, p // 64))
+        if pred is None or b < 1:
+            continue
+        wall = (float(r["end"]) - float(r["start"])) * 1e3
+        gpu = float(r["gpu_time"]) * 1e3
+        host, bias, kv = out[(p > 0, min(BINS.index(next(h for h in BINS if b <= h)), len(BINS) - 1))]
+        host.append(wall - gpu)
+        bias.append(gpu - pred)
+        kv.append(float(r["kv_tokens_in_use"] or 0))
+    for (mixed, i), (host, bias, kv) in sorted(out.items()):
+        print(
+            f"| {label} | {'mixed' if mixed else 'decode'} | {bin_of(BINS[i])} | {len(host)} | "
+            f"{statistics.fmean(host):.3f} | {statistics.fmean(bias):+.3f} | {statistics.median(kv):,.0f} |"
+        )
