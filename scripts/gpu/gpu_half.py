@@ -314,8 +314,6 @@ def main() -> int:
     ap.add_argument("--family-repeats", action="append", default=[], help="NAME=N: --repeats for family NAME")
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")
     ap.add_argument("--request-timeout-s", type=float, default=120)
-    ap.add_argument("--saturation-flags", default="--synthetic 500 --prefill fixed:512 --decode fixed:256 --seed 3",
-                    help="runner workload flags of the saturation run (all requests at once: rate 1000/s)")
     ap.add_argument("--demo", default=None, help="demo experiment file to record (phase serve)")
     ap.add_argument("--engine-args", default="", help="extra `gpu-harness bench-engine` flags")
     ap.add_argument("--profile-args", default="", help="extra `gpu-harness profile` flags")
@@ -345,14 +343,6 @@ def main() -> int:
                     timeout=max(30, budget_end - time.time()))
             elif phase == "serve":
                 phase_serve(args, out, budget_end)
-            elif phase == "saturation":
-                server = start_server(args, out, budget_end)
-                try:
-                    wdir = build_workload(args, out, "saturation", args.saturation_flags, 1000.0, args.requests)
-                    stats = bench(args, server, wdir, out / "runs" / "saturation", budget_end)
-                    (out / "saturation.json").write_text(json.dumps(stats, indent=2))
-                finally:
-                    server.stop()
             elif phase == "profile":
                 run([sys.executable, "-m", "gpu_harness.cli", "profile", "--model-config", args.model_config,
                      "--model-name", args.model_name, "--device-name", args.device_name, "--device", args.device,

@@ -173,12 +173,16 @@ export function fitLine(xs: readonly number[], ys: readonly number[]): { interce
   return { intercept: my - slope * mx, slope };
 }
 
-/** Tail knots past `last` up to `cap`: doubling, then the cap itself. */
-function tailKnots(last: number, cap: number): number[] {
-  const out: number[] = [];
-  for (let k = 2 ** Math.ceil(Math.log2(last + 1)); k < cap; k *= 2) if (k > last) out.push(k);
-  if (cap > last) out.push(cap);
-  return out;
+/**
+ * Knots past the last one (x = `lastX`, value `lastY`) up to `cap` (powers of two, then the cap itself), continuing
+ * the value along `slope` per unit of x: how both the overhead table and the delivery delay reach batch sizes the
+ * fit load never ran.
+ */
+function tailAlongLine(lastX: number, lastY: number, slope: number, cap: number): { x: number; y: number }[] {
+  const xs: number[] = [];
+  for (let k = 2 ** Math.ceil(Math.log2(lastX + 1)); k < cap; k *= 2) if (k > lastX) xs.push(k);
+  if (cap > lastX) xs.push(cap);
+  return xs.map((x) => ({ x, y: lastY + slope * (x - lastX) }));
 }
 
 /** Power-of-two bin of a batch size: 1 -> [1,1], 2 -> [2,2], 3..4 -> [3,4], 5..8 -> [5,8], ... */
@@ -286,9 +290,9 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
     );
     const last = rows.at(-1)!;
-    const extra = tailKnots(last.batchSize, cap).map((k) => ({
-      batchSize: k,
-      overheadMs: last.overheadMs + Math.max(0, line.slope) * (k - last.batchSize),
+    const extra = tailAlongLine(last.batchSize, last.overheadMs, Math.max(0, line.slope), cap).map(({ x, y }) => ({
+      batchSize: x,
+      overheadMs: y,
       prefillExtraMs: last.prefillExtraMs,
       jitterMs: last.jitterMs,
     }));
@@ -444,11 +448,9 @@ export function deriveDeliveryDelay(
   const firstTokenExtraS = firsts.length === 0 ? 0 : median(firsts.map((f) => f.delay - interpolate(batchSizes, delaysS, f.batch)));
   if (extendToBatchSize === undefined) return { batchSizes, delaysS, firstTokenExtraS, tokens };
   const slope = allSizes.length >= 2 ? Math.max(0, fitLine(allSizes, allDelays).slope) : 0;
-  const last = batchSizes.at(-1)!;
-  const lastDelay = delaysS.at(-1)!;
-  for (const k of tailKnots(last, extendToBatchSize)) {
-    batchSizes.push(k);
-    delaysS.push(lastDelay + slope * (k - last));
+  for (const { x, y } of tailAlongLine(batchSizes.at(-1)!, delaysS.at(-1)!, slope, extendToBatchSize)) {
+    batchSizes.push(x);
+    delaysS.push(y);
   }
   return { batchSizes, delaysS, firstTokenExtraS, tokens, tailSPerRequest: slope };
 }
