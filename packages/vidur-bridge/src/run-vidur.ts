@@ -125,6 +125,10 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   positiveInt("predictor.kFoldCvSplits", kFold, 2);
   const granularity = predictor.kvCachePredictionGranularity ?? 64;
   positiveInt("predictor.kvCachePredictionGranularity", granularity);
+  const gqaOverhead = predictor.attentionDecodeBatchingOverheadFraction;
+  if (gqaOverhead !== undefined && !(Number.isFinite(gqaOverhead) && gqaOverhead >= 0)) {
+    badOption(`predictor.attentionDecodeBatchingOverheadFraction = ${gqaOverhead}, expected a finite number >= 0`);
+  }
   const trainingJobs = predictor.trainingJobs ?? 1;
   if (!Number.isInteger(trainingJobs) || trainingJobs === 0 || trainingJobs < -1) badOption(`predictor.trainingJobs = ${trainingJobs}, expected -1 or >= 1`);
 
@@ -201,11 +205,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     outputDir: join(raw, "out"),
     chromeTrace: options.chromeTrace ?? false,
   };
-  const vidurArgs = buildVidurArgs(
-    predictor.attentionDecodeBatchingOverheadFraction === undefined
-      ? argsInput
-      : { ...argsInput, attentionDecodeBatchingOverheadFraction: predictor.attentionDecodeBatchingOverheadFraction },
-  );
+  const vidurArgs = buildVidurArgs(gqaOverhead === undefined ? argsInput : { ...argsInput, attentionDecodeBatchingOverheadFraction: gqaOverhead });
   const spec = {
     model: { name: options.modelName, hf_config: modelConfigPath },
     device_name: device.name,

@@ -131,6 +131,27 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     await runVidur({ ...options, runDir: again });
     expect(await readFile(join(again, "request_metrics.csv"), "utf8")).toBe(await readFile(join(runDir, "request_metrics.csv"), "utf8"));
     expect(await readFile(join(again, "token_timestamps.csv"), "utf8")).toBe(await readFile(join(runDir, "token_timestamps.csv"), "utf8"));
+
+    // Vidur's GQA decode batching overhead (the tiny model has 4 query heads over 2 KV heads) reaches Vidur: with it
+    // at 0 vs 1, a decode-only step of one request costs the same at the same KV, a step of several costs more at 1.
+    const stepsWith = async (fraction: number) => {
+      const dir = join(tmp, "runs", `gqa${fraction}`);
+      await runVidur({ ...options, runDir: dir, predictor: { ...options.predictor, attentionDecodeBatchingOverheadFraction: fraction } });
+      return (await readIterations(join(dir, "iterations.csv"))).filter((it) => it.num_prefill_tokens === 0);
+    };
+    const [none, full] = [await stepsWith(0), await stepsWith(1)];
+    const byKv = (steps: typeof none, batch: number) =>
+      new Map(steps.filter((it) => it.batch_size === batch).map((it) => [it.kv_tokens_in_use, it.gpu_time ?? Number.NaN]));
+    const loneNone = byKv(none, 1);
+    const loneShared = [...byKv(full, 1)].filter(([kv]) => loneNone.has(kv));
+    expect(loneShared.length).toBeGreaterThan(0);
+    for (const [kv, t] of loneShared) expect(t).toBeCloseTo(loneNone.get(kv)!, 12);
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const fourNone = median([...byKv(none, 4).values()]);
+    expect(median([...byKv(full, 4).values()])).toBeGreaterThan(fourNone * 1.05);
+    await expect(runVidur({ ...options, predictor: { attentionDecodeBatchingOverheadFraction: -0.1 } })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("attentionDecodeBatchingOverheadFraction"),
+    );
   });
 
   it("gives a lone request the profile's predicted prefill time as TTFT (within 1%), plus any CPU overhead", async () => {

@@ -1,6 +1,9 @@
 import type { CpuOverheadTable } from "@vf/vidur-bridge";
 import { describe, expect, it } from "vitest";
-import { type CalibrationLoad, calibrationCells, formatCalibrationMd } from "./calibrate.js";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CalibrationLoad, calibrationCells, checkSameWorkload, formatCalibrationMd } from "./calibrate.js";
 
 const q = (p50: number, p90: number) => ({ p50, p90 });
 const comparison = (ttftSim: [number, number], tbtSim: [number, number]) => ({
@@ -63,5 +66,24 @@ describe("calibrationCells / formatCalibrationMd", () => {
     });
     expect(frozen.split("\n")[0]).toBe("# Prediction of sharegpt with the calibration frozen from azure-conv (fit on its load load30)");
     expect(frozen).toContain("| load60 | predicted | TTFT P50 | 100.00 |");
+  });
+});
+
+describe("checkSameWorkload (--fit-also)", () => {
+  it("accepts recordings of the fit load's workload and names the run, both ids or the missing file otherwise", async () => {
+    const root = mkdtempSync(join(tmpdir(), "fit-also-"));
+    const dir = (name: string, file: string, body: object) => {
+      mkdirSync(join(root, name));
+      writeFileSync(join(root, name, file), JSON.stringify(body));
+      return join(root, name);
+    };
+    const fit = { name: "load60", realDir: join(root, "real"), workloadDir: dir("wl", "workload.json", { id: "aaaa" }) };
+    const same = dir("rep1", "run.json", { workload_id: "aaaa" });
+    const other = dir("other", "run.json", { workload_id: "bbbb" });
+    const bare = join(root, "bare");
+    mkdirSync(bare);
+    await expect(checkSameWorkload(fit, [same])).resolves.toBeUndefined();
+    await expect(checkSameWorkload(fit, [same, other])).rejects.toThrow(`--fit-also ${other}: workload bbbb, but load load60 is workload aaaa`);
+    await expect(checkSameWorkload(fit, [bare])).rejects.toThrow(`cannot read ${join(bare, "run.json")}`);
   });
 });

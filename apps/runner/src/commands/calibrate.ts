@@ -96,6 +96,8 @@ export function formatCalibrationMd(args: {
   loads: CalibrationLoad[];
   frozenFrom?: string;
   deliveryDelay?: DeliveryDelayTable | null;
+  /** More real runs of the fit load pooled with its own (--fit-also). */
+  fitAlso?: string[];
 }): string {
   const lines = [
     args.frozenFrom === undefined
@@ -104,6 +106,9 @@ export function formatCalibrationMd(args: {
     "",
     `Command: \`${args.command}\``,
     "",
+    ...(args.fitAlso !== undefined && args.fitAlso.length > 0
+      ? [`Fit on ${args.fitAlso.length + 1} real runs of load ${args.fitLoad}, steps pooled: its own and ${args.fitAlso.join(", ")}.`, ""]
+      : []),
     "Relative error = (sim − real) / real of the percentile; target |error| ≤ 5% on held-out loads (issue 10).",
     "",
     "| load | role | metric | real ms | uncalibrated ms | error | calibrated ms | error |",
@@ -173,6 +178,8 @@ export async function calibrate(
     paths: ProjectPaths;
     /** The load to fit on; or frozenDir: an earlier calibration dir whose overhead table is applied unchanged. */
     fitLoad?: string;
+    /** More recorded real runs of the (single) fit load, e.g. repeats and other server starts: pooled with its own. */
+    fitAlso?: string[];
     frozenDir?: string;
     mode?: "split" | "single";
     statistic?: "mean" | "median";
@@ -197,6 +204,10 @@ export async function calibrate(
   if (fitNames.length >= experiment.loads.length && experiment.loads.length > 1) {
     throw new UsageError(`--fit ${ctx.fitLoad}: every load is a fit load; leave at least one held out`);
   }
+  const fitAlso = ctx.fitAlso ?? [];
+  if (fitAlso.length > 0 && (ctx.frozenDir !== undefined || fitNames.length !== 1)) {
+    throw new UsageError("--fit-also: give it with exactly one --fit load (the runs are more recordings of that load)");
+  }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   log("calibrate: uncalibrated experiment");
   const before = await runExperiment(experiment, {
@@ -213,9 +224,11 @@ export async function calibrate(
   let deliveryDelay: DeliveryDelayTable | null = frozen?.deliveryDelay ?? null;
   if (frozen === undefined) {
     const fits = before.loads.filter((l) => fitNames.includes(l.name));
+    if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
+    const fitReal = [...fits.map((f) => f.realDir), ...fitAlso];
     table = await writeCpuOverheadsFromRuns({
-      realDir: fits.map((f) => f.realDir),
-      simDir: fits.map((f) => f.simDir),
+      realDir: fitReal,
+      simDir: [...fits.map((f) => f.simDir), ...fitAlso.map(() => fits[0]!.simDir)],
       outPath: cpuOverheadsPath,
       modelName: experiment.model.name,
       ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
@@ -224,11 +237,8 @@ export async function calibrate(
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });
-    log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")} -> ${cpuOverheadsPath}`);
-    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(
-            fits.map((f) => f.realDir),
-            experiment.scheduler.batchSizeCap,
-          );
+    log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")}${fitAlso.length > 0 ? ` (${fitReal.length} real runs)` : ""} -> ${cpuOverheadsPath}`);
+    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(fitReal, experiment.scheduler.batchSizeCap);
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
     await mkdir(dir, { recursive: true });
@@ -288,6 +298,7 @@ export async function calibrate(
       loads,
       deliveryDelay,
       ...(frozen !== undefined ? { frozenFrom: frozen.experiment } : {}),
+      ...(fitAlso.length > 0 ? { fitAlso } : {}),
     }),
   );
   const json = {
@@ -298,6 +309,7 @@ export async function calibrate(
     command: ctx.command,
     git_sha: sha,
     fit_load: fitLoad,
+    fit_also: fitAlso,
     frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
     delivery_delay: deliveryDelay,
@@ -306,6 +318,26 @@ export async function calibrate(
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads };
+}
+
+/** --fit-also runs must be recordings of the fit load's workload (the same workload id in their run.json). */
+export async function checkSameWorkload(fit: { name: string; realDir: string; workloadDir: string }, dirs: readonly string[]): Promise<void> {
+  const workloadOf = async (dir: string, file: string, key: string): Promise<string> => {
+    const path = join(dir, file);
+    let v: unknown;
+    try {
+      v = (JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>)[key];
+    } catch (err) {
+      throw new UsageError(`--fit-also: cannot read ${path} (${(err as Error).message}); expected a recorded real run dir`);
+    }
+    if (typeof v !== "string") throw new UsageError(`--fit-also: ${path} has no "${key}"; expected a recorded real run dir`);
+    return v;
+  };
+  const want = await workloadOf(fit.workloadDir, "workload.json", "id");
+  for (const dir of dirs) {
+    const got = await workloadOf(dir, "run.json", "workload_id");
+    if (got !== want) throw new UsageError(`--fit-also ${dir}: workload ${got}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
+  }
 }
 
 const FrozenCalibration = z

@@ -92,7 +92,12 @@ export function simulationSettings(
       ...(experiment.kvCache.numBlocks !== undefined ? { numBlocks: experiment.kvCache.numBlocks } : {}),
     },
     seed: experiment.simulate.seed,
-    predictor: { grid: experiment.simulate.grid },
+    predictor: {
+      grid: experiment.simulate.grid,
+      ...(experiment.simulate.attentionDecodeBatchingOverheadFraction !== undefined
+        ? { attentionDecodeBatchingOverheadFraction: experiment.simulate.attentionDecodeBatchingOverheadFraction }
+        : {}),
+    },
     cacheDir: where.paths.vidurCache,
   };
 }
