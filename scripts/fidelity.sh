@@ -20,7 +20,7 @@ R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
-  azure-conv-cap32 azure-conv-cap32-rep1 mooncake mooncake-rep1
+  azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 "${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
@@ -52,7 +52,8 @@ args=()
 for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" -cal azure-conv-rep1 azure-conv-rep2)"); done
 for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l%" azure-conv-chunk256 "load$l" -cal azure-conv-chunk256-rep1)"); done
 for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal sharegpt-rep1 sharegpt-rep2)"); done
-for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1)"); done
+for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1)"); done
+args+=("$(band "Azure, 32 cap, 85%" azure-conv-cap32 load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2)")
 for l in 30 60 85; do args+=("$(band "Mooncake $l%" mooncake "load$l" -cal mooncake-rep1)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
@@ -65,7 +66,9 @@ python3 scripts/fidelity-table.py --throughput \
   "ShareGPT, 512 budget (C)=$C/sharegpt-capacity-saturation,$C/sharegpt-capacity-saturation-cal" \
   "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal" \
   "Azure conv, 32 cap (G)=$C/azure-conv-cap32-capacity-saturation,$C/azure-conv-cap32-capacity-saturation-cal" \
-  "Mooncake, 512 budget (F)=$C/mooncake-capacity-saturation,$C/mooncake-capacity-saturation-cal"
+  "Azure conv, 32 cap (J)=$C/azure-conv-cap32-capacity-saturation-rep1,$C/azure-conv-cap32-capacity-saturation-rep1-cal" \
+  "Mooncake, 512 budget (F)=$C/mooncake-capacity-saturation,$C/mooncake-capacity-saturation-cal" \
+  "Mooncake, 512 budget (K)=$C/mooncake-capacity-saturation-rep1,$C/mooncake-capacity-saturation-rep1-cal"
 echo
 echo "## Per-step attribution (host time, GPU time against Vidur's prediction of the same composition)"
 python3 scripts/step-attribution.py \

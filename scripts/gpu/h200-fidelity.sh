@@ -15,6 +15,8 @@
 #   call4: server G with a 32-request batch cap (another configuration): Azure conv capacity and loads.
 #   call5 MC_RATES CAP32_RATES: the same loads again on new server starts (H: default, I: 32-request cap), at the
 #          rates calls 3 and 4 chose (R30,R60,R85 from their sweep.json), runs named rep1.
+#   call6 CAP32_R85: third starts: J (32-request cap): its capacity again and the 85 % load at call 4's rate (rep2;
+#          the two earlier starts differ 4x in TTFT P90 there); K (default): the Mooncake capacity again.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,7 +30,7 @@ AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson 
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -58,7 +60,15 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
       --server-args "--max-model-len 4608 --max-batch-size 32" --family "$AZ" \
       --family-rates "azure=${3:?CAP32_RATES}" --family-repeats azure=1 --rep-offset 1 --time-budget-s 210 \
       2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | call2 | call3 | call4 | call5)" >&2; exit 2 ;;
+  call6)  # --family-repeats NAME=0: the family's capacity only
+    timeout -s INT 200 "${G[@]}" --out /tmp/vf/results/j --phases serve \
+      --server-args "--max-model-len 4608 --max-batch-size 32" --family "${AZ/azure=/cap32=}" --family-repeats cap32=0 \
+      --family "$AZ" --family-rates "azure=${2:?CAP32_R85}" --family-repeats azure=1 --rep-offset 2 --time-budget-s 190 \
+      2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
+    timeout -s INT 200 "${G[@]}" --out /tmp/vf/results/k --phases serve --server-args "--max-model-len 4608" \
+      --family "$MC" --requests 1600 --family-repeats mooncake=0 --time-budget-s 190 \
+      2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call6)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"
