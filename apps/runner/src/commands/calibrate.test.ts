@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { describeHost, type RunManifest, writeRunManifest } from "@vf/metrics-io";
 import { type CalibrationLoad, calibrationCells, checkSameWorkload, formatCalibrationMd } from "./calibrate.js";
 
 const q = (p50: number, p90: number) => ({ p50, p90 });
@@ -72,14 +73,18 @@ describe("calibrationCells / formatCalibrationMd", () => {
 describe("checkSameWorkload (--fit-also)", () => {
   it("accepts recordings of the fit load's workload and names the run, both ids or the missing file otherwise", async () => {
     const root = mkdtempSync(join(tmpdir(), "fit-also-"));
-    const dir = (name: string, file: string, body: object) => {
-      mkdirSync(join(root, name));
-      writeFileSync(join(root, name, file), JSON.stringify(body));
-      return join(root, name);
+    const run = async (name: string, workloadId: string) => {
+      const dir = join(root, name);
+      mkdirSync(dir);
+      const manifest = { schema_version: 1, kind: "real", run_id: name, created_at: "2026-11-28T00:00:00Z", workload_id: workloadId };
+      await writeRunManifest(dir, { ...manifest, tool_versions: {}, git_sha: null, command: "test", config: {}, host: describeHost() } as RunManifest);
+      return dir;
     };
-    const fit = { name: "load60", realDir: join(root, "real"), workloadDir: dir("wl", "workload.json", { id: "aaaa" }) };
-    const same = dir("rep1", "run.json", { workload_id: "aaaa" });
-    const other = dir("other", "run.json", { workload_id: "bbbb" });
+    mkdirSync(join(root, "wl"));
+    writeFileSync(join(root, "wl", "workload.json"), JSON.stringify({ id: "aaaa" }));
+    const fit = { name: "load60", realDir: join(root, "real"), workloadDir: join(root, "wl") };
+    const same = await run("rep1", "aaaa");
+    const other = await run("other", "bbbb");
     const bare = join(root, "bare");
     mkdirSync(bare);
     await expect(checkSameWorkload(fit, [same])).resolves.toBeUndefined();

@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, type RunManifest, readRunManifest, runDirPath } from "@vf/metrics-io";
 import { type CpuOverheadTable, type DeliveryDelayTable, deliveryDelayFromRuns, JITTER_LEVELS, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
@@ -320,23 +320,21 @@ export async function calibrate(
   return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads };
 }
 
-/** --fit-also runs must be recordings of the fit load's workload (the same workload id in their run.json). */
+/** --fit-also runs must be real runs of the fit load's workload (their run.json's workload id is the load's). */
 export async function checkSameWorkload(fit: { name: string; realDir: string; workloadDir: string }, dirs: readonly string[]): Promise<void> {
-  const workloadOf = async (dir: string, file: string, key: string): Promise<string> => {
-    const path = join(dir, file);
-    let v: unknown;
-    try {
-      v = (JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>)[key];
-    } catch (err) {
-      throw new UsageError(`--fit-also: cannot read ${path} (${(err as Error).message}); expected a recorded real run dir`);
-    }
-    if (typeof v !== "string") throw new UsageError(`--fit-also: ${path} has no "${key}"; expected a recorded real run dir`);
-    return v;
-  };
-  const want = await workloadOf(fit.workloadDir, "workload.json", "id");
+  const wlPath = join(fit.workloadDir, "workload.json");
+  const want = (JSON.parse(await readFile(wlPath, "utf8")) as { id?: string }).id;
   for (const dir of dirs) {
-    const got = await workloadOf(dir, "run.json", "workload_id");
-    if (got !== want) throw new UsageError(`--fit-also ${dir}: workload ${got}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
+    let manifest: RunManifest;
+    try {
+      manifest = await readRunManifest(dir);
+    } catch (err) {
+      throw new UsageError(`--fit-also: ${(err as Error).message}; expected a recorded real run dir`);
+    }
+    if (manifest.kind !== "real") throw new UsageError(`--fit-also ${dir}: a ${manifest.kind} run dir; expected a recorded real run`);
+    if (manifest.workload_id !== want) {
+      throw new UsageError(`--fit-also ${dir}: workload ${manifest.workload_id}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
+    }
   }
 }
 
