@@ -20,7 +20,7 @@ R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
-  azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 mooncake mooncake-rep1
+  azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-ab128 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 "${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
@@ -34,7 +34,9 @@ python3 scripts/fidelity-table.py \
   "ShareGPT 30%=$C/sharegpt-load30" "ShareGPT 60%=$C/sharegpt-load60" "ShareGPT 85%=$C/sharegpt-load85" \
   "Azure, 32 cap, 30%=$C/azure-conv-cap32-load30" "Azure, 32 cap, 60%=$C/azure-conv-cap32-load60" \
   "Azure, 32 cap, 85%=$C/azure-conv-cap32-load85" \
-  "Mooncake 30%=$C/mooncake-load30" "Mooncake 60%=$C/mooncake-load60" "Mooncake 85%=$C/mooncake-load85"
+  "Mooncake 30%=$C/mooncake-load30" "Mooncake 60%=$C/mooncake-load60" "Mooncake 85%=$C/mooncake-load85" \
+  "Azure 22% (server L)=$C/azure-conv-ab128-load22" "Azure 45% (server L)=$C/azure-conv-ab128-load45" \
+  "Azure 63% (server L)=$C/azure-conv-ab128-load63"
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -52,8 +54,9 @@ args=()
 for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" -cal azure-conv-rep1 azure-conv-rep2)"); done
 for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l%" azure-conv-chunk256 "load$l" -cal azure-conv-chunk256-rep1)"); done
 for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal sharegpt-rep1 sharegpt-rep2)"); done
-for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1)"); done
-args+=("$(band "Azure, 32 cap, 85%" azure-conv-cap32 load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2)")
+for l in 22 45 63; do args+=("$(band "Azure $l% (server L)" azure-conv-ab128 "load$l" -cal)"); done
+for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)"); done
+args+=("$(band "Azure, 32 cap, 85%" azure-conv-cap32 load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3)")
 for l in 30 60 85; do args+=("$(band "Mooncake $l%" mooncake "load$l" -cal mooncake-rep1)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
@@ -76,3 +79,9 @@ python3 scripts/step-attribution.py \
   "ShareGPT 30%=tmp/h200-runs/sharegpt-load30-rep0,tmp/vidur_runs/sharegpt-load30" \
   "Azure, 256 budget, 30%=tmp/h200-runs/chunk256-azure-load30-rep0,tmp/vidur_runs/azure-conv-chunk256-load30" \
   "Mooncake 30%=tmp/h200-runs/mooncake-load30-rep0,tmp/vidur_runs/mooncake-load30"
+echo
+echo "## Same machine, same requests: the default server (L, 128 slots) then the 32-request cap (M, 32 slots)"
+python3 scripts/same-machine-ab.py \
+  "8.0 req/s=tmp/h200-runs/ab128-azure-load22,tmp/h200-runs/cap32-azure-load30-rep3" \
+  "16.0 req/s=tmp/h200-runs/ab128-azure-load45,tmp/h200-runs/cap32-azure-load60-rep3" \
+  "22.6 req/s=tmp/h200-runs/ab128-azure-load63,tmp/h200-runs/cap32-azure-load85-rep3"

@@ -10,6 +10,7 @@ import {
   fitLine,
   fitStepTimeModel,
   formatCpuOverheadsCsv,
+  predictStepMs,
   interpolate,
   JITTER_LEVELS,
   trimmedMean,
@@ -162,6 +163,47 @@ describe("deriveCpuOverheads", () => {
     expect(deriveCpuOverheads(real, SIM).tail).toBeNull();
     expect(() => deriveCpuOverheads(REAL.map((it) => ({ ...it, gpu_time: null })), SIM, { ...ONE, extendToBatchSize: 64 })).toThrow(/needs the real steps' gpu_time/);
     expect(() => deriveCpuOverheads(real, SIM, { extendToBatchSize: 0 })).toThrow(/extendToBatchSize 0/);
+  });
+
+  it("corrects each bin by the simulator's own departure from the line (binMisfit, default on)", () => {
+    // Vidur's predictions bend away from any line: lone decodes +0.4 ms, 4-request decodes −0.3, mixed steps +0.5.
+    const bend = (b: number, p: number) => (p > 0 ? 0.5 : b === 1 ? 0.4 : b === 4 ? -0.3 : 0);
+    const comps = [
+      [1, 0, 1],
+      [1, 0, 1],
+      [2, 0, 2],
+      [4, 0, 4],
+      [4, 0, 4],
+      [4, 120, 3],
+      [8, 0, 8],
+      [8, 200, 7],
+      [8, 260, 6],
+    ] as const;
+    const sim = comps.map(([b, p, d], i) => step(i, b, p, d, simMs(p, d) + bend(b, p)));
+    // The real engine: the same compositions, each step a known host time above Vidur's prediction.
+    const host = (b: number, p: number) => (p > 0 ? 2 : 0.1 * b);
+    const real = comps.map(([b, p, d], i) => step(i, b, p, d, simMs(p, d) + bend(b, p) + host(b, p)));
+    const t = deriveCpuOverheads(real, sim, ONE);
+    expect(t.binMisfit).toBe(true);
+    // Residual = real − Vidur's own prediction, whatever the line: exactly the host time, bin by bin.
+    expect(t.bins.map((b) => Number(b.decodeResidualMs!.toFixed(9)))).toEqual([0.1, 0.2, 0.4, 0.8]);
+    expect(t.bins[2]!.mixedResidualMs).toBeCloseTo(2, 9);
+    expect(t.bins[3]!.mixedResidualMs).toBeCloseTo(2, 9);
+    // Without it, each bin keeps the line's misfit there (what the residual is corrected by, reported per bin).
+    const line = fitStepTimeModel(sim);
+    const gap = (i: number) => sim[i]!.gpu_time! * 1e3 - predictStepMs(line, sim[i]!);
+    expect(t.bins[0]!.decodeMisfitMs).toBeCloseTo((gap(0) + gap(1)) / 2, 9);
+    expect(t.bins[3]!.mixedMisfitMs).toBeCloseTo((gap(7) + gap(8)) / 2, 9);
+    expect(Math.abs(t.bins[0]!.decodeMisfitMs!)).toBeGreaterThan(0.05);
+    const raw = deriveCpuOverheads(real, sim, { ...ONE, binMisfit: false });
+    expect(raw.binMisfit).toBe(false);
+    expect(raw.bins[0]!.decodeResidualMs).toBeCloseTo(0.1 + t.bins[0]!.decodeMisfitMs!, 9);
+    expect(raw.bins[0]!.decodeMisfitMs).toBeNull();
+    // A bin the simulation never ran (here: real 16-request steps) takes the misfit interpolated from its neighbours.
+    const wide = [...real, step(20, 16, 0, 16, simMs(0, 16) + 1.6)];
+    const w = deriveCpuOverheads(wide, sim, ONE);
+    expect(w.bins.at(-1)!.decodeMisfitMs).toBeNull();
+    expect(w.bins.at(-1)!.decodeResidualMs).toBeCloseTo(1.6 - (line.interceptMs + line.perDecodeTokenMs * 16 - simMs(0, 16)) - w.bins[3]!.decodeMisfitMs!, 9);
   });
 
   it("interpolates a missing decode value between knots and keeps negative corrections signed", () => {

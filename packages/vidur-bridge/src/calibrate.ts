@@ -25,9 +25,20 @@ export interface OverheadBin {
   batchSize: number;
   decodeSteps: number;
   mixedSteps: number;
-  /** Mean or median (`statistic`) of (real wall − predicted) of decode-only / mixed steps, ms; null when the bin has too few. */
+  /**
+   * Mean or median (`statistic`) of (real wall − predicted) of decode-only / mixed steps, ms, less the bin's misfit
+   * (below) where known; null when the bin has too few real steps.
+   */
   decodeResidualMs: number | null;
   mixedResidualMs: number | null;
+  /**
+   * The simulator's own gap from the linear model in this bin (mean of its predicted − the model's time over the
+   * simulated steps of that kind and bin, ms): what the residual above has already been corrected by. Null when the
+   * simulation has too few such steps (then interpolated between bins for the correction, 0 with none anywhere), or
+   * when the correction is off (`binMisfit: false`). Absent in tables written before it existed.
+   */
+  decodeMisfitMs?: number | null;
+  mixedMisfitMs?: number | null;
 }
 
 /** One row of the written table (ms). */
@@ -72,6 +83,8 @@ export interface CpuOverheadTable {
    * that line; the GPU-time part of the residual stays as at the last knot. Null when not extended.
    */
   tail: { hostMsPerRequest: number; hostInterceptMs: number; stepsWithGpuTime: number; rows: number } | null;
+  /** Whether the bins were corrected by the linear model's misfit (`binMisfit`; absent in older tables: false). */
+  binMisfit?: boolean;
   realSteps: number;
 }
 
@@ -102,6 +115,15 @@ export interface DeriveCpuOverheadsOptions {
    * distribution is too narrow (its P90 too low) even where its median is right.
    */
   jitter?: boolean;
+  /**
+   * Correct each bin by the linear model's misfit there (default true). The residual of a real step is taken against
+   * the linear model of Vidur's step time (its composition may differ from any simulated step), but the sidecar adds
+   * the correction to Vidur's actual prediction, which departs from that line by step kind and batch size (on Azure
+   * conv 60 %: mixed steps of 5-16 requests +0.22..+0.25 ms, lone mixed steps -0.67 ms). Subtracting the simulated
+   * steps' mean departure per bin and kind makes the corrected simulation reproduce the fit load's per-bin step
+   * times instead of carrying the line's misfit into every other load.
+   */
+  binMisfit?: boolean;
 }
 
 /** Mean of the values left after dropping `trim` of them at each end (at least one value is kept). */
@@ -225,6 +247,16 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   const steps = real.filter((it) => it.batch_size > 0);
   if (steps.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "real run has no engine steps with batch_size > 0 in iterations.csv");
   const model = fitStepTimeModel(sim);
+  const misfitOn = options.binMisfit ?? true;
+  const simByBin = new Map<number, { decode: number[]; mixed: number[] }>();
+  for (const it of sim) {
+    if (it.batch_size <= 0) continue;
+    const hi = binOf(it.batch_size)[1];
+    const bin = simByBin.get(hi) ?? { decode: [], mixed: [] };
+    simByBin.set(hi, bin);
+    const gap = (it.gpu_time ?? it.end - it.start) * 1e3 - predictStepMs(model, it);
+    (it.num_prefill_tokens > 0 ? bin.mixed : bin.decode).push(gap);
+  }
   const byBin = new Map<number, { lo: number; hi: number; sizes: number[]; decode: number[]; mixed: number[] }>();
   for (const it of steps) {
     const [lo, hi] = binOf(it.batch_size);
@@ -234,21 +266,32 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     const residual = (it.end - it.start) * 1e3 - predictStepMs(model, it);
     (it.num_prefill_tokens > 0 ? bin.mixed : bin.decode).push(residual);
   }
-  const bins: OverheadBin[] = [...byBin.values()]
-    .sort((x, y) => x.hi - y.hi)
-    .map((b) => ({
-      minBatchSize: b.lo,
-      maxBatchSize: b.hi,
-      batchSize: median(b.sizes),
-      decodeSteps: b.decode.length,
-      mixedSteps: b.mixed.length,
-      decodeResidualMs: b.decode.length >= minSteps ? center(b.decode) : null,
-      mixedResidualMs: b.mixed.length >= minSteps ? center(b.mixed) : null,
-    }));
-  const knots = bins.map((b) => b.batchSize);
+  const sorted = [...byBin.values()].sort((x, y) => x.hi - y.hi);
+  const knots = sorted.map((b) => median(b.sizes));
+  // The simulator's misfit per bin and kind (null without enough simulated steps), then filled between bins.
+  const misfitOf = (kind: "decode" | "mixed") => {
+    const known = sorted.map((b) => {
+      const gaps = simByBin.get(b.hi)?.[kind] ?? [];
+      return misfitOn && gaps.length >= minSteps ? trimmedMean(gaps) : null;
+    });
+    return { known, filled: misfitOn ? fillByInterpolation(knots, known, 0) : knots.map(() => 0) };
+  };
+  const misfit = { decode: misfitOf("decode"), mixed: misfitOf("mixed") };
+  const bins: OverheadBin[] = sorted.map((b, i) => ({
+    minBatchSize: b.lo,
+    maxBatchSize: b.hi,
+    batchSize: knots[i]!,
+    decodeSteps: b.decode.length,
+    mixedSteps: b.mixed.length,
+    decodeResidualMs: b.decode.length >= minSteps ? center(b.decode) - misfit.decode.filled[i]! : null,
+    mixedResidualMs: b.mixed.length >= minSteps ? center(b.mixed) - misfit.mixed.filled[i]! : null,
+    decodeMisfitMs: misfit.decode.known[i]!,
+    mixedMisfitMs: misfit.mixed.known[i]!,
+  }));
   let rows: OverheadRow[];
   if (mode === "single") {
-    const all = [...byBin.values()].sort((x, y) => x.hi - y.hi).map((b) => [...b.decode, ...b.mixed]);
+    // One curve: each step's residual less its own kind's misfit in its bin.
+    const all = sorted.map((b, i) => [...b.decode.map((r) => r - misfit.decode.filled[i]!), ...b.mixed.map((r) => r - misfit.mixed.filled[i]!)]);
     const curve = fillByInterpolation(knots, all.map((r) => (r.length >= minSteps ? center(r) : null)), 0);
     rows = knots.map((k, i) => ({ batchSize: k, overheadMs: curve[i]!, prefillExtraMs: 0, jitterMs: null }));
   } else {
@@ -265,11 +308,10 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     // Per level, the bins with enough decode-only steps (4x minStepsPerBin, at least 20) give a value; the others
     // are filled by the same clamped interpolation as the overhead.
     const enough = Math.max(20, 4 * minSteps);
-    const perBin = [...byBin.values()]
-      .sort((x, y) => x.hi - y.hi)
-      .map((b, i) => {
+    const perBin = sorted.map((b, i) => {
         if (b.decode.length < enough) return null;
-        const dev = b.decode.map((r) => r - rows[i]!.overheadMs).sort((x, y) => x - y);
+        // Deviations from the bin's own centre (the misfit shifts the centre, not the spread).
+        const dev = b.decode.map((r) => r - misfit.decode.filled[i]! - rows[i]!.overheadMs).sort((x, y) => x - y);
         return JITTER_LEVELS.map((q) => quantileSorted(dev, q));
       });
     if (perBin.some((v) => v !== null)) {
@@ -299,7 +341,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     rows = [...rows, ...extra];
     tail = { hostMsPerRequest: line.slope, hostInterceptMs: line.intercept, stepsWithGpuTime: timed.length, rows: extra.length };
   }
-  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, realSteps: steps.length };
+  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, binMisfit: misfitOn, realSteps: steps.length };
 }
 
 /** The table as cpu_overheads.csv text (ms, the sidecar's schema; `prefill_extra_median` only in split mode). */
@@ -331,6 +373,7 @@ export async function writeCpuOverheadsFromRuns(args: {
   mode?: "split" | "single";
   statistic?: "mean" | "median";
   jitter?: boolean;
+  binMisfit?: boolean;
   minStepsPerBin?: number;
   extendToBatchSize?: number;
 }): Promise<CpuOverheadTable> {
@@ -358,6 +401,7 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.extendToBatchSize !== undefined ? { extendToBatchSize: args.extendToBatchSize } : {}),
     ...(args.statistic !== undefined ? { statistic: args.statistic } : {}),
     ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
+    ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
   });
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));

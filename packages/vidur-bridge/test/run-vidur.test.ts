@@ -146,9 +146,12 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const loneShared = [...byKv(full, 1)].filter(([kv]) => loneNone.has(kv));
     expect(loneShared.length).toBeGreaterThan(0);
     for (const [kv, t] of loneShared) expect(t).toBeCloseTo(loneNone.get(kv)!, 12);
+    // Several requests: compare at every batch size both runs have decode-only steps of (the profile is timed on this
+    // CPU, so which batch sizes the schedule produces varies from run to run), at least one.
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const fourNone = median([...byKv(none, 4).values()]);
-    expect(median([...byKv(full, 4).values()])).toBeGreaterThan(fourNone * 1.05);
+    const shared = [2, 3, 4].filter((b) => byKv(none, b).size >= 3 && byKv(full, b).size >= 3);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const b of shared) expect(median([...byKv(full, b).values()])).toBeGreaterThan(median([...byKv(none, b).values()]) * 1.05);
     await expect(runVidur({ ...options, predictor: { attentionDecodeBatchingOverheadFraction: -0.1 } })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("attentionDecodeBatchingOverheadFraction"),
     );

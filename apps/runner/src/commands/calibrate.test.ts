@@ -39,12 +39,13 @@ describe("calibrationCells / formatCalibrationMd", () => {
     const table: CpuOverheadTable = {
       mode: "split",
       model: { interceptMs: 6, perPrefillTokenMs: 0.04, perDecodeTokenMs: 0.006, steps: 10 },
-      bins: [{ minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 7, mixedSteps: 5, decodeResidualMs: -1, mixedResidualMs: 70 }],
+      bins: [{ minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 7, mixedSteps: 5, decodeResidualMs: -1, mixedResidualMs: 70, decodeMisfitMs: 0.25, mixedMisfitMs: null }],
       rows: [
         { batchSize: 4, overheadMs: 0, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
         { batchSize: 8, overheadMs: 0.08, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
       ],
       tail: { hostMsPerRequest: 0.02, hostInterceptMs: 0.05, stepsWithGpuTime: 12, rows: 1 },
+      binMisfit: true,
       realSteps: 12,
     };
     const md = formatCalibrationMd({ experiment: "demo", fitLoad: "r15", command: "runner calibrate x --fit r15", table, loads: [load("r6", "held-out"), load("r15", "fit")] });
@@ -52,9 +53,11 @@ describe("calibrationCells / formatCalibrationMd", () => {
     expect(rows).toHaveLength(8);
     expect(rows[0]).toBe("| r15 | fit | TTFT P50 | 100.00 | 10.00 | -90.0% | 95.00 | -5.0% |");
     expect(rows[4]).toMatch(/^\| r6 \| held-out \| TTFT P50 /);
-    expect(md).toContain("| 3-4 | 4 | 7 | -1.00 | 5 | 70.00 | 0.00 | 70.00 |");
+    expect(md).toContain("| 3-4 | 4 | 7 | -1.00 | 0.25 | 5 | 70.00 | – | 0.00 | 70.00 |");
+    expect(md).toContain("corrected by the model's misfit there");
+    expect(formatCalibrationMd({ experiment: "demo", fitLoad: "r15", command: "c", table: { ...table, binMisfit: false }, loads: [load("r6", "held-out")] })).toContain("no per-bin misfit correction");
     // The tail row past the fit load's largest batch, its host-time line and the jitter quantiles are stated.
-    expect(md).toContain("| tail | 8 | – | – | – | – | 0.08 | 70.00 |");
+    expect(md).toContain("| tail | 8 | – | – | – | – | – | – | 0.08 | 70.00 |");
     expect(md).toContain("0.050 ms + 20.0 us per request");
     expect(md).toContain("quantiles q2 -0.30, q10 -0.20, q25 -0.10, q50 0.00, q75 0.10, q90 0.20, q98 0.30 ms");
     const frozen = formatCalibrationMd({

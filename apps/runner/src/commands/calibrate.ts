@@ -135,16 +135,22 @@ export function formatCalibrationMd(args: {
     "",
     `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
     "",
-    `| batch sizes | knot | decode-only steps | ${t.statistic ?? "median"} residual ms | mixed steps | ${t.statistic ?? "median"} residual ms | overhead ms | prefill extra ms |`,
-    "|---|---|---|---|---|---|---|---|",
+    t.binMisfit === true
+      ? "Each bin's residual is corrected by the model's misfit there: the mean of (Vidur's own prediction − the line) over the simulated steps of that kind and bin (the sidecar adds the correction to Vidur's prediction, not to the line)."
+      : "Residuals against the line alone (no per-bin misfit correction).",
+    "",
+    `| batch sizes | knot | decode-only steps | ${t.statistic ?? "median"} residual ms | misfit ms | mixed steps | ${t.statistic ?? "median"} residual ms | misfit ms | overhead ms | prefill extra ms |`,
+    "|---|---|---|---|---|---|---|---|---|---|",
   );
   t.bins.forEach((b, i) => {
     const r = t.rows[i]!;
-    const f = (v: number | null) => (v === null ? "–" : v.toFixed(2));
-    lines.push(`| ${b.minBatchSize}-${b.maxBatchSize} | ${b.batchSize} | ${b.decodeSteps} | ${f(b.decodeResidualMs)} | ${b.mixedSteps} | ${f(b.mixedResidualMs)} | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
+    const f = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toFixed(2));
+    lines.push(
+      `| ${b.minBatchSize}-${b.maxBatchSize} | ${b.batchSize} | ${b.decodeSteps} | ${f(b.decodeResidualMs)} | ${f(b.decodeMisfitMs)} | ${b.mixedSteps} | ${f(b.mixedResidualMs)} | ${f(b.mixedMisfitMs)} | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`,
+    );
   });
   for (const r of t.rows.slice(t.bins.length)) {
-    lines.push(`| tail | ${r.batchSize} | – | – | – | – | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
+    lines.push(`| tail | ${r.batchSize} | – | – | – | – | – | – | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
   }
   const j = t.rows.find((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   if (j !== undefined) {
@@ -185,6 +191,8 @@ export async function calibrate(
     statistic?: "mean" | "median";
     /** Write the step-time jitter columns (default true). */
     jitter?: boolean;
+    /** Correct each bin by the linear model's misfit to Vidur's own predictions there (default true). */
+    binMisfit?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -234,6 +242,7 @@ export async function calibrate(
       ...(ctx.mode !== undefined ? { mode: ctx.mode } : {}),
       ...(ctx.statistic !== undefined ? { statistic: ctx.statistic } : {}),
       ...(ctx.jitter !== undefined ? { jitter: ctx.jitter } : {}),
+      ...(ctx.binMisfit !== undefined ? { binMisfit: ctx.binMisfit } : {}),
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });
