@@ -21,7 +21,8 @@ E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-ab128 mooncake mooncake-rep1
-  azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity)
+  azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
+  azure-conv-cap32-probe azure-conv-cap32-capacity-probe)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 "${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
 for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
@@ -57,6 +58,9 @@ for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal share
 for l in 22 45 63; do args+=("$(band "Azure $l% (server L)" azure-conv-ab128 "load$l" -cal)"); done
 for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)"); done
 args+=("$(band "Azure, 32 cap, 85%" azure-conv-cap32 load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3)")
+# The same frozen prediction with the 32-slot engine's measured step-time ratio (scripts/gpu/slot_ab.py: 0.972).
+for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%, x0.972" azure-conv-cap32-probe "load$l" -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)"); done
+args+=("$(band "Azure, 32 cap, 85%, x0.972" azure-conv-cap32-probe load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3)")
 for l in 30 60 85; do args+=("$(band "Mooncake $l%" mooncake "load$l" -cal mooncake-rep1)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
@@ -70,6 +74,7 @@ python3 scripts/fidelity-table.py --throughput \
   "ShareGPT, 512 budget (D)=$C/sharegpt-capacity-saturation-rep1,$C/sharegpt-capacity-saturation-rep1-cal" \
   "Azure conv, 32 cap (G)=$C/azure-conv-cap32-capacity-saturation,$C/azure-conv-cap32-capacity-saturation-cal" \
   "Azure conv, 32 cap (J)=$C/azure-conv-cap32-capacity-saturation-rep1,$C/azure-conv-cap32-capacity-saturation-rep1-cal" \
+  "Azure conv, 32 cap (G), x0.972=$C/azure-conv-cap32-capacity-saturation,$C/azure-conv-cap32-capacity-probe-saturation-cal" \
   "Mooncake, 512 budget (F)=$C/mooncake-capacity-saturation,$C/mooncake-capacity-saturation-cal" \
   "Mooncake, 512 budget (K)=$C/mooncake-capacity-saturation-rep1,$C/mooncake-capacity-saturation-rep1-cal"
 echo

@@ -41,6 +41,38 @@ def quantile(values: list[float], q: float) -> float:
     return v[lo] + (h - lo) * (v[hi] - v[lo])
 
 
+def render(meta: dict[str, Any], points: list[dict[str, Any]]) -> str:
+    """slot_ab.md: per composition the two P50s and their difference, the median ratio over every
+    composition (the figure `simulate.stepTimeScale` takes for the second slot count against the first), the
+    logits times."""
+    a, b = meta["slots"]
+    steps = [p for p in points if p["kind"] != "logits"]
+    kv = steps[0]["kv"] if steps else "?"
+    lines = [
+        f"# Slot count A/B ({meta['device_name']}, budget {meta['budget']}, KV {kv} per decode)",
+        "",
+        f"| kind | decodes | chunk | context | {a} slots P50 ms | {b} slots P50 ms | {b} − {a} ms | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    ratios = []
+    for p in steps:
+        x, y = p[f"slots{a}"]["p50"], p[f"slots{b}"]["p50"]
+        ratios.append(y / x)
+        lines.append(
+            f"| {p['kind']} | {p['decodes']} | {p.get('chunk', '')} | {p.get('context', '')} "
+            f"| {x:.3f} | {y:.3f} | {y - x:+.3f} | {y / x:.3f} |"
+        )
+    if ratios:
+        lines += [
+            "",
+            f"Median step-time ratio, {b} slots / {a} slots, over {len(ratios)} compositions: "
+            f"{statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f}).",
+        ]
+    lines += ["", "| logits + argmax rows | P50 ms |", "|---|---|"]
+    lines += [f"| {p['rows']} | {p['ms']['p50']:.3f} |" for p in points if p["kind"] == "logits"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model-config", default="packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json")
@@ -56,8 +88,17 @@ def main() -> int:
     ap.add_argument("--contexts", default="0,1024", help="prefill chunk's earlier context, tokens")
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="folder for slot_ab.{json,md}")
+    ap.add_argument(
+        "--from-json", type=Path, help="print slot_ab.md of an earlier run's slot_ab.json (no GPU)"
+    )
     args = ap.parse_args()
+    if args.from_json is not None:
+        data = json.loads(args.from_json.read_text())
+        print(render(data["meta"], data["points"]), end="")
+        return 0
+    if args.out is None:
+        ap.error("--out is required (or --from-json)")
 
     import torch
     from gpu_harness.engine.lean import LeanModelRunner
@@ -165,25 +206,9 @@ def main() -> int:
         "engine": {n: runners[n].describe() for n in slots},
     }
     (args.out / "slot_ab.json").write_text(json.dumps({"meta": meta, "points": points}, indent=1))
-    a, b = slots
-    lines = [
-        f"# Slot count A/B ({meta['device_name']}, budget {args.budget}, KV {args.kv} per decode)",
-        "",
-        f"| kind | decodes | chunk | context | {a} slots P50 ms | {b} slots P50 ms | {b} − {a} ms |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for p in points:
-        if p["kind"] == "logits":
-            continue
-        x, y = p[f"slots{a}"]["p50"], p[f"slots{b}"]["p50"]
-        lines.append(
-            f"| {p['kind']} | {p['decodes']} | {p.get('chunk', '')} | {p.get('context', '')} "
-            f"| {x:.3f} | {y:.3f} | {y - x:+.3f} |"
-        )
-    lines += ["", "| logits + argmax rows | P50 ms |", "|---|---|"]
-    lines += [f"| {p['rows']} | {p['ms']['p50']:.3f} |" for p in points if p["kind"] == "logits"]
-    (args.out / "slot_ab.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = render(meta, points)
+    (args.out / "slot_ab.md").write_text(text)
+    print(text, end="")
     return 0
 
 

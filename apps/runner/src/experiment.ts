@@ -78,6 +78,12 @@ export const ExperimentSchema = z.strictObject({
        * profile that times the serving engine's own batched decode kernel already holds that cost: set 0.
        */
       attentionDecodeBatchingOverheadFraction: z.number().min(0).optional(),
+      /**
+       * Every simulated step's time x this (Vidur's prediction and the calibration's correction alike): a measured
+       * ratio between the engine the profile timed and this experiment's server configuration or machine, which the
+       * per-op profile does not see (`scripts/gpu/slot_ab.py` prints one for two slot counts). Default 1.
+       */
+      stepTimeScale: z.number().positive().optional(),
     })
     .default({ seed: 0, grid: "pinned" }),
   compare: z

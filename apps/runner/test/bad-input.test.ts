@@ -80,6 +80,11 @@ const CASES: Array<[string, () => string[], string[]]> = [
     ["gqa.json: invalid experiment file", "simulate.attentionDecodeBatchingOverheadFraction"],
   ],
   [
+    "JSON experiment: a step-time scale of 0",
+    () => ["run", file("scale.json", JSON.stringify({ ...validExperiment, simulate: { stepTimeScale: 0 } }))],
+    ["scale.json: invalid experiment file", "simulate.stepTimeScale"],
+  ],
+  [
     "JSON experiment: a per-prompt fallback for sharegpt and an unknown key",
     () => [
       "run",

@@ -99,6 +99,13 @@ export interface RunVidurOptions {
    * load (`deriveDeliveryDelay`).
    */
   deliveryDelay?: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number };
+  /**
+   * Multiplies every simulated step's time (Vidur's prediction plus the CPU-overhead correction) by this factor
+   * (default 1, no change): a measured ratio between the engine the profile timed and the server configuration or
+   * machine being predicted, which the per-op profile does not see (e.g. `scripts/gpu/slot_ab.py`'s median step-time
+   * ratio of a 32-slot to a 128-slot engine). Must be > 0.
+   */
+  stepTimeScale?: number;
   /** Run even when the workload leaves the profiled grid (the forest returns edge values). Default false. */
   allowExtrapolation?: boolean;
   /** Keep Vidur's chrome_trace.json (large). Default false. */

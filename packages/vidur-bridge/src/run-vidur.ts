@@ -129,6 +129,8 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   if (gqaOverhead !== undefined && !(Number.isFinite(gqaOverhead) && gqaOverhead >= 0)) {
     badOption(`predictor.attentionDecodeBatchingOverheadFraction = ${gqaOverhead}, expected a finite number >= 0`);
   }
+  const stepTimeScale = options.stepTimeScale ?? 1;
+  if (!(Number.isFinite(stepTimeScale) && stepTimeScale > 0)) badOption(`stepTimeScale = ${options.stepTimeScale}, expected a finite number > 0`);
   const trainingJobs = predictor.trainingJobs ?? 1;
   if (!Number.isInteger(trainingJobs) || trainingJobs === 0 || trainingJobs < -1) badOption(`predictor.trainingJobs = ${trainingJobs}, expected -1 or >= 1`);
 
@@ -226,6 +228,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     },
     allow_extrapolation: options.allowExtrapolation ?? false,
     cpu_overhead: cpuOverheadFile,
+    step_time_scale: stepTimeScale,
     rf_random_state: seed,
     record_dir: raw,
     num_requests: trace.length,
@@ -333,6 +336,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
       cpu_overhead_jitter: resolved.cpu_overhead_jitter ?? null,
       delivery_delay: deliveryDelay,
+      step_time_scale: stepTimeScale,
       vidur_argv: vidurArgv,
       sidecar_argv: argv,
       memory_plan: resolved.memory_plan ?? null,

@@ -152,6 +152,27 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const shared = [2, 3, 4].filter((b) => byKv(none, b).size >= 3 && byKv(full, b).size >= 3);
     expect(shared.length).toBeGreaterThan(0);
     for (const b of shared) expect(median([...byKv(full, b).values()])).toBeGreaterThan(median([...byKv(none, b).values()]) * 1.05);
+    // stepTimeScale: every step's time x the factor; a lone decode step at the same KV takes exactly half at 0.5, and
+    // the GPU part recorded is scaled with it.
+    const halfDir = join(tmp, "runs", "half");
+    await runVidur({ ...options, runDir: halfDir, stepTimeScale: 0.5 });
+    const loneSteps = async (dir: string) =>
+      new Map(
+        (await readIterations(join(dir, "iterations.csv")))
+          .filter((it) => it.num_prefill_tokens === 0 && it.batch_size === 1)
+          .map((it) => [it.kv_tokens_in_use, { gpu: it.gpu_time ?? Number.NaN, wall: it.end - it.start }]),
+      );
+    const [whole, half] = [await loneSteps(runDir), await loneSteps(halfDir)];
+    const sharedKv = [...half.keys()].filter((kv) => whole.has(kv));
+    expect(sharedKv.length).toBeGreaterThan(0);
+    for (const kv of sharedKv) {
+      expect(half.get(kv)!.gpu).toBeCloseTo(whole.get(kv)!.gpu * 0.5, 12);
+      expect(half.get(kv)!.wall).toBeCloseTo(whole.get(kv)!.wall * 0.5, 8); // timestamps are written to the ns
+    }
+    expect((await readRunManifest(halfDir)).config.step_time_scale).toBe(0.5);
+    await expect(runVidur({ ...options, stepTimeScale: 0 })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("stepTimeScale = 0"),
+    );
     await expect(runVidur({ ...options, predictor: { attentionDecodeBatchingOverheadFraction: -0.1 } })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("attentionDecodeBatchingOverheadFraction"),
     );

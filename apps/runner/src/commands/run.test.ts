@@ -28,4 +28,9 @@ describe("simulationSettings", () => {
       attentionDecodeBatchingOverheadFraction: 0.2,
     });
   });
+
+  it("passes the experiment's step-time scale only when the file sets it", () => {
+    expect(simulationSettings(experiment(), where)).not.toHaveProperty("stepTimeScale");
+    expect(simulationSettings(experiment({ stepTimeScale: 0.97 }), where).stepTimeScale).toBe(0.97);
+  });
 });

@@ -99,6 +99,7 @@ export function simulationSettings(
         : {}),
     },
     cacheDir: where.paths.vidurCache,
+    ...(experiment.simulate.stepTimeScale !== undefined ? { stepTimeScale: experiment.simulate.stepTimeScale } : {}),
   };
 }
 

@@ -75,6 +75,11 @@ def _run(spec: dict[str, Any]) -> None:
         from . import cpu_overhead
 
         cpu_overhead.install(*overhead)
+    scale = float(spec.get("step_time_scale", 1.0))
+    if scale != 1.0:
+        from . import cpu_overhead
+
+        cpu_overhead.install_scale(scale)
 
     with open(os.path.join(record_dir, "bridge_resolved.json"), "w", encoding="utf-8") as f:
         json.dump(
@@ -91,6 +96,7 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_jitter": (
                     {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
                 ),
+                "step_time_scale": scale,
                 "python": sys.version.split()[0],
             },
             f,

@@ -130,3 +130,32 @@ def install(
         return wrapped
 
     BaseExecutionTimePredictor.get_execution_time = get_execution_time  # type: ignore[method-assign]
+
+
+class _Scaled:
+    """Stands in for an ExecutionTime (Vidur's own or _WithCpuOverhead) with total_time multiplied by `scale`."""
+
+    def __init__(self, inner: Any, scale: float) -> None:
+        self._inner = inner
+        self.total_time = inner.total_time * scale
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def install_scale(scale: float) -> None:
+    """Wraps get_execution_time (after `install`, when both are used) so every batch stage costs `scale` times its
+    time, correction included: a measured ratio between the profiled engine and a server configuration or machine
+    that the per-op profile does not see (the experiment's `simulate.stepTimeScale`). The recorded CPU part scales
+    with it, so the GPU part the recorder reports is the scaled prediction."""
+    from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
+
+    original = BaseExecutionTimePredictor.get_execution_time
+
+    def get_execution_time(self: Any, batch: Any, pipeline_stage: int) -> Any:
+        inner = original(self, batch, pipeline_stage)
+        if hasattr(batch, "_vb_cpu_overhead_s"):
+            batch._vb_cpu_overhead_s *= scale
+        return _Scaled(inner, scale)
+
+    BaseExecutionTimePredictor.get_execution_time = get_execution_time  # type: ignore[method-assign]
