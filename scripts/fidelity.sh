@@ -20,7 +20,7 @@ R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
-  azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-ab128 mooncake mooncake-rep1
+  azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
   azure-conv-cap32-probe azure-conv-cap32-capacity-probe)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
@@ -55,11 +55,15 @@ args=()
 for l in 30 60 85; do args+=("$(band "Azure $l%" azure-conv "load$l" -cal azure-conv-rep1 azure-conv-rep2)"); done
 for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l%" azure-conv-chunk256 "load$l" -cal azure-conv-chunk256-rep1)"); done
 for l in 30 60 85; do args+=("$(band "ShareGPT $l%" sharegpt "load$l" -cal sharegpt-rep1 sharegpt-rep2)"); done
-for l in 22 45 63; do args+=("$(band "Azure $l% (server L)" azure-conv-ab128 "load$l" -cal)"); done
-for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%" azure-conv-cap32 "load$l" -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)"); done
+args+=("$(band "Azure 22% (server L)" azure-conv-ab128 load22 -cal)")
+args+=("$(band "Azure 45% (servers L, L2)" azure-conv-ab128 load45 -cal azure-conv-ab128-rep1)")
+args+=("$(band "Azure 63% (server L)" azure-conv-ab128 load63 -cal)")
+args+=("$(band "Azure, 32 cap, 30%" azure-conv-cap32 load30 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)")
+args+=("$(band "Azure, 32 cap, 60%" azure-conv-cap32 load60 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3 azure-conv-cap32-rep4)")
 args+=("$(band "Azure, 32 cap, 85%" azure-conv-cap32 load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3)")
 # The same frozen prediction with the 32-slot engine's measured step-time ratio (scripts/gpu/slot_ab.py: 0.972).
-for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%, x0.972" azure-conv-cap32-probe "load$l" -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)"); done
+args+=("$(band "Azure, 32 cap, 30%, x0.972" azure-conv-cap32-probe load30 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3)")
+args+=("$(band "Azure, 32 cap, 60%, x0.972" azure-conv-cap32-probe load60 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep3 azure-conv-cap32-rep4)")
 args+=("$(band "Azure, 32 cap, 85%, x0.972" azure-conv-cap32-probe load85 -cal azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3)")
 for l in 30 60 85; do args+=("$(band "Mooncake $l%" mooncake "load$l" -cal mooncake-rep1)"); done
 python3 scripts/fidelity-table.py --band "${args[@]}"
@@ -89,4 +93,5 @@ echo "## Same machine, same requests: the default server (L, 128 slots) then the
 python3 scripts/same-machine-ab.py \
   "8.0 req/s=tmp/h200-runs/ab128-azure-load22,tmp/h200-runs/cap32-azure-load30-rep3" \
   "16.0 req/s=tmp/h200-runs/ab128-azure-load45,tmp/h200-runs/cap32-azure-load60-rep3" \
-  "22.6 req/s=tmp/h200-runs/ab128-azure-load63,tmp/h200-runs/cap32-azure-load85-rep3"
+  "22.6 req/s=tmp/h200-runs/ab128-azure-load63,tmp/h200-runs/cap32-azure-load85-rep3" \
+  "16.0 req/s, second machine, L2 then M2=tmp/h200-runs/ab128-azure-load45-rep1,tmp/h200-runs/cap32-azure-load60-rep4"

@@ -22,6 +22,8 @@
 #          side), then on the same machine server M (32-request cap) and server L (default), each serving the Azure
 #          conv workload at the same three rates (the 32-cap family's 30 / 60 / 85 %: R30,R60,R85): runs named
 #          azure-rR-rep0 under results/m and results/l.
+#   call8 RATE: the same on another machine, servers in the other order: slot_ab.py again (results/ab2), then
+#          server L2 (default) and server M2 (32-request cap) at the one rate RATE (the 32-cap family's 60 %).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,7 +37,7 @@ AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson 
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -81,7 +83,15 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
         --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=${2:?CAP32_RATES}" \
         --time-budget-s 195 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
     done ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call7)" >&2; exit 2 ;;
+  call8)
+    timeout -s INT 120 python3 scripts/gpu/slot_ab.py --repeats 100 --out /tmp/vf/results/ab2 2>&1 | tail -n 20
+    for s in l2 m2; do
+      if [ "$s" = m2 ]; then cap=(--max-batch-size 32); else cap=(); fi
+      timeout -s INT 150 "${G[@]}" --out "/tmp/vf/results/$s" --phases serve \
+        --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=${2:?RATE}" \
+        --time-budget-s 140 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 6
+    done ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call8)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"
