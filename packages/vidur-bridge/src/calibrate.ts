@@ -33,7 +33,7 @@ export interface OverheadBin {
   mixedResidualMs: number | null;
   /**
    * The simulator's own gap from the linear model in this bin (mean of its predicted − the model's time over the
-   * simulated steps of that kind and bin, ms): what the residual above has already been corrected by. Null when the
+   * simulated steps of that kind and bin, by `statistic`, ms): what the residual above has been corrected by. Null when the
    * simulation has too few such steps (then interpolated between bins for the correction, 0 with none anywhere), or
    * when the correction is off (`binMisfit: false`). Absent in tables written before it existed.
    */
@@ -272,7 +272,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   const misfitOf = (kind: "decode" | "mixed") => {
     const known = sorted.map((b) => {
       const gaps = simByBin.get(b.hi)?.[kind] ?? [];
-      return misfitOn && gaps.length >= minSteps ? trimmedMean(gaps) : null;
+      return misfitOn && gaps.length >= minSteps ? center(gaps) : null;
     });
     return { known, filled: misfitOn ? fillByInterpolation(knots, known, 0) : knots.map(() => 0) };
   };

@@ -136,7 +136,7 @@ export function formatCalibrationMd(args: {
     `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
     "",
     t.binMisfit === true
-      ? "Each bin's residual is corrected by the model's misfit there: the mean of (Vidur's own prediction − the line) over the simulated steps of that kind and bin (the sidecar adds the correction to Vidur's prediction, not to the line)."
+      ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
     "",
     `| batch sizes | knot | decode-only steps | ${t.statistic ?? "median"} residual ms | misfit ms | mixed steps | ${t.statistic ?? "median"} residual ms | misfit ms | overhead ms | prefill extra ms |`,
