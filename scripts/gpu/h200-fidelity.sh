@@ -37,6 +37,19 @@ AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson 
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
+# Calls 7 and 8: slot_ab.py into results/AB_DIR, then each named server in turn (a name starting with "m": the
+# 32-request cap; else the default) serving Azure conv at RATES. Usage: slot_pair AB_DIR RATES TIMEOUT_S SERVER...
+slot_pair() {
+  local ab=$1 rates=${2:?rates (R1,R2,...)} limit=$3 s cap
+  shift 3
+  timeout -s INT 120 python3 scripts/gpu/slot_ab.py --repeats 100 --out "/tmp/vf/results/$ab" 2>&1 | tail -n 32
+  for s in "$@"; do
+    if [[ $s == m* ]]; then cap=(--max-batch-size 32); else cap=(); fi
+    timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$s" --phases serve \
+      --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=$rates" \
+      --time-budget-s $((limit - 10)) 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
+  done
+}
 case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
@@ -75,22 +88,8 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     timeout -s INT 200 "${G[@]}" --out /tmp/vf/results/k --phases serve --server-args "--max-model-len 4608" \
       --family "$MC" --requests 1600 --family-repeats mooncake=0 --time-budget-s 190 \
       2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12 ;;
-  call7)
-    timeout -s INT 120 python3 scripts/gpu/slot_ab.py --repeats 100 --out /tmp/vf/results/ab 2>&1 | tail -n 32
-    for s in m l; do
-      if [ "$s" = m ]; then cap=(--max-batch-size 32); else cap=(); fi
-      timeout -s INT 205 "${G[@]}" --out "/tmp/vf/results/$s" --phases serve \
-        --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=${2:?CAP32_RATES}" \
-        --time-budget-s 195 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
-    done ;;
-  call8)
-    timeout -s INT 120 python3 scripts/gpu/slot_ab.py --repeats 100 --out /tmp/vf/results/ab2 2>&1 | tail -n 20
-    for s in l2 m2; do
-      if [ "$s" = m2 ]; then cap=(--max-batch-size 32); else cap=(); fi
-      timeout -s INT 150 "${G[@]}" --out "/tmp/vf/results/$s" --phases serve \
-        --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=${2:?RATE}" \
-        --time-budget-s 140 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 6
-    done ;;
+  call7) slot_pair ab "${2:-}" 205 m l ;;
+  call8) slot_pair ab2 "${2:-}" 150 l2 m2 ;;
   *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call8)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
