@@ -1,6 +1,6 @@
 import type { CpuOverheadTable } from "@vf/vidur-bridge";
 import { describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeHost, type RunManifest, writeRunManifest } from "@vf/metrics-io";
@@ -83,9 +83,7 @@ describe("checkSameWorkload (--fit-also)", () => {
       await writeRunManifest(dir, { ...manifest, tool_versions: {}, git_sha: null, command: "test", config: {}, host: describeHost() } as RunManifest);
       return dir;
     };
-    mkdirSync(join(root, "wl"));
-    writeFileSync(join(root, "wl", "workload.json"), JSON.stringify({ id: "aaaa" }));
-    const fit = { name: "load60", realDir: join(root, "real"), workloadDir: join(root, "wl") };
+    const fit = { name: "load60", workloadId: "aaaa" };
     const same = await run("rep1", "aaaa");
     const other = await run("other", "bbbb");
     const bare = join(root, "bare");

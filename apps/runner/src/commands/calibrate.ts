@@ -264,7 +264,6 @@ export async function calibrate(
     if (ctx.signal?.aborted === true) throw new UsageError("calibrate: interrupted");
     const id = `${experiment.name}-${l.name}-cal`;
     log(`== ${id}`);
-    const workload = JSON.parse(await readFile(join(l.workloadDir, "workload.json"), "utf8")) as { id?: string };
     const simDir = runDirPath(paths.root, "vidur", id);
     await simulate({
       ...simulationSettings(experiment, { paths, profileRoot, configPath }),
@@ -273,7 +272,7 @@ export async function calibrate(
       cpuOverhead: cpuOverheadsPath,
       ...(deliveryDelay !== null ? { deliveryDelay } : {}),
       runId: id,
-      ...(workload.id !== undefined ? { workloadId: workload.id } : {}),
+      workloadId: l.workloadId,
       command: ctx.command,
       gitSha: sha,
     });
@@ -330,9 +329,8 @@ export async function calibrate(
 }
 
 /** --fit-also runs must be real runs of the fit load's workload (their run.json's workload id is the load's). */
-export async function checkSameWorkload(fit: { name: string; realDir: string; workloadDir: string }, dirs: readonly string[]): Promise<void> {
-  const wlPath = join(fit.workloadDir, "workload.json");
-  const want = (JSON.parse(await readFile(wlPath, "utf8")) as { id?: string }).id;
+export async function checkSameWorkload(fit: { name: string; workloadId: string }, dirs: readonly string[]): Promise<void> {
+  const want = fit.workloadId;
   for (const dir of dirs) {
     let manifest: RunManifest;
     try {

@@ -30,7 +30,7 @@ export const STEPS: readonly Step[] = ["workload", "bench", "simulate", "compare
 
 /** What a run produced, per load. */
 export interface ExperimentOutcome {
-  loads: { name: string; workloadDir: string; realDir: string; simDir: string; comparisonDir: string; reportPath: string }[];
+  loads: { name: string; workloadDir: string; workloadId: string; realDir: string; simDir: string; comparisonDir: string; reportPath: string }[];
   loadsDir: string | null;
 }
 
@@ -214,7 +214,7 @@ export async function runExperiment(
     const comparisonDir = runDirPath(paths.root, "comparison", id);
     if (!want("compare")) {
       log("compare: skipped (not in --steps)");
-      outcome.loads.push({ name: load.name, workloadDir: w.dir, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+      outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
       continue;
     }
     const compareOptions = { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates };
@@ -228,7 +228,7 @@ export async function runExperiment(
     }
     const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
     points.push({ load: rate, dir: comparisonDir });
-    outcome.loads.push({ name: load.name, workloadDir: w.dir, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+    outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
   }
   if (points.length > 1) {
     const loadsDir = runDirPath(paths.root, "comparison", `${experiment.name}-loads`);
