@@ -24,6 +24,11 @@
 #          azure-rR-rep0 under results/m and results/l.
 #   call8 RATE: the same on another machine, servers in the other order: slot_ab.py again (results/ab2), then
 #          server L2 (default) and server M2 (32-request cap) at the one rate RATE (the 32-cap family's 60 %).
+# The seventh session's calls (the machine probe: every server start times a fixed set of step compositions on its
+# own runner before serving, gpu-harness/engine/probe.py; runner calibrate --machine-probe scales by the ratio):
+#   call9: on one machine, server P (default) at Azure conv's 30 / 60 / 85 % (AZ_RATES), a second start P2 at 60 /
+#          85 %, then Q (32-request cap) at the 32-cap family's 60 %: runs under results/{p,p2,q}.
+#   call10: the same on another machine: R (default) at 30 / 60 / 85 %, R2 at 60 / 85 %, S (32 cap) at 60 / 85 %.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,20 +42,27 @@ AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson 
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
+# One server start NAME with batch cap CAP (128: the default server) serving Azure conv at RATES (R1,R2,...) under
+# a LIMIT-second timeout; its runs land in results/NAME. Usage: serve_one NAME CAP RATES LIMIT
+serve_one() {
+  local name=$1 cap=$2 rates=${3:?rates (R1,R2,...)} limit=$4
+  timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$name" --phases serve \
+    --server-args "--max-model-len 4608 --max-batch-size $cap" --family "$AZ" --family-rates "azure=$rates" \
+    --time-budget-s $((limit - 10)) 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
+}
 # Calls 7 and 8: slot_ab.py into results/AB_DIR, then each named server in turn (a name starting with "m": the
 # 32-request cap; else the default) serving Azure conv at RATES. Usage: slot_pair AB_DIR RATES TIMEOUT_S SERVER...
 slot_pair() {
-  local ab=$1 rates=${2:?rates (R1,R2,...)} limit=$3 s cap
+  local ab=$1 rates=${2:?rates (R1,R2,...)} limit=$3 s
   shift 3
   timeout -s INT 120 python3 scripts/gpu/slot_ab.py --repeats 100 --out "/tmp/vf/results/$ab" 2>&1 | tail -n 32
   for s in "$@"; do
-    if [[ $s == m* ]]; then cap=(--max-batch-size 32); else cap=(); fi
-    timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$s" --phases serve \
-      --server-args "--max-model-len 4608 ${cap[*]}" --family "$AZ" --family-rates "azure=$rates" \
-      --time-budget-s $((limit - 10)) 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
+    if [[ $s == m* ]]; then serve_one "$s" 32 "$rates" "$limit"; else serve_one "$s" 128 "$rates" "$limit"; fi
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE}" in
+AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
+CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -90,7 +102,15 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
       2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12 ;;
   call7) slot_pair ab "${2:-}" 205 m l ;;
   call8) slot_pair ab2 "${2:-}" 150 l2 m2 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call8)" >&2; exit 2 ;;
+  call9)  # every server start times the machine probe (gpu-harness serve's default on cuda) before serving
+    serve_one p 128 "$AZ_RATES" 190
+    serve_one p2 128 21.528,30.498 130
+    serve_one q 32 15.972 110 ;;
+  call10)
+    serve_one r 128 "$AZ_RATES" 190
+    serve_one r2 128 21.528,30.498 130
+    serve_one s 32 "$CAP32_RATES" 140 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call10)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"

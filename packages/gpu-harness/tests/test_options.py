@@ -35,6 +35,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         ({"max_model_len": 100_000}, "--max-model-len"),
         ({"engine": "vllm"}, "--engine 'vllm'"),
         ({"dtype": "int8"}, "--dtype 'int8'"),
+        ({"probe_repeats": -1}, "--probe-repeats -1"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:

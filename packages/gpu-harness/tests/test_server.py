@@ -80,6 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(log_dir),
         "--tokenizer",
         str(root / "tokenizer.json"),
+        "--probe-repeats",
+        "2",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -320,6 +322,9 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["weights"] == "random" and info["engine"]["engine"] == "lean"
     assert info["engine"]["block_size"] == BLOCK and info["wall_anchor_unix_s"] > 1.6e9
     assert info["torch_version"] and info["transformers_version"] and info["device"] == "cpu"
+    probe = info["machine_probe"]  # --probe-repeats 2: KV 64, chunk 28 (budget 32), up to 16 decodes
+    assert [p["key"] for p in probe["points"]][:2] == ["decode d=1 kv=64", "decode d=4 kv=64"]
+    assert all(p["n"] == 2 and p["p50_ms"] > 0 for p in probe["points"]) and len(probe["points"]) == 8
     its = _csv((server.log_dir / "iterations.csv").read_text())
     toks = _csv((server.log_dir / "server_tokens.csv").read_text())
     assert [r["request_id"] for r in toks] == ["last"] * 4

@@ -113,6 +113,14 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="run warm-up shapes (and capture all graphs) before READY; logs are reset after it",
     )
     p.add_argument(
+        "--probe-repeats",
+        type=int,
+        default=None,
+        help="time the machine probe's fixed step compositions this many times each before READY and put "
+        "them in server_run.json as machine_probe (runner calibrate --machine-probe); 0 = off "
+        "(default: 60 on cuda, 0 on cpu)",
+    )
+    p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"
     )
     p.add_argument(
@@ -169,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         cuda_graphs=args.cuda_graphs,
         warmup=args.warmup,
+        probe_repeats=args.probe_repeats,
         tokenizer=args.tokenizer,
         threads=args.threads,
         hf_compile_level=args.hf_compile_level,

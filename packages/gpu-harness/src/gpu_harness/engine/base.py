@@ -70,5 +70,10 @@ class Engine(ABC):
     def warmup(self) -> None:  # noqa: B027 - optional hook
         """Run representative shapes (and capture CUDA graphs) before serving."""
 
+    def probe(self, repeats: int) -> dict[str, Any] | None:
+        """Time the machine probe's fixed step compositions (engine/probe.py) before serving; None when the
+        engine has no step runner to time."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, caches)."""

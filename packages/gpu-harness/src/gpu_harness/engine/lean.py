@@ -900,6 +900,11 @@ class LeanEngine(Engine):
                 del self._reqs[seq.seq_id]
                 req.on_finish(reason, None)
 
+    def probe(self, repeats: int) -> dict[str, Any] | None:
+        from .probe import run_probe
+
+        return run_probe(self.runner, budget=self.scheduler.chunk_size, repeats=repeats)
+
     def warmup(self) -> None:
         if self.runner.use_graphs:
             self.runner.capture_all()

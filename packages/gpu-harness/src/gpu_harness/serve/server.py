@@ -55,6 +55,7 @@ class ServeOptions:
     log_dir: str | None = None
     cuda_graphs: bool = True
     warmup: bool = True
+    probe_repeats: int | None = None
     tokenizer: str | None = None
     threads: int | None = None
     hf_compile_level: int = 0
@@ -127,6 +128,11 @@ def build_context(opts: ServeOptions) -> ServerContext:
     for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
         if getattr(opts, name) < 1:
             raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
+    if opts.probe_repeats is not None and opts.probe_repeats < 0:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            f"--probe-repeats {opts.probe_repeats}: expected an integer >= 0 (0 = no probe)",
+        )
     if opts.device not in ("cpu", "cuda") and not opts.device.startswith("cuda:"):
         raise HarnessError("HARNESS_BAD_FLAG", f"--device {opts.device!r}: expected cpu or cuda")
     if opts.engine == "lean" and opts.attn_impl is not None:
@@ -174,7 +180,10 @@ def build_context(opts: ServeOptions) -> ServerContext:
     engine = build_engine(opts, model, timeline, config)
     if opts.warmup:
         engine.warmup()
-        timeline.reset()
+    # The machine probe (engine/probe.py): by default on CUDA, where machines differ; off on CPU.
+    repeats = opts.probe_repeats if opts.probe_repeats is not None else (60 if device.type == "cuda" else 0)
+    probe = engine.probe(repeats) if repeats > 0 else None
+    timeline.reset()
     eos = config.eos_token_id
     eos_ids = set(eos if isinstance(eos, list) else ([] if eos is None else [eos]))
     weights = "real" if opts.weights else "random"
@@ -196,6 +205,7 @@ def build_context(opts: ServeOptions) -> ServerContext:
         "options": asdict(opts),
         "hostname": socket.gethostname(),
         "torch_threads": torch.get_num_threads(),
+        "machine_probe": probe,
     }
     driver = EngineDriver(engine)
     driver.start()
@@ -230,6 +240,13 @@ async def run_server(opts: ServeOptions, emit: Callable[[str], None], log: Calla
     if ctx.weights == "random":
         log("weights: random (seeded); timing with forced output lengths does not depend on weight values")
     log(f"engine knobs: {ctx.engine.knobs()}")
+    probe = ctx.run_info.get("machine_probe")
+    if probe is not None:
+        log(
+            f"machine probe: {len(probe['points'])} step compositions x {probe['repeats']} in "
+            f"{probe['seconds']:.1f} s: "
+            + ", ".join(f"{p['key']} {p['p50_ms']:.3f} ms" for p in probe["points"][:3])
+        )
     emit(f"READY http://{host}:{port}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
