@@ -2,9 +2,11 @@
  * Brings a serving engine's own timeline (gpu-harness writes `iterations.csv`, `server_tokens.csv` and
  * `server_run.json` on its monotonic clock with a wall-clock anchor) onto a real run's clock, so engine steps and
  * client-side token times can be read together. Valid when server and client share a wall clock (same host).
+ * Also reads the server's machine probe (`server_run.json`'s `machine_probe`).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import { atomicWriteFile } from "./atomic.js";
 import { MetricsIoError } from "./errors.js";
 import { fileExists, readIterations, writeIterations } from "./records.js";
@@ -85,4 +87,65 @@ export async function importEngineTimeline(args: {
     `${JSON.stringify({ ...manifest, run_clock_offset_s: offsetS }, null, 2)}\n`,
   );
   return { offsetS, iterations: kept.length, droppedIterations: all.length - kept.length, tokens };
+}
+
+/** One timed composition of a machine probe (ms); other keys (decodes, kv, chunk, context) are kept. */
+export const MachineProbePoint = z
+  .object({
+    key: z.string().min(1),
+    kind: z.string(),
+    p10_ms: z.number(),
+    p50_ms: z.number().positive(),
+    p90_ms: z.number(),
+    n: z.number().int().min(1),
+  })
+  .passthrough();
+export type MachineProbePoint = z.infer<typeof MachineProbePoint>;
+
+/**
+ * `server_run.json`'s `machine_probe` (gpu-harness `serve --probe-repeats`): the step time of fixed compositions on
+ * the server's own engine, taken before it served. Points are keyed by composition (`"decode d=4 kv=1024"`), so
+ * probes of two server configurations can be compared on the keys both timed. Other keys are kept.
+ */
+export const MachineProbe = z
+  .object({
+    schema_version: z.literal(1),
+    points: z.array(MachineProbePoint),
+  })
+  .passthrough();
+export type MachineProbe = z.infer<typeof MachineProbe>;
+
+/**
+ * The machine probe of a real run dir (or a server dir): `<runDir>/server_run.json`'s `machine_probe`, validated.
+ * Null when the file is missing or the key is absent or null (older runs, a server started without the probe).
+ */
+export async function readMachineProbe(runDir: string): Promise<MachineProbe | null> {
+  const path = join(runDir, "server_run.json");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new MetricsIoError("METRICS_FILE_NOT_FOUND", `cannot read ${path}: ${String(cause)}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}: not valid JSON (${String(cause)})`, { cause });
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: expected a JSON object (the server manifest)`);
+  }
+  const raw = (json as Record<string, unknown>).machine_probe;
+  if (raw === undefined || raw === null) return null;
+  const parsed = MachineProbe.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MetricsIoError(
+      "METRICS_INVALID_MANIFEST",
+      `${path}: ${["machine_probe", ...(issue?.path ?? [])].map(String).join(".")}: ${issue?.message ?? "invalid machine probe"}`,
+    );
+  }
+  return parsed.data;
 }

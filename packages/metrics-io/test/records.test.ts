@@ -208,3 +208,51 @@ describe("importEngineTimeline", () => {
     expect(JSON.parse(await readFile(join(run, "server_run.json"), "utf8")).run_clock_offset_s).toBe(-8);
   });
 });
+
+describe("readMachineProbe", () => {
+  const probe = {
+    schema_version: 1,
+    what: "wall time of one engine step",
+    repeats: 60,
+    rounds: 4,
+    warmup_per_round: 3,
+    seconds: 2.1,
+    points: [
+      { key: "decode d=4 kv=1024", kind: "decode", decodes: 4, kv: 1024, p10_ms: 1.9, p50_ms: 1.95, p90_ms: 2.0, n: 60 },
+      { key: "mixed d=4 kv=1024 chunk=224 context=0", kind: "mixed", decodes: 4, kv: 1024, chunk: 224, context: 0, p10_ms: 4.1, p50_ms: 4.2, p90_ms: 4.4, n: 60 },
+    ],
+  };
+  const serverRun = async (extra: Record<string, unknown>): Promise<string> => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0, engine: "lean", ...extra }));
+    return dir;
+  };
+
+  it("reads server_run.json's machine_probe, keeping the keys the schema does not name", async () => {
+    const { readMachineProbe } = await import("../src/index.js");
+    const got = await readMachineProbe(await serverRun({ machine_probe: probe }));
+    expect(got).toEqual(probe);
+    expect(got?.points[1]?.chunk).toBe(224);
+  });
+
+  it("is null without the file, without the key and with a null probe", async () => {
+    const { readMachineProbe } = await import("../src/index.js");
+    expect(await readMachineProbe(await tempDir())).toBeNull();
+    expect(await readMachineProbe(await serverRun({}))).toBeNull();
+    expect(await readMachineProbe(await serverRun({ machine_probe: null }))).toBeNull();
+  });
+
+  it("names the file and the bad field of a malformed probe, and the file of unreadable JSON", async () => {
+    const { readMachineProbe } = await import("../src/index.js");
+    const zero = { ...probe, points: [{ ...probe.points[0]!, p50_ms: 0 }] };
+    const dir = await serverRun({ machine_probe: zero });
+    await expectCode(readMachineProbe(dir), "METRICS_INVALID_MANIFEST", `${join(dir, "server_run.json")}: machine_probe.points.0.p50_ms`);
+    const noN = await serverRun({ machine_probe: { ...probe, points: [{ ...probe.points[1]!, n: 0 }] } });
+    await expectCode(readMachineProbe(noN), "METRICS_INVALID_MANIFEST", "machine_probe.points.0.n");
+    const noPoints = await serverRun({ machine_probe: { schema_version: 1 } });
+    await expectCode(readMachineProbe(noPoints), "METRICS_INVALID_MANIFEST", "machine_probe.points");
+    const broken = await tempDir();
+    await writeFile(join(broken, "server_run.json"), "{ not json");
+    await expectCode(readMachineProbe(broken), "METRICS_CORRUPT_FILE", `${join(broken, "server_run.json")}: not valid JSON`);
+  });
+});

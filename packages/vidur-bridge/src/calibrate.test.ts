@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Iteration } from "@vf/metrics-io";
+import type { Iteration, MachineProbe } from "@vf/metrics-io";
 import { writeIterations } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,6 +13,8 @@ import {
   predictStepMs,
   interpolate,
   JITTER_LEVELS,
+  machineProbeRatio,
+  poolMachineProbes,
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
@@ -335,5 +337,78 @@ describe("deriveDeliveryDelay", () => {
   it("fitLine: least squares, slope 0 when x does not vary", () => {
     expect(fitLine([1, 2, 3], [3, 5, 7])).toEqual({ intercept: 1, slope: 2 });
     expect(fitLine([4, 4], [1, 3])).toEqual({ intercept: 2, slope: 0 });
+  });
+});
+
+describe("machine probes: poolMachineProbes / machineProbeRatio", () => {
+  /** A probe with the given p50 (ms) per composition key. */
+  const probe = (p50: Record<string, number>): MachineProbe => ({
+    schema_version: 1,
+    points: Object.entries(p50).map(([key, p50_ms]) => ({ key, kind: key.split(" ")[0]!, p10_ms: p50_ms * 0.98, p50_ms, p90_ms: p50_ms * 1.02, n: 60 })),
+  });
+  const BASE = {
+    "decode d=4 kv=1024": 2.0,
+    "decode d=16 kv=1024": 2.5,
+    "decode d=64 kv=1024": 4.0,
+    "mixed d=4 kv=1024 chunk=224 context=0": 6.0,
+    "mixed d=16 kv=1024 chunk=224 context=1024": 8.0,
+  };
+  const scaled = (by: number, p50: Record<string, number> = BASE) => probe(Object.fromEntries(Object.entries(p50).map(([k, v]) => [k, v * by])));
+
+  it("gives 1 for a probe against itself and 1.03 for a target whose every step is 3 % slower", () => {
+    const fit = poolMachineProbes([probe(BASE)]);
+    expect(fit).toEqual(BASE);
+    expect(machineProbeRatio(fit, probe(BASE))).toEqual({ ratio: 1, compositions: 5, min: 1, max: 1 });
+    const slower = machineProbeRatio(fit, scaled(1.03));
+    expect(slower.ratio).toBeCloseTo(1.03, 12);
+    expect(slower.compositions).toBe(5);
+    expect(slower.min).toBeCloseTo(1.03, 12);
+    expect(slower.max).toBeCloseTo(1.03, 12);
+  });
+
+  it("ignores keys only one side has (a target of batch cap 32 lacks d=64; a key of its own)", () => {
+    const { "decode d=64 kv=1024": _lacked, ...cap32 } = BASE;
+    const target = scaled(0.97, { ...cap32, "decode d=32 kv=1024": 3.0 });
+    const r = machineProbeRatio(poolMachineProbes([probe(BASE)]), target);
+    expect(r.compositions).toBe(4);
+    expect(r.ratio).toBeCloseTo(0.97, 12);
+    expect(r.max).toBeCloseTo(0.97, 12);
+  });
+
+  it("takes the median of the per-key ratios, not the mean: one outlier key does not move it", () => {
+    const target = scaled(1.02);
+    target.points[2]!.p50_ms = BASE["decode d=64 kv=1024"] * 1.5;
+    const r = machineProbeRatio(BASE, target);
+    expect(r.ratio).toBeCloseTo(1.02, 12);
+    expect(r.min).toBeCloseTo(1.02, 12);
+    expect(r.max).toBeCloseTo(1.5, 12);
+  });
+
+  it("pools per key the median p50 over the probes; a key counts if any probe has it", () => {
+    const pooled = poolMachineProbes([
+      probe({ "decode d=4 kv=1024": 2.0, "decode d=64 kv=1024": 4.0 }),
+      probe({ "decode d=4 kv=1024": 2.2, "decode d=64 kv=1024": 4.4 }),
+      probe({ "decode d=4 kv=1024": 9.0, "decode d=16 kv=1024": 2.5 }),
+    ]);
+    expect(pooled["decode d=4 kv=1024"]).toBe(2.2);
+    expect(pooled["decode d=64 kv=1024"]).toBeCloseTo(4.2, 12);
+    expect(pooled["decode d=16 kv=1024"]).toBe(2.5);
+    expect(Object.keys(pooled)).toHaveLength(3);
+  });
+
+  it("refuses an empty list of probes and two probes without a shared key, listing both key sets", () => {
+    expect(() => poolMachineProbes([])).toThrow(/at least one probe/);
+    const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`decode d=${i + 1} kv=64`, 1 + i]));
+    try {
+      machineProbeRatio(many, probe({ "decode d=4 kv=1024": 2 }));
+      throw new Error("expected an error");
+    } catch (e) {
+      expect(isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT")).toBe(true);
+      const message = (e as Error).message;
+      expect(message).toContain("share no step composition");
+      expect(message).toContain("fit probe has 9 (decode d=1 kv=64, decode d=2 kv=64");
+      expect(message).toContain("... (+3 more)");
+      expect(message).toContain("target probe has 1 (decode d=4 kv=1024)");
+    }
   });
 });

@@ -5,7 +5,7 @@
  * what the real engine spends beyond it. It does not run Vidur or compare runs (the runner does).
  */
 import { join } from "node:path";
-import { atomicWriteFile, type Iteration, readIterations, readTokenTimestampsGrouped } from "@vf/metrics-io";
+import { atomicWriteFile, type Iteration, type MachineProbe, readIterations, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { VidurBridgeError } from "./errors.js";
 
 /** Vidur's per-step time as a linear function of the step's composition (ms), fitted on simulated steps. */
@@ -515,4 +515,68 @@ export async function deliveryDelayFromRuns(realDirs: readonly string[], extendT
     }
   }
   return deriveDeliveryDelay(runs, 20, extendToBatchSize);
+}
+
+/**
+ * Machine probes (gpu-harness `serve --probe-repeats`, read by @vf/metrics-io's readMachineProbe) pooled into one:
+ * per composition key, the median over the probes of its p50_ms (ms). A key counts when any probe timed it.
+ */
+export function poolMachineProbes(probes: readonly MachineProbe[]): Record<string, number> {
+  if (probes.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "pooling machine probes needs at least one probe (got none)");
+  const byKey = new Map<string, number[]>();
+  for (const probe of probes) {
+    for (const p of probe.points) {
+      const values = byKey.get(p.key) ?? [];
+      byKey.set(p.key, values);
+      values.push(p.p50_ms);
+    }
+  }
+  const pooled: Record<string, number> = {};
+  for (const [key, values] of byKey) pooled[key] = median(values);
+  return pooled;
+}
+
+/** How a load's machine differs from the fit runs' (machineProbeRatio). */
+export interface MachineProbeRatio {
+  /** Median over the shared compositions of target p50 / fit p50: the step-time scale. */
+  ratio: number;
+  /** Compositions both probes timed. */
+  compositions: number;
+  /** Smallest and largest per-composition ratio. */
+  min: number;
+  max: number;
+}
+
+/** "a, b, c, ... (+N more)": a key list for an error message. */
+function listKeys(keys: readonly string[], max = 6): string {
+  if (keys.length === 0) return "none";
+  const shown = keys.slice(0, max).join(", ");
+  return keys.length > max ? `${shown}, ... (+${keys.length - max} more)` : shown;
+}
+
+/**
+ * The step-time ratio of a target machine to the fit one: over the composition keys both probes timed, target
+ * p50_ms / fit[key]; `ratio` is their median (one odd composition does not move it), `min`/`max` their range.
+ * Keys only one side has (another batch cap or token budget times other compositions) are ignored; none shared
+ * is an error.
+ */
+export function machineProbeRatio(fit: Readonly<Record<string, number>>, target: MachineProbe): MachineProbeRatio {
+  const ratios: number[] = [];
+  for (const p of target.points) {
+    if (!Object.hasOwn(fit, p.key)) continue;
+    const base = fit[p.key]!;
+    if (!(Number.isFinite(base) && base > 0)) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `fit machine probe: ${JSON.stringify(p.key)} = ${base} ms, expected a finite number > 0`);
+    }
+    ratios.push(p.p50_ms / base);
+  }
+  if (ratios.length === 0) {
+    const fitKeys = Object.keys(fit);
+    const targetKeys = target.points.map((p) => p.key);
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `the machine probes share no step composition: fit probe has ${fitKeys.length} (${listKeys(fitKeys)}), target probe has ${targetKeys.length} (${listKeys(targetKeys)})`,
+    );
+  }
+  return { ratio: median(ratios), compositions: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios) };
 }

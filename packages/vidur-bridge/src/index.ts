@@ -17,6 +17,9 @@ export {
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
 export type { CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
+/** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
+export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
+export type { MachineProbeRatio } from "./calibrate.js";
 /** Verifies the venv's Python imports vidur and reports versions; the offline env of every Python child. */
 export { checkVidurEnv, sidecarEnv } from "./env.js";
 export type { VidurEnv } from "./env.js";

@@ -1,10 +1,11 @@
 import type { CpuOverheadTable } from "@vf/vidur-bridge";
 import { describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeHost, type RunManifest, writeRunManifest } from "@vf/metrics-io";
-import { type CalibrationLoad, calibrationCells, checkSameWorkload, formatCalibrationMd } from "./calibrate.js";
+import { UsageError } from "../errors.js";
+import { type CalibrationLoad, calibrationCells, checkSameWorkload, fitProbeOf, formatCalibrationMd, machineScaleOf, probeOf } from "./calibrate.js";
 
 const q = (p50: number, p90: number) => ({ p50, p90 });
 const comparison = (ttftSim: [number, number], tbtSim: [number, number]) => ({
@@ -26,28 +27,29 @@ describe("calibrationCells / formatCalibrationMd", () => {
     expect(() => calibrationCells({ metrics: {} }, comparison([0, 0], [0, 0]))).toThrow(/no "ttft" metric/);
   });
 
+  const metrics = calibrationCells(comparison([0.01, 0.02], [0.006, 0.007]), comparison([0.095, 0.25], [0.005, 0.0095]));
+  const load = (name: string, role: "fit" | "held-out"): CalibrationLoad => ({
+    name,
+    role,
+    realDir: "r",
+    before: { simDir: "s", comparisonDir: "c" },
+    after: { simDir: "s2", comparisonDir: "c2" },
+    metrics,
+  });
+  const table: CpuOverheadTable = {
+    mode: "split",
+    model: { interceptMs: 6, perPrefillTokenMs: 0.04, perDecodeTokenMs: 0.006, steps: 10 },
+    bins: [{ minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 7, mixedSteps: 5, decodeResidualMs: -1, mixedResidualMs: 70, decodeMisfitMs: 0.25, mixedMisfitMs: null }],
+    rows: [
+      { batchSize: 4, overheadMs: 0, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
+      { batchSize: 8, overheadMs: 0.08, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
+    ],
+    tail: { hostMsPerRequest: 0.02, hostInterceptMs: 0.05, stepsWithGpuTime: 12, rows: 1 },
+    binMisfit: true,
+    realSteps: 12,
+  };
+
   it("lists the fit load first, then the held-out loads, and the derived overhead rows", () => {
-    const metrics = calibrationCells(comparison([0.01, 0.02], [0.006, 0.007]), comparison([0.095, 0.25], [0.005, 0.0095]));
-    const load = (name: string, role: "fit" | "held-out"): CalibrationLoad => ({
-      name,
-      role,
-      realDir: "r",
-      before: { simDir: "s", comparisonDir: "c" },
-      after: { simDir: "s2", comparisonDir: "c2" },
-      metrics,
-    });
-    const table: CpuOverheadTable = {
-      mode: "split",
-      model: { interceptMs: 6, perPrefillTokenMs: 0.04, perDecodeTokenMs: 0.006, steps: 10 },
-      bins: [{ minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 7, mixedSteps: 5, decodeResidualMs: -1, mixedResidualMs: 70, decodeMisfitMs: 0.25, mixedMisfitMs: null }],
-      rows: [
-        { batchSize: 4, overheadMs: 0, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
-        { batchSize: 8, overheadMs: 0.08, prefillExtraMs: 70, jitterMs: [-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3] },
-      ],
-      tail: { hostMsPerRequest: 0.02, hostInterceptMs: 0.05, stepsWithGpuTime: 12, rows: 1 },
-      binMisfit: true,
-      realSteps: 12,
-    };
     const md = formatCalibrationMd({ experiment: "demo", fitLoad: "r15", command: "runner calibrate x --fit r15", table, loads: [load("r6", "held-out"), load("r15", "fit")] });
     const rows = md.split("\n").filter((l) => /^\| r\d/.test(l));
     expect(rows).toHaveLength(8);
@@ -70,6 +72,86 @@ describe("calibrationCells / formatCalibrationMd", () => {
     });
     expect(frozen.split("\n")[0]).toBe("# Prediction of sharegpt with the calibration frozen from azure-conv (fit on its load load30)");
     expect(frozen).toContain("| load60 | predicted | TTFT P50 | 100.00 |");
+  });
+
+  it("adds the machine-probe section after the main table only when a load was scaled (--machine-probe)", () => {
+    const args = { experiment: "demo", fitLoad: "r15", command: "runner calibrate x --fit r15 --machine-probe", table };
+    const plain = formatCalibrationMd({ ...args, loads: [load("r6", "held-out"), load("r15", "fit")] });
+    expect(plain).not.toContain("Machine probe");
+    const md = formatCalibrationMd({
+      ...args,
+      loads: [
+        { ...load("r6", "held-out"), machineScale: { ratio: 1.03125, compositions: 14, min: 1.0184, max: 1.05 } },
+        { ...load("r15", "fit"), machineScale: { ratio: 1, compositions: 17, min: 0.99, max: 1.0104 } },
+      ],
+    });
+    const lines = md.split("\n");
+    const at = lines.indexOf(
+      "Machine probe (--machine-probe): every simulated step of a load x the median ratio of its real run's probe to the fit runs' pooled probe (step compositions both timed).",
+    );
+    // After the main table (its last row is r6's TBT P90), before the delivery-delay line.
+    expect(lines[at - 2]).toMatch(/^\| r6 \| held-out \| TBT P90 /);
+    expect(lines.slice(at + 2, at + 6)).toEqual([
+      "| load | compositions | step-time scale | range |",
+      "|---|---|---|---|",
+      "| r15 | 17 | 1.0000 | 0.990-1.010 |",
+      "| r6 | 14 | 1.0313 | 1.018-1.050 |",
+    ]);
+    expect(lines[at + 7]).toBe("Delivery delay: none modelled.");
+  });
+});
+
+describe("probeOf / fitProbeOf / machineScaleOf (--machine-probe)", () => {
+  const point = (key: string, p50_ms: number) => ({ key, kind: key.split(" ")[0], p10_ms: p50_ms * 0.98, p50_ms, p90_ms: p50_ms * 1.02, n: 60 });
+  const probe = (p50: Record<string, number>) => ({
+    schema_version: 1,
+    what: "wall time of one engine step",
+    repeats: 60,
+    rounds: 4,
+    warmup_per_round: 3,
+    seconds: 2.1,
+    points: Object.entries(p50).map(([k, v]) => point(k, v)),
+  });
+  const root = mkdtempSync(join(tmpdir(), "machine-probe-"));
+  const runDir = (name: string, serverRun?: Record<string, unknown>): string => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    if (serverRun !== undefined) writeFileSync(join(dir, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000, ...serverRun }));
+    return dir;
+  };
+  const hint = "has no machine_probe (record the run with a gpu-harness server that probes: serve --probe-repeats, default on cuda)";
+
+  it("reads a run's probe and names server_run.json when the run has none (file missing, key absent or null)", async () => {
+    const good = runDir("good", { machine_probe: probe({ "decode d=4 kv=1024": 2 }) });
+    expect((await probeOf(good)).points.map((p) => p.key)).toEqual(["decode d=4 kv=1024"]);
+    for (const dir of [runDir("bare"), runDir("old", {}), runDir("off", { machine_probe: null })]) {
+      const err = await probeOf(dir).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toBe(`--machine-probe: ${join(dir, "server_run.json")} ${hint}`);
+    }
+    const bad = runDir("bad", { machine_probe: { ...probe({}), points: [point("decode d=4 kv=1024", -1)] } });
+    await expect(probeOf(bad)).rejects.toThrow(`--machine-probe: ${join(bad, "server_run.json")}: machine_probe.points.0.p50_ms`);
+  });
+
+  it("pools the fit runs' probes per key (median p50), refuses a fit run without one, and scales a load by the shared keys", async () => {
+    const a = runDir("fit-a", { machine_probe: probe({ "decode d=4 kv=1024": 2.0, "decode d=64 kv=1024": 4.0 }) });
+    const b = runDir("fit-b", { machine_probe: probe({ "decode d=4 kv=1024": 2.2, "decode d=64 kv=1024": 4.4 }) });
+    const c = runDir("fit-c", { machine_probe: probe({ "decode d=4 kv=1024": 2.4 }) });
+    const fit = await fitProbeOf([a, b, c]);
+    expect(fit["decode d=4 kv=1024"]).toBe(2.2);
+    expect(fit["decode d=64 kv=1024"]).toBeCloseTo(4.2, 12);
+    const none = runDir("fit-none", {});
+    await expect(fitProbeOf([a, none])).rejects.toThrow(`--machine-probe: ${join(none, "server_run.json")} ${hint}`);
+    // A batch-cap-32 server times no d=64 step: only the shared key counts.
+    const target = runDir("load", { machine_probe: probe({ "decode d=4 kv=1024": 2.2 * 1.03, "decode d=32 kv=1024": 3 }) });
+    const scale = await machineScaleOf(fit, "load60", target);
+    expect(scale.ratio).toBeCloseTo(1.03, 12);
+    expect(scale.compositions).toBe(1);
+    const disjoint = runDir("disjoint", { machine_probe: probe({ "decode d=1 kv=64": 1 }) });
+    await expect(machineScaleOf(fit, "load90", disjoint)).rejects.toThrow(
+      `--machine-probe: load load90 (${join(disjoint, "server_run.json")}): the machine probes share no step composition`,
+    );
+    await expect(machineScaleOf(fit, "load30", none)).rejects.toThrow(UsageError);
   });
 });
 

@@ -6,8 +6,17 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, gitSha, type RunManifest, readRunManifest, runDirPath } from "@vf/metrics-io";
-import { type CpuOverheadTable, type DeliveryDelayTable, deliveryDelayFromRuns, JITTER_LEVELS, writeCpuOverheadsFromRuns } from "@vf/vidur-bridge";
+import { atomicWriteFile, gitSha, type MachineProbe, type RunManifest, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
+import {
+  type CpuOverheadTable,
+  type DeliveryDelayTable,
+  deliveryDelayFromRuns,
+  JITTER_LEVELS,
+  type MachineProbeRatio,
+  machineProbeRatio,
+  poolMachineProbes,
+  writeCpuOverheadsFromRuns,
+} from "@vf/vidur-bridge";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
@@ -43,6 +52,11 @@ export interface CalibrationLoad {
   after: { simDir: string; comparisonDir: string };
   /** metric (ttft, tbt) -> quantile (p50, p90) -> cell. */
   metrics: Record<"ttft" | "tbt", Record<"p50" | "p90", CalibrationCell>>;
+  /**
+   * --machine-probe: the calibrated simulation's step times x `ratio`, the median over the step compositions both
+   * probes timed of (this load's real-run probe p50 / the fit runs' pooled probe). Absent without the flag.
+   */
+  machineScale?: MachineProbeRatio;
 }
 
 /** What calibrate wrote. */
@@ -123,6 +137,20 @@ export function formatCalibrationMd(args: {
       }
     }
   }
+  const scaled = ordered.filter((l) => l.machineScale !== undefined);
+  if (scaled.length > 0) {
+    lines.push(
+      "",
+      "Machine probe (--machine-probe): every simulated step of a load x the median ratio of its real run's probe to the fit runs' pooled probe (step compositions both timed).",
+      "",
+      "| load | compositions | step-time scale | range |",
+      "|---|---|---|---|",
+      ...scaled.map((l) => {
+        const m = l.machineScale!;
+        return `| ${l.name} | ${m.compositions} | ${m.ratio.toFixed(4)} | ${m.min.toFixed(3)}-${m.max.toFixed(3)} |`;
+      }),
+    );
+  }
   const t = args.table;
   const delay = args.deliveryDelay ?? null;
   lines.push(
@@ -196,6 +224,11 @@ export async function calibrate(
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
+    /**
+     * Scale each load's calibrated step times by its real run's machine probe over the fit runs' pooled probe
+     * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
+     */
+    machineProbe?: boolean;
     force?: boolean;
     signal?: AbortSignal;
     command: string;
@@ -217,6 +250,12 @@ export async function calibrate(
     throw new UsageError("--fit-also: give it with exactly one --fit load (the runs are more recordings of that load)");
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
+  const machineProbe = ctx.machineProbe === true;
+  if (machineProbe && frozen !== undefined && frozen.machineProbe === null) {
+    throw new UsageError(
+      `--machine-probe: the frozen calibration ${ctx.frozenDir} was made without --machine-probe (its calibration.json has no machine_probe); recalibrate it with --fit ... --machine-probe or leave the flag out`,
+    );
+  }
   log("calibrate: uncalibrated experiment");
   const before = await runExperiment(experiment, {
     baseDir: ctx.baseDir,
@@ -230,10 +269,24 @@ export async function calibrate(
   const cpuOverheadsPath = join(dir, "cpu_overheads.csv");
   let table: CpuOverheadTable;
   let deliveryDelay: DeliveryDelayTable | null = frozen?.deliveryDelay ?? null;
+  // The fit loads' real runs and the --fit-also ones (none with --frozen).
+  const fits = before.loads.filter((l) => fitNames.includes(l.name));
+  if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
+  const fitReal = [...fits.map((f) => f.realDir), ...fitAlso];
+  // --machine-probe: the fit probe and every load's scale, read before anything is written (a missing probe is a usage error).
+  let fitProbe: Record<string, number> | null = null;
+  const scales = new Map<string, MachineProbeRatio>();
+  if (machineProbe) {
+    if (frozen !== undefined) {
+      fitProbe = frozen.machineProbe!;
+      log(`calibrate: machine probe: the frozen calibration's pooled fit probe (${Object.keys(fitProbe).length} compositions)`);
+    } else {
+      fitProbe = await fitProbeOf(fitReal);
+      log(`calibrate: machine probe: fit probe pooled from ${fitReal.length} real run${fitReal.length === 1 ? "" : "s"} (${Object.keys(fitProbe).length} compositions)`);
+    }
+    for (const l of before.loads) scales.set(l.name, await machineScaleOf(fitProbe, l.name, l.realDir));
+  }
   if (frozen === undefined) {
-    const fits = before.loads.filter((l) => fitNames.includes(l.name));
-    if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
-    const fitReal = [...fits.map((f) => f.realDir), ...fitAlso];
     table = await writeCpuOverheadsFromRuns({
       realDir: fitReal,
       simDir: [...fits.map((f) => f.simDir), ...fitAlso.map(() => fits[0]!.simDir)],
@@ -265,8 +318,15 @@ export async function calibrate(
     const id = `${experiment.name}-${l.name}-cal`;
     log(`== ${id}`);
     const simDir = runDirPath(paths.root, "vidur", id);
+    const machineScale = scales.get(l.name);
+    if (machineScale !== undefined) {
+      log(
+        `calibrate: machine probe: ${l.name} x ${machineScale.ratio.toFixed(4)} (${machineScale.compositions} compositions, ${machineScale.min.toFixed(4)}-${machineScale.max.toFixed(4)})`,
+      );
+    }
     await simulate({
       ...simulationSettings(experiment, { paths, profileRoot, configPath }),
+      ...(machineScale !== undefined ? { stepTimeScale: (experiment.simulate.stepTimeScale ?? 1) * machineScale.ratio } : {}),
       workloadDir: l.workloadDir,
       runDir: simDir,
       cpuOverhead: cpuOverheadsPath,
@@ -290,6 +350,7 @@ export async function calibrate(
       before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
       after: { simDir, comparisonDir },
       metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
+      ...(machineScale !== undefined ? { machineScale } : {}),
     });
   }
 
@@ -321,6 +382,7 @@ export async function calibrate(
     frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
     delivery_delay: deliveryDelay,
+    machine_probe: fitProbe,
     table,
     loads,
   };
@@ -345,14 +407,62 @@ export async function checkSameWorkload(fit: { name: string; workloadId: string 
   }
 }
 
+/** The machine probe of a real run dir (its server_run.json's machine_probe); a UsageError naming the file without one. */
+export async function probeOf(dir: string): Promise<MachineProbe> {
+  let probe: MachineProbe | null;
+  try {
+    probe = await readMachineProbe(dir);
+  } catch (err) {
+    throw new UsageError(`--machine-probe: ${(err as Error).message}`);
+  }
+  if (probe === null) {
+    throw new UsageError(
+      `--machine-probe: ${join(dir, "server_run.json")} has no machine_probe (record the run with a gpu-harness server that probes: serve --probe-repeats, default on cuda)`,
+    );
+  }
+  return probe;
+}
+
+/** The fit runs' probes pooled: per composition key, the median p50 (ms) over the runs (poolMachineProbes). */
+export async function fitProbeOf(dirs: readonly string[]): Promise<Record<string, number>> {
+  const probes: MachineProbe[] = [];
+  for (const dir of dirs) probes.push(await probeOf(dir));
+  return poolMachineProbes(probes);
+}
+
+/** One load's step-time scale: its real run's probe over the fit probe (machineProbeRatio); a UsageError naming the load otherwise. */
+export async function machineScaleOf(fitProbe: Readonly<Record<string, number>>, load: string, realDir: string): Promise<MachineProbeRatio> {
+  const target = await probeOf(realDir);
+  try {
+    return machineProbeRatio(fitProbe, target);
+  } catch (err) {
+    throw new UsageError(`--machine-probe: load ${load} (${join(realDir, "server_run.json")}): ${(err as Error).message}`);
+  }
+}
+
 const FrozenCalibration = z
-  .object({ kind: z.literal("calibration"), experiment: z.string(), fit_load: z.string(), table: z.unknown(), cpu_overheads: z.string() })
+  .object({
+    kind: z.literal("calibration"),
+    experiment: z.string(),
+    fit_load: z.string(),
+    table: z.unknown(),
+    cpu_overheads: z.string(),
+    machine_probe: z.record(z.string(), z.number().positive()).nullable().optional(),
+  })
   .passthrough();
 
 /** An earlier calibration's overhead table and CSV (its calibration.json names them). */
 async function readFrozen(
   dir: string,
-): Promise<{ experiment: string; fitLoad: string; table: CpuOverheadTable; cpuOverheadsPath: string; deliveryDelay: DeliveryDelayTable | null }> {
+): Promise<{
+  experiment: string;
+  fitLoad: string;
+  table: CpuOverheadTable;
+  cpuOverheadsPath: string;
+  deliveryDelay: DeliveryDelayTable | null;
+  /** The pooled fit probe it was made with (--machine-probe); null without. */
+  machineProbe: Record<string, number> | null;
+}> {
   const path = join(dir, "calibration.json");
   let raw: unknown;
   try {
@@ -372,5 +482,6 @@ async function readFrozen(
     table: parsed.data.table as CpuOverheadTable,
     cpuOverheadsPath: join(dir, "cpu_overheads.csv"),
     deliveryDelay: delay,
+    machineProbe: parsed.data.machine_probe ?? null,
   };
 }
