@@ -29,6 +29,8 @@
 #   call9: on one machine, server P (default) at Azure conv's 30 / 60 / 85 % (AZ_RATES), a second start P2 at 60 /
 #          85 %, then Q (32-request cap) at the 32-cap family's 60 %: runs under results/{p,p2,q}.
 #   call10: the same on another machine: R (default) at 30 / 60 / 85 %, R2 at 60 / 85 %, S (32 cap) at 60 / 85 %.
+#   call11: token delivery on one machine: four starts of the default server at Azure's 60 / 85 %, alternating
+#          --token-delivery per-token (T1, T3) and per-step (T2, T4): runs under results/t{1,2,3,4}.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -43,11 +45,12 @@ SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
 # One server start NAME with batch cap CAP (128: the default server) serving Azure conv at RATES (R1,R2,...) under
-# a LIMIT-second timeout; its runs land in results/NAME. Usage: serve_one NAME CAP RATES LIMIT
+# a LIMIT-second timeout, with EXTRA server flags if given; its runs land in results/NAME.
+# Usage: serve_one NAME CAP RATES LIMIT [EXTRA]
 serve_one() {
-  local name=$1 cap=$2 rates=${3:?rates (R1,R2,...)} limit=$4
+  local name=$1 cap=$2 rates=${3:?rates (R1,R2,...)} limit=$4 extra=${5:-}
   timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$name" --phases serve \
-    --server-args "--max-model-len 4608 --max-batch-size $cap" --family "$AZ" --family-rates "azure=$rates" \
+    --server-args "--max-model-len 4608 --max-batch-size $cap${extra:+ $extra}" --family "$AZ" --family-rates "azure=$rates" \
     --time-budget-s $((limit - 10)) 2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | tail -n 12
 }
 # Calls 7 and 8: slot_ab.py into results/AB_DIR, then each named server in turn (a name starting with "m": the
@@ -62,7 +65,7 @@ slot_pair() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -110,7 +113,12 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     serve_one r 128 "$AZ_RATES" 190
     serve_one r2 128 21.528,30.498 130
     serve_one s 32 "$CAP32_RATES" 140 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call10)" >&2; exit 2 ;;
+  call11)  # token delivery A/B on one machine: default servers, alternating per-token (t1, t3) and per-step (t2, t4)
+    for s in t1 t2 t3 t4; do
+      if [[ $s == t[13] ]]; then d=per-token; else d=per-step; fi
+      serve_one $s 128 21.528,30.498 118 "--token-delivery $d"
+    done ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call11)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"

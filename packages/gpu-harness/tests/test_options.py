@@ -36,6 +36,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         ({"engine": "vllm"}, "--engine 'vllm'"),
         ({"dtype": "int8"}, "--dtype 'int8'"),
         ({"probe_repeats": -1}, "--probe-repeats -1"),
+        ({"token_delivery": "batched"}, "--token-delivery 'batched'"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:

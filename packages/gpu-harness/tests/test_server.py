@@ -1,7 +1,8 @@
 """The reference server as a real subprocess on 127.0.0.1 (free port), driven over real HTTP (aiohttp client).
 
-One server (tiny Qwen3, lean engine, CPU) serves every test in this module; the last test stops it with
-SIGTERM and checks the flushed timeline files.
+One server (tiny Qwen3, lean engine, CPU) serves every test in this module, once with each --token-delivery
+(a wakeup of the event loop per token, or per engine step); the last test stops it with SIGTERM and checks the
+flushed timeline files.
 Scheduler knobs are small so that chunking and preemption happen.
 """
 
@@ -30,14 +31,15 @@ WORDS = ["hello", "world", "the", "cat", "sat", "on", "mat"]
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen[str], url: str, log_dir: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[str], url: str, log_dir: Path, delivery: str) -> None:
         self.proc = proc
         self.url = url
         self.log_dir = log_dir
+        self.delivery = delivery
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["per-token", "per-step"])
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import Whitespace
@@ -82,6 +84,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(root / "tokenizer.json"),
         "--probe-repeats",
         "2",
+        "--token-delivery",
+        request.param,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -91,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         raise AssertionError(f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
     url = line.split()[1]
     assert url.startswith("http://127.0.0.1:")
-    srv = Server(proc, url, log_dir)
+    srv = Server(proc, url, log_dir, request.param)
     yield srv
     if proc.poll() is None:
         proc.kill()
@@ -322,6 +326,7 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["weights"] == "random" and info["engine"]["engine"] == "lean"
     assert info["engine"]["block_size"] == BLOCK and info["wall_anchor_unix_s"] > 1.6e9
     assert info["torch_version"] and info["transformers_version"] and info["device"] == "cpu"
+    assert info["options"]["token_delivery"] == server.delivery
     probe = info["machine_probe"]  # --probe-repeats 2: KV 64, chunk 28 (budget 32), up to 16 decodes
     assert [p["key"] for p in probe["points"]][:2] == ["decode d=1 kv=64", "decode d=4 kv=64"]
     assert all(p["n"] == 2 and p["p50_ms"] > 0 for p in probe["points"]) and len(probe["points"]) == 8
@@ -333,3 +338,31 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert all(r["gpu_time"] == "" for r in its)  # CPU: no CUDA events
     assert not list(server.log_dir.glob(".*tmp"))  # atomic writes leave no temp files
     assert os.path.getsize(server.log_dir / "iterations.csv") > 0
+
+
+def test_step_mailbox_hands_a_steps_events_over_in_one_wakeup_in_order() -> None:
+    from gpu_harness.serve.app import StepMailbox
+
+    loop = asyncio.new_event_loop()
+    wakeups: list[int] = []
+    real = loop.call_soon_threadsafe
+
+    def counted(*args: Any) -> Any:
+        wakeups.append(1)
+        return real(*args)
+
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+    got: list[Any] = []
+    box = StepMailbox()
+    try:
+        box.flush()  # nothing posted: no wakeup
+        for i in range(5):
+            box.post(loop, got.append, ("tok", i))
+        box.post(loop, got.append, ("fin", "length"))
+        assert got == [] and wakeups == []  # nothing reaches the loop before the step ends
+        box.flush()
+        loop.run_until_complete(asyncio.sleep(0))
+        assert wakeups == [1]
+        assert got == [*(("tok", i) for i in range(5)), ("fin", "length")]
+    finally:
+        loop.close()

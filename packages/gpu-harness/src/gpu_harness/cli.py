@@ -121,6 +121,13 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(default: 60 on cuda, 0 on cpu)",
     )
     p.add_argument(
+        "--token-delivery",
+        default="per-token",
+        choices=["per-token", "per-step"],
+        help="how the engine thread hands tokens to the HTTP thread: one event-loop wakeup per token "
+        "(per-token) or one per engine step, the step's tokens together (per-step)",
+    )
+    p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"
     )
     p.add_argument(
@@ -178,6 +185,7 @@ def _serve(args: argparse.Namespace) -> int:
         cuda_graphs=args.cuda_graphs,
         warmup=args.warmup,
         probe_repeats=args.probe_repeats,
+        token_delivery=args.token_delivery,
         tokenizer=args.tokenizer,
         threads=args.threads,
         hf_compile_level=args.hf_compile_level,

@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .base import Engine, EngineRequest
@@ -19,8 +20,11 @@ from .base import Engine, EngineRequest
 class EngineDriver:
     """Thread-safe front of an Engine. `submit` returns a ticket usable with `cancel`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, after_step: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        # Called on the engine thread after every pass of its loop (inbox drained, one step run): e.g. to hand
+        # the step's token events to the HTTP thread at once (serve --token-delivery per-step).
+        self._after_step = after_step
         self._inbox: deque[tuple[str, Any]] = deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -131,3 +135,5 @@ class EngineDriver:
                 except Exception as err:
                     self.last_error = traceback.format_exc()
                     self._fail_all(f"engine step failed: {type(err).__name__}: {err}")
+            if self._after_step is not None:
+                self._after_step()

@@ -24,6 +24,37 @@ from ..timeline import Timeline
 from .protocol import ApiError, CompletionParams, now_s, parse_completion, stream_chunk, usage
 
 
+class StepMailbox:
+    """Token events of one engine step, handed to the event loop in one wakeup (--token-delivery per-step).
+
+    Per token, `loop.call_soon_threadsafe` writes to the loop's self-pipe, and each write lets the HTTP thread
+    take the GIL while the engine thread is between a step's tokens: host time per request in a step. Here the
+    engine thread only appends (post), and after the step the driver's after-step hook calls flush: one wakeup
+    per loop pass, the events in their order. Both run on the engine thread only.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[asyncio.AbstractEventLoop, Any, Any]] = []
+
+    def post(self, loop: asyncio.AbstractEventLoop, fn: Any, arg: Any) -> None:
+        self._items.append((loop, fn, arg))
+
+    def flush(self) -> None:
+        if not self._items:
+            return
+        items, self._items = self._items, []
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
+        for loop, fn, arg in items:
+            by_loop.setdefault(loop, []).append((fn, arg))
+        for loop, calls in by_loop.items():
+            loop.call_soon_threadsafe(_deliver, calls)
+
+
+def _deliver(calls: list[tuple[Any, Any]]) -> None:
+    for fn, arg in calls:
+        fn(arg)
+
+
 @dataclass
 class ServerContext:
     """Everything the routes need; `run_info` becomes server_run.json."""
@@ -38,6 +69,8 @@ class ServerContext:
     run_info: dict[str, Any]
     log_dir: str | None = None
     tokenizer: Any = None
+    # serve --token-delivery per-step: token events go through this (None: one loop wakeup per token).
+    mailbox: StepMailbox | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def decode(self, token_id: int) -> str:
@@ -97,11 +130,19 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
 
+    mailbox = ctx.mailbox
+
     def on_token(index: int, token_id: int, t: float) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, ("tok", index, token_id))
+        if mailbox is not None:
+            mailbox.post(loop, queue.put_nowait, ("tok", index, token_id))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, ("tok", index, token_id))
 
     def on_finish(reason: str, error: str | None) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, ("fin", reason, error))
+        if mailbox is not None:
+            mailbox.post(loop, queue.put_nowait, ("fin", reason, error))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, ("fin", reason, error))
 
     ticket = ctx.driver.submit(
         EngineRequest(rid, params.prompt_token_ids, params.max_tokens, params.ignore_eos, on_token, on_finish)

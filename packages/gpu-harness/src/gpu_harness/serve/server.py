@@ -27,7 +27,7 @@ from ..engine.driver import EngineDriver
 from ..errors import HarnessError
 from ..model import build_model, load_hf_config, parse_dtype
 from ..timeline import Timeline
-from .app import ServerContext, build_app
+from .app import ServerContext, StepMailbox, build_app
 
 
 @dataclass
@@ -56,6 +56,7 @@ class ServeOptions:
     cuda_graphs: bool = True
     warmup: bool = True
     probe_repeats: int | None = None
+    token_delivery: str = "per-token"
     tokenizer: str | None = None
     threads: int | None = None
     hf_compile_level: int = 0
@@ -128,6 +129,10 @@ def build_context(opts: ServeOptions) -> ServerContext:
     for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
         if getattr(opts, name) < 1:
             raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
+    if opts.token_delivery not in ("per-token", "per-step"):
+        raise HarnessError(
+            "HARNESS_BAD_FLAG", f"--token-delivery {opts.token_delivery!r}: expected per-token or per-step"
+        )
     if opts.probe_repeats is not None and opts.probe_repeats < 0:
         raise HarnessError(
             "HARNESS_BAD_FLAG",
@@ -207,7 +212,8 @@ def build_context(opts: ServeOptions) -> ServerContext:
         "torch_threads": torch.get_num_threads(),
         "machine_probe": probe,
     }
-    driver = EngineDriver(engine)
+    mailbox = StepMailbox() if opts.token_delivery == "per-step" else None
+    driver = EngineDriver(engine, after_step=mailbox.flush if mailbox is not None else None)
     driver.start()
     return ServerContext(
         engine=engine,
@@ -220,6 +226,7 @@ def build_context(opts: ServeOptions) -> ServerContext:
         run_info=run_info,
         log_dir=opts.log_dir,
         tokenizer=tokenizer,
+        mailbox=mailbox,
     )
 
 
