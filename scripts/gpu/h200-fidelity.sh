@@ -31,6 +31,7 @@
 #   call10: the same on another machine: R (default) at 30 / 60 / 85 %, R2 at 60 / 85 %, S (32 cap) at 60 / 85 %.
 #   call11: token delivery on one machine: four starts of the default server at Azure's 60 / 85 %, alternating
 #          --token-delivery per-token (T1, T3) and per-step (T2, T4): runs under results/t{1,2,3,4}.
+#   call12: per-step delivery on another machine: two starts (U1, U2) at Azure's 30 / 60 / 85 %: results/u{1,2}.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -65,7 +66,7 @@ slot_pair() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -118,7 +119,10 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
       if [[ $s == t[13] ]]; then d=per-token; else d=per-step; fi
       serve_one $s 128 21.528,30.498 118 "--token-delivery $d"
     done ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call11)" >&2; exit 2 ;;
+  call12)  # per-step delivery on another machine, two starts at Azure's 30 / 60 / 85 %
+    serve_one u1 128 "$AZ_RATES" 175 "--token-delivery per-step"
+    serve_one u2 128 "$AZ_RATES" 175 "--token-delivery per-step" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call12)" >&2; exit 2 ;;
 esac
 tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
   -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"
