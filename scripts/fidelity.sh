@@ -5,6 +5,8 @@
 # workload), then the tables. Needs scripts/setup.sh and scripts/gpu/pack.sh (ShareGPT reads .carry/data/).
 # Usage: bash scripts/fidelity.sh [FIT_LOAD] [--single]   (default load60, fitted on that load's three real runs,
 # servers A, A' and C, steps pooled: runner calibrate --fit-also; --single: on server A's run only)
+# The seventh session's sections follow (the same calibration on four more server starts, the machine-probe
+# study, the per-step token delivery family with its own calibration): about 50 minutes in all on 2 cores.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -22,7 +24,8 @@ C=tmp/comparisons
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
-  azure-conv-cap32-probe azure-conv-cap32-capacity-probe)
+  azure-conv-cap32-probe azure-conv-cap32-capacity-probe
+  azure-conv-p azure-conv-p2 azure-conv-r azure-conv-r2 azure-conv-cap32-q azure-conv-cap32-s)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 "${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
 for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
@@ -95,3 +98,50 @@ python3 scripts/same-machine-ab.py \
   "16.0 req/s=tmp/h200-runs/ab128-azure-load45,tmp/h200-runs/cap32-azure-load60-rep3" \
   "22.6 req/s=tmp/h200-runs/ab128-azure-load63,tmp/h200-runs/cap32-azure-load85-rep3" \
   "16.0 req/s, second machine, L2 then M2=tmp/h200-runs/ab128-azure-load45-rep1,tmp/h200-runs/cap32-azure-load60-rep4"
+
+echo
+echo "## Calibrated (fit: Azure conv $FIT, as above), held-out on the seventh session's server starts P, P2, R, R2 (default) and Q, S (32 cap): two machines never fitted on"
+args=("$(band "Azure 30% (P, R)" azure-conv-p load30 -cal azure-conv-r)")
+for l in 60 85; do args+=("$(band "Azure $l% (P, P2, R, R2)" azure-conv-p "load$l" -cal azure-conv-p2 azure-conv-r azure-conv-r2)"); done
+args+=("$(band "Azure, 32 cap, 60% (Q, S)" azure-conv-cap32-q load60 -cal azure-conv-cap32-s)")
+args+=("$(band "Azure, 32 cap, 85% (S)" azure-conv-cap32-s load85 -cal)")
+python3 scripts/fidelity-table.py --band "${args[@]}"
+
+# The machine probe: fitted on server P's 60 % (with P2's, same machine), frozen onto R, R2 (another machine), P2 and
+# the 32-cap servers Q, S; without and then with --machine-probe (each load x its run's probe / the fit's).
+MP=(azure-conv-mp-p2 azure-conv-mp-r azure-conv-mp-r2 azure-conv-mp-cap32-q azure-conv-mp-cap32-s)
+for x in azure-conv-mp-p "${MP[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for flag in "" --machine-probe; do
+  "${R[@]}" calibrate "$E/azure-conv-mp-p.json" --fit load60 --fit-also tmp/h200-runs/azure-p2-load60 $flag >&2
+  for x in "${MP[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-mp-p-calibration" $flag >&2; done
+  echo
+  echo "## Fit on server P's 60 % (P, P2 pooled)${flag:+, $flag}: P's other loads, then R, R2 (another machine), the 32 cap (Q on P's machine, S on R's)"
+  args=("$(band "Azure 30% (P)" azure-conv-mp-p load30 -cal)" "$(band "Azure 60% (fit; P, P2)" azure-conv-mp-p load60 -cal azure-conv-mp-p2)")
+  args+=("$(band "Azure 85% (P, P2)" azure-conv-mp-p load85 -cal azure-conv-mp-p2)" "$(band "Azure 30% (R)" azure-conv-mp-r load30 -cal)")
+  for l in 60 85; do args+=("$(band "Azure $l% (R, R2)" azure-conv-mp-r "load$l" -cal azure-conv-mp-r2)"); done
+  args+=("$(band "Azure, 32 cap, 60% (Q, S)" azure-conv-mp-cap32-q load60 -cal azure-conv-mp-cap32-s)" "$(band "Azure, 32 cap, 85% (S)" azure-conv-mp-cap32-s load85 -cal)")
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+
+# Per-step token delivery (gpu-harness serve's default from the seventh session on): its own family and calibration.
+PS=(azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)
+for x in azure-conv-ps "${PS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+H=tmp/h200-runs
+"${R[@]}" calibrate "$E/azure-conv-ps.json" --fit load60 --fit-also "$H/azure-u2-load60,$H/azure-t2-load60,$H/azure-t4-load60" >&2
+for x in "${PS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ps-calibration" >&2; done
+echo
+echo "## Per-step token delivery (servers U1, U2 on one machine, T2, T4 on another): uncalibrated, against every repeat"
+args=("$(band "Azure 30%" azure-conv-ps load30 "" azure-conv-ps-rep1)")
+for l in 60 85; do args+=("$(band "Azure $l%" azure-conv-ps "load$l" "" azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)"); done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Per-step token delivery, calibrated (fit: 60 %, U1, U2, T2, T4 pooled), against every repeat"
+args=("$(band "Azure 30% (held-out; U1, U2)" azure-conv-ps load30 -cal azure-conv-ps-rep1)")
+args+=("$(band "Azure 60% (fit; U1, U2, T2, T4)" azure-conv-ps load60 -cal azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)")
+args+=("$(band "Azure 85% (held-out; U1, U2, T2, T4)" azure-conv-ps load85 -cal azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)")
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Same machine, same requests: per-token delivery (T1, T3) against per-step (T2, T4), four starts in turn"
+python3 scripts/same-machine-ab.py \
+  "60 %, T1 then T2=$H/azure-t1-load60,$H/azure-t2-load60" "60 %, T3 then T4=$H/azure-t3-load60,$H/azure-t4-load60" \
+  "85 %, T1 then T2=$H/azure-t1-load85,$H/azure-t2-load85" "85 %, T3 then T4=$H/azure-t3-load85,$H/azure-t4-load85"

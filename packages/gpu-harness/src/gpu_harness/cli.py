@@ -122,10 +122,11 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--token-delivery",
-        default="per-token",
+        default="per-step",
         choices=["per-token", "per-step"],
-        help="how the engine thread hands tokens to the HTTP thread: one event-loop wakeup per token "
-        "(per-token) or one per engine step, the step's tokens together (per-step)",
+        help="how the engine thread hands tokens to the HTTP thread: one event-loop wakeup per engine "
+        "step, the step's tokens together (per-step), or one per token (per-token: the servers recorded "
+        "before the seventh H200 session)",
     )
     p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"

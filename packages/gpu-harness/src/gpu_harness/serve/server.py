@@ -56,7 +56,7 @@ class ServeOptions:
     cuda_graphs: bool = True
     warmup: bool = True
     probe_repeats: int | None = None
-    token_delivery: str = "per-token"
+    token_delivery: str = "per-step"
     tokenizer: str | None = None
     threads: int | None = None
     hf_compile_level: int = 0
