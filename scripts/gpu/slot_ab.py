@@ -33,14 +33,6 @@ from pathlib import Path
 from typing import Any
 
 
-def quantile(values: list[float], q: float) -> float:
-    v = sorted(values)
-    h = (len(v) - 1) * q
-    lo = int(h)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (h - lo) * (v[hi] - v[lo])
-
-
 def render(meta: dict[str, Any], points: list[dict[str, Any]]) -> str:
     """slot_ab.md: per composition the two P50s and their difference, the median ratio over every
     composition (the figure `simulate.stepTimeScale` takes for the second slot count against the first), the
@@ -102,6 +94,7 @@ def main() -> int:
 
     import torch
     from gpu_harness.engine.lean import LeanModelRunner
+    from gpu_harness.engine.probe import quantile
     from gpu_harness.model import build_model, load_hf_config
 
     device = torch.device(args.device)

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { atomicWriteFile } from "./atomic.js";
+import { readJsonFile } from "./manifest.js";
 import { MetricsIoError } from "./errors.js";
 import { fileExists, readIterations, writeIterations } from "./records.js";
 import type { Iteration } from "./schema.js";
@@ -121,19 +122,8 @@ export type MachineProbe = z.infer<typeof MachineProbe>;
  */
 export async function readMachineProbe(runDir: string): Promise<MachineProbe | null> {
   const path = join(runDir, "server_run.json");
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new MetricsIoError("METRICS_FILE_NOT_FOUND", `cannot read ${path}: ${String(cause)}`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}: not valid JSON (${String(cause)})`, { cause });
-  }
+  const json = await readJsonFile(path, { allowMissing: true });
+  if (json === undefined) return null;
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: expected a JSON object (the server manifest)`);
   }

@@ -52,21 +52,29 @@ export async function writeRunManifest(dir: string, manifest: RunManifest): Prom
   await atomicWriteFile(join(dir, "run.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
-/** Reads and validates `<dir>/run.json`. */
-export async function readRunManifest(dir: string): Promise<RunManifest> {
-  const path = join(dir, "run.json");
+/**
+ * The parsed JSON of a file; METRICS_FILE_NOT_FOUND when it cannot be read (undefined instead when it does not exist
+ * and `allowMissing`), METRICS_CORRUPT_FILE when it is not JSON. Both name the file.
+ */
+export async function readJsonFile(path: string, opts: { allowMissing?: boolean } = {}): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
+    if (opts.allowMissing === true && (cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new MetricsIoError("METRICS_FILE_NOT_FOUND", `cannot read ${path}: ${String(cause)}`, { cause });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}: not valid JSON (${String(cause)})`, { cause });
   }
+}
+
+/** Reads and validates `<dir>/run.json`. */
+export async function readRunManifest(dir: string): Promise<RunManifest> {
+  const path = join(dir, "run.json");
+  const json = await readJsonFile(path);
   const parsed = RunManifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -36,7 +36,8 @@ ROUNDS = 4
 WARMUP_PER_ROUND = 3
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
+    """Linear-interpolation quantile (numpy's default, R-7) of a non-empty list."""
     v = sorted(values)
     h = (len(v) - 1) * q
     lo = int(h)
@@ -109,9 +110,9 @@ def run_probe(runner: LeanModelRunner, *, budget: int, repeats: int) -> dict[str
     points = [
         {
             **desc,
-            "p10_ms": _quantile(v, 0.1),
+            "p10_ms": quantile(v, 0.1),
             "p50_ms": statistics.median(v),
-            "p90_ms": _quantile(v, 0.9),
+            "p90_ms": quantile(v, 0.9),
             "n": len(v),
         }
         for (desc, _), v in zip(cases, samples, strict=True)
