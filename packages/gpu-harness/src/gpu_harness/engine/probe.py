@@ -3,10 +3,11 @@ serves.
 
 Two starts of one server configuration on two lent H200 machines ran the same step 2-6 % apart, and a server
 with 32 slots ran it ~3 % faster than one with 128 on one machine; neither is in a per-op profile taken
-once. A probe taken at every server start puts a number on both: the runner calibration's step times can be
-scaled from the machine (and configuration) they were fitted on to the one a prediction is checked against,
-by the median ratio of the two probes' step times over the compositions both timed (`runner calibrate
---machine-probe`).
+once. A probe taken at every server start puts a number on the GPU side of both (`runner calibrate
+--machine-probe` scales a calibration by the median ratio of two probes over the compositions both timed).
+Measured in the seventh H200 session, that scaling made predictions of another machine's loads worse: the
+machines differed more in a step's host time under HTTP load, which a probe without traffic does not see (the
+top-level README). The probe stays in every server manifest as a record of the machine.
 
 The compositions are absolute sizes, so that two servers of one model time the same steps whatever their
 batch cap and token budget; those a runner cannot hold (more decodes than slots, a chunk over the budget, KV
