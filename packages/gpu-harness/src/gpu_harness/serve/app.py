@@ -132,17 +132,17 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
 
     mailbox = ctx.mailbox
 
-    def on_token(index: int, token_id: int, t: float) -> None:
+    def hand_over(event: tuple[str, Any, Any]) -> None:  # on the engine thread
         if mailbox is not None:
-            mailbox.post(loop, queue.put_nowait, ("tok", index, token_id))
+            mailbox.post(loop, queue.put_nowait, event)
         else:
-            loop.call_soon_threadsafe(queue.put_nowait, ("tok", index, token_id))
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    def on_token(index: int, token_id: int, t: float) -> None:
+        hand_over(("tok", index, token_id))
 
     def on_finish(reason: str, error: str | None) -> None:
-        if mailbox is not None:
-            mailbox.post(loop, queue.put_nowait, ("fin", reason, error))
-        else:
-            loop.call_soon_threadsafe(queue.put_nowait, ("fin", reason, error))
+        hand_over(("fin", reason, error))
 
     ticket = ctx.driver.submit(
         EngineRequest(rid, params.prompt_token_ids, params.max_tokens, params.ignore_eos, on_token, on_finish)
