@@ -8,9 +8,9 @@ Phases (choose with --phases, default all, in this order):
             --family: its capacity, then the loads (--load-fractions of the capacity) on --requests requests,
             --repeats times each; each run is `runner bench --engine-timeline` (--family-rates NAME=R1,R2 gives
             the rates instead). Capacity (--capacity): `saturation` (default) = the sustained throughput of one
-            run of the family's --requests requests all sent at once (completions per second between the 10th
-            and 90th percentile completion: the rate the server keeps up with, so every load below it is
-            stable); `sweep` = the highest rate whose --sweep-requests-request run keeps P99 TTFT under
+            run of the family's --requests requests (or its --family-requests) all sent at once (completions
+            per second between the 10th and 90th percentile completion: the rate the server keeps up with, so
+            every load below it is stable); `sweep` = the highest rate whose --sweep-requests-request run keeps P99 TTFT under
             --ttft-bound-s (rates x --sweep-factor from --sweep-start, then bisection; short runs absorb a
             burst, so this over-states what a long run sustains). Then, with --demo, the demo experiment's loads
             (`runner run DEMO --steps workload,bench --record`), set to --load-fractions of the capacity of
@@ -192,14 +192,20 @@ def sweep_capacity(args, server: Server, out: Path, name: str, flags: str, fam: 
 
 def capacity_bound(args) -> str:
     if args.capacity == "saturation":
-        return (f"sustained throughput of {args.requests} requests sent at once (completions per second "
+        return ("sustained throughput of the family's requests sent at once (completions per second "
                 "between the 10th and 90th percentile completion)")
     return f"P99 TTFT <= {args.ttft_bound_s} s on {args.sweep_requests}-request sweep runs"
 
 
+def family_requests(args, name: str) -> int:
+    """The family's --family-requests NAME=N, else --requests."""
+    given = {k: int(v) for k, v in (f.split("=", 1) for f in args.family_requests)}
+    return given.get(name, args.requests)
+
+
 def saturation_capacity(args, server: Server, out: Path, name: str, flags: str, fam: dict, budget_end: float):
-    """Sustained throughput (req/s) of the family's --requests requests all sent at once (--saturation-rate)."""
-    wdir = build_workload(args, out, name, flags, args.saturation_rate, args.requests)
+    """Sustained throughput (req/s) of the family's requests all sent at once (--saturation-rate)."""
+    wdir = build_workload(args, out, name, flags, args.saturation_rate, family_requests(args, name))
     stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end)
     stats["rate_rps"] = args.saturation_rate
     fam["saturation"] = stats
@@ -257,10 +263,10 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
             if name == args.demo_family and args.demo:
                 record_demo(args, server, out, fam["capacity_rps"])  # right away: the demo recording matters most
                 continue
-            if args.requests == 0:
+            if family_requests(args, name) == 0:
                 continue
             for r, frac in rates:
-                wdir = build_workload(args, out, name, flags, r, args.requests)
+                wdir = build_workload(args, out, name, flags, r, family_requests(args, name))
                 for rep in range(args.rep_offset, args.rep_offset + repeats.get(name, args.repeats)):
                     tag = f"load{int(frac * 100)}" if frac is not None else f"r{r:g}"
                     run_dir = out / "runs" / f"{name}-{tag}-rep{rep}"
@@ -310,6 +316,8 @@ def main() -> int:
     ap.add_argument("--ttft-bound-s", type=float, default=1.0, help="capacity: P99 TTFT bound, seconds")
     ap.add_argument("--load-fractions", type=lambda s: [float(x) for x in s.split(",")], default=[0.3, 0.6, 0.85])
     ap.add_argument("--requests", type=int, default=500, help="requests per load run (0: the sweep only)")
+    ap.add_argument("--family-requests", action="append", default=[],
+                    help="NAME=N: --requests for family NAME (a trace family: the rows read)")
     ap.add_argument("--repeats", type=int, default=1, help="runs per load (run-to-run spread)")
     ap.add_argument("--family-repeats", action="append", default=[], help="NAME=N: --repeats for family NAME")
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")

@@ -32,12 +32,22 @@
 #   call11: token delivery on one machine: four starts of the default server at Azure's 60 / 85 %, alternating
 #          --token-delivery per-token (T1, T3) and per-step (T2, T4): runs under results/t{1,2,3,4}.
 #   call12: per-step delivery on another machine: two starts (U1, U2) at Azure's 30 / 60 / 85 %: results/u{1,2}.
+# The eighth session's calls (every other family again with per-step delivery, the server's default since call 11;
+# each family's loads at 30 / 60 / 85 % of its capacity measured on a per-step server, each repeated on another
+# machine):
+#   call13: server V1 (default): the demo (capacity, then its experiment's loads, rewriting
+#          data/h200-qwen3-0.6b/demo-experiment.json), ShareGPT (capacity and loads), Azure conv (capacity only),
+#          Mooncake (capacity and loads); server W1 (32-request cap): Azure conv capacity and loads.
+#   call14 SG_RATES MC_RATES AZ_RATES: server V2 (default): ShareGPT, Mooncake and Azure conv at call 13's rates
+#          (30 / 60 / 85 % of V1's capacities; runs named rep1); server B1 (256-token budget): capacity and loads.
+#   call15 CAP32_RATES B_RATES AZ_RATES: on another machine, V3 (default) at Azure conv's rates (rep2), then B2
+#          (256 budget) and W2 (32 cap) at calls 14 / 13's rates (rep1).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 OUTDIR="${OUT:-$ROOT/tmp/gpu-out}"
-mkdir -p /tmp/vf/results && tar -C /tmp/vf -xJf .carry/node.tar.xz && tar -C /tmp/vf -xJf .carry/runner.tar.xz
+rm -rf /tmp/vf && mkdir -p /tmp/vf/results && tar -C /tmp/vf -xJf .carry/node.tar.xz && tar -C /tmp/vf -xJf .carry/runner.tar.xz
 export PATH=/tmp/vf/node/bin:$PATH PYTHONPATH="$ROOT/packages/gpu-harness/src" PYTHONUNBUFFERED=1
 G=(python3 scripts/gpu/gpu_half.py --node /tmp/vf/node/bin/node --runner /tmp/vf/runner/dist/main.js
   --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json)
@@ -64,9 +74,25 @@ slot_pair() {
     if [[ $s == m* ]]; then serve_one "$s" 32 "$rates" "$limit"; else serve_one "$s" 128 "$rates" "$limit"; fi
   done
 }
+# Everything under results/ so far -> $OUTDIR/results.tar.xz (written whole, then renamed: a call cut short by the
+# device's limit still returns what the servers before it measured).
+pack_out() {
+  tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
+    -cf - results | xz -T0 > "$OUTDIR/.results.tar.xz" && mv "$OUTDIR/.results.tar.xz" "$OUTDIR/results.tar.xz"
+}
+# One server start NAME (results/NAME) with SERVER_ARGS (after --max-model-len 4608 --token-delivery per-step) under a
+# LIMIT-second timeout, the rest passed to gpu_half.py. Usage: serve_mix NAME LIMIT SERVER_ARGS [GPU_HALF_ARGS...]
+serve_mix() {
+  local name=$1 limit=$2 sargs=$3
+  shift 3
+  timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$name" --phases serve \
+    --server-args "--max-model-len 4608 --token-delivery per-step${sargs:+ $sargs}" "$@" --time-budget-s $((limit - 10)) \
+    2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | grep -v '^\[gpu-half [0-9:]*\] \$ ' | tail -n 14
+  pack_out
+}
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -122,8 +148,21 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
   call12)  # per-step delivery on another machine, two starts at Azure's 30 / 60 / 85 %
     serve_one u1 128 "$AZ_RATES" 175 "--token-delivery per-step"
     serve_one u2 128 "$AZ_RATES" 175 "--token-delivery per-step" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call12)" >&2; exit 2 ;;
+  call13)
+    serve_mix v1 345 "" --family "$DEMO" --demo-family demo --demo data/h200-qwen3-0.6b/demo-experiment.json \
+      --family "$SG" --family "$AZ" --family-repeats azure=0 --family "$MC" --family-requests mooncake=1600
+    cp data/h200-qwen3-0.6b/demo-experiment.json /tmp/vf/results/v1/
+    serve_mix w1 200 "--max-batch-size 32" --family "$AZ" ;;
+  call14)
+    serve_mix v2 345 "" --rep-offset 1 --family "$SG" --family-rates "sharegpt=${2:?SG_RATES}" --family "$MC" \
+      --family-requests mooncake=1600 --family-rates "mooncake=${3:?MC_RATES}" --family "$AZ" \
+      --family-rates "azure=${4:?AZ_RATES}"
+    serve_mix b1 200 "--max-num-batched-tokens 256" --family "$AZ" ;;
+  call15)
+    serve_mix v3 145 "" --family "$AZ" --family-rates "azure=${4:?AZ_RATES}" --rep-offset 2
+    serve_mix b2 165 "--max-num-batched-tokens 256" --family "$AZ" --family-rates "azure=${3:?B_RATES}" --rep-offset 1
+    serve_mix w2 165 "--max-batch-size 32" --family "$AZ" --family-rates "azure=${2:?CAP32_RATES}" --rep-offset 1 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call15)" >&2; exit 2 ;;
 esac
-tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
-  -cf - results | xz -T0 > "$OUTDIR/results.tar.xz"
+pack_out
 ls -la "$OUTDIR"
