@@ -360,7 +360,11 @@ function buildProgram(): Command {
     )
     .option("--min-steps <n>", "a batch-size bin counts only with at least n real steps of that kind (else interpolated)", "5")
     .option("--no-jitter", "do not write the step-time jitter columns (the simulated steps then take one time per composition)")
-    .option("--no-delivery-delay", "do not add the fit load's median engine -> client first-token delay to the simulated token times")
+    .option("--no-delivery-delay", "do not add the fit load's engine -> client delivery delay (nor its admission delay) to the simulated token times")
+    .option(
+      "--no-admission-delay",
+      "keep the delivery delay but leave out the admission delay (arrival -> the engine taking the request in, read off the fit load's step timeline)",
+    )
     .option("--no-bin-misfit", "take each bin's residual against the linear model of Vidur's step time alone, without correcting it by the model's misfit to Vidur's own predictions in that bin")
     .option(
       "--machine-probe",
@@ -368,7 +372,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -384,6 +388,7 @@ function buildProgram(): Command {
         binMisfit: o.binMisfit,
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
+        admissionDelay: o.admissionDelay,
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),

@@ -5,6 +5,7 @@ import type { Iteration, MachineProbe } from "@vf/metrics-io";
 import { writeIterations } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  deriveAdmissionDelay,
   deriveCpuOverheads,
   deriveDeliveryDelay,
   fitLine,
@@ -298,6 +299,41 @@ describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
     await expect(
       writeCpuOverheadsFromRuns({ realDir: [join(dir, "r1"), join(dir, "r2")], simDir: [join(dir, "s1")], outPath, modelName: "a/b" }),
     ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("2 real, 1 simulated"));
+  });
+});
+
+describe("deriveAdmissionDelay", () => {
+  // Back-to-back 2 ms steps from t = 0; a request arriving at a is taken in at the first step start >= a + 0.6 ms
+  // and gets its first token at that step's end. Arrivals at seeded pseudo-random phases.
+  const STEP = 0.002;
+  const steps = Array.from({ length: 5000 }, (_, i) => ({ step: i, start: i * STEP, end: (i + 1) * STEP, gpu_time: null, num_prefill_tokens: 1, num_decode_tokens: 0, batch_size: 1, kv_tokens_in_use: null }));
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const firstToken = (arrived: number, delay: number, extraSteps = 0) => (Math.ceil((arrived + delay) / STEP - 1e-9) + 1 + extraSteps) * STEP;
+  it("finds the delay every short request's step interval holds, ignoring long prompts and queued requests", () => {
+    const requests = [];
+    for (let r = 0; r < 400; r++) {
+      const arrivedS = 0.01 + r * 0.02 + rand() * 0.01;
+      // Every fifth request waited in the queue for three more steps; every seventh has a long prompt (ignored).
+      const queued = r % 5 === 0 ? 3 : 0;
+      const promptTokens = r % 7 === 0 ? 4000 : 30;
+      requests.push({ arrivedS, promptTokens, firstEngineTokenS: firstToken(arrivedS, promptTokens > 256 ? 0.0015 : 0.0006, queued) });
+    }
+    const d = deriveAdmissionDelay([{ steps, requests }], 256);
+    expect(d.admissionS).toBeGreaterThan(0.00058);
+    expect(d.admissionS).toBeLessThan(0.00062);
+    const short = requests.filter((r) => r.promptTokens <= 256).length;
+    expect(d.requests).toBe(short);
+    // The queued fifth hold other delays; the rest hold this one.
+    expect(d.consistent).toBeGreaterThan(0.75);
+    expect(d.consistent).toBeLessThan(0.85);
+    // A later admission is found as such; with no short requests, none.
+    const later = requests.map((r) => ({ ...r, firstEngineTokenS: firstToken(r.arrivedS, 0.0013) }));
+    expect(deriveAdmissionDelay([{ steps, requests: later }], 256).admissionS).toBeCloseTo(0.0013, 4);
+    expect(deriveAdmissionDelay([{ steps, requests }], 10)).toEqual({ admissionS: 0, requests: 0, consistent: 0 });
   });
 });
 

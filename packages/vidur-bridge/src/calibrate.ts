@@ -5,7 +5,7 @@
  * what the real engine spends beyond it. It does not run Vidur or compare runs (the runner does).
  */
 import { join } from "node:path";
-import { atomicWriteFile, type Iteration, type MachineProbe, readIterations, readTokenTimestampsGrouped } from "@vf/metrics-io";
+import { atomicWriteFile, type Iteration, type MachineProbe, readIterations, readRequestMetrics, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { VidurBridgeError } from "./errors.js";
 
 /** Vidur's per-step time as a linear function of the step's composition (ms), fitted on simulated steps. */
@@ -424,6 +424,14 @@ export interface DeliveryDelayTable {
   tokens: number;
   /** Slope (s per request in the step) of the tail knots; absent when not extended. */
   tailSPerRequest?: number;
+  /**
+   * The admission delay (deriveAdmissionDelay), added to every token time: absent (0) in tables made without it
+   * (before it existed, or `--no-admission-delay`).
+   */
+  admissionS?: number;
+  /** Requests the admission delay was read from, and the share of them whose interval holds it. */
+  admissionRequests?: number;
+  admissionConsistent?: number;
 }
 
 /** Linear interpolation over sorted knots, clamped at the ends. */
@@ -500,7 +508,86 @@ export function deriveDeliveryDelay(
 }
 
 /** deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv. */
-export async function deliveryDelayFromRuns(realDirs: readonly string[], extendToBatchSize?: number): Promise<DeliveryDelayTable> {
+/**
+ * The serving path's admission delay: from a request's arrival (`arrived_at`, its scheduled send) to the engine
+ * taking it in (the client's send, the server's receive and parse, the hand-over to the engine thread), which
+ * Vidur does not model: there a request can join the first step that starts after it arrives. The server does not
+ * log it; it is read off the timeline. A short request (prompt <= `maxPromptTokens`, so one step prefills it) whose
+ * first token came from step i was taken in at step i's start and not at step i-1's, so its delay lies in
+ * (start[i-1] - arrived, start[i] - arrived]. The estimate is the delay the most requests' intervals hold, on a
+ * grid of `gridS` up to `maxS` (the middle of the first best stretch of grid points). Requests that waited in the
+ * queue for other reasons fall outside and do not move it. A constant delay on every arrival shifts the whole
+ * simulated schedule by that constant, so it is modelled by adding it to every simulated token time.
+ */
+export interface AdmissionDelay {
+  admissionS: number;
+  /** Requests with an interval (short prompt, first token from a step after the run's first). */
+  requests: number;
+  /** Share of them whose interval holds admissionS. */
+  consistent: number;
+}
+
+export function deriveAdmissionDelay(
+  runs: readonly { steps: readonly Iteration[]; requests: readonly { arrivedS: number; promptTokens: number; firstEngineTokenS: number }[] }[],
+  maxPromptTokens: number,
+  maxS = 0.005,
+  gridS = 0.00001,
+): AdmissionDelay {
+  const points = Math.round(maxS / gridS) + 1;
+  const diff = new Float64Array(points + 1);
+  let requests = 0;
+  for (const run of runs) {
+    const steps = [...run.steps].sort((a, b) => a.start - b.start);
+    const ends = steps.map((s) => s.end);
+    const starts = steps.map((s) => s.start);
+    for (const r of run.requests) {
+      if (r.promptTokens > maxPromptTokens) continue;
+      let i = 0;
+      let hi = ends.length;
+      while (i < hi) {
+        const mid = (i + hi) >> 1;
+        if (ends[mid]! < r.firstEngineTokenS - 1e-9) i = mid + 1;
+        else hi = mid;
+      }
+      if (i === 0 || i >= steps.length) continue;
+      requests += 1;
+      // Grid points k with lo < k * gridS <= hi.
+      const lo = starts[i - 1]! - r.arrivedS;
+      const up = starts[i]! - r.arrivedS;
+      const from = Math.max(0, Math.floor(lo / gridS + 1e-9) + 1);
+      const to = Math.min(points - 1, Math.floor(up / gridS + 1e-9));
+      if (from > to) continue;
+      diff[from]! += 1;
+      diff[to + 1]! -= 1;
+    }
+  }
+  if (requests === 0) return { admissionS: 0, requests: 0, consistent: 0 };
+  let best = -1;
+  let bestFrom = 0;
+  let bestTo = 0;
+  let count = 0;
+  let runFrom = -1;
+  for (let k = 0; k < points; k++) {
+    count += diff[k]!;
+    if (count > best) {
+      best = count;
+      bestFrom = k;
+      bestTo = k;
+      runFrom = k;
+    } else if (count === best && runFrom === bestFrom && k === bestTo + 1) {
+      bestTo = k;
+    } else if (count < best) {
+      runFrom = -1;
+    }
+  }
+  return { admissionS: ((bestFrom + bestTo) / 2) * gridS, requests, consistent: best / requests };
+}
+
+/**
+ * The delivery delay (deriveDeliveryDelay) of real run dirs, with their admission delay (deriveAdmissionDelay) when
+ * `admissionMaxPromptTokens` is given.
+ */
+export async function deliveryDelayFromRuns(realDirs: readonly string[], extendToBatchSize?: number, admissionMaxPromptTokens?: number): Promise<DeliveryDelayTable> {
   const runs = [];
   for (const dir of realDirs) {
     const path = (f: string) => join(dir, f);
@@ -509,12 +596,25 @@ export async function deliveryDelayFromRuns(realDirs: readonly string[], extendT
         engine: await readTokenTimestampsGrouped(path("server_token_timestamps.csv")),
         client: await readTokenTimestampsGrouped(path("token_timestamps.csv")),
         steps: await readIterations(path("iterations.csv")),
+        metrics: admissionMaxPromptTokens === undefined ? [] : await readRequestMetrics(path("request_metrics.csv")),
       });
     } catch (e) {
       throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `real run ${dir}: ${(e as Error).message} (the delivery delay needs the engine's token times: bench --engine-timeline)`, { cause: e });
     }
   }
-  return deriveDeliveryDelay(runs, 20, extendToBatchSize);
+  const table = deriveDeliveryDelay(runs, 20, extendToBatchSize);
+  if (admissionMaxPromptTokens === undefined) return table;
+  const admission = deriveAdmissionDelay(
+    runs.map((run) => ({
+      steps: run.steps,
+      requests: run.metrics.flatMap((m) => {
+        const first = run.engine.get(m.request_id)?.[0];
+        return m.status === "ok" && first !== undefined ? [{ arrivedS: m.arrived_at, promptTokens: m.num_prefill_tokens, firstEngineTokenS: first }] : [];
+      }),
+    })),
+    admissionMaxPromptTokens,
+  );
+  return { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
 }
 
 /**

@@ -3,9 +3,13 @@
 /** Builds Vidur 0.0.26's exact flag list for one trace-replay run. */
 export { buildVidurArgs } from "./args.js";
 export type { VidurArgsInput } from "./args.js";
-/** Calibration: per-batch-size step correction (ms) = real step wall − Vidur's predicted step time; the delivery delay by batch size. */
+/**
+ * Calibration: per-batch-size step correction (ms) = real step wall − Vidur's predicted step time; the delivery delay
+ * by batch size; the admission delay read off the engine's timeline.
+ */
 export {
   deliveryDelayFromRuns,
+  deriveAdmissionDelay,
   deriveCpuOverheads,
   deriveDeliveryDelay,
   fitLine,
@@ -16,7 +20,7 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

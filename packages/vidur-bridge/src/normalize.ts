@@ -103,7 +103,7 @@ async function readBatches(path: string): Promise<Iteration[]> {
 export async function normalizeVidurRun(
   runDir: string,
   trace: readonly TraceRow[],
-  deliveryDelay: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number } | null = null,
+  deliveryDelay: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number; admissionS?: number } | null = null,
 ): Promise<NormalizeSummary> {
   const raw = join(runDir, "vidur");
   const iterations = await readBatches(join(raw, "bridge_batches.csv"));
@@ -112,10 +112,12 @@ export async function normalizeVidurRun(
   const sizes = byEnd.map((it) => it.batch_size);
   const delayed = (times: number[]): number[] => {
     if (deliveryDelay === null) return times;
-    const { batchSizes, delaysS, firstTokenExtraS = 0 } = deliveryDelay;
+    const { batchSizes, delaysS, firstTokenExtraS = 0, admissionS = 0 } = deliveryDelay;
+    // The admission delay shifts the request's whole schedule (every arrival later by one constant), then each
+    // token reaches the client later by the delivery delay of the step that produced it.
     return times.map((t, k) => {
       const batch = stepBatchAt(ends, sizes, t) ?? sizes.at(-1) ?? 1;
-      return t + Math.max(0, interpolate(batchSizes, delaysS, batch) + (k === 0 ? firstTokenExtraS : 0));
+      return t + admissionS + Math.max(0, interpolate(batchSizes, delaysS, batch) + (k === 0 ? firstTokenExtraS : 0));
     });
   };
   const outDir = await findVidurOutputDir(join(raw, "out"));

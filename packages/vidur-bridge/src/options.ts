@@ -95,10 +95,11 @@ export interface RunVidurOptions {
    * The serving path's delivery delay (engine -> HTTP/SSE -> client), which Vidur does not model, added to every
    * simulated token time after the simulation: per token, interpolated (clamped) over `batchSizes` -> `delaysS` at
    * the batch size of the simulated step that produced it, plus `firstTokenExtraS` for a request's first token
-   * (never below 0 in all). One knot is a constant delay. Default none. `runner calibrate` derives it from the fit
-   * load (`deriveDeliveryDelay`).
+   * (never below 0 in all), plus `admissionS` for every token (the serving path's admission delay: every arrival
+   * later by one constant shifts the whole schedule by it). One knot is a constant delay. Default none.
+   * `runner calibrate` derives it from the fit load (`deriveDeliveryDelay`, `deriveAdmissionDelay`).
    */
-  deliveryDelay?: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number };
+  deliveryDelay?: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number; admissionS?: number };
   /**
    * Multiplies every simulated step's time (Vidur's prediction plus the CPU-overhead correction) by this factor
    * (default 1, no change): a measured ratio between the engine the profile timed and the server configuration or

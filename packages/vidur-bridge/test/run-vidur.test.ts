@@ -246,9 +246,21 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(dm!.e2e! - m!.e2e!).toBeCloseTo(0.004, 9);
     expect(dm!.tpot! - m!.tpot!).toBeCloseTo(-0.001 / (m!.num_output_tokens - 1), 9);
     expect((await readRunManifest(delayDir)).config.delivery_delay).toEqual(deliveryDelay);
+    // An admission delay moves every token of the request by the same constant: TTFT and e2e by 2 ms more, TPOT
+    // as with the delivery delay alone.
+    const admitDir = join(tmp, "runs", "r1admit");
+    await runVidur({ ...baseOptions(workloadDir, admitDir), deliveryDelay: { ...deliveryDelay, admissionS: 0.002 } });
+    const [am] = await readRequestMetrics(join(admitDir, "request_metrics.csv"));
+    expect(am!.ttft! - dm!.ttft!).toBeCloseTo(0.002, 9);
+    expect(am!.e2e! - dm!.e2e!).toBeCloseTo(0.002, 9);
+    expect(am!.tpot!).toBeCloseTo(dm!.tpot!, 9);
     const bad = { batchSizes: [4, 2], delaysS: [0.001, 0.002] };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelay: bad })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("batchSizes increasing"),
+    );
+    const early = { ...deliveryDelay, admissionS: -0.001 };
+    await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad2")), deliveryDelay: early })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS >= 0"),
     );
   });
 

@@ -5,7 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeHost, type RunManifest, writeRunManifest } from "@vf/metrics-io";
 import { UsageError } from "../errors.js";
-import { type CalibrationLoad, calibrationCells, checkSameWorkload, fitProbeOf, formatCalibrationMd, machineScaleOf, probeOf } from "./calibrate.js";
+import {
+  type CalibrationLoad,
+  calibrationCells,
+  checkSameWorkload,
+  describeDelay,
+  fitProbeOf,
+  formatCalibrationMd,
+  machineScaleOf,
+  onePrefillStep,
+  probeOf,
+} from "./calibrate.js";
 
 const q = (p50: number, p90: number) => ({ p50, p90 });
 const comparison = (ttftSim: [number, number], tbtSim: [number, number]) => ({
@@ -98,6 +108,21 @@ describe("calibrationCells / formatCalibrationMd", () => {
       "| r6 | 14 | 1.0313 | 1.018-1.050 |",
     ]);
     expect(lines[at + 7]).toBe("Delivery delay: none modelled.");
+  });
+});
+
+describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
+  const delay = { batchSizes: [1, 40], delaysS: [0.0005, 0.002], firstTokenExtraS: 0.0003, tokens: 900 };
+  it("states the admission delay, with its evidence, only when the table has one", () => {
+    expect(describeDelay(delay)).toBe("0.50 ms at 1, 2.00 ms at 40 requests; first token +0.30 ms (from 900 tokens of the fit load)");
+    expect(describeDelay({ ...delay, admissionS: 0.00061, admissionRequests: 110, admissionConsistent: 0.8364 })).toBe(
+      "0.50 ms at 1, 2.00 ms at 40 requests; first token +0.30 ms (from 900 tokens of the fit load); admission delay 0.61 ms on every token (held by 84 % of 110 short requests' intervals)",
+    );
+  });
+  it("reads the admission delay off prompts one step prefills: half a chunking scheduler's budget", () => {
+    expect(onePrefillStep({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 })).toBe(256);
+    expect(onePrefillStep({ kind: "vllm", maxTokensInBatch: 4097, batchSizeCap: 128 })).toBe(2048);
+    expect(onePrefillStep({ kind: "orca", batchSizeCap: 8 })).toBe(Number.POSITIVE_INFINITY);
   });
 });
 

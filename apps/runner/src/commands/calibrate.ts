@@ -71,12 +71,26 @@ export interface CalibrationOutcome {
   loads: CalibrationLoad[];
 }
 
-/** "0.55 ms at 3 requests, ..., 3.35 ms at 116; first token +0.42 ms (from N tokens)". */
+/**
+ * The longest prompt the admission delay is read from: one that a single step prefills (half the token budget of a
+ * chunking scheduler; any prompt for orca, which prefills whole prompts).
+ */
+export function onePrefillStep(scheduler: Experiment["scheduler"]): number {
+  if (scheduler.kind === "sarathi") return Math.floor(scheduler.chunkSize / 2);
+  if (scheduler.kind === "vllm") return Math.floor(scheduler.maxTokensInBatch / 2);
+  return Number.POSITIVE_INFINITY;
+}
+
+/** "0.55 ms at 3 requests, ..., 3.35 ms at 116; first token +0.42 ms (from N tokens); admission 0.60 ms (...)". */
 export function describeDelay(d: DeliveryDelayTable): string {
   const knots = d.batchSizes.map((b, i) => `${(d.delaysS[i]! * 1e3).toFixed(2)} ms at ${b}`).join(", ");
   const extra = d.firstTokenExtraS * 1e3;
   const tail = d.tailSPerRequest === undefined ? "" : `; past the fit load's largest batch +${(d.tailSPerRequest * 1e6).toFixed(1)} us per request (least-squares slope)`;
-  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})`;
+  const admission =
+    d.admissionS === undefined
+      ? ""
+      : `; admission delay ${(d.admissionS * 1e3).toFixed(2)} ms on every token (held by ${(100 * (d.admissionConsistent ?? 0)).toFixed(0)} % of ${d.admissionRequests ?? 0} short requests' intervals)`;
+  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})${admission}`;
 }
 
 const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
@@ -224,6 +238,8 @@ export async function calibrate(
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
+    /** With the delivery delay, model the fit load's admission delay too (default true). */
+    admissionDelay?: boolean;
     /**
      * Scale each load's calibrated step times by its real run's machine probe over the fit runs' pooled probe
      * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
@@ -300,7 +316,10 @@ export async function calibrate(
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")}${fitAlso.length > 0 ? ` (${fitReal.length} real runs)` : ""} -> ${cpuOverheadsPath}`);
-    deliveryDelay = ctx.deliveryDelay === false ? null : await deliveryDelayFromRuns(fitReal, experiment.scheduler.batchSizeCap);
+    deliveryDelay =
+      ctx.deliveryDelay === false
+        ? null
+        : await deliveryDelayFromRuns(fitReal, experiment.scheduler.batchSizeCap, ctx.admissionDelay === false ? undefined : onePrefillStep(experiment.scheduler));
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
     await mkdir(dir, { recursive: true });
