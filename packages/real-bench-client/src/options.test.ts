@@ -25,6 +25,11 @@ describe("resolveOptions", () => {
     expect(o.completionsPath).toBe("/proxy/v1/completions");
     expect(o).toMatchObject({ promptMode: "token_ids", maxConcurrency: null, connections: 1, warmupRequests: 0 });
     expect(resolveOptions({ ...base, baseUrl: "http://h:1", maxConcurrency: 4 }, requests).connections).toBe(4);
+    // Pre-opened connections: all of them up to 64 by default (the 17th in flight used to pay set-up), never more
+    // than the connections.
+    expect(resolveOptions({ ...base, baseUrl: "http://h:1", maxConcurrency: 40 }, requests).preconnect).toBe(40);
+    expect(resolveOptions({ ...base, baseUrl: "http://h:1", maxConcurrency: 500 }, requests).preconnect).toBe(64);
+    expect(resolveOptions({ ...base, baseUrl: "http://h:1", maxConcurrency: 500, preconnect: 600 }, requests).preconnect).toBe(500);
   });
 
   it("names the option and what was expected", () => {

@@ -59,7 +59,7 @@ export interface RunBenchOptions {
   warmupMaxTokens?: number;
   /**
    * Keep-alive connections opened before the schedule by concurrent `GET <base>/v1/models` requests
-   * (default min(connections, 16)), so the first scheduled requests do not pay connection set-up. 0 = off.
+   * (default min(connections, 64)), so the first scheduled requests do not pay connection set-up. 0 = off.
    */
   preconnect?: number;
   /** Per-request limit from send to stream end, seconds (default 600). */
@@ -178,7 +178,7 @@ export function resolveOptions(o: RunBenchOptions, requests: readonly BenchReque
     connections,
     warmupRequests: nonNegative("warmupRequests", o.warmupRequests, 0, true),
     warmupMaxTokens: positiveInt("warmupMaxTokens", o.warmupMaxTokens, 8),
-    preconnect: Math.min(nonNegative("preconnect", o.preconnect, Math.min(connections, 16), true), connections),
+    preconnect: Math.min(nonNegative("preconnect", o.preconnect, Math.min(connections, 64), true), connections),
     modelsPath: `${basePath}/v1/models`,
     requestTimeoutS,
     startLeadS: nonNegative("startLeadS", o.startLeadS, 0.1),
