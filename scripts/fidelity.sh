@@ -6,28 +6,86 @@
 # Usage: bash scripts/fidelity.sh [FIT_LOAD] [--single]   (default load60, fitted on that load's three real runs,
 # servers A, A' and C, steps pooled: runner calibrate --fit-also; --single: on server A's run only)
 # The seventh session's sections follow (the same calibration on four more server starts, the machine-probe
-# study, the per-step token delivery family with its own calibration): about 50 minutes in all on 2 cores.
+# study, the per-step token delivery family with its own calibration), then the eighth's (every family recorded
+# again with per-step delivery, calibrated on Azure conv's 60 % and frozen onto the rest): about 80 minutes in all
+# on 2 cores. `bash scripts/fidelity.sh load60 --eighth` runs only the eighth session's section.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 cd "$ROOT"
 FIT="${1:-load60}"
 ALSO=(--fit-also "tmp/h200-runs/azure-$FIT-rep1,tmp/h200-runs/azure-$FIT-rep2")
+EIGHTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single)" >&2; exit 2 ;;
+  --eighth) EIGHTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single or --eighth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
+H=tmp/h200-runs
+eighth() {
+# The eighth session: every family again with per-step token delivery (the server's default), each at 30 / 60 / 85 %
+# of its capacity measured on a per-step server (V1, W1, B1); calibrated on Azure conv's 60 % (V2, V3 pooled: two
+# machines), frozen onto the others. Runs and servers: docs/runbook.md, "The eighth H200 session".
+V8=(azure-conv-v-rep1 sharegpt-v sharegpt-v-rep1 mooncake-v mooncake-v-rep1 azure-conv-chunk256-b azure-conv-chunk256-b-rep1
+  azure-conv-cap32-w azure-conv-cap32-w-rep1 azure-conv-v-capacity sharegpt-v-capacity mooncake-v-capacity
+  azure-conv-chunk256-b-capacity azure-conv-cap32-w-capacity)
+for x in azure-conv-v "${V8[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+local which flag also fitted
+# Uncalibrated; calibrated as the seventh session did (--no-admission-delay); with the admission delay; the same
+# fitted on V2 alone (one machine: V1, V2, B1 and W1 ran on it, V3, B2 and W2 on another). The capacity table
+# after the loop is the last one's.
+for which in "" --no-admission-delay -cal v2; do
+  echo
+  if [[ -z $which ]]; then
+    echo "## Per-step delivery, every family (eighth session): uncalibrated, against every repeat"
+  else
+    flag=
+    also=(--fit-also "$H/azure-v3-load60")
+    fitted="V2 and V3 pooled"
+    if [[ $which == --no-admission-delay ]]; then flag=$which; fi
+    if [[ $which == v2 ]]; then also=(); fitted="V2 alone"; fi
+    which=-cal
+    "${R[@]}" calibrate "$E/azure-conv-v.json" --fit load60 "${also[@]}" $flag >&2
+    for x in "${V8[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v-calibration" >&2; done
+    echo "## Per-step delivery, every family (eighth session): calibrated (fit: Azure conv 60 %, $fitted${flag:+, $flag}), against every repeat"
+  fi
+  args=()
+  for l in 30 60; do args+=("$(band "Azure $l% (V2, V3)" azure-conv-v "load$l" "$which" azure-conv-v-rep1)"); done
+  args+=("$(band "Azure 85% (V2)" azure-conv-v load85 "$which")")
+  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (B1, B2)" azure-conv-chunk256-b "load$l" "$which" azure-conv-chunk256-b-rep1)"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (W1, W2)" azure-conv-cap32-w "load$l" "$which" azure-conv-cap32-w-rep1)"); done
+  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (V1, V2)" sharegpt-v "load$l" "$which" sharegpt-v-rep1)"); done
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (V1, V2)" mooncake-v "load$l" "$which" mooncake-v-rep1)"); done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+echo
+echo "## Per-step delivery: capacity (every request at once), real vs simulated (the calibration fitted on V2 alone)"
+python3 scripts/fidelity-table.py --throughput \
+  "Azure conv, 512 budget (V1)=$C/azure-conv-v-capacity-saturation,$C/azure-conv-v-capacity-saturation-cal" \
+  "Azure conv, 256 budget (B1)=$C/azure-conv-chunk256-b-capacity-saturation,$C/azure-conv-chunk256-b-capacity-saturation-cal" \
+  "Azure conv, 32 cap (W1)=$C/azure-conv-cap32-w-capacity-saturation,$C/azure-conv-cap32-w-capacity-saturation-cal" \
+  "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal" \
+  "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal"
+}
+band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
+  local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
+  shift 4
+  for rep in "$@"; do dirs="$dirs,$C/$rep-$load"; done
+  echo "$label=$dirs"
+}
+if [[ -n $EIGHTH_ONLY ]]; then eighth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
   azure-conv-cap32-probe azure-conv-cap32-capacity-probe
   azure-conv-p azure-conv-p2 azure-conv-r azure-conv-r2 azure-conv-cap32-q azure-conv-cap32-s)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} >&2
+# The earlier sessions' sections calibrate as those sessions did: without the admission delay (eighth session).
+"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} --no-admission-delay >&2
 for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
 
 echo "## Uncalibrated"
@@ -41,12 +99,6 @@ python3 scripts/fidelity-table.py \
   "Mooncake 30%=$C/mooncake-load30" "Mooncake 60%=$C/mooncake-load60" "Mooncake 85%=$C/mooncake-load85" \
   "Azure 22% (server L)=$C/azure-conv-ab128-load22" "Azure 45% (server L)=$C/azure-conv-ab128-load45" \
   "Azure 63% (server L)=$C/azure-conv-ab128-load63"
-band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
-  local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
-  shift 4
-  for rep in "$@"; do dirs="$dirs,$C/$rep-$load"; done
-  echo "$label=$dirs"
-}
 echo
 echo "## Uncalibrated, against every repeat"
 args=()
@@ -112,7 +164,7 @@ python3 scripts/fidelity-table.py --band "${args[@]}"
 MP=(azure-conv-mp-p2 azure-conv-mp-r azure-conv-mp-r2 azure-conv-mp-cap32-q azure-conv-mp-cap32-s)
 for x in azure-conv-mp-p "${MP[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for flag in "" --machine-probe; do
-  "${R[@]}" calibrate "$E/azure-conv-mp-p.json" --fit load60 --fit-also tmp/h200-runs/azure-p2-load60 $flag >&2
+  "${R[@]}" calibrate "$E/azure-conv-mp-p.json" --fit load60 --fit-also tmp/h200-runs/azure-p2-load60 --no-admission-delay $flag >&2
   for x in "${MP[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-mp-p-calibration" $flag >&2; done
   echo
   echo "## Fit on server P's 60 % (P, P2 pooled)${flag:+, $flag}: P's other loads, then R, R2 (another machine), the 32 cap (Q on P's machine, S on R's)"
@@ -126,8 +178,7 @@ done
 # Per-step token delivery (gpu-harness serve's default from the seventh session on): its own family and calibration.
 PS=(azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)
 for x in azure-conv-ps "${PS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-H=tmp/h200-runs
-"${R[@]}" calibrate "$E/azure-conv-ps.json" --fit load60 --fit-also "$H/azure-u2-load60,$H/azure-t2-load60,$H/azure-t4-load60" >&2
+"${R[@]}" calibrate "$E/azure-conv-ps.json" --fit load60 --fit-also "$H/azure-u2-load60,$H/azure-t2-load60,$H/azure-t4-load60" --no-admission-delay >&2
 for x in "${PS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ps-calibration" >&2; done
 echo
 echo "## Per-step token delivery (servers U1, U2 on one machine, T2, T4 on another): uncalibrated, against every repeat"
@@ -145,3 +196,4 @@ echo "## Same machine, same requests: per-token delivery (T1, T3) against per-st
 python3 scripts/same-machine-ab.py \
   "60 %, T1 then T2=$H/azure-t1-load60,$H/azure-t2-load60" "60 %, T3 then T4=$H/azure-t3-load60,$H/azure-t4-load60" \
   "85 %, T1 then T2=$H/azure-t1-load85,$H/azure-t2-load85" "85 %, T3 then T4=$H/azure-t3-load85,$H/azure-t4-load85"
+eighth
