@@ -507,7 +507,6 @@ export function deriveDeliveryDelay(
   return { batchSizes, delaysS, firstTokenExtraS, tokens, tailSPerRequest: slope };
 }
 
-/** deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv. */
 /**
  * The serving path's admission delay: from a request's arrival (`arrived_at`, its scheduled send) to the engine
  * taking it in (the client's send, the server's receive and parse, the hand-over to the engine thread), which
@@ -562,30 +561,31 @@ export function deriveAdmissionDelay(
     }
   }
   if (requests === 0) return { admissionS: 0, requests: 0, consistent: 0 };
+  // The first stretch of consecutive grid points with the highest count: its middle.
   let best = -1;
   let bestFrom = 0;
   let bestTo = 0;
+  let inBest = false;
   let count = 0;
-  let runFrom = -1;
   for (let k = 0; k < points; k++) {
     count += diff[k]!;
     if (count > best) {
       best = count;
       bestFrom = k;
       bestTo = k;
-      runFrom = k;
-    } else if (count === best && runFrom === bestFrom && k === bestTo + 1) {
+      inBest = true;
+    } else if (count === best && inBest) {
       bestTo = k;
-    } else if (count < best) {
-      runFrom = -1;
+    } else {
+      inBest = false;
     }
   }
   return { admissionS: ((bestFrom + bestTo) / 2) * gridS, requests, consistent: best / requests };
 }
 
 /**
- * The delivery delay (deriveDeliveryDelay) of real run dirs, with their admission delay (deriveAdmissionDelay) when
- * `admissionMaxPromptTokens` is given.
+ * deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv;
+ * with `admissionMaxPromptTokens`, their admission delay too (deriveAdmissionDelay; request_metrics.csv as well).
  */
 export async function deliveryDelayFromRuns(realDirs: readonly string[], extendToBatchSize?: number, admissionMaxPromptTokens?: number): Promise<DeliveryDelayTable> {
   const runs = [];
