@@ -443,8 +443,8 @@ export function interpolate(xs: readonly number[], ys: readonly number[], x: num
   return ys.at(-1)!;
 }
 
-/** The batch size of the step whose end is the first at or after t (steps sorted by end); null past the last. */
-export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t: number): number | null {
+/** Index of the step whose end is the first at or after t (steps sorted by end); ends.length past the last. */
+export function stepIndexAt(ends: readonly number[], t: number): number {
   let lo = 0;
   let hi = ends.length;
   while (lo < hi) {
@@ -452,7 +452,13 @@ export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t
     if (ends[mid]! < t - 1e-9) lo = mid + 1;
     else hi = mid;
   }
-  return lo < ends.length ? sizes[lo]! : null;
+  return lo;
+}
+
+/** The batch size of the step whose end is the first at or after t (steps sorted by end); null past the last. */
+export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t: number): number | null {
+  const i = stepIndexAt(ends, t);
+  return i < ends.length ? sizes[i]! : null;
 }
 
 /** Derives the delivery-delay table from real runs' engine token times, client token times and steps. */
@@ -541,13 +547,7 @@ export function deriveAdmissionDelay(
     const starts = steps.map((s) => s.start);
     for (const r of run.requests) {
       if (r.promptTokens > maxPromptTokens) continue;
-      let i = 0;
-      let hi = ends.length;
-      while (i < hi) {
-        const mid = (i + hi) >> 1;
-        if (ends[mid]! < r.firstEngineTokenS - 1e-9) i = mid + 1;
-        else hi = mid;
-      }
+      const i = stepIndexAt(ends, r.firstEngineTokenS);
       if (i === 0 || i >= steps.length) continue;
       requests += 1;
       // Grid points k with lo < k * gridS <= hi.
