@@ -57,7 +57,14 @@ export async function openAtomicLineWriter(path: string): Promise<AtomicLineWrit
       await rename(tmp, path);
     },
     async abort() {
-      stream.destroy();
+      // The stream opens its file asynchronously: removing it before the stream has closed can race the open and
+      // leave the temp file behind (seen under load), so wait for the close first.
+      if (!stream.closed) {
+        await new Promise<void>((resolve) => {
+          stream.once("close", () => resolve());
+          stream.destroy();
+        });
+      }
       await rm(tmp, { force: true });
     },
   };
