@@ -365,6 +365,10 @@ function buildProgram(): Command {
       "--no-admission-delay",
       "keep the delivery delay but leave out the admission delay (arrival -> the engine taking the request in, read off the fit load's step timeline)",
     )
+    .option(
+      "--no-prefix-term",
+      "leave out the prefill-prefix term (how much faster a chunk step's time grows with its chunks' prompt prefix on the real engine than in Vidur, fitted on the fit load's mixed steps)",
+    )
     .option("--no-bin-misfit", "take each bin's residual against the linear model of Vidur's step time alone, without correcting it by the model's misfit to Vidur's own predictions in that bin")
     .option(
       "--machine-probe",
@@ -372,7 +376,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -386,6 +390,7 @@ function buildProgram(): Command {
         statistic: o.statistic,
         jitter: o.jitter,
         binMisfit: o.binMisfit,
+        prefixTerm: o.prefixTerm,
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,

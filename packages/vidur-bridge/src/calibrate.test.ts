@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Iteration, MachineProbe } from "@vf/metrics-io";
-import { writeIterations } from "@vf/metrics-io";
+import type { Iteration, MachineProbe, RequestMetric } from "@vf/metrics-io";
+import { writeIterations, writeRequestMetrics } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   deriveAdmissionDelay,
@@ -12,6 +12,7 @@ import {
   fitStepTimeModel,
   formatCpuOverheadsCsv,
   predictStepMs,
+  prefillPrefixWork,
   interpolate,
   JITTER_LEVELS,
   machineProbeRatio,
@@ -246,6 +247,97 @@ describe("deriveCpuOverheads", () => {
 
   it("refuses a real run without steps", () => {
     expect(() => deriveCpuOverheads([], SIM, ONE)).toThrow(/no engine steps/);
+  });
+});
+
+describe("the prefill-prefix term: prefillPrefixWork / deriveCpuOverheads({ prefixWork })", () => {
+  it("hands each step's prefill tokens to the prompts first come first served and sums chunk x prefix", () => {
+    // Prompts 1200, 300, 100 in arrival order. Step 2 is the first prompt's second 512-token chunk (prefix 512); step
+    // 3 its last 176 tokens (prefix 1024) and all of the second prompt (prefix 0); the 50 tokens of step 5 are past
+    // every prompt (a recompute) and count with prefix 0.
+    const steps = [512, 0, 512, 476, 100, 50].map((p) => ({ num_prefill_tokens: p }));
+    const { work, unmatchedTokens } = prefillPrefixWork(steps, [1200, 300, 100]);
+    expect(work).toEqual([0, 0, (512 * 512) / 1e6, (176 * 1024) / 1e6, 0, 0]);
+    expect(unmatchedTokens).toBe(50);
+  });
+
+  // Batch-4 steps: decode-only ones, and mixed ones with chunks of 128..512 tokens after prefixes of 0..2048.
+  // Vidur: 1 ms + 0.01 ms/prefill token + 0.1 ms/decode token + 1.5 ms per million prefix pairs. Real: Vidur +
+  // 0.5 ms on every step, + 1.5 ms more on mixed steps, + 1.0 ms more per million pairs.
+  const simT = (p: number, d: number, x: number) => 1 + 0.01 * p + 0.1 * d + 1.5 * x;
+  const compositions: { p: number; d: number; x: number }[] = [];
+  for (let i = 0; i < 10; i++) compositions.push({ p: 0, d: 4, x: 0 });
+  for (const p of [128, 256, 384, 512]) for (const k of [0, 256, 512, 1024, 1536, 2048]) compositions.push({ p, d: 3, x: (p * k) / 1e6 });
+  const sim = compositions.map(({ p, d, x }, i) => step(i, 4, p, d, simT(p, d, x)));
+  const real = compositions.map(({ p, d, x }, i) => step(i, 4, p, d, simT(p, d, x) + 0.5 + (p > 0 ? 1.5 + 1.0 * x : 0)));
+  const work = compositions.map((c) => c.x);
+
+  it("recovers the real and the simulated slope, adds their difference, and takes the prefill extra at zero prefix", () => {
+    const t = deriveCpuOverheads(real, sim, { prefixWork: { real: work, sim: work }, jitter: false });
+    expect(t.prefix!.msPerMPair).toBeCloseTo(1.0, 9);
+    expect(t.prefix!.realMsPerMPair - t.prefix!.simMsPerMPair).toBeCloseTo(1.0, 9);
+    expect(t.prefix!.mixedSteps).toBe(24);
+    expect(t.rows[0]!.overheadMs).toBeCloseTo(0.5, 9);
+    expect(t.rows[0]!.prefillExtraMs).toBeCloseTo(1.5, 9);
+    const csv = formatCpuOverheadsCsv(t, { modelName: "m" }).split("\n");
+    expect(csv[0]).toBe("model_name,tensor_parallel_degree,batch_size,schedule_median,prefill_extra_median,prefix_ms_per_mpair");
+    expect(csv[1]).toBe("m,1,4,0.5,1.5,1");
+    // Without the term the prefill extra is the mean over the fit load's prefixes, and there is no column.
+    const plain = deriveCpuOverheads(real, sim, { jitter: false });
+    expect(plain.prefix).toBeUndefined();
+    const mixedX = work.filter((_, i) => compositions[i]!.p > 0);
+    const meanX = mixedX.reduce((a, v) => a + v, 0) / mixedX.length;
+    expect(plain.rows[0]!.prefillExtraMs).toBeCloseTo(1.5 + meanX, 9);
+    expect(formatCpuOverheadsCsv(plain, { modelName: "m" })).not.toContain("prefix_ms_per_mpair");
+  });
+
+  it("is null with fewer than 20 prefixed mixed steps on either side, and refuses work arrays of the wrong length", () => {
+    const zero = work.map(() => 0);
+    expect(deriveCpuOverheads(real, sim, { prefixWork: { real: zero, sim: zero } }).prefix).toBeNull();
+    // 19 of the 20 prefixed steps' work dropped on the simulated side only: not identified there, so no term.
+    let dropped = 0;
+    const fewer = work.map((x) => (x > 0 && dropped++ > 0 ? 0 : x));
+    expect(deriveCpuOverheads(real, sim, { prefixWork: { real: work, sim: fewer } }).prefix).toBeNull();
+    expect(() => deriveCpuOverheads(real, sim, { prefixWork: { real: work.slice(1), sim: work } })).toThrow(/one value per step \(real 34, simulated 34; got 33, 34\)/);
+  });
+
+  it("writeCpuOverheadsFromRuns({ prefixTerm }) reads each run's prompts in arrival order from request_metrics.csv", async () => {
+    // 25 prompts of 1,024 tokens, each prefilled in two 512-token steps (real 5 then 6 ms, simulated 5 then 5.5 ms),
+    // and a refused request (no first token: its prefill never ran) that arrived first; the file lists them last
+    // to first. Right reconstruction: every second step is a chunk after 512 prompt tokens, 0.262144 M pairs;
+    // slopes 1 / 0.262144 (real) and 0.5 / 0.262144 (simulated). Counting the refused request would shift every
+    // chunk boundary.
+    const metric = (id: number, arrived: number, prompt: number, firstToken: number | null): RequestMetric => ({
+      request_id: id,
+      arrived_at: arrived,
+      sent_at: null,
+      first_token_at: firstToken,
+      completed_at: null,
+      ttft: null,
+      e2e: null,
+      tpot: null,
+      queue_time: null,
+      num_prefill_tokens: prompt,
+      num_decode_tokens: 1,
+      num_output_tokens: 1,
+      status: firstToken === null ? "failed" : "ok",
+      error: "",
+    });
+    const metrics = [metric(0, 0, 99, null), ...Array.from({ length: 25 }, (_, i) => metric(i + 1, 0.01 * (i + 1), 1024, 1))].reverse();
+    const times = { real: [5, 6], sim: [5, 5.5] };
+    for (const side of ["real", "sim"] as const) {
+      await writeIterations(join(dir, side, "iterations.csv"), Array.from({ length: 50 }, (_, i) => step(i, 1, 512, 0, times[side][i % 2]!)));
+      await writeRequestMetrics(join(dir, side, "request_metrics.csv"), metrics);
+    }
+    const args = { realDir: join(dir, "real"), simDir: join(dir, "sim"), outPath: join(dir, "o.csv"), modelName: "m", minStepsPerBin: 1 };
+    const t = await writeCpuOverheadsFromRuns({ ...args, prefixTerm: true });
+    expect(t.prefix!.realMsPerMPair).toBeCloseTo(1 / 0.262144, 6);
+    expect(t.prefix!.msPerMPair).toBeCloseTo(0.5 / 0.262144, 6);
+    expect((await readFile(join(dir, "o.csv"), "utf8")).split("\n")[0]).toContain(",prefix_ms_per_mpair");
+    expect((await writeCpuOverheadsFromRuns(args)).prefix).toBeUndefined();
+    await expect(writeCpuOverheadsFromRuns({ ...args, simDir: join(dir, "real2"), prefixTerm: true })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT") && e.message.includes(join(dir, "real2")),
+    );
   });
 });
 

@@ -85,7 +85,27 @@ export interface CpuOverheadTable {
   tail: { hostMsPerRequest: number; hostInterceptMs: number; stepsWithGpuTime: number; rows: number } | null;
   /** Whether the bins were corrected by the linear model's misfit (`binMisfit`; absent in older tables: false). */
   binMisfit?: boolean;
+  /**
+   * The prefill-prefix term (option `prefixWork`): how much a step's time grows per million (chunk token, earlier
+   * prompt token) pairs of its prefill chunks, on the real engine and in Vidur (least-squares slopes of the mixed
+   * steps' residuals within batch-size bins, 1 % trimmed at each end of each bin), and their difference, which the
+   * sidecar adds per simulated step times that step's pairs (`prefix_ms_per_mpair`); the prefill extras are then
+   * at zero prefix. Null when not identified (fewer than PREFIX_MIN_STEPS mixed steps on either side had a chunk
+   * with a prefix); absent when off (and in older tables).
+   */
+  prefix?: PrefixTerm | null;
   realSteps: number;
+}
+
+/** CpuOverheadTable.prefix. */
+export interface PrefixTerm {
+  realMsPerMPair: number;
+  realStandardErrorMsPerMPair: number;
+  simMsPerMPair: number;
+  /** real − simulated: what the sidecar adds per million pairs. */
+  msPerMPair: number;
+  /** Real mixed steps the real slope was fitted on. */
+  mixedSteps: number;
 }
 
 /** Options of deriveCpuOverheads. */
@@ -124,7 +144,19 @@ export interface DeriveCpuOverheadsOptions {
    * times instead of carrying the line's misfit into every other load.
    */
   binMisfit?: boolean;
+  /**
+   * Each step's prefill-prefix work (`prefillPrefixWork`, millions of pairs), aligned with the `real` and `sim`
+   * arrays: turns on the prefill-prefix term (`CpuOverheadTable.prefix`). A chunk of c prompt tokens after k of
+   * its prompt's tokens attends over k + c keys; the per-op profile times that attention at a prefix k, but the
+   * engine's chunk steps grow faster with k than Vidur's prediction of them (on the H200 runs ~2.7 ms per million
+   * pairs against Vidur's ~1.6: a 4k-token prompt's last 512-token chunk 8.3 ms real, 7.0 simulated), so long
+   * prompts' TTFT comes out short without it.
+   */
+  prefixWork?: { real: readonly number[]; sim: readonly number[] };
 }
+
+/** The prefill-prefix term needs at least this many mixed steps with a prefix on each side (real, simulated). */
+export const PREFIX_MIN_STEPS = 20;
 
 /** Mean of the values left after dropping `trim` of them at each end (at least one value is kept). */
 export function trimmedMean(xs: readonly number[], trim = 0.01): number {
@@ -248,25 +280,62 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (steps.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "real run has no engine steps with batch_size > 0 in iterations.csv");
   const model = fitStepTimeModel(sim);
   const misfitOn = options.binMisfit ?? true;
-  const simByBin = new Map<number, { decode: number[]; mixed: number[] }>();
-  for (const it of sim) {
-    if (it.batch_size <= 0) continue;
+  const work = options.prefixWork;
+  if (work !== undefined && (work.real.length !== real.length || work.sim.length !== sim.length)) {
+    throw new VidurBridgeError(
+      "VIDUR_BAD_OPTION",
+      `prefixWork: expected one value per step (real ${real.length}, simulated ${sim.length}; got ${work.real.length}, ${work.sim.length})`,
+    );
+  }
+  // Per bin: decode-only and mixed values, and the mixed steps' prefix work (0 without the term).
+  type Side = { decode: number[]; mixed: number[]; mixedWork: number[] };
+  const simByBin = new Map<number, Side>();
+  sim.forEach((it, i) => {
+    if (it.batch_size <= 0) return;
     const hi = binOf(it.batch_size)[1];
-    const bin = simByBin.get(hi) ?? { decode: [], mixed: [] };
+    const bin = simByBin.get(hi) ?? { decode: [], mixed: [], mixedWork: [] };
     simByBin.set(hi, bin);
     const gap = (it.gpu_time ?? it.end - it.start) * 1e3 - predictStepMs(model, it);
-    (it.num_prefill_tokens > 0 ? bin.mixed : bin.decode).push(gap);
-  }
-  const byBin = new Map<number, { lo: number; hi: number; sizes: number[]; decode: number[]; mixed: number[] }>();
-  for (const it of steps) {
+    if (it.num_prefill_tokens > 0) {
+      bin.mixed.push(gap);
+      bin.mixedWork.push(work?.sim[i] ?? 0);
+    } else bin.decode.push(gap);
+  });
+  const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[] }>();
+  real.forEach((it, i) => {
+    if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
     const residual = (it.end - it.start) * 1e3 - predictStepMs(model, it);
-    (it.num_prefill_tokens > 0 ? bin.mixed : bin.decode).push(residual);
-  }
+    if (it.num_prefill_tokens > 0) {
+      bin.mixed.push(residual);
+      bin.mixedWork.push(work?.real[i] ?? 0);
+    } else bin.decode.push(residual);
+  });
   const sorted = [...byBin.values()].sort((x, y) => x.hi - y.hi);
+  // The prefill-prefix term: each side's slope on the work, then every mixed value taken at zero prefix.
+  let prefix: PrefixTerm | null = null;
+  if (work !== undefined) {
+    // Identified only where each side has PREFIX_MIN_STEPS mixed steps whose chunks had a prefix.
+    const withPrefix = (bins: Iterable<Side>) => [...bins].reduce((n, b) => n + b.mixedWork.filter((x) => x > 0).length, 0);
+    const enough = withPrefix(sorted) >= PREFIX_MIN_STEPS && withPrefix(simByBin.values()) >= PREFIX_MIN_STEPS;
+    const realFit = enough ? pooledSlopeWithinBins(sorted.map((b) => ({ y: b.mixed, x: b.mixedWork }))) : null;
+    const simFit = enough ? pooledSlopeWithinBins([...simByBin.values()].map((b) => ({ y: b.mixed, x: b.mixedWork }))) : null;
+    if (realFit !== null && simFit !== null) {
+      const simSlope = simFit.slope;
+      prefix = {
+        realMsPerMPair: realFit.slope,
+        realStandardErrorMsPerMPair: realFit.standardError,
+        simMsPerMPair: simSlope,
+        msPerMPair: realFit.slope - simSlope,
+        mixedSteps: realFit.n,
+      };
+      for (const b of sorted) b.mixed = b.mixed.map((r, j) => r - realFit.slope * b.mixedWork[j]!);
+      for (const b of simByBin.values()) b.mixed = b.mixed.map((g, j) => g - simSlope * b.mixedWork[j]!);
+    }
+  }
   const knots = sorted.map((b) => median(b.sizes));
   // The simulator's misfit per bin and kind (null without enough simulated steps), then filled between bins.
   const misfitOf = (kind: "decode" | "mixed") => {
@@ -341,7 +410,75 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     rows = [...rows, ...extra];
     tail = { hostMsPerRequest: line.slope, hostInterceptMs: line.intercept, stepsWithGpuTime: timed.length, rows: extra.length };
   }
-  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, binMisfit: misfitOn, realSteps: steps.length };
+  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, binMisfit: misfitOn, ...(work !== undefined ? { prefix } : {}), realSteps: steps.length };
+}
+
+/**
+ * The least-squares slope of y on x pooled within groups (each group's deviations from its own means), after
+ * dropping 1 % of each group's y at each end; null when x does not vary within any group.
+ */
+function pooledSlopeWithinBins(groups: readonly { y: readonly number[]; x: readonly number[] }[]): { slope: number; standardError: number; n: number } | null {
+  const kept = groups.map((g) => {
+    const order = g.y.map((_, i) => i).sort((a, b) => g.y[a]! - g.y[b]!);
+    const cut = Math.floor(order.length * 0.01);
+    const idx = order.slice(cut, order.length - cut);
+    return { y: idx.map((i) => g.y[i]!), x: idx.map((i) => g.x[i]!) };
+  });
+  let sxx = 0;
+  let sxy = 0;
+  let n = 0;
+  const dev = kept.map(({ x, y }) => {
+    const mx = x.reduce((a, v) => a + v, 0) / Math.max(1, x.length);
+    const my = y.reduce((a, v) => a + v, 0) / Math.max(1, y.length);
+    const d = x.map((v, i) => [v - mx, y[i]! - my] as const);
+    for (const [dx, dy] of d) {
+      sxx += dx * dx;
+      sxy += dx * dy;
+    }
+    n += d.length;
+    return d;
+  });
+  if (!(sxx > 1e-12)) return null;
+  const slope = sxy / sxx;
+  let sse = 0;
+  for (const d of dev) for (const [dx, dy] of d) sse += (dy - slope * dx) ** 2;
+  const groupsUsed = kept.filter((g) => g.x.length > 0).length;
+  return { slope, standardError: Math.sqrt(sse / Math.max(1, n - groupsUsed - 1) / sxx), n };
+}
+
+/**
+ * Each step's prefill-prefix work: the sum over its prefill chunks of (chunk tokens x tokens of that prompt already
+ * in KV before the chunk), in millions of pairs. Reconstructed from the steps' prefill token counts alone: the
+ * engine's scheduler and Vidur's sarathi both hand prefill tokens out first come first served, so the steps
+ * consume the prompts in arrival order (`promptsInArrivalOrder`: prompt tokens per request, sorted by arrival).
+ * On the H200 runs each request's last chunk so found ends within 0.03-0.13 ms (median) of its first token's
+ * engine time. Prefill tokens past the prompts (recomputes after a preemption) count with prefix 0
+ * (`unmatchedTokens`).
+ */
+export function prefillPrefixWork(
+  steps: readonly Pick<Iteration, "num_prefill_tokens">[],
+  promptsInArrivalOrder: readonly number[],
+): { work: number[]; unmatchedTokens: number } {
+  let next = 0;
+  let done = 0;
+  let unmatched = 0;
+  const work = steps.map((it) => {
+    let left = it.num_prefill_tokens;
+    let pairs = 0;
+    while (left > 0 && next < promptsInArrivalOrder.length) {
+      const chunk = Math.min(left, promptsInArrivalOrder[next]! - done);
+      pairs += chunk * done;
+      done += chunk;
+      left -= chunk;
+      if (done >= promptsInArrivalOrder[next]!) {
+        next++;
+        done = 0;
+      }
+    }
+    unmatched += left;
+    return pairs / 1e6;
+  });
+  return { work, unmatchedTokens: unmatched };
 }
 
 /** The table as cpu_overheads.csv text (ms, the sidecar's schema; `prefill_extra_median` only in split mode). */
@@ -350,11 +487,12 @@ export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: 
   const split = table.mode === "split";
   const jitter = table.rows.length > 0 && table.rows.every((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   const jitterCols = JITTER_LEVELS.map((q) => `,jitter_q${String(Math.round(q * 100)).padStart(2, "0")}`).join("");
-  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${jitter ? jitterCols : ""}`;
+  const prefix = table.prefix ?? null;
+  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${jitter ? jitterCols : ""}`;
   const num = (v: number) => String(Number(v.toFixed(6)));
   const lines = table.rows.map(
     (r) =>
-      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
+      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
   );
   return `${[header, ...lines].join("\n")}\n`;
 }
@@ -374,6 +512,12 @@ export async function writeCpuOverheadsFromRuns(args: {
   statistic?: "mean" | "median";
   jitter?: boolean;
   binMisfit?: boolean;
+  /**
+   * Fit the prefill-prefix term (default false): each run's steps get their prefix work from its own
+   * request_metrics.csv (prompts in arrival order; a real request counts only if its first token came, i.e. its
+   * prefill ran).
+   */
+  prefixTerm?: boolean;
   minStepsPerBin?: number;
   extendToBatchSize?: number;
 }): Promise<CpuOverheadTable> {
@@ -391,9 +535,16 @@ export async function writeCpuOverheadsFromRuns(args: {
   }
   const real: Iteration[] = [];
   const sim: Iteration[] = [];
+  const work = { real: [] as number[], sim: [] as number[] };
   for (let i = 0; i < realDirs.length; i++) {
-    real.push(...(await read(realDirs[i]!, "real")));
-    sim.push(...(await read(simDirs[i]!, "simulated")));
+    const r = await read(realDirs[i]!, "real");
+    const m = await read(simDirs[i]!, "simulated");
+    real.push(...r);
+    sim.push(...m);
+    if (args.prefixTerm === true) {
+      work.real.push(...prefillPrefixWork(r, await promptsInArrivalOrder(realDirs[i]!, "real")).work);
+      work.sim.push(...prefillPrefixWork(m, await promptsInArrivalOrder(simDirs[i]!, "simulated")).work);
+    }
   }
   const table = deriveCpuOverheads(real, sim, {
     ...(args.mode !== undefined ? { mode: args.mode } : {}),
@@ -402,10 +553,26 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.statistic !== undefined ? { statistic: args.statistic } : {}),
     ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
     ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
+    ...(args.prefixTerm === true ? { prefixWork: work } : {}),
   });
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));
   return table;
+}
+
+/** Prompt tokens of `<dir>/request_metrics.csv`'s requests whose prefill ran (first token came), by arrival. */
+async function promptsInArrivalOrder(dir: string, side: string): Promise<number[]> {
+  const path = join(dir, "request_metrics.csv");
+  let rows: Awaited<ReturnType<typeof readRequestMetrics>>;
+  try {
+    rows = await readRequestMetrics(path);
+  } catch (e) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `${side} run ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return rows
+    .filter((r) => r.first_token_at !== null && r.first_token_at !== undefined)
+    .sort((a, b) => a.arrived_at - b.arrived_at || a.request_id - b.request_id)
+    .map((r) => r.num_prefill_tokens);
 }
 
 /**

@@ -15,12 +15,13 @@ export {
   fitLine,
   fitStepTimeModel,
   formatCpuOverheadsCsv,
+  prefillPrefixWork,
   JITTER_LEVELS,
   predictStepMs,
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, PrefixTerm, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

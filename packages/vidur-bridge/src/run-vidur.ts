@@ -342,6 +342,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_file: cpuOverheadFile,
       cpu_overhead_ms_by_batch_size: resolved.cpu_overhead_ms_by_batch_size ?? null,
       cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
+      cpu_overhead_prefix_ms_per_mpair_by_batch_size: resolved.cpu_overhead_prefix_ms_per_mpair_by_batch_size ?? null,
       cpu_overhead_jitter: resolved.cpu_overhead_jitter ?? null,
       delivery_delay: deliveryDelay,
       step_time_scale: stepTimeScale,

@@ -313,6 +313,24 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     }
     expect(new Set(added.map((a) => a.toFixed(6))).size).toBeGreaterThan(1);
     expect((await readRunManifest(j1)).config.cpu_overhead_jitter).toEqual({ levels: [0.02, 0.5, 0.98], seed: 20261128 });
+
+    // The prefill-prefix column: a 600-token prompt prefills in 256-token chunks after 0, 256 and 512 of its
+    // tokens (the last chunk 88 tokens); each step adds 10 ms per million (chunk token, prefix token) pairs:
+    // 0, 0.65536 and 0.45056 ms, and nothing on the decode steps.
+    const longDir = join(tmp, "wl-long");
+    await writeWorkloadDir(longDir, [{ arrived_at: 0.25, num_prefill_tokens: 600, num_decode_tokens: 3 }]);
+    const prefixPath = join(tmp, "prefix_cpu_overheads.csv");
+    await writeFile(prefixPath, ["model_name,tensor_parallel_degree,batch_size,schedule_median,prefix_ms_per_mpair", `${TINY_MODEL},1,1,0,10`].join("\n"));
+    const longPlain = join(tmp, "runs", "r-long");
+    const longPrefix = join(tmp, "runs", "r-long-prefix");
+    await runVidur(baseOptions(longDir, longPlain));
+    await runVidur({ ...baseOptions(longDir, longPrefix), cpuOverhead: prefixPath });
+    const before = await readIterations(join(longPlain, "iterations.csv"));
+    const after = await readIterations(join(longPrefix, "iterations.csv"));
+    expect(before.map((s) => s.num_prefill_tokens)).toEqual([256, 256, 88, 0, 0]);
+    const addedMs = after.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
+    for (const [i, ms] of [0, 0.65536, 0.45056, 0, 0].entries()) expect(addedMs[i]).toBeCloseTo(ms, 6);
+    expect((await readRunManifest(longPrefix)).config.cpu_overhead_prefix_ms_per_mpair_by_batch_size).toEqual({ "1.0": 10 });
   });
 });
 

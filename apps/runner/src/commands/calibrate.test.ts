@@ -10,6 +10,7 @@ import {
   calibrationCells,
   checkSameWorkload,
   describeDelay,
+  describePrefix,
   fitProbeOf,
   formatCalibrationMd,
   machineScaleOf,
@@ -118,6 +119,14 @@ describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
     expect(describeDelay({ ...delay, admissionS: 0.00061, admissionRequests: 110, admissionConsistent: 0.8364 })).toBe(
       "0.50 ms at 1, 2.00 ms at 40 requests; first token +0.30 ms (from 900 tokens of the fit load); admission delay 0.61 ms on every token (held by 84 % of 110 short requests' intervals)",
     );
+  });
+  it("states the prefill-prefix term: off, not identified, or both slopes and what is added", () => {
+    expect(describePrefix(undefined)).toBe("Prefill-prefix term: off (--no-prefix-term).");
+    expect(describePrefix(null)).toContain("not identified");
+    const text = describePrefix({ realMsPerMPair: 2.41, realStandardErrorMsPerMPair: 0.05, simMsPerMPair: 1.27, msPerMPair: 1.14, mixedSteps: 1138 });
+    expect(text).toContain("+2.41 ms (± 0.05) per million (chunk token, earlier prompt token) pairs on the real engine and by +1.27 ms in Vidur");
+    expect(text).toContain("slopes of 1138 mixed steps");
+    expect(text).toContain("the difference, +1.14 ms per million pairs, is added");
   });
   it("reads the admission delay off prompts one step prefills: half a chunking scheduler's budget", () => {
     expect(onePrefillStep({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 })).toBe(256);

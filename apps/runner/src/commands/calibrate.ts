@@ -177,6 +177,8 @@ export function formatCalibrationMd(args: {
     "",
     `Vidur per-step time fitted on ${t.model.steps} simulated steps: ${t.model.interceptMs.toFixed(3)} ms + ${t.model.perPrefillTokenMs.toFixed(5)} ms/prefill token + ${t.model.perDecodeTokenMs.toFixed(5)} ms/decode token.`,
     "",
+    describePrefix(t.prefix),
+    "",
     t.binMisfit === true
       ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
@@ -211,6 +213,14 @@ export function formatCalibrationMd(args: {
   return `${lines.join("\n")}\n`;
 }
 
+/** The prefill-prefix term's line of calibration.md. */
+export function describePrefix(p: CpuOverheadTable["prefix"]): string {
+  if (p === undefined) return "Prefill-prefix term: off (--no-prefix-term).";
+  if (p === null) return "Prefill-prefix term: not identified (fewer than 20 mixed steps of the fit load, real or simulated, had a chunk after part of its prompt).";
+  const sign = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+  return `Prefill-prefix term: a chunk step's time grows by ${sign(p.realMsPerMPair)} ms (± ${p.realStandardErrorMsPerMPair.toFixed(2)}) per million (chunk token, earlier prompt token) pairs on the real engine and by ${sign(p.simMsPerMPair)} ms in Vidur (slopes of ${p.mixedSteps} mixed steps' residuals within batch-size bins; each step's chunks reconstructed first come first served from its prefill tokens); the difference, ${sign(p.msPerMPair)} ms per million pairs, is added to every simulated step times its pairs, and the prefill extras below are at zero prefix.`;
+}
+
 async function readComparison(dir: string): Promise<ComparisonMetrics> {
   const path = join(dir, "comparison.json");
   const parsed = ComparisonMetrics.safeParse(JSON.parse(await readFile(path, "utf8")));
@@ -235,6 +245,8 @@ export async function calibrate(
     jitter?: boolean;
     /** Correct each bin by the linear model's misfit to Vidur's own predictions there (default true). */
     binMisfit?: boolean;
+    /** Fit the prefill-prefix term (default true; @vf/vidur-bridge's `prefixTerm`). */
+    prefixTerm?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -312,6 +324,7 @@ export async function calibrate(
       ...(ctx.statistic !== undefined ? { statistic: ctx.statistic } : {}),
       ...(ctx.jitter !== undefined ? { jitter: ctx.jitter } : {}),
       ...(ctx.binMisfit !== undefined ? { binMisfit: ctx.binMisfit } : {}),
+      prefixTerm: ctx.prefixTerm ?? true,
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });

@@ -93,6 +93,9 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_prefill_extra_ms_by_batch_size": (
                     dict(zip(overhead[0], overhead[2], strict=True)) if overhead and overhead[2] is not None else None
                 ),
+                "cpu_overhead_prefix_ms_per_mpair_by_batch_size": (
+                    dict(zip(overhead[0], overhead[4], strict=True)) if overhead and overhead[4] is not None else None
+                ),
                 "cpu_overhead_jitter": (
                     {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
                 ),

@@ -19,6 +19,11 @@ interpolated in batch size like the overhead; every simulated step then adds one
 (inverse-CDF sampling of a seeded uniform, linear between levels, clamped at the outer levels). Vidur predicts one
 time per batch composition while the real engine's steps vary by +-10-15 %; without it the simulated TBT
 distribution is too narrow. Seeded (JITTER_SEED), so a simulation stays deterministic.
+
+Extension (ours): an optional column `prefix_ms_per_mpair` (ms per million pairs), interpolated in batch size like
+the overhead, is multiplied by the batch's prefill-prefix work, the sum over its prefill chunks of (chunk tokens x
+tokens of that prompt already in KV) / 1e6, and added to every batch. The engine's chunk steps grow with the prefix
+faster than Vidur predicts them from the per-op profile; without it long prompts' TTFT comes out short.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 from .protocol import SidecarError
 
 PREFILL_EXTRA = "prefill_extra_median"
+PREFIX = "prefix_ms_per_mpair"
 TERMS = ("schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean")
 
 
@@ -36,11 +42,12 @@ JITTER_PREFIX = "jitter_q"
 JITTER_SEED = 20261128
 
 
-def load_overhead_table(
-    path: str, model_name: str, tp: int
-) -> tuple[list[float], list[float], list[float] | None, tuple[list[float], list[list[float]]] | None]:
+OverheadTable = tuple[list[float], list[float], list[float] | None, tuple[list[float], list[list[float]]] | None, list[float] | None]
+
+
+def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
     """Returns (batch sizes, overhead ms, prefill-only extra ms or None, jitter (levels, per-level ms by batch size)
-    or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
+    or None, prefix ms per million pairs by batch size or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -63,10 +70,12 @@ def load_overhead_table(
         )
     total = rows[terms].fillna(0).sum(axis=1) if terms else rows["batch_size"] * 0.0
     grouped = total.groupby(rows["batch_size"]).median().sort_index()
-    extra = None
-    if has_extra:
-        extra_grouped = rows[PREFILL_EXTRA].fillna(0).groupby(rows["batch_size"]).median().sort_index()
-        extra = [float(v) for v in extra_grouped.values]
+
+    def by_batch(col: str) -> list[float]:
+        return [float(v) for v in rows[col].fillna(0).groupby(rows["batch_size"]).median().sort_index().values]
+
+    extra = by_batch(PREFILL_EXTRA) if has_extra else None
+    prefix = by_batch(PREFIX) if PREFIX in df.columns else None
     jitter = None
     jcols = sorted((c for c in df.columns if c.startswith(JITTER_PREFIX)), key=lambda c: float(c[len(JITTER_PREFIX) :]))
     if jcols:
@@ -74,14 +83,24 @@ def load_overhead_table(
             levels = [float(c[len(JITTER_PREFIX) :]) / 100 for c in jcols]
         except ValueError as e:
             raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}: jitter column names must be jitter_qNN (NN = percent): {jcols}") from e
-        per_level = [[float(v) for v in rows[c].fillna(0).groupby(rows["batch_size"]).median().sort_index().values] for c in jcols]
-        jitter = (levels, per_level)
-    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter
+        jitter = (levels, [by_batch(c) for c in jcols])
+    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix
 
 
 # A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
 # of its predicted time.
 MIN_STEP_SHARE = 0.1
+
+
+def prefill_prefix_work(batch: Any) -> float:
+    """Sum over the batch's prefill chunks of (chunk tokens x the prompt's tokens already in KV) / 1e6: Vidur's
+    `num_kv_tokens` of an item is its tokens after the chunk, so the prefix is that less the chunk. A chunk is an
+    item of more than one token or of a request whose prefill is not complete (a decode is one token after it)."""
+    pairs = 0
+    for request, q, kv in zip(batch.requests, batch.num_q_tokens, batch.num_kv_tokens, strict=True):
+        if int(q) > 1 or not request.is_prefill_complete:
+            pairs += int(q) * (int(kv) - int(q))
+    return pairs / 1e6
 
 
 class _WithCpuOverhead:
@@ -102,9 +121,11 @@ def install(
     overhead_ms: list[float],
     prefill_extra_ms: list[float] | None = None,
     jitter: tuple[list[float], list[list[float]]] | None = None,
+    prefix_ms_per_mpair: list[float] | None = None,
 ) -> None:
     """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
-    (plus the prefill-only extra when the batch carries prefill tokens, plus a seeded jitter draw when given)."""
+    (plus the prefill-only extra when the batch carries prefill tokens, plus the prefix term times the batch's
+    prefill-prefix work, plus a seeded jitter draw, when given)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
@@ -112,6 +133,7 @@ def install(
     xs = np.asarray(batch_sizes)
     ys = np.asarray(overhead_ms)
     extra = np.asarray(prefill_extra_ms) if prefill_extra_ms is not None else None
+    prefix = np.asarray(prefix_ms_per_mpair) if prefix_ms_per_mpair is not None else None
     rng = np.random.default_rng(JITTER_SEED)
     levels = np.asarray(jitter[0]) if jitter is not None else None
     per_level = [np.asarray(v) for v in jitter[1]] if jitter is not None else None
@@ -121,6 +143,8 @@ def install(
         overhead_ms = float(np.interp(len(batch.requests), xs, ys))
         if extra is not None and int(getattr(batch, "num_prefill_tokens", 0)) > 0:
             overhead_ms += float(np.interp(len(batch.requests), xs, extra))
+        if prefix is not None:
+            overhead_ms += float(np.interp(len(batch.requests), xs, prefix)) * prefill_prefix_work(batch)
         if per_level is not None:
             qs = [float(np.interp(len(batch.requests), xs, v)) for v in per_level]
             overhead_ms += float(np.interp(rng.random(), levels, qs))
