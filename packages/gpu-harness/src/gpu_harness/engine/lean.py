@@ -83,6 +83,25 @@ def token_buckets(max_tokens: int) -> list[int]:
     return out
 
 
+def chunk_seq_buckets(num_slots: int) -> list[int]:
+    """Chunk-sequence counts a split-KV mixed step's varlen call is padded to (a graph each): 2, then
+    num_slots."""
+    return sorted({b for b in (2,) if b < num_slots} | {num_slots})
+
+
+def varlen_sequences_one_chunk(chunk: int, num_slots: int, decode_split: bool) -> int:
+    """Sequences of the varlen call of a mixed step whose one prefill chunk has `chunk` rows: with split-KV
+    decode the chunk-sequence bucket plus one padding sequence (3 on a runner of more than 2 slots); else one
+    per row of the padded step up to num_slots, plus one (decode rows share the call; exact for a chunk of up
+    to 512 tokens, or any chunk on a runner of up to 512 slots). The kernel launches a thread block
+    per (query block, sequence, head) whether a sequence has rows or not; past the GPU's SM count the chunk's
+    blocks share SMs (on the H200 a 510-token chunk's attention then grows ~1.7x as fast with its prefix as in
+    a one-sequence call: scripts/gpu/flash_ab.py)."""
+    if decode_split:
+        return _bucket(1, chunk_seq_buckets(num_slots)) + 1
+    return min(_bucket(chunk, list(SLOT_BUCKETS)), num_slots) + 1
+
+
 def kv_len_buckets(max_positions: int) -> list[int]:
     """Static KV widths decode graphs are captured for: 128, 256, 512, 1024, then every 1024, then the max."""
     out = [b for b in (128, 256, 512) if b < max_positions]
@@ -202,7 +221,7 @@ class LeanModelRunner:
         self.decode_tuning = {"split": DEFAULT_SPLIT, "block_n": DEFAULT_BLOCK_N, "num_warps": DEFAULT_WARPS}
         # So are a mixed step's chunk sequences and decode entries (every program of an unused entry or
         # sequence still costs a thread-block launch per head): graphs per (tokens, chunk, entry) bucket.
-        self.chunk_seq_buckets = sorted({b for b in (2,) if b < num_slots} | {num_slots})
+        self.chunk_seq_buckets = chunk_seq_buckets(num_slots)
         self.entry_buckets = sorted({b for b in (0, 16, 48) if b < num_slots} | {num_slots})
         if self.attention != "sdpa":
             # Static step inputs (graphs read them in place): ids, positions, slots, sampled rows (int64);

@@ -7,9 +7,11 @@ Rows follow Vidur's meaning (vidur-reference.md §2.2):
 - decode (batch b, kv k): `save_kv` of b new K/V (attn_kv_cache_save), then `decode_attention` of b
   one-token queries each over k cached keys plus its own (attn_decode), slots 0..b-1 as the engine lays
   them out, with the key window the engine would read (its bucket rule when it exposes one).
-With the `flash-varlen` backend (what the engine picks on a GPU where the kernel passes its self-test, by the
-same `select_backend`), attn_prefill times `flash_varlen_attention` instead (one sequence of c query rows
-over k + c keys), and attn_decode times what the engine runs for decode rows (the same
+With the `flash-varlen` backend (what the engine picks on a GPU where the kernel passes its self-test, by
+the same `select_backend`), attn_prefill times `flash_varlen_attention` instead: the chunk's c query rows
+over k + c keys in the call the engine makes for a step with that one chunk, among the empty sequences it
+pads the call to (`lean.varlen_sequences_one_chunk`; `prefill_call="single"`: the chunk alone, as before);
+attn_decode times what the engine runs for decode rows (the same
 `select_decode_attention`): `decode_kernel.decode_attention_split` (b entries over k + 1 keys each) or
 `flash_varlen_attention` with b one-row sequences.
 The cache has the engine's layout `[slots, positions, kv_heads, head_dim]` at the model's real head_dim.
@@ -31,6 +33,24 @@ from .timing import OpTimer, TimeStats
 
 # Input buffers per op rotate over this many copies (the L2 scrub in OpTimer does the rest on CUDA).
 _SLOTS = 2
+
+
+def prefill_sequences_rule() -> tuple[Callable[[int, int, bool], int], str]:
+    """How many varlen sequences the engine's call has for a step with one chunk (chunk rows, slots, split-KV
+    decode): the lean engine's own rule when present, else 1."""
+    try:
+        from ..engine.lean import varlen_sequences_one_chunk
+    except ImportError:
+        return (lambda _chunk, _slots, _split: 1), "one sequence"
+    return varlen_sequences_one_chunk, "gpu_harness.engine.lean.varlen_sequences_one_chunk"
+
+
+def chunk_call_tensors(chunk: int, kv_len: int, sequences: int) -> tuple[list[int], list[int], list[int]]:
+    """(cu_q, cu_k, seqused_k) of a varlen call whose first sequence is the chunk (`chunk` rows over `kv_len`
+    keys from cache row 0) and whose other `sequences - 1` sequences are empty (no rows, no keys)."""
+    if sequences < 1:
+        raise ValueError(f"sequences must be >= 1, got {sequences}")
+    return [0] + [chunk] * sequences, [0] * (sequences + 1), [kv_len] + [0] * (sequences - 1)
 
 
 def kv_bucket_rule() -> tuple[Callable[[int, int], int], str]:
@@ -64,6 +84,7 @@ class AttentionProfiler:
         attention: str = "auto",
         decode_attn: str = "auto",
         kv_save_fused: bool = False,
+        prefill_call: str = "engine",
     ) -> None:
         param = next(model.parameters())
         # The fused q/k norm + RoPE kernel writes K/V itself (timed as attn_rope): no save of its own.
@@ -91,6 +112,11 @@ class AttentionProfiler:
         # As the engine: one spare position per slot (its scratch row for idle graph rows).
         self.max_positions = max_seq_len + 1
         self.bucket, self.bucket_rule = kv_bucket_rule()
+        if prefill_call not in ("engine", "single"):
+            raise ValueError(f"prefill_call must be engine or single, got {prefill_call!r}")
+        self.prefill_call = prefill_call
+        self.max_batch_size = max_batch_size
+        self.prefill_seqs_of, self.prefill_seqs_rule = prefill_sequences_rule()
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         shape = (max_batch_size, self.max_positions, dims.n_kv_head, dims.head_dim)
         self.k_cache = self._randn(*shape)
@@ -113,6 +139,28 @@ class AttentionProfiler:
         kc, vc = self.k_cache, self.v_cache
         return lambda: engine_attention.flash_varlen_attention(
             q, kc, vc, cu_q, cu_k, used, rows, self.max_positions
+        )
+
+    def prefill_sequences(self, chunk: int) -> int:
+        """Varlen sequences of the timed attn_prefill call of a `chunk`-row chunk (1 with prefill_call
+        single)."""
+        if self.prefill_call == "single":
+            return 1
+        return self.prefill_seqs_of(chunk, self.max_batch_size, self.decode_attn == "split-kv")
+
+    def _flash_chunk(self, q: torch.Tensor, chunk: int, kv_len: int) -> Callable[[], torch.Tensor]:
+        """flash_varlen_attention of one chunk (`chunk` query rows over kv_len keys, slot 0) in the call shape
+        of `prefill_sequences`."""
+        cu_q, cu_k, used = chunk_call_tensors(chunk, kv_len, self.prefill_sequences(chunk))
+        i32 = {"dtype": torch.int32, "device": self.device}
+        cu_q_t, cu_k_t, used_t = (
+            torch.tensor(cu_q, **i32),
+            torch.tensor(cu_k, **i32),
+            torch.tensor(used, **i32),
+        )
+        kc, vc = self.k_cache, self.v_cache
+        return lambda: engine_attention.flash_varlen_attention(
+            q, kc, vc, cu_q_t, cu_k_t, used_t, chunk, self.max_positions
         )
 
     def _randn(self, *shape: int) -> torch.Tensor:
@@ -140,6 +188,14 @@ class AttentionProfiler:
             "cache_layout": "[slots, positions, kv_heads, head_dim] (one slot per request)",
             "head_dim": self.dims.head_dim,
             "decode_kv_window": "each sequence's own keys (seqused_k)" if self.flash else self.bucket_rule,
+            "prefill_call": (
+                f"{self.prefill_call}: the chunk and {self.prefill_sequences(512) - 1} empty varlen "
+                "sequences "
+                f"({self.prefill_seqs_rule if self.prefill_call == 'engine' else 'one sequence alone'}, "
+                f"{self.max_batch_size} slots)"
+                if self.flash
+                else "sdpa prefill_attention (no varlen call)"
+            ),
             "block_size_column": f"{self.block_size} (scheduler block size flag; cache is slot-based)",
         }
 
@@ -177,7 +233,7 @@ class AttentionProfiler:
                 ]
             )
             if self.flash:
-                prefill = self.timer.measure([self._flash(qs[i], c, range(1), k + c) for i in range(_SLOTS)])
+                prefill = self.timer.measure([self._flash_chunk(qs[i], c, k + c) for i in range(_SLOTS)])
             else:
                 prefill = self.timer.measure(
                     [

@@ -104,6 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Triton kernel where its self-test passes, else flash) | split-kv | flash",
     )
     parser.add_argument(
+        "--prefill-call",
+        default="engine",
+        help="shape of the flash-varlen call attn_prefill times: engine (the chunk among the empty sequences "
+        "the engine's call pads a one-chunk step to, which slows its thread blocks' placement: ~1.7x the "
+        "prefix cost on the H200) | single (one sequence alone, as profiles before the ninth session "
+        "timed it)",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=20, help="measured samples per op and point (default 20)"
     )
     parser.add_argument(
@@ -146,6 +154,7 @@ def options_from_args(args: argparse.Namespace, command: str) -> ProfileOptions:
         block_size=args.block_size,
         attention=args.attention,
         decode_attn=args.decode_attn,
+        prefill_call=args.prefill_call,
         fused_kernels=args.fused_kernels,
         repeats=args.repeats,
         warmup=args.warmup,

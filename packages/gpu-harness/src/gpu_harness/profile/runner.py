@@ -80,6 +80,7 @@ class ProfileOptions:
     num_slots: int | None = None
     attention: str = "auto"
     decode_attn: str = "auto"
+    prefill_call: str = "engine"
     fused_kernels: str = "auto"
     command: str = ""
     extra_manifest: dict[str, Any] = field(default_factory=dict)
@@ -146,6 +147,10 @@ def validate_options(opts: ProfileOptions) -> str:
     if opts.fused_kernels not in ("auto", "triton", "torch"):
         raise ProfileError(
             "PROFILE_BAD_FLAG", f"--fused-kernels {opts.fused_kernels!r}: expected auto, triton or torch"
+        )
+    if opts.prefill_call not in ("engine", "single"):
+        raise ProfileError(
+            "PROFILE_BAD_FLAG", f"--prefill-call {opts.prefill_call!r}: expected engine or single"
         )
     if opts.decode_attn not in ("auto", "split-kv", "flash"):
         raise ProfileError(
@@ -379,6 +384,7 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         attention=opts.attention,
         decode_attn=opts.decode_attn,
         kv_save_fused=kv_save_fused,
+        prefill_call=opts.prefill_call,
     )
     pre_done, pre_trimmed = _sweep(
         "prefill",
