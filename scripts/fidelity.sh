@@ -8,7 +8,9 @@
 # The seventh session's sections follow (the same calibration on four more server starts, the machine-probe
 # study, the per-step token delivery family with its own calibration), then the eighth's (every family recorded
 # again with per-step delivery, calibrated on Azure conv's 60 % and frozen onto the rest): about 80 minutes in all
-# on 2 cores. `bash scripts/fidelity.sh load60 --eighth` runs only the eighth session's section.
+# on 2 cores. `bash scripts/fidelity.sh load60 --eighth` runs only the eighth session's section; the ninth's (the
+# prefill-prefix term, a long-prompt family, then the engine-shaped attention profile; about 60 minutes) follows it,
+# `--ninth` runs it alone, `--ninth-profile` only its profile part.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -16,11 +18,15 @@ cd "$ROOT"
 FIT="${1:-load60}"
 ALSO=(--fit-also "tmp/h200-runs/azure-$FIT-rep1,tmp/h200-runs/azure-$FIT-rep2")
 EIGHTH_ONLY=
+NINTH_ONLY=
+PROFILE_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
   --eighth) EIGHTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single or --eighth)" >&2; exit 2 ;;
+  --ninth) NINTH_ONLY=1 ;;
+  --ninth-profile) PROFILE_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth or --ninth-profile)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -49,17 +55,12 @@ for which in "" --no-admission-delay -cal v2; do
     if [[ $which == --no-admission-delay ]]; then flag=$which; fi
     if [[ $which == v2 ]]; then also=(); fitted="V2 alone"; fi
     which=-cal
-    "${R[@]}" calibrate "$E/azure-conv-v.json" --fit load60 "${also[@]}" $flag >&2
+    "${R[@]}" calibrate "$E/azure-conv-v.json" --fit load60 "${also[@]}" $flag --no-prefix-term >&2
     for x in "${V8[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v-calibration" >&2; done
     echo "## Per-step delivery, every family (eighth session): calibrated (fit: Azure conv 60 %, $fitted${flag:+, $flag}), against every repeat"
   fi
   args=()
-  for l in 30 60; do args+=("$(band "Azure $l% (V2, V3)" azure-conv-v "load$l" "$which" azure-conv-v-rep1)"); done
-  args+=("$(band "Azure 85% (V2)" azure-conv-v load85 "$which")")
-  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (B1, B2)" azure-conv-chunk256-b "load$l" "$which" azure-conv-chunk256-b-rep1)"); done
-  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (W1, W2)" azure-conv-cap32-w "load$l" "$which" azure-conv-cap32-w-rep1)"); done
-  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (V1, V2)" sharegpt-v "load$l" "$which" sharegpt-v-rep1)"); done
-  for l in 30 60 85; do args+=("$(band "Mooncake $l% (V1, V2)" mooncake-v "load$l" "$which" mooncake-v-rep1)"); done
+  family_rows "$which"
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 echo
@@ -71,6 +72,92 @@ python3 scripts/fidelity-table.py --throughput \
   "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal" \
   "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal"
 }
+ninth() {
+# The ninth session: the prefill-prefix term (runner calibrate's default since then), fitted on Azure conv's 60 % (V2
+# alone) and frozen onto the eighth session's families, before (--no-prefix-term) and after; a long-prompt family
+# never calibrated on (X1, X2: two machines); and the same family predicted from the same machine's Azure 60 % (X1).
+# Runs and servers: docs/runbook.md, "The ninth H200 session".
+V8=(azure-conv-v-rep1 sharegpt-v sharegpt-v-rep1 mooncake-v mooncake-v-rep1 azure-conv-chunk256-b azure-conv-chunk256-b-rep1
+  azure-conv-cap32-w azure-conv-cap32-w-rep1 azure-conv-v-capacity sharegpt-v-capacity mooncake-v-capacity
+  azure-conv-chunk256-b-capacity azure-conv-cap32-w-capacity)
+X9=(longprompt-x longprompt-x-rep1 longprompt-x-capacity azure-conv-x azure-conv-x-rep1)
+for x in azure-conv-v "${V8[@]}" "${X9[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+local flag title args l
+echo
+echo "## Long prompts (ninth session; never calibrated on): uncalibrated, against every repeat"
+args=()
+lp_rows ""
+python3 scripts/fidelity-table.py --band "${args[@]}"
+for flag in --no-prefix-term ""; do
+  "${R[@]}" calibrate "$E/azure-conv-v.json" --fit load60 $flag >&2
+  for x in "${V8[@]}" "${X9[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v-calibration" >&2; done
+  title="without the prefill-prefix term (--no-prefix-term)"
+  if [[ -z $flag ]]; then title="with the prefill-prefix term"; fi
+  echo
+  echo "## Every family, calibrated on Azure conv 60 % (V2 alone), $title, against every repeat"
+  args=()
+  family_rows -cal
+  lp_rows -cal
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+  echo
+  echo "## Capacity (every request at once), real vs simulated, calibrated on Azure conv 60 % (V2 alone), $title"
+  python3 scripts/fidelity-table.py --throughput \
+    "Azure conv, 512 budget (V1)=$C/azure-conv-v-capacity-saturation,$C/azure-conv-v-capacity-saturation-cal" \
+    "Azure conv, 256 budget (B1)=$C/azure-conv-chunk256-b-capacity-saturation,$C/azure-conv-chunk256-b-capacity-saturation-cal" \
+    "Azure conv, 32 cap (W1)=$C/azure-conv-cap32-w-capacity-saturation,$C/azure-conv-cap32-w-capacity-saturation-cal" \
+    "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal" \
+    "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal" \
+    "Long prompts, 512 budget (X1)=$C/longprompt-x-capacity-saturation,$C/longprompt-x-capacity-saturation-cal"
+done
+# The same family predicted from the same machine's Azure conv 60 % (X1).
+"${R[@]}" calibrate "$E/azure-conv-x.json" --fit load60 >&2
+for x in longprompt-x longprompt-x-rep1 azure-conv-x-rep1; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-x-calibration" >&2; done
+echo
+echo "## Long prompts, calibrated on Azure conv 60 % of the same machine (X1), with the prefill-prefix term, against every repeat"
+args=()
+lp_rows -cal
+python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+ninth_profile() {
+# The ninth session's engine-shaped attention profile (data/h200-qwen3-0.6b/profiles-prefill-engine: attn_prefill
+# timed in the call shape the engine makes, ~1.7x the prefix cost of the one-sequence call the other profile
+# timed): the same experiments on it (*-pe), uncalibrated, then calibrated on Azure conv 60 % (V2 alone) and frozen.
+local P=(azure-conv-v-rep1-pe sharegpt-v-pe sharegpt-v-rep1-pe mooncake-v-pe mooncake-v-rep1-pe azure-conv-chunk256-b-pe
+  azure-conv-chunk256-b-rep1-pe azure-conv-cap32-w-pe azure-conv-cap32-w-rep1-pe longprompt-x-pe longprompt-x-rep1-pe
+  azure-conv-x-pe azure-conv-x-rep1-pe)
+local x l which args
+for x in azure-conv-v-pe "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for which in "" -cal; do
+  if [[ $which == -cal ]]; then
+    "${R[@]}" calibrate "$E/azure-conv-v-pe.json" --fit load60 >&2
+    for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v-pe-calibration" >&2; done
+  fi
+  echo
+  if [[ -z $which ]]; then
+    echo "## The engine-shaped attention profile (ninth session): uncalibrated, against every repeat"
+  else
+    echo "## The engine-shaped attention profile: calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term), against every repeat"
+  fi
+  args=()
+  family_rows "$which" -pe
+  lp_rows "$which" -pe
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
+family_rows() {  # SUFFIX [NAME_SUFFIX]: the eighth session's families' table rows (band arguments) onto args
+  local s=$1 n=${2:-} l
+  for l in 30 60; do args+=("$(band "Azure $l% (V2, V3)" "azure-conv-v$n" "load$l" "$s" "azure-conv-v-rep1$n")"); done
+  args+=("$(band "Azure 85% (V2)" "azure-conv-v$n" load85 "$s")")
+  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (B1, B2)" "azure-conv-chunk256-b$n" "load$l" "$s" "azure-conv-chunk256-b-rep1$n")"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (W1, W2)" "azure-conv-cap32-w$n" "load$l" "$s" "azure-conv-cap32-w-rep1$n")"); done
+  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (V1, V2)" "sharegpt-v$n" "load$l" "$s" "sharegpt-v-rep1$n")"); done
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (V1, V2)" "mooncake-v$n" "load$l" "$s" "mooncake-v-rep1$n")"); done
+}
+lp_rows() {  # SUFFIX [NAME_SUFFIX]: the ninth session's long-prompt family's and the X machines' Azure rows onto args
+  local s=$1 n=${2:-} l
+  for l in 30 60 85; do args+=("$(band "Long prompts $l% (X1, X2)" "longprompt-x$n" "load$l" "$s" "longprompt-x-rep1$n")"); done
+  for l in 30 60 85; do args+=("$(band "Azure $l% (X1, X2)" "azure-conv-x$n" "load$l" "$s" "azure-conv-x-rep1$n")"); done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -78,6 +165,8 @@ band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation ag
   echo "$label=$dirs"
 }
 if [[ -n $EIGHTH_ONLY ]]; then eighth; exit 0; fi
+if [[ -n $NINTH_ONLY ]]; then ninth; ninth_profile; exit 0; fi
+if [[ -n $PROFILE_ONLY ]]; then ninth_profile; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -85,7 +174,7 @@ OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-
   azure-conv-p azure-conv-p2 azure-conv-r azure-conv-r2 azure-conv-cap32-q azure-conv-cap32-s)
 for x in azure-conv "${OTHERS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 # The earlier sessions' sections calibrate as those sessions did: without the admission delay (eighth session).
-"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} --no-admission-delay >&2
+"${R[@]}" calibrate "$E/azure-conv.json" --fit "$FIT" ${ALSO[@]+"${ALSO[@]}"} --no-admission-delay --no-prefix-term >&2
 for x in "${OTHERS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-calibration" >&2; done
 
 echo "## Uncalibrated"
@@ -164,7 +253,7 @@ python3 scripts/fidelity-table.py --band "${args[@]}"
 MP=(azure-conv-mp-p2 azure-conv-mp-r azure-conv-mp-r2 azure-conv-mp-cap32-q azure-conv-mp-cap32-s)
 for x in azure-conv-mp-p "${MP[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for flag in "" --machine-probe; do
-  "${R[@]}" calibrate "$E/azure-conv-mp-p.json" --fit load60 --fit-also tmp/h200-runs/azure-p2-load60 --no-admission-delay $flag >&2
+  "${R[@]}" calibrate "$E/azure-conv-mp-p.json" --fit load60 --fit-also tmp/h200-runs/azure-p2-load60 --no-admission-delay --no-prefix-term $flag >&2
   for x in "${MP[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-mp-p-calibration" $flag >&2; done
   echo
   echo "## Fit on server P's 60 % (P, P2 pooled)${flag:+, $flag}: P's other loads, then R, R2 (another machine), the 32 cap (Q on P's machine, S on R's)"
@@ -178,7 +267,7 @@ done
 # Per-step token delivery (gpu-harness serve's default from the seventh session on): its own family and calibration.
 PS=(azure-conv-ps-rep1 azure-conv-ps-rep2 azure-conv-ps-rep3)
 for x in azure-conv-ps "${PS[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-"${R[@]}" calibrate "$E/azure-conv-ps.json" --fit load60 --fit-also "$H/azure-u2-load60,$H/azure-t2-load60,$H/azure-t4-load60" --no-admission-delay >&2
+"${R[@]}" calibrate "$E/azure-conv-ps.json" --fit load60 --fit-also "$H/azure-u2-load60,$H/azure-t2-load60,$H/azure-t4-load60" --no-admission-delay --no-prefix-term >&2
 for x in "${PS[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ps-calibration" >&2; done
 echo
 echo "## Per-step token delivery (servers U1, U2 on one machine, T2, T4 on another): uncalibrated, against every repeat"
@@ -197,3 +286,5 @@ python3 scripts/same-machine-ab.py \
   "60 %, T1 then T2=$H/azure-t1-load60,$H/azure-t2-load60" "60 %, T3 then T4=$H/azure-t3-load60,$H/azure-t4-load60" \
   "85 %, T1 then T2=$H/azure-t1-load85,$H/azure-t2-load85" "85 %, T3 then T4=$H/azure-t3-load85,$H/azure-t4-load85"
 eighth
+ninth
+ninth_profile

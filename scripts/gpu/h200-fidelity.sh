@@ -42,6 +42,17 @@
 #          (30 / 60 / 85 % of V1's capacities; runs named rep1); server B1 (256-token budget): capacity and loads.
 #   call15 CAP32_RATES B_RATES AZ_RATES: on another machine, V3 (default) at Azure conv's rates (rep2), then B2
 #          (256 budget) and W2 (32 cap) at calls 14 / 13's rates (rep1).
+# The ninth session's calls (the prefill-prefix term: a chunk step's time grows with its prompt prefix faster on the
+# engine than Vidur predicts from the per-op profile):
+#   call16 AZ_RATES: scripts/gpu/prefix_probe.py (the engine's chunk step against the profile's attention, one
+#          machine: results/pp), then server X1 (default): Azure conv at V1's rates and a long-prompt family
+#          never calibrated on (synthetic: 300 prompts of 1,024-4,096 tokens, 8-64 output tokens): capacity, loads.
+#   call17 LP_RATES AZ_RATES: a second start X2 (it came on another machine) at call 16's long-prompt rates and
+#          Azure conv's (runs named rep1).
+#   call18: scripts/gpu/flash_ab.py (the FlashAttention call of a chunk in the profiler's shape and the engine's,
+#          one thing changed at a time): results/fa.
+#   call19: the profile twice on one machine, attn_prefill timed in the engine's call shape (`--prefill-call
+#          engine`, the default since then) and alone (`single`, as before): results/profile-{engine,single}.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -54,6 +65,7 @@ G=(python3 scripts/gpu/gpu_half.py --node /tmp/vf/node/bin/node --runner /tmp/vf
 AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson --seed 1"
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
+LP="longprompt=--synthetic 300 --prefill uniform:1024:4096 --decode uniform:8:64 --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
 # One server start NAME with batch cap CAP (128: the default server) serving Azure conv at RATES (R1,R2,...) under
 # a LIMIT-second timeout, with EXTRA server flags if given; its runs land in results/NAME.
@@ -92,7 +104,7 @@ serve_mix() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -162,7 +174,23 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     serve_mix v3 145 "" --family "$AZ" --family-rates "azure=${4:?AZ_RATES}" --rep-offset 2
     serve_mix b2 165 "--max-num-batched-tokens 256" --family "$AZ" --family-rates "azure=${3:?B_RATES}" --rep-offset 1
     serve_mix w2 165 "--max-batch-size 32" --family "$AZ" --family-rates "azure=${2:?CAP32_RATES}" --rep-offset 1 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call15)" >&2; exit 2 ;;
+  call16)
+    timeout -s INT 170 python3 scripts/gpu/prefix_probe.py --out /tmp/vf/results/pp 2>&1 | tail -n 24
+    pack_out
+    serve_mix x1 380 "" --family "$AZ" --family-rates "azure=${2:?AZ_RATES}" --family "$LP" \
+      --family-requests longprompt=300 ;;
+  call17)
+    serve_mix x2 300 "" --family "$LP" --family-requests longprompt=300 --family-rates "longprompt=${2:?LP_RATES}" \
+      --family "$AZ" --family-rates "azure=${3:?AZ_RATES}" --rep-offset 1 ;;
+  call18) timeout -s INT 150 python3 scripts/gpu/flash_ab.py --out /tmp/vf/results/fa 2>&1 | tail -n 16 ;;
+  call19)
+    for pc in engine single; do
+      timeout -s INT 200 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
+        --prefill-call $pc --out /tmp/vf/results/profile-$pc 2>&1 | tail -n 4
+      pack_out
+    done ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call19)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
