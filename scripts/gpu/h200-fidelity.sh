@@ -53,6 +53,9 @@
 #          one thing changed at a time): results/fa.
 #   call19: the profile twice on one machine, attn_prefill timed in the engine's call shape (`--prefill-call
 #          engine`, the default since then) and alone (`single`, as before): results/profile-{engine,single}.
+#   call20: scripts/gpu/decode_ab.py (decode steps of 24 requests at 192-2,048 tokens of context: the engine's step,
+#          the profile's attn_decode, the split-KV kernel in the profiler's call, padded as the engine pads it, with
+#          spread lengths): results/da.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -104,7 +107,7 @@ serve_mix() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -190,7 +193,8 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
         --prefill-call $pc --out /tmp/vf/results/profile-$pc 2>&1 | tail -n 4
       pack_out
     done ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call19)" >&2; exit 2 ;;
+  call20) timeout -s INT 200 python3 scripts/gpu/decode_ab.py --out /tmp/vf/results/da 2>&1 | tail -n 16 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call20)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
