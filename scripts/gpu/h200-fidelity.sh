@@ -56,6 +56,7 @@
 #   call20: scripts/gpu/decode_ab.py (decode steps of 24 requests at 192-2,048 tokens of context: the engine's step,
 #          the profile's attn_decode, the split-KV kernel in the profiler's call, padded as the engine pads it, with
 #          spread lengths): results/da.
+#   call21: decode_ab.py again at 8 and 64 requests (results/da8, results/da64).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -107,7 +108,7 @@ serve_mix() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -194,7 +195,11 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
       pack_out
     done ;;
   call20) timeout -s INT 200 python3 scripts/gpu/decode_ab.py --out /tmp/vf/results/da 2>&1 | tail -n 16 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call20)" >&2; exit 2 ;;
+  call21)
+    for b in 8 64; do
+      timeout -s INT 200 python3 scripts/gpu/decode_ab.py --batch $b --out /tmp/vf/results/da$b 2>&1 | tail -n 8
+    done ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call21)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
