@@ -32,6 +32,14 @@ R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
 C=tmp/comparisons
 H=tmp/h200-runs
+# The eighth session's capacity rows (every request at once, per-step servers): real and calibrated saturation runs.
+CAPACITY_ROWS=(
+  "Azure conv, 512 budget (V1)=$C/azure-conv-v-capacity-saturation,$C/azure-conv-v-capacity-saturation-cal"
+  "Azure conv, 256 budget (B1)=$C/azure-conv-chunk256-b-capacity-saturation,$C/azure-conv-chunk256-b-capacity-saturation-cal"
+  "Azure conv, 32 cap (W1)=$C/azure-conv-cap32-w-capacity-saturation,$C/azure-conv-cap32-w-capacity-saturation-cal"
+  "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal"
+  "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal"
+)
 eighth() {
 # The eighth session: every family again with per-step token delivery (the server's default), each at 30 / 60 / 85 %
 # of its capacity measured on a per-step server (V1, W1, B1); calibrated on Azure conv's 60 % (V2, V3 pooled: two
@@ -65,12 +73,7 @@ for which in "" --no-admission-delay -cal v2; do
 done
 echo
 echo "## Per-step delivery: capacity (every request at once), real vs simulated (the calibration fitted on V2 alone)"
-python3 scripts/fidelity-table.py --throughput \
-  "Azure conv, 512 budget (V1)=$C/azure-conv-v-capacity-saturation,$C/azure-conv-v-capacity-saturation-cal" \
-  "Azure conv, 256 budget (B1)=$C/azure-conv-chunk256-b-capacity-saturation,$C/azure-conv-chunk256-b-capacity-saturation-cal" \
-  "Azure conv, 32 cap (W1)=$C/azure-conv-cap32-w-capacity-saturation,$C/azure-conv-cap32-w-capacity-saturation-cal" \
-  "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal" \
-  "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal"
+python3 scripts/fidelity-table.py --throughput "${CAPACITY_ROWS[@]}"
 }
 ninth() {
 # The ninth session: the prefill-prefix term (runner calibrate's default since then), fitted on Azure conv's 60 % (V2
@@ -101,12 +104,7 @@ for flag in --no-prefix-term ""; do
   python3 scripts/fidelity-table.py --band "${args[@]}"
   echo
   echo "## Capacity (every request at once), real vs simulated, calibrated on Azure conv 60 % (V2 alone), $title"
-  python3 scripts/fidelity-table.py --throughput \
-    "Azure conv, 512 budget (V1)=$C/azure-conv-v-capacity-saturation,$C/azure-conv-v-capacity-saturation-cal" \
-    "Azure conv, 256 budget (B1)=$C/azure-conv-chunk256-b-capacity-saturation,$C/azure-conv-chunk256-b-capacity-saturation-cal" \
-    "Azure conv, 32 cap (W1)=$C/azure-conv-cap32-w-capacity-saturation,$C/azure-conv-cap32-w-capacity-saturation-cal" \
-    "ShareGPT, 512 budget (V1)=$C/sharegpt-v-capacity-saturation,$C/sharegpt-v-capacity-saturation-cal" \
-    "Mooncake, 512 budget (V1)=$C/mooncake-v-capacity-saturation,$C/mooncake-v-capacity-saturation-cal" \
+  python3 scripts/fidelity-table.py --throughput "${CAPACITY_ROWS[@]}" \
     "Long prompts, 512 budget (X1)=$C/longprompt-x-capacity-saturation,$C/longprompt-x-capacity-saturation-cal"
 done
 # The same family predicted from the same machine's Azure conv 60 % (X1).
