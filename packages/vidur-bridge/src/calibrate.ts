@@ -160,10 +160,15 @@ export const PREFIX_MIN_STEPS = 20;
 
 /** Mean of the values left after dropping `trim` of them at each end (at least one value is kept). */
 export function trimmedMean(xs: readonly number[], trim = 0.01): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const cut = Math.min(Math.floor(s.length * trim), Math.floor((s.length - 1) / 2));
-  const kept = s.slice(cut, s.length - cut);
+  const kept = trimmedOrder(xs, trim).map((i) => xs[i]!);
   return kept.reduce((acc, v) => acc + v, 0) / kept.length;
+}
+
+/** Indices of `xs` in ascending order of value, less `trim` of them at each end (at least one is kept). */
+function trimmedOrder(xs: readonly number[], trim: number): number[] {
+  const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const cut = Math.min(Math.floor(order.length * trim), Math.floor((order.length - 1) / 2));
+  return order.slice(cut, order.length - cut);
 }
 
 function median(xs: number[]): number {
@@ -419,9 +424,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
  */
 function pooledSlopeWithinBins(groups: readonly { y: readonly number[]; x: readonly number[] }[]): { slope: number; standardError: number; n: number } | null {
   const kept = groups.map((g) => {
-    const order = g.y.map((_, i) => i).sort((a, b) => g.y[a]! - g.y[b]!);
-    const cut = Math.floor(order.length * 0.01);
-    const idx = order.slice(cut, order.length - cut);
+    const idx = trimmedOrder(g.y, 0.01);
     return { y: idx.map((i) => g.y[i]!), x: idx.map((i) => g.x[i]!) };
   });
   let sxx = 0;

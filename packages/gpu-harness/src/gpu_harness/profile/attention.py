@@ -27,22 +27,13 @@ import torch
 
 from ..engine import attention as engine_attention
 from ..engine import decode_kernel
+from ..engine.lean import varlen_sequences_one_chunk
 from .grid import DecodePoint, PrefillPoint
 from .model_dims import ModelDims
 from .timing import OpTimer, TimeStats
 
 # Input buffers per op rotate over this many copies (the L2 scrub in OpTimer does the rest on CUDA).
 _SLOTS = 2
-
-
-def prefill_sequences_rule() -> tuple[Callable[[int, int, bool], int], str]:
-    """How many varlen sequences the engine's call has for a step with one chunk (chunk rows, slots, split-KV
-    decode): the lean engine's own rule when present, else 1."""
-    try:
-        from ..engine.lean import varlen_sequences_one_chunk
-    except ImportError:
-        return (lambda _chunk, _slots, _split: 1), "one sequence"
-    return varlen_sequences_one_chunk, "gpu_harness.engine.lean.varlen_sequences_one_chunk"
 
 
 def chunk_call_tensors(chunk: int, kv_len: int, sequences: int) -> tuple[list[int], list[int], list[int]]:
@@ -116,7 +107,6 @@ class AttentionProfiler:
             raise ValueError(f"prefill_call must be engine or single, got {prefill_call!r}")
         self.prefill_call = prefill_call
         self.max_batch_size = max_batch_size
-        self.prefill_seqs_of, self.prefill_seqs_rule = prefill_sequences_rule()
         self.gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         shape = (max_batch_size, self.max_positions, dims.n_kv_head, dims.head_dim)
         self.k_cache = self._randn(*shape)
@@ -146,7 +136,7 @@ class AttentionProfiler:
         single)."""
         if self.prefill_call == "single":
             return 1
-        return self.prefill_seqs_of(chunk, self.max_batch_size, self.decode_attn == "split-kv")
+        return varlen_sequences_one_chunk(chunk, self.max_batch_size, self.decode_attn == "split-kv")
 
     def _flash_chunk(self, q: torch.Tensor, chunk: int, kv_len: int) -> Callable[[], torch.Tensor]:
         """flash_varlen_attention of one chunk (`chunk` query rows over kv_len keys, slot 0) in the call shape
@@ -168,6 +158,11 @@ class AttentionProfiler:
 
     def describe(self) -> dict[str, Any]:
         """What was profiled, for profile.json."""
+        rule = (
+            "gpu_harness.engine.lean.varlen_sequences_one_chunk"
+            if self.prefill_call == "engine"
+            else "one sequence alone"
+        )
         return {
             "module": engine_attention.__name__,
             "backend": self.attention,
@@ -191,8 +186,7 @@ class AttentionProfiler:
             "prefill_call": (
                 f"{self.prefill_call}: the chunk and {self.prefill_sequences(512) - 1} empty varlen "
                 "sequences "
-                f"({self.prefill_seqs_rule if self.prefill_call == 'engine' else 'one sequence alone'}, "
-                f"{self.max_batch_size} slots)"
+                f"({rule}, {self.max_batch_size} slots)"
                 if self.flash
                 else "sdpa prefill_attention (no varlen call)"
             ),
