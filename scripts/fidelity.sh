@@ -10,7 +10,8 @@
 # again with per-step delivery, calibrated on Azure conv's 60 % and frozen onto the rest): about 80 minutes in all
 # on 2 cores. `bash scripts/fidelity.sh load60 --eighth` runs only the eighth session's section; the ninth's (the
 # prefill-prefix term, a long-prompt family, then the engine-shaped attention profile; about 60 minutes) follows it,
-# `--ninth` runs it alone, `--ninth-profile` only its profile part.
+# `--ninth` runs it alone, `--ninth-profile` only its profile part; the tenth's (the same experiments on the profile with
+# both attention ops from the engine; about 25 minutes) follows, `--tenth` runs it alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -20,13 +21,15 @@ ALSO=(--fit-also "tmp/h200-runs/azure-$FIT-rep1,tmp/h200-runs/azure-$FIT-rep2")
 EIGHTH_ONLY=
 NINTH_ONLY=
 PROFILE_ONLY=
+TENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
   --eighth) EIGHTH_ONLY=1 ;;
   --ninth) NINTH_ONLY=1 ;;
   --ninth-profile) PROFILE_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth or --ninth-profile)" >&2; exit 2 ;;
+  --tenth) TENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile or --tenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -116,31 +119,43 @@ args=()
 lp_rows -cal
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
-ninth_profile() {
-# The ninth session's engine-shaped attention profile (data/h200-qwen3-0.6b/profiles-prefill-engine: attn_prefill
-# timed in the call shape the engine makes, ~1.7x the prefix cost of the one-sequence call the other profile
-# timed): the same experiments on it (*-pe), uncalibrated, then calibrated on Azure conv 60 % (V2 alone) and frozen.
-local P=(azure-conv-v-rep1-pe sharegpt-v-pe sharegpt-v-rep1-pe mooncake-v-pe mooncake-v-rep1-pe azure-conv-chunk256-b-pe
-  azure-conv-chunk256-b-rep1-pe azure-conv-cap32-w-pe azure-conv-cap32-w-rep1-pe longprompt-x-pe longprompt-x-rep1-pe
-  azure-conv-x-pe azure-conv-x-rep1-pe)
-local x l which args
-for x in azure-conv-v-pe "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+other_profile() {  # SUFFIX TITLE: the eighth and ninth sessions' experiments on another profile (*SUFFIX.json),
+# uncalibrated, then calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term) and frozen onto the rest.
+local n=$1 title=$2
+local P=(azure-conv-v-rep1 sharegpt-v sharegpt-v-rep1 mooncake-v mooncake-v-rep1 azure-conv-chunk256-b
+  azure-conv-chunk256-b-rep1 azure-conv-cap32-w azure-conv-cap32-w-rep1 longprompt-x longprompt-x-rep1
+  azure-conv-x azure-conv-x-rep1)
+P=("${P[@]/%/$n}")
+local x which args
+for x in "azure-conv-v$n" "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for which in "" -cal; do
   if [[ $which == -cal ]]; then
-    "${R[@]}" calibrate "$E/azure-conv-v-pe.json" --fit load60 >&2
-    for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v-pe-calibration" >&2; done
+    "${R[@]}" calibrate "$E/azure-conv-v$n.json" --fit load60 >&2
+    for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v$n-calibration" >&2; done
   fi
   echo
   if [[ -z $which ]]; then
-    echo "## The engine-shaped attention profile (ninth session): uncalibrated, against every repeat"
+    echo "## $title: uncalibrated, against every repeat"
   else
-    echo "## The engine-shaped attention profile: calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term), against every repeat"
+    echo "## $title: calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term), against every repeat"
   fi
   args=()
-  family_rows "$which" -pe
-  lp_rows "$which" -pe
+  family_rows "$which" "$n"
+  lp_rows "$which" "$n"
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
+}
+ninth_profile() {
+# The ninth session's engine-shaped attention profile (data/h200-qwen3-0.6b/profiles-prefill-engine: attn_prefill
+# timed in the call shape the engine makes, ~1.7x the prefix cost of the one-sequence call the other profile
+# timed): the same experiments on it (*-pe).
+other_profile -pe "The engine-shaped attention profile (ninth session)"
+}
+tenth() {
+# The tenth session's profile with both attention ops set by the engine (data/h200-qwen3-0.6b/profiles-engine:
+# attn_prefill in the engine's call shape, attn_decode moved by the engine's decode-step growth with context; the
+# profiler's defaults): the same experiments on it (*-pd).
+other_profile -pd "Both attention ops from the engine (tenth session: profiles-engine)"
 }
 family_rows() {  # SUFFIX [NAME_SUFFIX]: the eighth session's families' table rows (band arguments) onto args
   local s=$1 n=${2:-} l
@@ -165,6 +180,7 @@ band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation ag
 if [[ -n $EIGHTH_ONLY ]]; then eighth; exit 0; fi
 if [[ -n $NINTH_ONLY ]]; then ninth; ninth_profile; exit 0; fi
 if [[ -n $PROFILE_ONLY ]]; then ninth_profile; exit 0; fi
+if [[ -n $TENTH_ONLY ]]; then tenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -286,3 +302,4 @@ python3 scripts/same-machine-ab.py \
 eighth
 ninth
 ninth_profile
+tenth

@@ -57,6 +57,17 @@
 #          the profile's attn_decode, the split-KV kernel in the profiler's call, padded as the engine pads it, with
 #          spread lengths): results/da.
 #   call21: decode_ab.py again at 8 and 64 requests (results/da8, results/da64).
+#   call22: the profile with attn_decode set by the engine's decode-step growth (`--decode-call engine`, the default
+#          since the tenth session), a quick one first (a smoke test of the new phase), then the full one with
+#          attn_prefill alone (`--prefill-call single`, the committed profile's shape) and in the engine's call
+#          shape: results/profile-de-{quick,single,engine}.
+#   call23: call22's two full profiles again, each anchor's engine step now the smaller median of two passes (the
+#          second profile of call 22 had a transient at some batch sizes' first anchors): results/profile-de2-*.
+#   call24: the same two profiles with the step's growth measured in pairs (kv_0 and kv_j alternating; call 23's
+#          machine jumped between ~1.3 and ~1.9 ms on small-batch steps from one measurement to the next, in both
+#          passes): results/profile-de3-{single,engine}.
+#   call25: the same with 3x as many pairs per anchor (60; call 24's anchors still jumped by ~6 us per layer at a
+#          few batch sizes): results/profile-de4-{single,engine}, the committed ones.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -108,7 +119,7 @@ serve_mix() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -199,7 +210,32 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     for b in 8 64; do
       timeout -s INT 200 python3 scripts/gpu/decode_ab.py --batch $b --out /tmp/vf/results/da$b 2>&1 | tail -n 8
     done ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call21)" >&2; exit 2 ;;
+  call22)
+    timeout -s INT 60 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+      --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --quick --max-seq-len 4608 \
+      --out /tmp/vf/results/profile-de-quick 2>&1 | tail -n 3
+    for pc in single engine; do
+      timeout -s INT 270 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
+        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-de-$pc 2>&1 | tail -n 5
+      pack_out
+    done ;;
+  call23)
+    for pc in single engine; do
+      timeout -s INT 280 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
+        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-de2-$pc 2>&1 | tail -n 3
+      pack_out
+    done ;;
+  call24|call25)
+    v=de3; [[ $1 == call25 ]] && v=de4
+    for pc in single engine; do
+      timeout -s INT 280 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
+        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-$v-$pc 2>&1 | tail -n 3
+      pack_out
+    done ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call25)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

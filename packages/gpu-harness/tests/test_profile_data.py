@@ -58,3 +58,43 @@ def test_committed_h200_profile_matches_config_and_grid() -> None:
     # every axis spans its whole range either way (checked above).
     assert set(manifest["grid"]["trimmed_by_budget"]) == {"mlp", "prefill", "decode"}
     assert manifest["engine"]["name"] == "lean"
+
+
+ENGINE = REPO / "data/h200-qwen3-0.6b/profiles-engine/compute/h200/Qwen/Qwen3-0.6B"
+
+
+def test_committed_engine_profile_records_every_decode_anchor_it_moved_rows_by() -> None:
+    manifest = json.loads((ENGINE / "profile.json").read_text())
+    att = pd.read_csv(ENGINE / "attention.csv")
+    assert list(att.columns) == list(ATTENTION_COLUMNS)
+    assert manifest["engine"]["attention"]["decode_call"].startswith("engine:")
+    assert manifest["engine"]["attention"]["prefill_call"].startswith("engine:")
+    record = manifest["engine_decode"]
+    dec = att[att["prefill_chunk_size"] == 0].set_index(["batch_size", "kv_cache_size"])
+    batches = sorted(set(dec.index.get_level_values(0)))
+    anchors = record["anchors_kv"]
+    assert anchors[0] == 32 and anchors[-1] == 4607 and len(anchors) == 9 and record["layers"] == 28
+    assert [(r["batch"], r["kv"]) for r in record["rows"]] == [(b, k) for b in batches for k in anchors]
+    by_batch: dict[int, dict[int, dict[str, float]]] = {}
+    for r in record["rows"]:
+        by_batch.setdefault(r["batch"], {})[r["kv"]] = r
+    ratios = []
+    for rows in by_batch.values():
+        k0 = rows[32]
+        assert k0["step_growth_ms"] == 0.0 and k0["delta_ms"] == 0.0
+        for r in rows.values():
+            want = r["step_growth_ms"] / 28 - (r["kernel_ms"] - k0["kernel_ms"])
+            assert abs(r["delta_ms"] - want) < 2e-6
+            # The row at an anchor, less its delta, is the grid's own kernel time: the anchor's kernel
+            # measurement within run-to-run noise.
+            ratios.append(
+                (dec.loc[(r["batch"], r["kv"]), "time_stats.attn_decode.median"] - r["delta_ms"])
+                / r["kernel_ms"]
+            )
+    ratios.sort()
+    assert 0.98 < ratios[len(ratios) // 2] < 1.02 and ratios[0] > 0.9 and ratios[-1] < 1.1
+    assert (dec["time_stats.attn_decode.median"] > 0).all()
+    # The engine's decode step grows slower with context than 28 lone kernels from 12 requests on: the
+    # plateau of the delta past 1,600 tokens is -5..-8 us per layer.
+    plateau = [r["delta_ms"] for b, rows in by_batch.items() if b >= 12 for k, r in rows.items() if k >= 1600]
+    assert all(-0.008 < d < -0.005 for d in plateau)

@@ -249,7 +249,17 @@ def test_manifest(profile_dir: Path) -> None:
     assert m["grid"]["num_tokens"] and m["grid"]["block_size"] == 32 and m["command"] == "pytest"
     assert m["engine"]["attention"]["module"] == "gpu_harness.engine.attention"
     assert m["duration_s"] > 0
-    assert set(m["phase_s"]) == {"mlp", "prefill", "decode"} and all(v > 0 for v in m["phase_s"].values())
+    phases = {"mlp", "prefill", "decode", "decode_engine"}
+    assert set(m["phase_s"]) == phases and all(v > 0 for v in m["phase_s"].values())
+    # decode_call engine (the default): every measured batch size timed at every kv anchor of the grid.
+    assert m["engine"]["attention"]["decode_call"].startswith("engine:")
+    batches = sorted({b for b, _k in m["grid"]["decode_batch_kv"]})
+    anchors = m["engine_decode"]["anchors_kv"]
+    assert anchors == sorted({k for _b, k in m["grid"]["decode_batch_kv"]})  # quick grid: 3 kv, all anchors
+    assert [(r["batch"], r["kv"]) for r in m["engine_decode"]["rows"]] == [
+        (b, k) for b in batches for k in anchors
+    ]
+    assert m["engine_decode"]["layers"] == 3 and m["engine_decode"]["runner"]["attention"] == "sdpa"
     assert m["engine"]["rope"] == "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
     assert m["engine"]["mlp_ops"].startswith("gpu_harness.engine.fused.FusedBlock")
     assert m["engine"]["attention"]["backend"] == "sdpa"  # no CUDA here
@@ -297,6 +307,7 @@ def _opts(tmp_path: Path, **kw: object) -> ProfileOptions:
         ({"max_seq_len": 1}, "PROFILE_BAD_FLAG", "--max-seq-len 1"),
         ({"repeats": 0}, "PROFILE_BAD_FLAG", "--repeats 0"),
         ({"fused_kernels": "cuda"}, "PROFILE_BAD_FLAG", "--fused-kernels 'cuda'"),
+        ({"decode_call": "graph"}, "PROFILE_BAD_FLAG", "--decode-call 'graph'"),
         ({"time_budget_s": 0.0}, "PROFILE_BAD_FLAG", "--time-budget-s"),
         (
             {"model_config": Path("/nonexistent/config.json")},

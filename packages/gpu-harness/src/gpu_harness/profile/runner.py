@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from .engine_decode import AnchorRow, EngineDecodeTimer, anchor_kvs, growth_deltas, interpolate, shift_stats
 from .errors import ProfileError
 from .grid import (
     DecodePoint,
@@ -81,6 +82,7 @@ class ProfileOptions:
     attention: str = "auto"
     decode_attn: str = "auto"
     prefill_call: str = "engine"
+    decode_call: str = "engine"
     fused_kernels: str = "auto"
     command: str = ""
     extra_manifest: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +153,10 @@ def validate_options(opts: ProfileOptions) -> str:
     if opts.prefill_call not in ("engine", "single"):
         raise ProfileError(
             "PROFILE_BAD_FLAG", f"--prefill-call {opts.prefill_call!r}: expected engine or single"
+        )
+    if opts.decode_call not in ("engine", "kernel"):
+        raise ProfileError(
+            "PROFILE_BAD_FLAG", f"--decode-call {opts.decode_call!r}: expected engine or kernel"
         )
     if opts.decode_attn not in ("auto", "split-kv", "flash"):
         raise ProfileError(
@@ -402,6 +408,13 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         lambda bk: attn.profile_decode(DecodePoint(*bk)),
         progress,
     )
+    engine_decode: dict[str, Any] | None = None
+    if opts.decode_call == "engine":
+        t_engine = time.perf_counter()
+        dec_done, engine_decode = _engine_decode(
+            model, attn, timer, opts, dims, dec_done, [p.kv for p in dec], progress
+        )
+        budget.spent_s["decode_engine"] = round(time.perf_counter() - t_engine, 3)
     attention_rows = [
         _attention_row(dims, opts, attn.backend, 1, c, k, s)
         for (c, k), s in sorted(pre_done, key=lambda t: t[0])
@@ -416,13 +429,20 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
     write_atomic(out_dir / "attention.csv", render_csv(ATTENTION_COLUMNS, attention_rows))
     duration = time.perf_counter() - t_start
     trimmed = {"mlp": mlp_trimmed, "prefill": pre_trimmed, "decode": dec_trimmed}
+    attention_impl = attn.describe()
+    attention_impl["decode_call"] = (
+        "engine: the kernel's attn_decode moved, per batch size, by the engine's decode-step growth with kv "
+        "less the kernel's (per layer, from the smallest kv; linear between the anchors of engine_decode)"
+        if engine_decode is not None
+        else "kernel: the decode kernel timed alone"
+    )
     manifest = _manifest(
         opts,
         model_name,
         dims,
         device,
         timer,
-        attn.describe(),
+        attention_impl,
         created_at,
         duration,
         trimmed,
@@ -434,6 +454,8 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
         phase_s=budget.spent_s,
         slots=slots,
     )
+    if engine_decode is not None:
+        manifest["engine_decode"] = engine_decode
     write_json_atomic(out_dir / "profile.json", manifest)
     if progress:
         progress(
@@ -441,6 +463,62 @@ def run_profile(opts: ProfileOptions, progress: Progress | None = None) -> Profi
             f"in {duration:.1f} s"
         )
     return ProfileResult(out_dir, len(mlp_rows), len(attention_rows), duration, trimmed, manifest)
+
+
+def _engine_decode(
+    model: torch.nn.Module,
+    attn: Any,
+    timer: OpTimer,
+    opts: ProfileOptions,
+    dims: ModelDims,
+    dec_done: list[tuple[tuple[int, int], dict[str, TimeStats]]],
+    kv_axis: list[int],
+    progress: Progress | None,
+) -> tuple[list[tuple[tuple[int, int], dict[str, TimeStats]]], dict[str, Any]]:
+    """Time the engine's decode-only step and the kernel at the kv anchors of every measured batch size and
+    move each measured attn_decode row by the interpolated growth difference (engine_decode.py). Returns
+    the moved rows and the manifest's record of the anchors."""
+    anchors = anchor_kvs(kv_axis)
+    batches = sorted({b for (b, _k), _s in dec_done})
+    engine = EngineDecodeTimer(
+        model,
+        timer,
+        num_slots=max(batches),
+        max_seq_len=opts.max_seq_len,
+        attention=opts.attention,
+        decode_attn=opts.decode_attn,
+        fused_kernels=opts.fused_kernels,
+    )
+    runner_note = engine.describe()
+    rows: list[AnchorRow] = []
+    deltas: dict[int, dict[int, float]] = {}
+    last_report = time.perf_counter()
+    try:
+        for i, b in enumerate(batches):
+            steps = engine.paired_growth(b, anchors)
+            kernel = {kv: attn.profile_decode(DecodePoint(b, kv))["attn_decode"].median for kv in anchors}
+            deltas[b] = growth_deltas({kv: g for kv, (_s, g) in steps.items()}, kernel, dims.num_layers)
+            rows += [AnchorRow(b, kv, *steps[kv], kernel[kv], deltas[b][kv]) for kv in anchors]
+            if progress and (time.perf_counter() - last_report > 5.0 or i + 1 == len(batches)):
+                progress(f"[profile] decode_engine: {i + 1}/{len(batches)} batch sizes x {len(anchors)} kv")
+                last_report = time.perf_counter()
+    finally:
+        engine.close()
+    moved = [
+        ((b, k), {**s, "attn_decode": shift_stats(s["attn_decode"], interpolate(deltas[b], k))})
+        for (b, k), s in dec_done
+    ]
+    record = {
+        "method": "attn_decode(b, kv) = kernel(b, kv) + delta_b(kv); delta_b at each anchor = "
+        "step_growth(b, kv) / layers - (kernel(b, kv) - kernel(b, kv_0)); step_growth = median of paired "
+        "differences step(b, kv) - step(b, kv_0), the two steps back to back; kernel = median; ms; linear "
+        "in kv between anchors (profile/engine_decode.py)",
+        "layers": dims.num_layers,
+        "anchors_kv": anchors,
+        "runner": runner_note,
+        "rows": [r.as_dict() for r in rows],
+    }
+    return moved, record
 
 
 def _versions() -> dict[str, str]:
