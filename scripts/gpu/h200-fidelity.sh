@@ -119,6 +119,17 @@ serve_mix() {
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
+# Calls 22-25: the profile with --decode-call engine twice on one machine, --prefill-call single then engine, into
+# results/profile-V-{single,engine}. Usage: profile_pair V
+profile_pair() {
+  local v=$1 pc
+  for pc in single engine; do
+    timeout -s INT 280 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
+      --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
+      --prefill-call "$pc" --decode-call engine --out "/tmp/vf/results/profile-$v-$pc" 2>&1 | tail -n 3
+    pack_out
+  done
+}
 case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
@@ -214,27 +225,10 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     timeout -s INT 60 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
       --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --quick --max-seq-len 4608 \
       --out /tmp/vf/results/profile-de-quick 2>&1 | tail -n 3
-    for pc in single engine; do
-      timeout -s INT 270 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
-        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
-        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-de-$pc 2>&1 | tail -n 5
-      pack_out
-    done ;;
-  call23)
-    for pc in single engine; do
-      timeout -s INT 280 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
-        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
-        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-de2-$pc 2>&1 | tail -n 3
-      pack_out
-    done ;;
-  call24|call25)
-    v=de3; [[ $1 == call25 ]] && v=de4
-    for pc in single engine; do
-      timeout -s INT 280 python3 -m gpu_harness.cli profile --model-config packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json \
-        --model-name Qwen/Qwen3-0.6B --device-name h200 --device cuda --dtype bfloat16 --time-budget-s 120 --max-seq-len 4608 \
-        --prefill-call $pc --decode-call engine --out /tmp/vf/results/profile-$v-$pc 2>&1 | tail -n 3
-      pack_out
-    done ;;
+    profile_pair de ;;
+  call23) profile_pair de2 ;;
+  call24) profile_pair de3 ;;
+  call25) profile_pair de4 ;;
   *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call25)" >&2; exit 2 ;;
 esac
 pack_out

@@ -11,18 +11,10 @@ import torch
 from gpu_harness.engine import lean
 from gpu_harness.engine.attention import varlen_attention_cpu
 from gpu_harness.engine.fused import signed_sin
-from gpu_harness.model import build_model, load_hf_config
 from gpu_harness.profile.attention import AttentionProfiler, chunk_call_tensors
 from gpu_harness.profile.mlp import MlpProfiler, engine_rope, fused_qk_norm_rope, qk_norm_rope
 from gpu_harness.profile.model_dims import decoder_layers, dims_from_config
 from gpu_harness.profile.timing import OpTimer, TimeStats
-
-
-@pytest.fixture(scope="module")
-def tiny() -> tuple[torch.nn.Module, object]:
-    torch.set_num_threads(1)
-    cfg = load_hf_config("qwen3-tiny")
-    return build_model(cfg, device="cpu", dtype="float32", seed=3), cfg
 
 
 def test_attn_rope_op_equals_the_engine_qkv_path(tiny: tuple[torch.nn.Module, object]) -> None:

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from gpu_harness.engine import lean
-from gpu_harness.model import build_model, load_hf_config
 from gpu_harness.profile.attention import AttentionProfiler
 from gpu_harness.profile.engine_decode import (
     PAIRS_PER_REPEAT,
@@ -68,13 +67,6 @@ def test_shift_moves_the_location_keeps_the_spread_and_never_goes_below_zero() -
     down = shift_stats(s, -0.08)
     assert (down.min, down.max, down.mean, down.median) == (0.0, pytest.approx(0.01), 0.0, 0.0)
     assert down.std == 0.01
-
-
-@pytest.fixture(scope="module")
-def tiny() -> tuple[torch.nn.Module, object]:
-    torch.set_num_threads(1)
-    cfg = load_hf_config("qwen3-tiny")
-    return build_model(cfg, device="cpu", dtype="float32", seed=3), cfg
 
 
 def test_decode_items_are_the_engines_decode_rows(tiny: tuple[torch.nn.Module, object]) -> None:
