@@ -156,6 +156,12 @@ tenth() {
 # attn_prefill in the engine's call shape, attn_decode moved by the engine's decode-step growth with context; the
 # profiler's defaults): the same experiments on it (*-pd).
 other_profile -pd "Both attention ops from the engine (tenth session: profiles-engine)"
+echo
+echo "## Served decode steps against the engine's own step at the same batch size and context (profiles-engine)"
+python3 scripts/served-vs-bench.py data/h200-qwen3-0.6b/profiles-engine/compute/h200/Qwen/Qwen3-0.6B/profile.json \
+  "Azure 30% (V2)=$H/azure-v2-load30" "Azure 60% (V2)=$H/azure-v2-load60" "Azure 85% (V2)=$H/azure-v2-load85" \
+  "ShareGPT 30% (V1)=$H/sharegpt-v1-load30" "ShareGPT 30% (V2)=$H/sharegpt-v2-load30" \
+  "Mooncake 30% (V1)=$H/mooncake-v1-load30" "Mooncake 60% (V1)=$H/mooncake-v1-load60"
 }
 family_rows() {  # SUFFIX [NAME_SUFFIX]: the eighth session's families' table rows (band arguments) onto args
   local s=$1 n=${2:-} l

@@ -67,17 +67,18 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    runs = [spec.partition("=") for spec in args.runs]
+    for spec, (_label, sep, _dir) in zip(args.runs, runs, strict=True):
+        if not sep:
+            print(f"served-vs-bench: {spec!r}: expected LABEL=RUN_DIR", file=sys.stderr)
+            return 2
     print("| run | " + " | ".join(f"{b} requests" for b in batches) + " |")
     print("|---|" + "---|" * len(batches))
     print(
         "| (cell: served step / alone at the same context / served minus alone, ms; context per request) |"
         + " |" * len(batches)
     )
-    for spec in args.runs:
-        label, sep, run_dir = spec.partition("=")
-        if not sep:
-            print(f"served-vs-bench: {spec!r}: expected LABEL=RUN_DIR", file=sys.stderr)
-            return 2
+    for label, _sep, run_dir in runs:
         path = Path(run_dir) / "iterations.csv"
         try:
             it = pd.read_csv(path)
