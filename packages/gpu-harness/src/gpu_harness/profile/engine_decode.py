@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import statistics
 import time
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from .grid import coarse_to_fine_depth
@@ -82,17 +82,10 @@ def growth_deltas(
 
 def interpolate(deltas: dict[int, float], kv: int) -> float:
     """delta at kv: linear between the anchors around it, the end anchor's value past either end."""
-    xs = sorted(deltas)
-    if not xs:
+    if not deltas:
         raise ValueError("no anchors")
-    if kv <= xs[0]:
-        return deltas[xs[0]]
-    if kv >= xs[-1]:
-        return deltas[xs[-1]]
-    i = bisect_right(xs, kv)
-    lo, hi = xs[i - 1], xs[i]
-    t = (kv - lo) / (hi - lo)
-    return deltas[lo] + t * (deltas[hi] - deltas[lo])
+    xs = sorted(deltas)
+    return float(np.interp(kv, xs, [deltas[x] for x in xs]))
 
 
 def shift_stats(stats: TimeStats, delta: float) -> TimeStats:
