@@ -11,7 +11,8 @@
 # on 2 cores. `bash scripts/fidelity.sh load60 --eighth` runs only the eighth session's section; the ninth's (the
 # prefill-prefix term, a long-prompt family, then the engine-shaped attention profile; about 60 minutes) follows it,
 # `--ninth` runs it alone, `--ninth-profile` only its profile part; the tenth's (the same experiments on the profile with
-# both attention ops from the engine; about 25 minutes) follows, `--tenth` runs it alone.
+# both attention ops from the engine; about 25 minutes) follows, `--tenth` runs it alone; then the eleventh's (the
+# step-size term on the committed profile and on the engine profile; about 30 minutes), `--eleventh` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -22,6 +23,7 @@ EIGHTH_ONLY=
 NINTH_ONLY=
 PROFILE_ONLY=
 TENTH_ONLY=
+ELEVENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -29,7 +31,8 @@ case "${2:-}" in
   --ninth) NINTH_ONLY=1 ;;
   --ninth-profile) PROFILE_ONLY=1 ;;
   --tenth) TENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile or --tenth)" >&2; exit 2 ;;
+  --eleventh) ELEVENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth or --eleventh)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -119,9 +122,12 @@ args=()
 lp_rows -cal
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
-other_profile() {  # SUFFIX TITLE: the eighth and ninth sessions' experiments on another profile (*SUFFIX.json),
-# uncalibrated, then calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term) and frozen onto the rest.
+other_profile() {  # SUFFIX TITLE [FLAG...]: the eighth and ninth sessions' experiments on a profile (*SUFFIX.json),
+# uncalibrated, then calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term; FLAGs passed to the fit)
+# and frozen onto the rest.
 local n=$1 title=$2
+shift 2
+local flags=("$@")
 local P=(azure-conv-v-rep1 sharegpt-v sharegpt-v-rep1 mooncake-v mooncake-v-rep1 azure-conv-chunk256-b
   azure-conv-chunk256-b-rep1 azure-conv-cap32-w azure-conv-cap32-w-rep1 longprompt-x longprompt-x-rep1
   azure-conv-x azure-conv-x-rep1)
@@ -130,14 +136,14 @@ local x which args
 for x in "azure-conv-v$n" "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for which in "" -cal; do
   if [[ $which == -cal ]]; then
-    "${R[@]}" calibrate "$E/azure-conv-v$n.json" --fit load60 >&2
+    "${R[@]}" calibrate "$E/azure-conv-v$n.json" --fit load60 ${flags[@]+"${flags[@]}"} >&2
     for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-v$n-calibration" >&2; done
   fi
   echo
   if [[ -z $which ]]; then
     echo "## $title: uncalibrated, against every repeat"
   else
-    echo "## $title: calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term), against every repeat"
+    echo "## $title: calibrated on Azure conv 60 % (V2 alone, with the prefill-prefix term${flags[*]+ and ${flags[*]}}), against every repeat"
   fi
   args=()
   family_rows "$which" "$n"
@@ -163,6 +169,13 @@ python3 scripts/served-vs-bench.py data/h200-qwen3-0.6b/profiles-engine/compute/
   "ShareGPT 30% (V1)=$H/sharegpt-v1-load30" "ShareGPT 30% (V2)=$H/sharegpt-v2-load30" \
   "Mooncake 30% (V1)=$H/mooncake-v1-load30" "Mooncake 60% (V1)=$H/mooncake-v1-load60"
 }
+eleventh() {
+# The eleventh session's step-size term (runner calibrate --step-size-term: a mixed step's correction by the class of
+# its token count, besides its batch size) on the committed profile and on profiles-engine, calibrated on Azure conv
+# 60 % (V2 alone) and frozen onto the rest.
+other_profile "" "The committed profile with the step-size term (eleventh session)" --step-size-term
+other_profile -pd "Both attention ops from the engine with the step-size term (eleventh session)" --step-size-term
+}
 family_rows() {  # SUFFIX [NAME_SUFFIX]: the eighth session's families' table rows (band arguments) onto args
   local s=$1 n=${2:-} l
   for l in 30 60; do args+=("$(band "Azure $l% (V2, V3)" "azure-conv-v$n" "load$l" "$s" "azure-conv-v-rep1$n")"); done
@@ -187,6 +200,7 @@ if [[ -n $EIGHTH_ONLY ]]; then eighth; exit 0; fi
 if [[ -n $NINTH_ONLY ]]; then ninth; ninth_profile; exit 0; fi
 if [[ -n $PROFILE_ONLY ]]; then ninth_profile; exit 0; fi
 if [[ -n $TENTH_ONLY ]]; then tenth; exit 0; fi
+if [[ -n $ELEVENTH_ONLY ]]; then eleventh; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -309,3 +323,4 @@ eighth
 ninth
 ninth_profile
 tenth
+eleventh

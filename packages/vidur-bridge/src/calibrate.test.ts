@@ -12,7 +12,9 @@ import {
   fitStepTimeModel,
   formatCpuOverheadsCsv,
   predictStepMs,
+  stepClassBounds,
   prefillPrefixWork,
+  solveLinear,
   interpolate,
   JITTER_LEVELS,
   machineProbeRatio,
@@ -338,6 +340,95 @@ describe("the prefill-prefix term: prefillPrefixWork / deriveCpuOverheads({ pref
     await expect(writeCpuOverheadsFromRuns({ ...args, simDir: join(dir, "real2"), prefixTerm: true })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT") && e.message.includes(join(dir, "real2")),
     );
+  });
+});
+
+describe("deriveCpuOverheads: the step-size term", () => {
+  it("stepClassBounds: powers of two and halfway, up to the first bound >= the largest step", () => {
+    expect(stepClassBounds(512)).toEqual([32, 48, 64, 96, 128, 192, 256, 384, 512]);
+    expect(stepClassBounds(513)).toEqual([32, 48, 64, 96, 128, 192, 256, 384, 512, 768]);
+    expect(stepClassBounds(1)).toEqual([32]);
+  });
+
+  it("solveLinear solves a small system and reports a singular one", () => {
+    expect(solveLinear([[0, 2], [1, 1]], [4, 3])!.map((v) => Number(v.toFixed(12)))).toEqual([1, 2]);
+    expect(solveLinear([[1, 2], [2, 4]], [1, 2])).toBeNull();
+  });
+
+  // Batch sizes 4 and 8 (two bins); mixed steps of 200, 300 and 480 prefill tokens beside 3 or 7 decode rows (step
+  // classes <= 256, <= 384, <= 512), 30 of each per bin, with prefixes of 0..1.16 M pairs. Vidur: 1 ms + 0.01 ms/
+  // prefill token + 0.1 ms/decode token, + 0.3 ms past 384 step tokens, + 1.5 ms per million prefix pairs. Real:
+  // Vidur's line (no jump) + 0.5 ms on every step + 1 ms on mixed steps + 0.4 ms at <= 256 step tokens + 2.5 ms per
+  // million pairs.
+  const vidurMs = (p: number, d: number, x: number) => 1 + 0.01 * p + 0.1 * d + (p + d > 384 ? 0.3 : 0) + 1.5 * x;
+  const realMs = (p: number, d: number, x: number) => 1 + 0.01 * p + 0.1 * d + 0.5 + (p > 0 ? 1 + (p + d <= 256 ? 0.4 : 0) : 0) + 2.5 * x;
+  const comps: { b: number; p: number; d: number; x: number }[] = [];
+  for (const b of [4, 8]) {
+    for (let i = 0; i < 20; i++) comps.push({ b, p: 0, d: b, x: 0 });
+    for (const p of [200, 300, 480]) for (let i = 0; i < 30; i++) comps.push({ b, p, d: b - 1, x: i % 3 === 0 ? 0 : (p * 128 * (i % 7)) / 1e6 });
+  }
+  const sim = comps.map(({ b, p, d, x }, i) => step(i, b, p, d, vidurMs(p, d, x)));
+  const real = comps.map(({ b, p, d, x }, i) => step(i, b, p, d, realMs(p, d, x)));
+  const work = comps.map((c) => c.x);
+
+  it("recovers each side's class offsets and prefix slope jointly, adds their difference, and takes the extras at the reference class", () => {
+    const t = deriveCpuOverheads(real, sim, { prefixWork: { real: work, sim: work }, stepSizeTerm: true, jitter: false });
+    const c = t.stepSize!;
+    expect(c.boundsTokens).toEqual([32, 48, 64, 96, 128, 192, 256, 384, 512]);
+    expect(c.realSteps.slice(6)).toEqual([60, 60, 60]);
+    // Ties on step count go to the first class: <= 256 is the reference.
+    expect(c.referenceTokens).toBe(256);
+    // Each side's offsets are against the line fitted on Vidur's steps (whose per-token slope took in part of the
+    // jump); their difference is the real departure less Vidur's.
+    const diff = c.realMs.slice(6).map((r, j) => Number((r! - c.simMs[6 + j]!).toFixed(9)));
+    expect(diff).toEqual([0, -0.4, -0.7]);
+    expect(c.realMs[6]).toBe(0);
+    expect(c.correctionMs.map((v) => Number(v.toFixed(9)))).toEqual([0, 0, 0, 0, 0, 0, 0, -0.4, -0.7]);
+    // The classes below 256 tokens hold no steps: not identified, filled from the nearest identified one.
+    expect(c.realMs.slice(0, 6)).toEqual([null, null, null, null, null, null]);
+    expect(t.prefix!.msPerMPair).toBeCloseTo(1.0, 9);
+    for (const r of t.rows) {
+      expect(r.overheadMs).toBeCloseTo(0.5, 9);
+      expect(r.prefillExtraMs).toBeCloseTo(1.4, 9);
+    }
+    const csv = formatCpuOverheadsCsv(t, { modelName: "m" }).split("\n");
+    expect(csv[0]).toBe(
+      "model_name,tensor_parallel_degree,batch_size,schedule_median,prefill_extra_median,prefix_ms_per_mpair,step_tokens_le_32,step_tokens_le_48,step_tokens_le_64,step_tokens_le_96,step_tokens_le_128,step_tokens_le_192,step_tokens_le_256,step_tokens_le_384,step_tokens_le_512",
+    );
+    expect(csv[1]).toBe("m,1,4,0.5,1.4,1,0,0,0,0,0,0,0,-0.4,-0.7");
+    // A simulated step of each class, corrected as the sidecar does, lands on the real one.
+    for (const [p, x] of [[200, 0.1], [300, 0], [480, 0.3]] as const) {
+      const cls = c.boundsTokens.findIndex((b) => p + 3 <= b);
+      const corrected = vidurMs(p, 3, x) + 0.5 + 1.4 + t.prefix!.msPerMPair * x + c.correctionMs[cls]!;
+      expect(corrected).toBeCloseTo(realMs(p, 3, x), 9);
+    }
+  });
+
+  it("leaves the table as before when off, is null with fewer than two classes of 20 steps on each side, and fits classes alone without prefix work", () => {
+    const off = deriveCpuOverheads(real, sim, { prefixWork: { real: work, sim: work }, jitter: false });
+    expect(off.stepSize).toBeUndefined();
+    expect(formatCpuOverheadsCsv(off, { modelName: "m" })).not.toContain("step_tokens_le_");
+    // Without the term one extra averages the classes: a corrected 200-token step comes out too fast, a 480-token
+    // one too slow.
+    const corrected = (p: number) => vidurMs(p, 3, 0) + off.rows[0]!.overheadMs + off.rows[0]!.prefillExtraMs;
+    expect(realMs(200, 3, 0) - corrected(200)).toBeGreaterThan(0.2);
+    expect(realMs(480, 3, 0) - corrected(480)).toBeLessThan(-0.2);
+    // Only the 480-token steps kept on the simulated side: one identified class.
+    const keep = comps.map((c) => c.p === 0 || c.p === 480);
+    const one = deriveCpuOverheads(real, sim.filter((_, i) => keep[i]), { stepSizeTerm: true, jitter: false });
+    expect(one.stepSize).toBeNull();
+    // 19 steps of the 300-token class on the real side: that class is not identified, the other two are.
+    let n300 = 0;
+    const thin = comps.map((c) => c.p !== 300 || n300++ < 19);
+    const t = deriveCpuOverheads(real.filter((_, i) => thin[i]), sim, { stepSizeTerm: true, jitter: false });
+    expect(t.stepSize!.realSteps.slice(6)).toEqual([60, 19, 60]);
+    expect(t.stepSize!.realMs[7]).toBeNull();
+    expect(t.prefix).toBeUndefined();
+    // Classes alone (no prefix work): the prefixes' mean stays in the offsets, but the class differences are the
+    // same on both sides' lines, so the correction at the 480-token class is near -0.7 and the 300-token class is
+    // interpolated between its neighbours.
+    const k = t.stepSize!.correctionMs;
+    expect(k[7]).toBeCloseTo((k[6]! + k[8]!) / 2, 9);
   });
 });
 

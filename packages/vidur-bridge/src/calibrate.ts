@@ -94,7 +94,30 @@ export interface CpuOverheadTable {
    * with a prefix); absent when off (and in older tables).
    */
   prefix?: PrefixTerm | null;
+  /**
+   * The step-size term (option `stepSizeTerm`): how a mixed step's time departs by the class of its token count
+   * (prefill + decode tokens; `stepClassBounds`), on the real engine and in Vidur, relative to the class with the
+   * most real steps, and the difference, which the sidecar adds to every simulated step carrying prefill by its class
+   * (`step_tokens_le_N` columns); the prefill extras are then at the reference class. Null when fewer than two classes have
+   * STEP_CLASS_MIN_STEPS mixed steps on each side; absent when off (and in older tables).
+   */
+  stepSize?: StepSizeTerm | null;
   realSteps: number;
+}
+
+/** CpuOverheadTable.stepSize (ms; one entry per class, ascending). */
+export interface StepSizeTerm {
+  /** Upper bound of each class (tokens per step); the last class also takes every larger step. */
+  boundsTokens: number[];
+  /** The reference class's bound (its offsets are 0). */
+  referenceTokens: number;
+  realSteps: number[];
+  simSteps: number[];
+  /** The real engine's / Vidur's offset per class; null where the class was not identified. */
+  realMs: (number | null)[];
+  simMs: (number | null)[];
+  /** real − simulated (interpolated between identified classes, clamped at the ends): what the sidecar adds. */
+  correctionMs: number[];
 }
 
 /** CpuOverheadTable.prefix. */
@@ -153,6 +176,16 @@ export interface DeriveCpuOverheadsOptions {
    * prompts' TTFT comes out short without it.
    */
   prefixWork?: { real: readonly number[]; sim: readonly number[] };
+  /**
+   * Fit the step-size term (`CpuOverheadTable.stepSize`; default false). One prefill extra per batch size averages
+   * the fit load's mixed steps, but a mixed step's error depends on its size: the engine passes its varlen attention
+   * call the step's padded token count as max_q, and the kernel launches a 128-row query block per 128 of it for
+   * every padded sequence, so on the H200 a step's time jumps where its token bucket passes 384 (one chunk after 2,048
+   * prompt tokens beside 16 decode rows: 4.69 -> 5.95 ms from 384 to 400 step tokens; scripts/gpu/chunk_ab.py), while
+   * a per-op profile keys chunk attention on the chunk alone. A fit on the 512-token budget, whose chunk steps are
+   * nearly all past 384 tokens, carried their correction to the 256-token budget's steps, which never are.
+   */
+  stepSizeTerm?: boolean;
 }
 
 /** The prefill-prefix term needs at least this many mixed steps with a prefix on each side (real, simulated). */
@@ -177,6 +210,33 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Solves A x = b (A square, small) by Gaussian elimination with partial pivoting; null when A is singular. */
+export function solveLinear(a: readonly (readonly number[])[], b: readonly number[]): number[] | null {
+  const k = b.length;
+  const m = a.map((row) => [...row]);
+  const v = [...b];
+  for (let p = 0; p < k; p++) {
+    let best = p;
+    for (let r = p + 1; r < k; r++) if (Math.abs(m[r]![p]!) > Math.abs(m[best]![p]!)) best = r;
+    [m[p], m[best]] = [m[best]!, m[p]!];
+    [v[p], v[best]] = [v[best]!, v[p]!];
+    const pivot = m[p]![p]!;
+    if (Math.abs(pivot) < 1e-12) return null;
+    for (let r = p + 1; r < k; r++) {
+      const f = m[r]![p]! / pivot;
+      for (let c = p; c < k; c++) m[r]![c]! -= f * m[p]![c]!;
+      v[r]! -= f * v[p]!;
+    }
+  }
+  const x = new Array<number>(k).fill(0);
+  for (let p = k - 1; p >= 0; p--) {
+    let s = v[p]!;
+    for (let c = p + 1; c < k; c++) s -= m[p]![c]! * x[c]!;
+    x[p] = s / m[p]![p]!;
+  }
+  return x;
+}
+
 /** Least squares on the columns that vary; a constant column gets coefficient 0 (the intercept absorbs it). */
 export function fitStepTimeModel(sim: readonly Iteration[]): StepTimeModel {
   if (sim.length < 2) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `simulated run has ${sim.length} steps; need at least 2 to fit the per-step time`);
@@ -184,29 +244,11 @@ export function fitStepTimeModel(sim: readonly Iteration[]): StepTimeModel {
   const features = [sim.map((it) => it.num_prefill_tokens), sim.map((it) => it.num_decode_tokens)];
   const used = features.map((f) => Math.max(...f) > Math.min(...f));
   const cols: number[][] = [sim.map(() => 1), ...features.filter((_, i) => used[i])];
-  const k = cols.length;
-  // Normal equations A x = b, solved by Gaussian elimination with partial pivoting (k <= 3).
+  // Normal equations A x = b.
   const a = cols.map((ci) => cols.map((cj) => ci.reduce((s, v, n) => s + v * cj[n]!, 0)));
   const b = cols.map((ci) => ci.reduce((s, v, n) => s + v * ys[n]!, 0));
-  for (let p = 0; p < k; p++) {
-    let best = p;
-    for (let r = p + 1; r < k; r++) if (Math.abs(a[r]![p]!) > Math.abs(a[best]![p]!)) best = r;
-    [a[p], a[best]] = [a[best]!, a[p]!];
-    [b[p], b[best]] = [b[best]!, b[p]!];
-    const pivot = a[p]![p]!;
-    if (Math.abs(pivot) < 1e-12) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "simulated steps' prefill and decode token counts are collinear; cannot fit the per-step time");
-    for (let r = p + 1; r < k; r++) {
-      const f = a[r]![p]! / pivot;
-      for (let c = p; c < k; c++) a[r]![c]! -= f * a[p]![c]!;
-      b[r]! -= f * b[p]!;
-    }
-  }
-  const x = new Array<number>(k).fill(0);
-  for (let p = k - 1; p >= 0; p--) {
-    let s = b[p]!;
-    for (let c = p + 1; c < k; c++) s -= a[p]![c]! * x[c]!;
-    x[p] = s / a[p]![p]!;
-  }
+  const x = solveLinear(a, b);
+  if (x === null) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "simulated steps' prefill and decode token counts are collinear; cannot fit the per-step time");
   let next = 1;
   const coef = used.map((u) => (u ? x[next++]! : 0));
   return { interceptMs: x[0]!, perPrefillTokenMs: coef[0]!, perDecodeTokenMs: coef[1]!, steps: sim.length };
@@ -293,52 +335,75 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     );
   }
   // Per bin: decode-only and mixed values, and the mixed steps' prefix work (0 without the term).
-  type Side = { decode: number[]; mixed: number[]; mixedWork: number[] };
+  type Side = { decode: number[]; mixed: number[]; mixedWork: number[]; mixedTokens: number[] };
   const simByBin = new Map<number, Side>();
   sim.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const hi = binOf(it.batch_size)[1];
-    const bin = simByBin.get(hi) ?? { decode: [], mixed: [], mixedWork: [] };
+    const bin = simByBin.get(hi) ?? { decode: [], mixed: [], mixedWork: [], mixedTokens: [] };
     simByBin.set(hi, bin);
     const gap = (it.gpu_time ?? it.end - it.start) * 1e3 - predictStepMs(model, it);
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(gap);
       bin.mixedWork.push(work?.sim[i] ?? 0);
+      bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
     } else bin.decode.push(gap);
   });
   const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[] }>();
   real.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [], mixedTokens: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
     const residual = (it.end - it.start) * 1e3 - predictStepMs(model, it);
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(residual);
       bin.mixedWork.push(work?.real[i] ?? 0);
+      bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
     } else bin.decode.push(residual);
   });
   const sorted = [...byBin.values()].sort((x, y) => x.hi - y.hi);
-  // The prefill-prefix term: each side's slope on the work, then every mixed value taken at zero prefix.
+  // The step-size classes (identified where both sides have STEP_CLASS_MIN_STEPS mixed steps) and whether the
+  // prefill-prefix term is identified; then each side's within-bin fit of its mixed values on them, and every mixed
+  // value taken at the reference class and zero prefix.
+  const simBins = [...simByBin.values()];
+  const classes = options.stepSizeTerm === true ? stepClasses(sorted, simBins) : null;
+  const withPrefix = (bins: Iterable<Side>) => [...bins].reduce((n, b) => n + b.mixedWork.filter((x) => x > 0).length, 0);
+  const prefixOn = work !== undefined && withPrefix(sorted) >= PREFIX_MIN_STEPS && withPrefix(simBins) >= PREFIX_MIN_STEPS;
   let prefix: PrefixTerm | null = null;
-  if (work !== undefined) {
-    // Identified only where each side has PREFIX_MIN_STEPS mixed steps whose chunks had a prefix.
-    const withPrefix = (bins: Iterable<Side>) => [...bins].reduce((n, b) => n + b.mixedWork.filter((x) => x > 0).length, 0);
-    const enough = withPrefix(sorted) >= PREFIX_MIN_STEPS && withPrefix(simByBin.values()) >= PREFIX_MIN_STEPS;
-    const realFit = enough ? pooledSlopeWithinBins(sorted.map((b) => ({ y: b.mixed, x: b.mixedWork }))) : null;
-    const simFit = enough ? pooledSlopeWithinBins([...simByBin.values()].map((b) => ({ y: b.mixed, x: b.mixedWork }))) : null;
+  let stepSize: StepSizeTerm | null = null;
+  if (prefixOn || classes !== null) {
+    const realFit = fitMixedTerms(sorted, classes, prefixOn);
+    const simFit = fitMixedTerms(simBins, classes, prefixOn);
     if (realFit !== null && simFit !== null) {
-      const simSlope = simFit.slope;
-      prefix = {
-        realMsPerMPair: realFit.slope,
-        realStandardErrorMsPerMPair: realFit.standardError,
-        simMsPerMPair: simSlope,
-        msPerMPair: realFit.slope - simSlope,
-        mixedSteps: realFit.n,
+      if (prefixOn) {
+        prefix = {
+          realMsPerMPair: realFit.prefixSlope,
+          realStandardErrorMsPerMPair: realFit.prefixStandardError,
+          simMsPerMPair: simFit.prefixSlope,
+          msPerMPair: realFit.prefixSlope - simFit.prefixSlope,
+          mixedSteps: realFit.n,
+        };
+      }
+      if (classes !== null) {
+        const known = (offsets: number[]) => classes.bounds.map((_, j) => (classes.identified[j] ? offsets[j]! : null));
+        stepSize = {
+          boundsTokens: classes.bounds,
+          referenceTokens: classes.bounds[classes.reference]!,
+          realSteps: classes.realSteps,
+          simSteps: classes.simSteps,
+          realMs: known(realFit.classOffsets),
+          simMs: known(simFit.classOffsets),
+          correctionMs: realFit.classOffsets.map((v, j) => v - simFit.classOffsets[j]!),
+        };
+      }
+      const classOf = (p: number) => (classes === null ? -1 : classIndex(classes.bounds, p));
+      const atReference = (b: Side, fit: MixedTermsFit) => {
+        b.mixed = b.mixed.map((r, j) => r - (classes === null ? 0 : fit.classOffsets[classOf(b.mixedTokens[j]!)]!) - fit.prefixSlope * b.mixedWork[j]!);
       };
-      for (const b of sorted) b.mixed = b.mixed.map((r, j) => r - realFit.slope * b.mixedWork[j]!);
-      for (const b of simByBin.values()) b.mixed = b.mixed.map((g, j) => g - simSlope * b.mixedWork[j]!);
+      for (const b of sorted) atReference(b, realFit);
+      for (const b of simBins) atReference(b, simFit);
     }
   }
   const knots = sorted.map((b) => median(b.sizes));
@@ -415,38 +480,165 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     rows = [...rows, ...extra];
     tail = { hostMsPerRequest: line.slope, hostInterceptMs: line.intercept, stepsWithGpuTime: timed.length, rows: extra.length };
   }
-  return { mode, statistic: options.statistic ?? "mean", model, bins, rows, tail, binMisfit: misfitOn, ...(work !== undefined ? { prefix } : {}), realSteps: steps.length };
+  return {
+    mode,
+    statistic: options.statistic ?? "mean",
+    model,
+    bins,
+    rows,
+    tail,
+    binMisfit: misfitOn,
+    ...(work !== undefined ? { prefix } : {}),
+    ...(options.stepSizeTerm === true ? { stepSize } : {}),
+    realSteps: steps.length,
+  };
 }
 
 /**
- * The least-squares slope of y on x pooled within groups (each group's deviations from its own means), after
- * dropping 1 % of each group's y at each end; null when x does not vary within any group.
+ * Least squares of y on the columns `x` (one array per column) pooled within groups (each group's deviations from
+ * its own means), after dropping 1 % of each group's y at each end: the coefficients, their standard errors and the
+ * values used; null when the columns do not vary independently within the groups.
  */
-function pooledSlopeWithinBins(groups: readonly { y: readonly number[]; x: readonly number[] }[]): { slope: number; standardError: number; n: number } | null {
-  const kept = groups.map((g) => {
-    const idx = trimmedOrder(g.y, 0.01);
-    return { y: idx.map((i) => g.y[i]!), x: idx.map((i) => g.x[i]!) };
-  });
-  let sxx = 0;
-  let sxy = 0;
+function leastSquaresWithinGroups(
+  groups: readonly { y: readonly number[]; x: readonly (readonly number[])[] }[],
+): { coef: number[]; standardErrors: number[]; n: number } | null {
+  const k = groups[0]?.x.length ?? 0;
+  if (k === 0) return null;
+  const a = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const b = new Array<number>(k).fill(0);
   let n = 0;
-  const dev = kept.map(({ x, y }) => {
-    const mx = x.reduce((a, v) => a + v, 0) / Math.max(1, x.length);
-    const my = y.reduce((a, v) => a + v, 0) / Math.max(1, y.length);
-    const d = x.map((v, i) => [v - mx, y[i]! - my] as const);
-    for (const [dx, dy] of d) {
-      sxx += dx * dx;
-      sxy += dx * dy;
-    }
-    n += d.length;
-    return d;
-  });
-  if (!(sxx > 1e-12)) return null;
-  const slope = sxy / sxx;
+  let groupsUsed = 0;
+  const dev: { dx: number[][]; dy: number[] }[] = [];
+  for (const g of groups) {
+    const idx = trimmedOrder(g.y, 0.01);
+    if (idx.length === 0) continue;
+    groupsUsed++;
+    const mean = (v: readonly number[]) => idx.reduce((acc, i) => acc + v[i]!, 0) / idx.length;
+    const my = mean(g.y);
+    const mx = g.x.map(mean);
+    const d = { dx: idx.map((i) => g.x.map((col, c) => col[i]! - mx[c]!)), dy: idx.map((i) => g.y[i]! - my) };
+    d.dx.forEach((row, r) => {
+      for (let c = 0; c < k; c++) {
+        for (let e = 0; e < k; e++) a[c]![e]! += row[c]! * row[e]!;
+        b[c]! += row[c]! * d.dy[r]!;
+      }
+    });
+    n += idx.length;
+    dev.push(d);
+  }
+  if (a.some((row, c) => !(row[c]! > 1e-12))) return null;
+  const coef = solveLinear(a, b);
+  if (coef === null) return null;
   let sse = 0;
-  for (const d of dev) for (const [dx, dy] of d) sse += (dy - slope * dx) ** 2;
-  const groupsUsed = kept.filter((g) => g.x.length > 0).length;
-  return { slope, standardError: Math.sqrt(sse / Math.max(1, n - groupsUsed - 1) / sxx), n };
+  for (const d of dev) {
+    d.dx.forEach((row, r) => {
+      sse += (d.dy[r]! - row.reduce((acc, v, c) => acc + v * coef[c]!, 0)) ** 2;
+    });
+  }
+  const s2 = sse / Math.max(1, n - groupsUsed - k);
+  const standardErrors = coef.map((_, c) => {
+    const unit = solveLinear(a, a.map((_, e) => (e === c ? 1 : 0)));
+    return Math.sqrt(s2 * Math.max(0, unit?.[c] ?? 0));
+  });
+  return { coef, standardErrors, n };
+}
+
+/** The mixed steps' step-size classes of a fit (`stepClasses`). */
+interface StepClasses {
+  /** Upper bounds (tokens per step) of the classes, ascending; class j holds (bounds[j-1], bounds[j]]. */
+  bounds: number[];
+  realSteps: number[];
+  simSteps: number[];
+  /** Both sides have STEP_CLASS_MIN_STEPS mixed steps in the class. */
+  identified: boolean[];
+  /** The identified class with the most real steps: offsets are relative to it. */
+  reference: number;
+}
+
+/** The step-size term needs at least this many mixed steps in a class on each side (real, simulated). */
+export const STEP_CLASS_MIN_STEPS = 20;
+
+/**
+ * Class bounds of a mixed step's token count up to `maxTokens`: 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, ...
+ * (powers of two and halfway between, the last one >= maxTokens). The engine's attention launches 128-row query
+ * blocks per padded step, and at 256-512 tokens, where most mixed steps lie, these classes are those blocks.
+ */
+export function stepClassBounds(maxTokens: number): number[] {
+  const out: number[] = [];
+  for (let b = 32; ; b *= 2) {
+    out.push(b);
+    if (b >= maxTokens) return out;
+    out.push(b * 1.5);
+    if (b * 1.5 >= maxTokens) return out;
+  }
+}
+
+/** Index of the class holding a step of `tokens` prefill tokens (the last class past the last bound). */
+function classIndex(bounds: readonly number[], tokens: number): number {
+  const j = bounds.findIndex((b) => tokens <= b);
+  return j === -1 ? bounds.length - 1 : j;
+}
+
+/** The classes of the fit's mixed steps; null when fewer than two are identified (no class effect to fit). */
+function stepClasses(real: readonly { mixedTokens: readonly number[] }[], sim: readonly { mixedTokens: readonly number[] }[]): StepClasses | null {
+  const all = [...real, ...sim].flatMap((b) => b.mixedTokens);
+  if (all.length === 0) return null;
+  const bounds = stepClassBounds(Math.max(...all));
+  const count = (side: readonly { mixedTokens: readonly number[] }[]) => {
+    const n = bounds.map(() => 0);
+    for (const b of side) for (const p of b.mixedTokens) n[classIndex(bounds, p)]!++;
+    return n;
+  };
+  const realSteps = count(real);
+  const simSteps = count(sim);
+  const identified = bounds.map((_, j) => realSteps[j]! >= STEP_CLASS_MIN_STEPS && simSteps[j]! >= STEP_CLASS_MIN_STEPS);
+  if (identified.filter(Boolean).length < 2) return null;
+  const reference = identified.reduce((best, ok, j) => (ok && (best === -1 || realSteps[j]! > realSteps[best]!) ? j : best), -1);
+  return { bounds, realSteps, simSteps, identified, reference };
+}
+
+/** One side's fit of its mixed values (`fitMixedTerms`). */
+interface MixedTermsFit {
+  /** Per class (ms, 0 at the reference); classes not identified are interpolated between identified ones. */
+  classOffsets: number[];
+  /** ms per million prefix pairs (0 without the prefix term). */
+  prefixSlope: number;
+  prefixStandardError: number;
+  /** Mixed steps fitted on. */
+  n: number;
+}
+
+/**
+ * One side's mixed values (real residuals or simulated gaps) fitted within batch-size bins on the step-size classes
+ * (an indicator per identified class but the reference; steps of other classes left out) and, with `prefix`, on the
+ * steps' prefix work; null when the fit is singular.
+ */
+function fitMixedTerms(
+  bins: readonly { mixed: readonly number[]; mixedWork: readonly number[]; mixedTokens: readonly number[] }[],
+  classes: StepClasses | null,
+  prefix: boolean,
+): MixedTermsFit | null {
+  const dummies = classes === null ? [] : classes.bounds.flatMap((_, j) => (classes.identified[j] && j !== classes.reference ? [j] : []));
+  const groups = bins.map((b) => {
+    const keep = b.mixed.flatMap((_, i) => (classes === null || classes.identified[classIndex(classes.bounds, b.mixedTokens[i]!)] ? [i] : []));
+    const cls = keep.map((i) => (classes === null ? -1 : classIndex(classes.bounds, b.mixedTokens[i]!)));
+    const x: number[][] = dummies.map((j) => cls.map((c) => (c === j ? 1 : 0)));
+    if (prefix) x.push(keep.map((i) => b.mixedWork[i]!));
+    return { y: keep.map((i) => b.mixed[i]!), x };
+  });
+  const fit = leastSquaresWithinGroups(groups);
+  if (fit === null) return null;
+  let classOffsets: number[] = [];
+  if (classes !== null) {
+    const known = classes.bounds.map((_, j) => (j === classes.reference ? 0 : classes.identified[j] ? fit.coef[dummies.indexOf(j)]! : null));
+    classOffsets = fillByInterpolation(classes.bounds, known, 0);
+  }
+  return {
+    classOffsets,
+    prefixSlope: prefix ? fit.coef[dummies.length]! : 0,
+    prefixStandardError: prefix ? fit.standardErrors[dummies.length]! : 0,
+    n: fit.n,
+  };
 }
 
 /**
@@ -488,14 +680,17 @@ export function prefillPrefixWork(
 export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: string; tensorParallelSize?: number }): string {
   const tp = id.tensorParallelSize ?? 1;
   const split = table.mode === "split";
+  const num = (v: number) => String(Number(v.toFixed(6)));
   const jitter = table.rows.length > 0 && table.rows.every((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   const jitterCols = JITTER_LEVELS.map((q) => `,jitter_q${String(Math.round(q * 100)).padStart(2, "0")}`).join("");
   const prefix = table.prefix ?? null;
-  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${jitter ? jitterCols : ""}`;
-  const num = (v: number) => String(Number(v.toFixed(6)));
+  const classes = table.stepSize ?? null;
+  const classCols = classes === null ? "" : classes.boundsTokens.map((b) => `,step_tokens_le_${b}`).join("");
+  const classVals = classes === null ? "" : classes.correctionMs.map((v) => `,${num(v)}`).join("");
+  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${classCols}${jitter ? jitterCols : ""}`;
   const lines = table.rows.map(
     (r) =>
-      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
+      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${classVals}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
   );
   return `${[header, ...lines].join("\n")}\n`;
 }
@@ -521,6 +716,8 @@ export async function writeCpuOverheadsFromRuns(args: {
    * prefill ran).
    */
   prefixTerm?: boolean;
+  /** Fit the step-size term (default false; `DeriveCpuOverheadsOptions.stepSizeTerm`). */
+  stepSizeTerm?: boolean;
   minStepsPerBin?: number;
   extendToBatchSize?: number;
 }): Promise<CpuOverheadTable> {
@@ -557,6 +754,7 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
     ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
     ...(args.prefixTerm === true ? { prefixWork: work } : {}),
+    ...(args.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
   });
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));

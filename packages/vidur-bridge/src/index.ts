@@ -15,13 +15,15 @@ export {
   fitLine,
   fitStepTimeModel,
   formatCpuOverheadsCsv,
+  STEP_CLASS_MIN_STEPS,
+  stepClassBounds,
   prefillPrefixWork,
   JITTER_LEVELS,
   predictStepMs,
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, PrefixTerm, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, PrefixTerm, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

@@ -344,6 +344,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_prefill_extra_ms_by_batch_size: resolved.cpu_overhead_prefill_extra_ms_by_batch_size ?? null,
       cpu_overhead_prefix_ms_per_mpair_by_batch_size: resolved.cpu_overhead_prefix_ms_per_mpair_by_batch_size ?? null,
       cpu_overhead_jitter: resolved.cpu_overhead_jitter ?? null,
+      cpu_overhead_step_classes_ms: resolved.cpu_overhead_step_classes_ms ?? null,
       delivery_delay: deliveryDelay,
       step_time_scale: stepTimeScale,
       vidur_argv: vidurArgv,

@@ -331,6 +331,17 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const addedMs = after.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
     for (const [i, ms] of [0, 0.65536, 0.45056, 0, 0].entries()) expect(addedMs[i]).toBeCloseTo(ms, 6);
     expect((await readRunManifest(longPrefix)).config.cpu_overhead_prefix_ms_per_mpair_by_batch_size).toEqual({ "1.0": 10 });
+
+    // The chunk-size columns: a step of p prefill tokens adds the value of the first class with bound >= p: the
+    // 256-token steps the <= 256 class's 2 ms, the 88-token step the <= 128 class's 1 ms, decode steps nothing.
+    const classPath = join(tmp, "class_cpu_overheads.csv");
+    await writeFile(classPath, ["model_name,tensor_parallel_degree,batch_size,schedule_median,step_tokens_le_256,step_tokens_le_128", `${TINY_MODEL},1,1,0,2,1`].join("\n"));
+    const longClass = join(tmp, "runs", "r-long-class");
+    await runVidur({ ...baseOptions(longDir, longClass), cpuOverhead: classPath });
+    const classed = await readIterations(join(longClass, "iterations.csv"));
+    const classMs = classed.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
+    for (const [i, ms] of [2, 2, 1, 0, 0].entries()) expect(classMs[i]).toBeCloseTo(ms, 6);
+    expect((await readRunManifest(longClass)).config.cpu_overhead_step_classes_ms).toEqual({ "128": 1, "256": 2 });
   });
 });
 

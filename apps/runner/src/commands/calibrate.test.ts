@@ -11,6 +11,7 @@ import {
   checkSameWorkload,
   describeDelay,
   describePrefix,
+  describeStepSize,
   fitProbeOf,
   formatCalibrationMd,
   machineScaleOf,
@@ -127,6 +128,24 @@ describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
     expect(text).toContain("+2.41 ms (± 0.05) per million (chunk token, earlier prompt token) pairs on the real engine and by +1.27 ms in Vidur");
     expect(text).toContain("slopes of 1138 mixed steps");
     expect(text).toContain("the difference, +1.14 ms per million pairs, is added");
+  });
+  it("states the step-size term: off, not identified, or each identified class's offsets and what is added", () => {
+    expect(describeStepSize(undefined)).toBe("Step-size term: off (runner calibrate --step-size-term fits it).");
+    expect(describeStepSize(null)).toContain("not identified (fewer than two classes of tokens per mixed step had 20 mixed steps");
+    const text = describeStepSize({
+      boundsTokens: [128, 192, 256, 384, 512],
+      referenceTokens: 512,
+      realSteps: [3, 62, 79, 37, 894],
+      simSteps: [4, 60, 80, 30, 900],
+      realMs: [null, 1.53, 1.15, 0.56, 0],
+      simMs: [null, 0.95, 0.57, 0.25, 0],
+      correctionMs: [0.58, 0.58, 0.58, 0.31, 0],
+    });
+    expect(text).toContain("relative to the class <= 512 tokens");
+    expect(text).toContain("<= 192 tokens (62 real steps): real +1.53, Vidur +0.95, added +0.58; <= 256 tokens (79 real steps)");
+    expect(text).toContain("<= 384 tokens (37 real steps): real +0.56, Vidur +0.25, added +0.31; <= 512 tokens (894 real steps): real +0.00");
+    // A class not identified (3 real steps) is not listed.
+    expect(text).not.toContain("<= 128 tokens");
   });
   it("reads the admission delay off prompts one step prefills: half a chunking scheduler's budget", () => {
     expect(onePrefillStep({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 })).toBe(256);

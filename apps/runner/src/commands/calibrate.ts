@@ -8,6 +8,7 @@ import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, gitSha, type MachineProbe, type RunManifest, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
 import {
+  STEP_CLASS_MIN_STEPS,
   type CpuOverheadTable,
   type DeliveryDelayTable,
   deliveryDelayFromRuns,
@@ -179,6 +180,8 @@ export function formatCalibrationMd(args: {
     "",
     describePrefix(t.prefix),
     "",
+    describeStepSize(t.stepSize),
+    "",
     t.binMisfit === true
       ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
@@ -211,6 +214,20 @@ export function formatCalibrationMd(args: {
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The step-size term's line of calibration.md. */
+export function describeStepSize(c: CpuOverheadTable["stepSize"]): string {
+  if (c === undefined) return "Step-size term: off (runner calibrate --step-size-term fits it).";
+  if (c === null) return `Step-size term: not identified (fewer than two classes of tokens per mixed step had ${STEP_CLASS_MIN_STEPS} mixed steps of the fit load, real and simulated).`;
+  const sign = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+  const classes = c.boundsTokens.flatMap((b, j) => {
+    const r = c.realMs[j];
+    const s = c.simMs[j];
+    if (r === null || r === undefined || s === null || s === undefined) return [];
+    return [`<= ${b} tokens (${c.realSteps[j]} real steps): real ${sign(r)}, Vidur ${sign(s)}, added ${sign(c.correctionMs[j]!)}`];
+  });
+  return `Step-size term: a mixed step's departure by the class of its token count (prefill + decode), relative to the class <= ${c.referenceTokens} tokens (within batch-size bins jointly with the prefix term), in ms: ${classes.join("; ")}; the classes without ${STEP_CLASS_MIN_STEPS} steps on both sides take the nearest identified values (interpolated between them), and the prefill extras below are at the reference class.`;
 }
 
 /** The prefill-prefix term's line of calibration.md. */
@@ -247,6 +264,8 @@ export async function calibrate(
     binMisfit?: boolean;
     /** Fit the prefill-prefix term (default true; @vf/vidur-bridge's `prefixTerm`). */
     prefixTerm?: boolean;
+    /** Fit the step-size term (default false; @vf/vidur-bridge's `stepSizeTerm`). */
+    stepSizeTerm?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -325,6 +344,7 @@ export async function calibrate(
       ...(ctx.jitter !== undefined ? { jitter: ctx.jitter } : {}),
       ...(ctx.binMisfit !== undefined ? { binMisfit: ctx.binMisfit } : {}),
       prefixTerm: ctx.prefixTerm ?? true,
+      stepSizeTerm: ctx.stepSizeTerm ?? false,
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });

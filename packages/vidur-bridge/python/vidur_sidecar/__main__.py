@@ -96,6 +96,9 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_prefix_ms_per_mpair_by_batch_size": (
                     dict(zip(overhead[0], overhead[4], strict=True)) if overhead and overhead[4] is not None else None
                 ),
+                "cpu_overhead_step_classes_ms": (
+                    {str(b): v for b, v in zip(*overhead[5], strict=True)} if overhead and overhead[5] is not None else None
+                ),
                 "cpu_overhead_jitter": (
                     {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
                 ),

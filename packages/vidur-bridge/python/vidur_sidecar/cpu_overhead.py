@@ -24,17 +24,25 @@ Extension (ours): an optional column `prefix_ms_per_mpair` (ms per million pairs
 the overhead, is multiplied by the batch's prefill-prefix work, the sum over its prefill chunks of (chunk tokens x
 tokens of that prompt already in KV) / 1e6, and added to every batch. The engine's chunk steps grow with the prefix
 faster than Vidur predicts them from the per-op profile; without it long prompts' TTFT comes out short.
+
+Extension (ours): optional columns `step_tokens_le_N` (ms; N = a class's upper bound in tokens per step) hold the
+step-size term: a batch carrying prefill tokens, of t prefill + decode tokens in all, adds the value of the first
+class with N >= t (the last class past the last bound). One prefill extra per batch size averages the fit load's
+mixed steps; the engine's mixed steps depart from Vidur's prediction by their size (its attention call's query
+blocks follow the step's padded token count), so a fit on one token budget misjudged another.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from .protocol import SidecarError
 
 PREFILL_EXTRA = "prefill_extra_median"
 PREFIX = "prefix_ms_per_mpair"
+STEP_CLASS = re.compile(r"^step_tokens_le_(\d+)$")
 TERMS = ("schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean")
 
 
@@ -42,12 +50,20 @@ JITTER_PREFIX = "jitter_q"
 JITTER_SEED = 20261128
 
 
-OverheadTable = tuple[list[float], list[float], list[float] | None, tuple[list[float], list[list[float]]] | None, list[float] | None]
+OverheadTable = tuple[
+    list[float],
+    list[float],
+    list[float] | None,
+    tuple[list[float], list[list[float]]] | None,
+    list[float] | None,
+    tuple[list[int], list[float]] | None,
+]
 
 
 def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
     """Returns (batch sizes, overhead ms, prefill-only extra ms or None, jitter (levels, per-level ms by batch size)
-    or None, prefix ms per million pairs by batch size or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
+    or None, prefix ms per million pairs by batch size or None, chunk-size classes (upper bounds ascending, ms
+    each) or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -84,7 +100,12 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
         except ValueError as e:
             raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}: jitter column names must be jitter_qNN (NN = percent): {jcols}") from e
         jitter = (levels, [by_batch(c) for c in jcols])
-    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix
+    classes = None
+    ccols = sorted((c for c in df.columns if STEP_CLASS.match(c)), key=lambda c: int(STEP_CLASS.match(c).group(1)))
+    if ccols:
+        # One value per class (the calibration repeats it on every row): the median over the model's rows.
+        classes = ([int(STEP_CLASS.match(c).group(1)) for c in ccols], [float(rows[c].fillna(0).median()) for c in ccols])
+    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix, classes
 
 
 # A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
@@ -101,6 +122,16 @@ def prefill_prefix_work(batch: Any) -> float:
         if int(q) > 1 or not request.is_prefill_complete:
             pairs += int(q) * (int(kv) - int(q))
     return pairs / 1e6
+
+
+def step_class_ms(classes: tuple[list[int], list[float]], step_tokens: int) -> float:
+    """The step-size term of a batch carrying prefill, of `step_tokens` (prefill + decode) tokens: the value of the
+    first class whose upper bound holds it, the last class's past the last bound."""
+    bounds, values = classes
+    for bound, value in zip(bounds, values, strict=True):
+        if step_tokens <= bound:
+            return value
+    return values[-1]
 
 
 class _WithCpuOverhead:
@@ -122,10 +153,11 @@ def install(
     prefill_extra_ms: list[float] | None = None,
     jitter: tuple[list[float], list[list[float]]] | None = None,
     prefix_ms_per_mpair: list[float] | None = None,
+    step_classes: tuple[list[int], list[float]] | None = None,
 ) -> None:
     """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
-    (plus the prefill-only extra when the batch carries prefill tokens, plus the prefix term times the batch's
-    prefill-prefix work, plus a seeded jitter draw, when given)."""
+    (plus the prefill-only extra and the chunk-size class's value when the batch carries prefill tokens, plus the
+    prefix term times the batch's prefill-prefix work, plus a seeded jitter draw, when given)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
@@ -141,8 +173,11 @@ def install(
     def get_execution_time(self: Any, batch: Any, pipeline_stage: int) -> Any:
         inner = original(self, batch, pipeline_stage)
         overhead_ms = float(np.interp(len(batch.requests), xs, ys))
-        if extra is not None and int(getattr(batch, "num_prefill_tokens", 0)) > 0:
+        prefill_tokens = int(getattr(batch, "num_prefill_tokens", 0))
+        if extra is not None and prefill_tokens > 0:
             overhead_ms += float(np.interp(len(batch.requests), xs, extra))
+        if step_classes is not None and prefill_tokens > 0:
+            overhead_ms += step_class_ms(step_classes, prefill_tokens + int(getattr(batch, "num_decode_tokens", 0)))
         if prefix is not None:
             overhead_ms += float(np.interp(len(batch.requests), xs, prefix)) * prefill_prefix_work(batch)
         if per_level is not None:
