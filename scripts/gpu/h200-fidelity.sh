@@ -68,10 +68,12 @@
 #          passes): results/profile-de3-{single,engine}.
 #   call25: the same with 3x as many pairs per anchor (60; call 24's anchors still jumped by ~6 us per layer at a
 #          few batch sizes): results/profile-de4-{single,engine}, the committed ones.
-# The eleventh session's call (needs no .carry: Python only):
+# The eleventh session's calls (need no .carry: Python only):
 #   call26: scripts/gpu/chunk_ab.py (mixed steps of one chunk of 128-496 tokens after 0 / 2,048 prompt tokens beside
 #          16 decode rows: the engine's step against the profile's attn_prefill in the engine's call and alone, and
 #          the engine's call with max_q = the step's token bucket): results/ca.
+#   call27: scripts/gpu/host_ab.py (decode steps of 1-64 requests and one mixed step, timed back to back and the way
+#          the server times them, start event before the host builds the step's inputs): results/ha.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -134,7 +136,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -234,7 +236,8 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
   call24) profile_pair de3 ;;
   call25) profile_pair de4 ;;
   call26) timeout -s INT 500 python3 scripts/gpu/chunk_ab.py --out /tmp/vf/results/ca 2>&1 | tail -n 40 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call26)" >&2; exit 2 ;;
+  call27) timeout -s INT 500 python3 scripts/gpu/host_ab.py --out /tmp/vf/results/ha 2>&1 | tail -n 20 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call27)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
