@@ -31,11 +31,16 @@ from typing import Any
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model-config", default="packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json")
+    ap.add_argument(
+        "--model-config",
+        default="packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json",
+    )
     ap.add_argument("--max-model-len", type=int, default=4608)
     ap.add_argument("--budget", type=int, default=512)
     ap.add_argument("--slots", type=int, default=128)
-    ap.add_argument("--chunks", default="128,192,256,288,320,352,368,384,400,416,448,480,496")
+    ap.add_argument(
+        "--chunks", default="128,192,256,288,320,352,368,384,400,416,448,480,496"
+    )
     ap.add_argument("--prefixes", default="0,2048")
     ap.add_argument("--decodes", type=int, default=16)
     ap.add_argument("--decode-kv", type=int, default=1024)
@@ -49,7 +54,12 @@ def main() -> int:
 
     import torch
     from gpu_harness.engine import attention as engine_attention
-    from gpu_harness.engine.lean import LeanModelRunner, _bucket, token_buckets, varlen_sequences_one_chunk
+    from gpu_harness.engine.lean import (
+        LeanModelRunner,
+        _bucket,
+        token_buckets,
+        varlen_sequences_one_chunk,
+    )
     from gpu_harness.model import build_model, load_hf_config
     from gpu_harness.profile.attention import AttentionProfiler, chunk_call_tensors
     from gpu_harness.profile.grid import PrefillPoint
@@ -69,7 +79,9 @@ def main() -> int:
     max_tokens = args.budget + args.slots
     buckets = token_buckets(max_tokens)
     points: list[dict[str, Any]] = [
-        {"chunk": c, "prefix": k, "tokens": c + d, "bucket": _bucket(c + d, buckets)} for k in prefixes for c in chunks
+        {"chunk": c, "prefix": k, "tokens": c + d, "bucket": _bucket(c + d, buckets)}
+        for k in prefixes
+        for c in chunks
     ]
 
     timer = OpTimer(dev, args.warmup, args.repeats)
@@ -88,23 +100,39 @@ def main() -> int:
         )
         for p in points:
             p[f"profile_{call}_ms"] = (
-                profiler.profile_prefill(PrefillPoint(p["chunk"], p["prefix"]))["attn_prefill"].median * dims.num_layers
+                profiler.profile_prefill(PrefillPoint(p["chunk"], p["prefix"]))[
+                    "attn_prefill"
+                ].median
+                * dims.num_layers
             )
         if call == "engine" and cuda:
-            seqs = varlen_sequences_one_chunk(512, args.slots, profiler.decode_attn == "split-kv")
+            seqs = varlen_sequences_one_chunk(
+                512, args.slots, profiler.decode_attn == "split-kv"
+            )
             kc, vc = profiler.k_cache, profiler.v_cache
             i32 = {"dtype": torch.int32, "device": dev}
             with torch.inference_mode():
                 for p in points:
                     c, k, bucket = p["chunk"], p["prefix"], p["bucket"]
                     cu_q, cu_k, used = chunk_call_tensors(c, k + c, seqs)
-                    q = torch.randn(max(bucket, c), dims.n_head, dims.head_dim, device=dev, dtype=dt)
+                    q = torch.randn(
+                        max(bucket, c), dims.n_head, dims.head_dim, device=dev, dtype=dt
+                    )
                     t = [torch.tensor(v, **i32) for v in (cu_q, cu_k, used)]
                     p["call_bucket_ms"] = (
                         timer.measure(
                             [
-                                lambda q=q, t=t, bucket=bucket: engine_attention.flash_varlen_attention(
-                                    q, kc, vc, t[0], t[1], t[2], bucket, args.max_model_len
+                                lambda q=q, t=t, bucket=bucket, kc=kc, vc=vc: (
+                                    engine_attention.flash_varlen_attention(
+                                        q,
+                                        kc,
+                                        vc,
+                                        t[0],
+                                        t[1],
+                                        t[2],
+                                        bucket,
+                                        args.max_model_len,
+                                    )
                                 )
                             ]
                         ).median
@@ -115,7 +143,11 @@ def main() -> int:
         torch.cuda.empty_cache()
 
     runner = LeanModelRunner(
-        model, num_slots=args.slots, max_model_len=args.max_model_len, max_tokens=max_tokens, cuda_graphs=cuda
+        model,
+        num_slots=args.slots,
+        max_model_len=args.max_model_len,
+        max_tokens=max_tokens,
+        cuda_graphs=cuda,
     )
 
     def items(c: int, k: int) -> list[tuple[int, int, list[int], bool]]:
@@ -136,7 +168,13 @@ def main() -> int:
         if cuda:
             torch.cuda.synchronize()
         for _ in range(args.repeats if cuda else 0):
-            ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in steps]
+            ev = [
+                (
+                    torch.cuda.Event(enable_timing=True),
+                    torch.cuda.Event(enable_timing=True),
+                )
+                for _ in steps
+            ]
             for (a, e), s in zip(ev, steps, strict=True):
                 a.record()
                 runner.forward(s)
@@ -152,14 +190,21 @@ def main() -> int:
         p.setdefault("call_bucket_ms", float("nan"))
     keys = ["engine_ms", "profile_engine_ms", "profile_single_ms", "call_bucket_ms"]
     lines = [
-        f"# Mixed steps against chunk size ({torch.cuda.get_device_name(0) if cuda else 'cpu'}; {d} decode rows over {args.decode_kv} "
-        f"tokens each, {args.slots} slots, token buckets up to {max_tokens}, varlen call of {p_seqs} sequences)",
+        (
+            f"# Mixed steps against chunk size ({torch.cuda.get_device_name(0) if cuda else 'cpu'}; {d} decode rows "
+            f"over {args.decode_kv} tokens each, {args.slots} slots, token buckets up to {max_tokens}, varlen call of "
+            f"{p_seqs} sequences)"
+        ),
         "",
-        "Each column's growth from the first chunk of its prefix, ms (attention columns x "
-        f"{dims.num_layers} layers; the engine step's own time in brackets).",
+        (
+            "Each column's growth from the first chunk of its prefix, ms (attention columns x "
+            f"{dims.num_layers} layers; the engine step's own time in brackets)."
+        ),
         "",
-        "| prefix | chunk | step tokens / bucket | engine step | profile, engine call (max_q = chunk) | profile, one sequence "
-        "| engine call, max_q = bucket |",
+        (
+            "| prefix | chunk | step tokens / bucket | engine step | profile, engine call (max_q = chunk) "
+            "| profile, one sequence | engine call, max_q = bucket |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for k in prefixes:
@@ -173,9 +218,17 @@ def main() -> int:
             )
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"device_name": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__, "sequences": p_seqs}
-    meta.update({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
-    (args.out / "chunk_ab.json").write_text(json.dumps({"meta": meta, "points": points}, indent=1))
+    meta = {
+        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "torch": torch.__version__,
+        "sequences": p_seqs,
+    }
+    meta.update(
+        {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    )
+    (args.out / "chunk_ab.json").write_text(
+        json.dumps({"meta": meta, "points": points}, indent=1)
+    )
     (args.out / "chunk_ab.md").write_text(text)
     print(text, end="")
     return 0

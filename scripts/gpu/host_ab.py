@@ -29,7 +29,10 @@ from typing import Any
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model-config", default="packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json")
+    ap.add_argument(
+        "--model-config",
+        default="packages/gpu-harness/src/gpu_harness/configs/qwen3-0.6b.json",
+    )
     ap.add_argument("--max-model-len", type=int, default=4608)
     ap.add_argument("--budget", type=int, default=512)
     ap.add_argument("--slots", type=int, default=128)
@@ -49,7 +52,9 @@ def main() -> int:
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
     config = load_hf_config(args.model_config)
-    model = build_model(config, device=dev, dtype=torch.bfloat16 if cuda else torch.float32, seed=0)
+    model = build_model(
+        config, device=dev, dtype=torch.bfloat16 if cuda else torch.float32, seed=0
+    )
     runner = LeanModelRunner(
         model,
         num_slots=args.slots,
@@ -61,8 +66,15 @@ def main() -> int:
     def decodes(b: int, first_slot: int = 0) -> list[tuple[int, int, list[int], bool]]:
         return [(first_slot + i, args.kv, [7 + i], True) for i in range(b)]
 
-    cases: list[tuple[str, list[Any]]] = [(f"decode b={b}", decodes(b)) for b in (int(x) for x in args.batches.split(","))]
-    cases.append((f"mixed chunk={args.mixed_chunk} + 16 decodes", [(0, 0, [11] * args.mixed_chunk, True), *decodes(16, 1)]))
+    cases: list[tuple[str, list[Any]]] = [
+        (f"decode b={b}", decodes(b)) for b in (int(x) for x in args.batches.split(","))
+    ]
+    cases.append(
+        (
+            f"mixed chunk={args.mixed_chunk} + 16 decodes",
+            [(0, 0, [11] * args.mixed_chunk, True), *decodes(16, 1)],
+        )
+    )
 
     def event() -> Any:
         return torch.cuda.Event(enable_timing=True)
@@ -98,7 +110,9 @@ def main() -> int:
                 pipelined = [a.elapsed_time(e) for a, e in ev]
             p = {
                 "case": name,
-                "pipelined_ms": statistics.median(pipelined) if pipelined else float("nan"),
+                "pipelined_ms": statistics.median(pipelined)
+                if pipelined
+                else float("nan"),
                 "served_ms": statistics.median(served) if served else float("nan"),
                 "host_forward_ms": statistics.median(host),
             }
@@ -106,8 +120,11 @@ def main() -> int:
             print(json.dumps(p), flush=True)
 
     lines = [
-        f"# The served step's event window against the GPU's own step ({torch.cuda.get_device_name(0) if cuda else 'cpu'}; "
-        f"{args.slots} slots, kv {args.kv} per decode row, medians of {args.repeats})",
+        (
+            "# The served step's event window against the GPU's own step "
+            f"({torch.cuda.get_device_name(0) if cuda else 'cpu'}; {args.slots} slots, kv {args.kv} per decode row, "
+            f"medians of {args.repeats})"
+        ),
         "",
         "| step | pipelined (GPU) ms | served (event window) ms | served - pipelined ms | host time of forward() ms |",
         "|---|---|---|---|---|",
@@ -119,9 +136,16 @@ def main() -> int:
         )
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"device_name": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__}
-    meta.update({k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()})
-    (args.out / "host_ab.json").write_text(json.dumps({"meta": meta, "points": points}, indent=1))
+    meta = {
+        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "torch": torch.__version__,
+    }
+    meta.update(
+        {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    )
+    (args.out / "host_ab.json").write_text(
+        json.dumps({"meta": meta, "points": points}, indent=1)
+    )
     (args.out / "host_ab.md").write_text(text)
     print(text, end="")
     return 0
