@@ -7,7 +7,9 @@ work inside the forward, then the graph) and of its tokens of context per reques
 size) is set against the engine's own decode-only step at that batch size and context, run alone by the
 profiler (`profile.json` `engine_decode`: the step's median at each kv anchor, linear between anchors). The
 difference is what serving adds beyond the model's decode work at that shape: slots spread over the cache,
-lengths spread around the mean, the HTTP thread's share of the interpreter, the machine.
+lengths spread around the mean, the HTTP thread's share of the interpreter, the machine. Most of it is the host's
+input preparation, which the served event window holds and the profiler's back-to-back steps hide (+0.24..+0.48 ms a
+step on the H200: scripts/gpu/host_ab.py, data/h200-qwen3-0.6b/engine/host_ab.md).
 
   python3 scripts/served-vs-bench.py PROFILE_JSON LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--batches 8,16,24,32]
 

@@ -4,7 +4,9 @@
   step-attribution.py LABEL=REAL_RUN_DIR,SIM_RUN_DIR [...]
 
 For every real engine step with a recorded GPU time: host = wall - GPU time (what the server's step loop spends
-outside the GPU), and GPU bias = real GPU time - Vidur's predicted time for that composition. Vidur's prediction is
+outside the GPU), and GPU bias = real GPU time - Vidur's predicted time for that composition. The recorded GPU time
+is the step's event window, which also holds the host's preparation of the step's inputs (+0.24..+0.48 ms a step on
+the H200: scripts/gpu/host_ab.py), so "host" leaves that out and "GPU bias" holds it. Vidur's prediction is
 looked up among the simulated steps of the same kind (decode-only or mixed), the same batch size and the same
 64-token prefill bin (the median of their predicted GPU times); steps without such a twin are left out. Means per
 batch-size bin, with the median KV cache in use (the context the step's attention reads).
