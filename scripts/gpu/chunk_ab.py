@@ -65,6 +65,7 @@ def main() -> int:
     from gpu_harness.profile.grid import PrefillPoint
     from gpu_harness.profile.model_dims import decoder_layers, dims_from_config
     from gpu_harness.profile.timing import OpTimer
+    from probe_out import write_results
 
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
@@ -217,20 +218,15 @@ def main() -> int:
                 f"{g[1]:+.3f} | {g[2]:+.3f} | {g[3]:+.3f} |"
             )
     text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "torch": torch.__version__,
-        "sequences": p_seqs,
-    }
-    meta.update(
-        {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    write_results(
+        args,
+        "chunk_ab",
+        points,
+        text,
+        device_name=torch.cuda.get_device_name(0) if cuda else "cpu",
+        torch=torch.__version__,
+        sequences=p_seqs,
     )
-    (args.out / "chunk_ab.json").write_text(
-        json.dumps({"meta": meta, "points": points}, indent=1)
-    )
-    (args.out / "chunk_ab.md").write_text(text)
-    print(text, end="")
     return 0
 
 

@@ -48,6 +48,7 @@ def main() -> int:
     import torch
     from gpu_harness.engine.lean import LeanModelRunner
     from gpu_harness.model import build_model, load_hf_config
+    from probe_out import write_results
 
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
@@ -135,19 +136,14 @@ def main() -> int:
             f"{p['served_ms'] - p['pipelined_ms']:+.3f} | {p['host_forward_ms']:.3f} |"
         )
     text = "\n".join(lines) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "device_name": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "torch": torch.__version__,
-    }
-    meta.update(
-        {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    write_results(
+        args,
+        "host_ab",
+        points,
+        text,
+        device_name=torch.cuda.get_device_name(0) if cuda else "cpu",
+        torch=torch.__version__,
     )
-    (args.out / "host_ab.json").write_text(
-        json.dumps({"meta": meta, "points": points}, indent=1)
-    )
-    (args.out / "host_ab.md").write_text(text)
-    print(text, end="")
     return 0
 
 
