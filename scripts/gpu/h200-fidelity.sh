@@ -74,6 +74,12 @@
 #          the engine's call with max_q = the step's token bucket): results/ca.
 #   call27: scripts/gpu/host_ab.py (decode steps of 1-64 requests and one mixed step, timed back to back and the way
 #          the server times them, start event before the host builds the step's inputs): results/ha.
+# The twelfth session's calls (every step's phases recorded by the server: schedule, input preparation, waiting on the
+# device, handing out tokens; the runs are committed this time, data/h200-qwen3-0.6b/runs-s12/), each family at the
+# eighth session's rates (30 / 60 / 85 % of V1's, B1's and W1's capacities):
+#   call28: server Y1 (default): Azure conv, ShareGPT and Mooncake; server Y2 (256-token budget): Azure conv.
+#   call29: server Y3 (default, a second start): Azure conv and ShareGPT (runs named rep1); Y4 (32-request cap) and
+#          Y5 (256-token budget, a second start, rep1): Azure conv.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -124,6 +130,11 @@ serve_mix() {
   pack_out
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
+V_AZ=12.216,24.432,34.612         # the eighth session's rates: Azure conv at 30 / 60 / 85 % of V1's capacity (call 13)
+V_SG=59.481,118.962,168.53        # ShareGPT, of V1's
+V_MC=6.576,13.152,18.632          # Mooncake, of V1's
+B1_AZ=9.351,18.702,26.495         # Azure conv, of the 256-token budget's (B1, call 14)
+W1_AZ=8.919,17.838,25.27          # Azure conv, of the 32-request cap's (W1, call 13)
 CAP32_RATES=15.972,22.627         # ... at 60 / 85 % of the 32-request cap's (call 4)
 # Calls 22-25: the profile with --decode-call engine twice on one machine, --prefill-call single then engine, into
 # results/profile-V-{single,engine}. Usage: profile_pair V
@@ -136,7 +147,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -237,7 +248,16 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
   call25) profile_pair de4 ;;
   call26) timeout -s INT 500 python3 scripts/gpu/chunk_ab.py --out /tmp/vf/results/ca 2>&1 | tail -n 40 ;;
   call27) timeout -s INT 500 python3 scripts/gpu/host_ab.py --out /tmp/vf/results/ha 2>&1 | tail -n 20 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call27)" >&2; exit 2 ;;
+  call28)
+    serve_mix y1 345 "" --family "$AZ" --family-rates "azure=$V_AZ" --family "$SG" --family-rates "sharegpt=$V_SG" \
+      --family "$MC" --family-requests mooncake=1600 --family-rates "mooncake=$V_MC"
+    serve_mix y2 165 "--max-num-batched-tokens 256" --family "$AZ" --family-rates "azure=$B1_AZ" ;;
+  call29)
+    serve_mix y3 170 "" --rep-offset 1 --family "$AZ" --family-rates "azure=$V_AZ" --family "$SG" \
+      --family-rates "sharegpt=$V_SG"
+    serve_mix y4 160 "--max-batch-size 32" --family "$AZ" --family-rates "azure=$W1_AZ"
+    serve_mix y5 160 "--max-num-batched-tokens 256" --rep-offset 1 --family "$AZ" --family-rates "azure=$B1_AZ" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call29)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

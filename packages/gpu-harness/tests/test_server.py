@@ -178,6 +178,16 @@ def test_32_concurrent_streams_exact_tokens_and_consistent_logs(server: Server) 
     assert sum(int(r["num_decode_tokens"]) for r in its) + prefill_outputs == 32 * max_tokens
     assert all(int(r["batch_size"]) <= 16 + 16 for r in its)
     assert [int(r["step"]) for r in its] == list(range(len(its)))
+    # Every step's four phases are recorded, none negative, and add up to its wall time (6-decimal rounding).
+    phase_cols = ("schedule_time", "prepare_time", "wait_time", "process_time")
+    for r in its:
+        phases = [float(r[k]) for k in phase_cols]
+        assert min(phases) >= 0
+        assert abs(sum(phases) - (float(r["end"]) - float(r["start"]))) <= 4e-6
+    # On CPU the forward runs inside "prepare" (nothing is asynchronous), so it dominates the step.
+    assert sum(float(r["prepare_time"]) for r in its) > 0.5 * sum(
+        float(r["end"]) - float(r["start"]) for r in its
+    )
     assert stats["kv_tokens_in_use"] == 0 and not stats["has_work"]
     assert stats["knobs"]["token_budget"] == 32 and stats["knobs"]["num_blocks"] == NUM_BLOCKS
 

@@ -35,6 +35,7 @@ export {
 export {
   HostSchema,
   ITERATION_COLUMNS,
+  ITERATION_PHASE_COLUMNS,
   IterationSchema,
   REQUEST_METRIC_COLUMNS,
   RequestMetricSchema,

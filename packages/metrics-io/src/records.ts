@@ -6,6 +6,7 @@ import { atomicWriteFile, openAtomicLineWriter } from "./atomic.js";
 import { MetricsIoError } from "./errors.js";
 import {
   ITERATION_COLUMNS,
+  ITERATION_PHASE_COLUMNS,
   type Iteration,
   IterationSchema,
   REQUEST_METRIC_COLUMNS,
@@ -31,7 +32,7 @@ const REQUEST_KINDS: Record<(typeof REQUEST_METRIC_COLUMNS)[number], ColumnKind>
   error: "text",
 };
 
-const ITERATION_KINDS: Record<(typeof ITERATION_COLUMNS)[number], ColumnKind> = {
+const ITERATION_KINDS: Record<(typeof ITERATION_COLUMNS)[number] | (typeof ITERATION_PHASE_COLUMNS)[number], ColumnKind> = {
   step: "int",
   start: "num",
   end: "num",
@@ -40,6 +41,10 @@ const ITERATION_KINDS: Record<(typeof ITERATION_COLUMNS)[number], ColumnKind> = 
   num_decode_tokens: "int",
   batch_size: "int",
   kv_tokens_in_use: "int?",
+  schedule_time: "num?",
+  prepare_time: "num?",
+  wait_time: "num?",
+  process_time: "num?",
 };
 
 /** Serializes request metrics to CSV text (header + one line per row, "\n" line ends). */
@@ -68,8 +73,10 @@ export async function readRequestMetrics(path: string): Promise<RequestMetric[]>
 
 /** Writes iterations.csv atomically. */
 export async function writeIterations(path: string, rows: readonly Iteration[]): Promise<void> {
-  const lines = [ITERATION_COLUMNS.join(",")];
-  for (const r of rows) lines.push(ITERATION_COLUMNS.map((c) => formatNumber(r[c])).join(","));
+  const withPhases = rows.some((r) => ITERATION_PHASE_COLUMNS.some((c) => r[c] != null));
+  const columns = withPhases ? [...ITERATION_COLUMNS, ...ITERATION_PHASE_COLUMNS] : ITERATION_COLUMNS;
+  const lines = [columns.join(",")];
+  for (const r of rows) lines.push(columns.map((c) => formatNumber(r[c] ?? null)).join(","));
   await atomicWriteFile(path, `${lines.join("\n")}\n`);
 }
 

@@ -67,6 +67,15 @@ export const IterationSchema = z.object({
   num_decode_tokens: count,
   batch_size: count,
   kv_tokens_in_use: count.nullable(),
+  /**
+   * Where the step's wall time went on the engine thread (s; gpu-harness since the twelfth session, absent in older
+   * runs and in simulated ones): the scheduler choosing the batch, the host building its inputs and launching it,
+   * the host waiting on the device for the sampled ids, and handing out the tokens. They add up to end - start.
+   */
+  schedule_time: seconds.nullable().optional(),
+  prepare_time: seconds.nullable().optional(),
+  wait_time: seconds.nullable().optional(),
+  process_time: seconds.nullable().optional(),
 });
 export type Iteration = z.infer<typeof IterationSchema>;
 
@@ -79,6 +88,14 @@ export const ITERATION_COLUMNS = [
   "num_decode_tokens",
   "batch_size",
   "kv_tokens_in_use",
+] as const satisfies readonly (keyof Iteration)[];
+
+/** The optional per-step phase columns of iterations.csv (written when any row has them). */
+export const ITERATION_PHASE_COLUMNS = [
+  "schedule_time",
+  "prepare_time",
+  "wait_time",
+  "process_time",
 ] as const satisfies readonly (keyof Iteration)[];
 
 /** Kinds of run dirs. */

@@ -144,6 +144,23 @@ describe("iterations.csv and run.json", () => {
     ];
     await writeIterations(path, rows);
     expect(await readIterations(path)).toEqual(rows);
+    expect((await readFile(path, "utf8")).split("\n")[0]).not.toContain("schedule_time");
+  });
+  it("keeps the engine's step phases: written when any row has them, empty cells read as null", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "iterations.csv");
+    const base = { gpu_time: 0.002, num_prefill_tokens: 0, num_decode_tokens: 4, batch_size: 4, kv_tokens_in_use: 90 };
+    const rows = [
+      { step: 0, start: 0, end: 0.003, ...base, schedule_time: 0.0001, prepare_time: 0.0004, wait_time: 0.0024, process_time: 0.0001 },
+      { step: 1, start: 0.003, end: 0.005, ...base, schedule_time: null, prepare_time: null, wait_time: null, process_time: null },
+    ];
+    await writeIterations(path, rows);
+    expect((await readFile(path, "utf8")).split("\n")[0]).toBe(
+      "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time",
+    );
+    expect(await readIterations(path)).toEqual(rows);
+    await writeFile(path, "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time\n0,0,1,,1,0,1,1,x,0,0,0\n");
+    await expectCode(readIterations(path), "METRICS_INVALID_ROW", "iterations.csv:2");
   });
   it("validates manifests on write and read", async () => {
     const dir = await tempDir();
@@ -202,10 +219,31 @@ describe("importEngineTimeline", () => {
     expect(r).toEqual({ offsetS: -8, iterations: 1, droppedIterations: 1, tokens: 1 });
     const rows = await readIterations(join(run, "iterations.csv"));
     expect(rows).toHaveLength(1);
+    expect(rows[0]!.wait_time).toBeUndefined();
     expect(rows[0]!.start).toBeCloseTo(2.0, 9);
     expect(rows[0]!.end).toBeCloseTo(2.25, 9);
     expect(await readFile(join(run, "server_token_timestamps.csv"), "utf8")).toBe("request_id,token_index,t\n3,0,2.25\n");
     expect(JSON.parse(await readFile(join(run, "server_run.json"), "utf8")).run_clock_offset_s).toBe(-8);
+  });
+  it("carries the step phases of gpu-harness's iterations.csv onto the run clock unchanged", async () => {
+    const { importEngineTimeline } = await import("../src/index.js");
+    const server = await tempDir();
+    const run = await tempDir();
+    await writeFile(join(server, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0 }));
+    // As gpu-harness's timeline writes it (six decimals; a step of an engine that does not split it: empty).
+    await writeFile(
+      join(server, "iterations.csv"),
+      "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time\n" +
+        "0,10.000000,10.003000,0.002500,0,4,4,90,0.000100,0.000400,0.002400,0.000100\n" +
+        "1,10.003050,10.005000,,0,4,4,94,,,,\n",
+    );
+    await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
+    const rows = await readIterations(join(run, "iterations.csv"));
+    expect(rows.map((r) => [r.schedule_time, r.prepare_time, r.wait_time, r.process_time])).toEqual([
+      [0.0001, 0.0004, 0.0024, 0.0001],
+      [null, null, null, null],
+    ]);
+    expect(rows[0]!.start).toBeCloseTo(2.0, 9);
   });
 });
 

@@ -29,13 +29,33 @@ ITERATION_COLUMNS = (
     "num_decode_tokens",
     "batch_size",
     "kv_tokens_in_use",
+    "schedule_time",
+    "prepare_time",
+    "wait_time",
+    "process_time",
 )
 TOKEN_COLUMNS = ("request_id", "token_index", "t")
 
 
 @dataclass(frozen=True)
+class StepPhases:
+    """Where one step's wall time went on the engine thread (seconds; they add up to end - start).
+
+    schedule: the scheduler choosing the batch; prepare: the host building the step's inputs and launching it
+    (the device is idle until the launch); wait: the host blocked on the device until the sampled ids arrive;
+    process: appending the tokens, handing them to the requests and finishing the batch.
+    """
+
+    schedule: float
+    prepare: float
+    wait: float
+    process: float
+
+
+@dataclass(frozen=True)
 class Iteration:
-    """One engine step; times in seconds on the timeline clock, gpu_time None where not measured (CPU)."""
+    """One engine step; times in seconds on the timeline clock, gpu_time None where not measured (CPU),
+    phases None where the engine does not split its step."""
 
     step: int
     start: float
@@ -45,6 +65,7 @@ class Iteration:
     num_decode_tokens: int
     batch_size: int
     kv_tokens_in_use: int | None
+    phases: StepPhases | None = None
 
 
 def _fmt(x: float | None) -> str:
@@ -101,6 +122,7 @@ class Timeline:
         num_decode_tokens: int,
         batch_size: int,
         kv_tokens_in_use: int | None,
+        phases: StepPhases | None = None,
     ) -> int:
         """Append a step; returns its step number (0-based since the last reset)."""
         with self._lock:
@@ -116,6 +138,7 @@ class Timeline:
                     num_decode_tokens,
                     batch_size,
                     kv_tokens_in_use,
+                    phases,
                 )
             )
             return step
@@ -141,9 +164,15 @@ class Timeline:
         buf.write(",".join(ITERATION_COLUMNS) + "\n")
         for it in self.iterations():
             kv = "" if it.kv_tokens_in_use is None else str(it.kv_tokens_in_use)
+            ph = it.phases
+            phases = (
+                ",,,"
+                if ph is None
+                else f"{_fmt(ph.schedule)},{_fmt(ph.prepare)},{_fmt(ph.wait)},{_fmt(ph.process)}"
+            )
             buf.write(
                 f"{it.step},{_fmt(it.start)},{_fmt(it.end)},{_fmt(it.gpu_time)},{it.num_prefill_tokens},"
-                f"{it.num_decode_tokens},{it.batch_size},{kv}\n"
+                f"{it.num_decode_tokens},{it.batch_size},{kv},{phases}\n"
             )
         return buf.getvalue()
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from ..timeline import Timeline
+from ..timeline import StepPhases, Timeline
 from .attention import (
     VarlenSeq,
     decode_attention,
@@ -848,6 +848,7 @@ class LeanEngine(Engine):
         batch = self.scheduler.schedule()
         if not batch.items:
             return False
+        scheduled = self.timeline.now()
         n_prefill = batch.num_prefill_tokens
         n_decode = batch.num_decode_tokens
         if self._events is not None:
@@ -855,6 +856,7 @@ class LeanEngine(Engine):
         next_ids = self._run(batch)
         if self._events is not None:
             self._events[1].record()
+        launched = self.timeline.now()
         ids = next_ids.tolist()  # the one host sync of the step (none when nothing is sampled: empty)
         gpu_time = None
         if self._events is not None:
@@ -863,9 +865,11 @@ class LeanEngine(Engine):
         t = self.timeline.now()
         self._advance(batch, ids, t)
         self.scheduler.finish_batch(batch)
+        end = self.timeline.now()
         self.timeline.record_iteration(
             start=start,
-            end=self.timeline.now(),
+            end=end,
+            phases=StepPhases(scheduled - start, launched - scheduled, t - launched, end - t),
             gpu_time=gpu_time,
             num_prefill_tokens=n_prefill,
             num_decode_tokens=n_decode,
