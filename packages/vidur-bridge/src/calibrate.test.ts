@@ -432,6 +432,143 @@ describe("deriveCpuOverheads: the step-size term", () => {
   });
 });
 
+describe("deriveCpuOverheads: the phase split", () => {
+  // The real engine's phases of a step of b requests (ms): schedule 0.05, prepare 0.3 + 0.004 b (decode-only) or 0.8
+  // (mixed), process 0.02 b, and the wait on the device Vidur's prediction + 0.25 (the device-side bias). GPU time =
+  // the wait. Decode-only overhead = 0.05 + 0.3 + 0.004 b + 0.02 b + 0.25 = 0.6 + 0.024 b.
+  const schedule = () => 0.05;
+  const prepare = (b: number) => 0.3 + 0.004 * b;
+  const process = (b: number) => 0.02 * b;
+  const BIAS = 0.25;
+  const phased = (i: number, b: number, p: number, d: number): Iteration => {
+    const ph = [schedule(), p > 0 ? 0.8 : prepare(b), simMs(p, d) + BIAS, process(b)];
+    const wall = ph.reduce((acc, v) => acc + v, 0);
+    return {
+      ...step(i, b, p, d, wall),
+      gpu_time: ph[2]! / 1e3,
+      schedule_time: ph[0]! / 1e3,
+      prepare_time: ph[1]! / 1e3,
+      wait_time: ph[2]! / 1e3,
+      process_time: ph[3]! / 1e3,
+    };
+  };
+  // Five decode-only steps at each batch size 1 and 3..16 (two at 2: that bin is too thin and gets interpolated),
+  // and five mixed ones at 3..16, so every bin's sizes are symmetric (its knot is its mean batch size).
+  const real: Iteration[] = [];
+  for (let b = 1; b <= 16; b++) {
+    for (let k = 0; k < (b === 2 ? 2 : 5); k++) real.push(phased(real.length, b, 0, b));
+    if (b >= 3) for (let k = 0; k < 5; k++) real.push(phased(real.length, b, 100, b - 1));
+  }
+  const strip = (steps: readonly Iteration[]) => steps.map(({ schedule_time: _s, prepare_time: _p, wait_time: _w, process_time: _q, ...rest }) => rest);
+
+  it("summarizes each bin's decode-only and mixed phases and splits each row's overhead into host phases", () => {
+    const t = deriveCpuOverheads(real, SIM);
+    expect(t.phases).toBe(true);
+    expect(t.bins.map((b) => b.batchSize)).toEqual([1, 2, 3.5, 6.5, 12.5]);
+    expect(t.bins[1]!.decodePhasesMs).toBeNull();
+    expect(t.bins[1]!.mixedPhasesMs).toBeNull();
+    expect(t.bins[0]!.mixedPhasesMs).toBeNull();
+    for (const b of [t.bins[0]!, ...t.bins.slice(2)]) {
+      const d = b.decodePhasesMs!;
+      expect(d.schedule).toBeCloseTo(0.05, 9);
+      expect(d.prepare).toBeCloseTo(prepare(b.batchSize), 9);
+      expect(d.wait).toBeCloseTo(simMs(0, b.batchSize) + BIAS, 9);
+      expect(d.process).toBeCloseTo(process(b.batchSize), 9);
+    }
+    for (const b of t.bins.slice(2)) {
+      const m = b.mixedPhasesMs!;
+      expect(m.prepare).toBeCloseTo(0.8, 9);
+      expect(m.wait).toBeCloseTo(simMs(100, b.batchSize - 1) + BIAS, 9);
+      expect(m.process).toBeCloseTo(process(b.batchSize), 9);
+    }
+    // Every row, the thin bin 2 included (interpolated between its neighbours), holds the phases at its knot; the
+    // rest of its overhead is the device-side bias.
+    for (const r of t.rows) {
+      const h = r.hostPhasesMs!;
+      expect(h.schedule).toBeCloseTo(0.05, 9);
+      expect(h.prepare).toBeCloseTo(prepare(r.batchSize), 9);
+      expect(h.process).toBeCloseTo(process(r.batchSize), 9);
+      expect(r.overheadMs).toBeCloseTo(0.6 + 0.024 * r.batchSize, 9);
+      expect(r.overheadMs - h.schedule - h.prepare - h.process).toBeCloseTo(BIAS, 9);
+    }
+  });
+
+  it("writes Vidur's phase columns plus the bias after batch_size, summing to the lumped table without phases", () => {
+    const t = deriveCpuOverheads(real, SIM);
+    const lumped = deriveCpuOverheads(strip(real), SIM);
+    expect(lumped.phases).toBeUndefined();
+    expect(lumped.bins.every((b) => b.decodePhasesMs === undefined && b.mixedPhasesMs === undefined)).toBe(true);
+    expect(lumped.rows.every((r) => r.hostPhasesMs === undefined)).toBe(true);
+    // The numbers of the table are those without phases.
+    expect(t.rows.map(({ hostPhasesMs: _h, ...r }) => r)).toEqual(lumped.rows);
+    const csv = formatCpuOverheadsCsv(t, { modelName: "a/b" }).trimEnd().split("\n");
+    const plain = formatCpuOverheadsCsv(lumped, { modelName: "a/b" }).trimEnd().split("\n");
+    // The 40 decode-only steps of bin 9-16 give jitter columns: they stay where they were, after the prefill extra.
+    const jitterCols = ",jitter_q02,jitter_q10,jitter_q25,jitter_q50,jitter_q75,jitter_q90,jitter_q98";
+    expect(csv[0]).toBe(
+      `model_name,tensor_parallel_degree,batch_size,schedule_median,prepare_inputs_e2e_median,process_model_outputs_median,model_time_bias_median,prefill_extra_median${jitterCols}`,
+    );
+    expect(plain[0]).toBe(`model_name,tensor_parallel_degree,batch_size,schedule_median,prefill_extra_median${jitterCols}`);
+    expect(csv).toHaveLength(plain.length);
+    for (let i = 1; i < csv.length; i++) {
+      const split = csv[i]!.split(",");
+      const one = plain[i]!.split(",");
+      expect(split.slice(0, 3)).toEqual(one.slice(0, 3));
+      const [s, p, q, bias] = split.slice(3, 7).map(Number);
+      expect(s! + p! + q! + bias!).toBeCloseTo(Number(one[3]), 5);
+      expect(bias).toBeCloseTo(BIAS, 5);
+      expect(s).toBeCloseTo(0.05, 5);
+      expect(split.slice(7)).toEqual(one.slice(4));
+    }
+    expect(csv.join("\n")).not.toContain("sampler_e2e_median");
+  });
+
+  it("continues each tail row's host phases along its own line over the decode-only steps", () => {
+    const t = deriveCpuOverheads(real, SIM, { extendToBatchSize: 100 });
+    const lumped = deriveCpuOverheads(strip(real), SIM, { extendToBatchSize: 100 });
+    expect(t.rows.map(({ hostPhasesMs: _h, ...r }) => r)).toEqual(lumped.rows);
+    expect(t.tail!.phaseMsPerRequest!.schedule).toBeCloseTo(0, 9);
+    expect(t.tail!.phaseMsPerRequest!.prepare).toBeCloseTo(0.004, 9);
+    expect(t.tail!.phaseMsPerRequest!.process).toBeCloseTo(0.02, 9);
+    const tailRows = t.rows.slice(t.bins.length);
+    expect(tailRows.map((r) => r.batchSize)).toEqual([16, 32, 64, 100]);
+    for (const r of tailRows) {
+      expect(r.hostPhasesMs!.schedule).toBeCloseTo(0.05, 9);
+      expect(r.hostPhasesMs!.prepare).toBeCloseTo(prepare(r.batchSize), 9);
+      expect(r.hostPhasesMs!.process).toBeCloseTo(process(r.batchSize), 9);
+    }
+    const csv = formatCpuOverheadsCsv(t, { modelName: "a/b" }).trimEnd().split("\n");
+    expect(csv.at(-1)!.split(",").slice(2, 6).map(Number)).toEqual([100, 0.05, Number(prepare(100).toFixed(6)), Number(process(100).toFixed(6))]);
+    // A phase that shrinks with the batch is held at the last knot's value (slope clamped at 0), like the overhead.
+    const shrinking = real.map((it) => ({ ...it, schedule_time: (0.5 - 0.01 * it.batch_size) / 1e3, wait_time: it.wait_time! + (0.01 * it.batch_size - 0.45) / 1e3 }));
+    const held = deriveCpuOverheads(shrinking, SIM, { extendToBatchSize: 100 });
+    expect(held.tail!.phaseMsPerRequest!.schedule).toBeCloseTo(-0.01, 9);
+    const lastKnot = held.rows[held.bins.length - 1]!;
+    expect(lastKnot.hostPhasesMs!.schedule).toBeCloseTo(0.5 - 0.01 * 12.5, 9);
+    for (const r of held.rows.slice(held.bins.length)) expect(r.hostPhasesMs!.schedule).toBeCloseTo(lastKnot.hostPhasesMs!.schedule, 9);
+  });
+
+  it("falls back to the lumped schedule_median when one step lacks a phase, or no bin has enough decode-only steps", () => {
+    const plainCsv = formatCpuOverheadsCsv(deriveCpuOverheads(strip(real), SIM), { modelName: "a/b" });
+    for (const missing of [{ prepare_time: null }, { process_time: undefined }]) {
+      const oneShort = real.map((it, i) => (i === 7 ? { ...it, ...missing } : it));
+      const t = deriveCpuOverheads(oneShort, SIM);
+      expect(t.phases).toBeUndefined();
+      expect(t.bins.every((b) => b.decodePhasesMs === undefined)).toBe(true);
+      expect(t.rows.every((r) => r.hostPhasesMs === undefined)).toBe(true);
+      expect(formatCpuOverheadsCsv(t, { modelName: "a/b" })).toBe(plainCsv);
+    }
+    // A step of batch 0 (an idle step) does not count.
+    const idle = { ...step(999, 0, 0, 0, 0.1), schedule_time: null };
+    expect(deriveCpuOverheads([...real, idle], SIM).phases).toBe(true);
+    // Phases everywhere but every bin too thin: the split is not written.
+    const thin = deriveCpuOverheads(real, SIM, { minStepsPerBin: 200 });
+    expect(thin.phases).toBe(false);
+    expect(thin.rows.every((r) => r.hostPhasesMs === null)).toBe(true);
+    expect(formatCpuOverheadsCsv(thin, { modelName: "a/b" })).toBe(formatCpuOverheadsCsv(deriveCpuOverheads(strip(real), SIM, { minStepsPerBin: 200 }), { modelName: "a/b" }));
+  });
+});
+
 describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
   it("writes the sidecar's schema (ms), with prefill_extra_median only in split mode", () => {
     const split = deriveCpuOverheads(REAL, SIM, ONE);

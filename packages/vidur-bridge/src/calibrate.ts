@@ -39,12 +39,42 @@ export interface OverheadBin {
    */
   decodeMisfitMs?: number | null;
   mixedMisfitMs?: number | null;
+  /**
+   * The real engine's own step phases in this bin (ms; `statistic` of each phase over the bin's decode-only / mixed
+   * steps): the scheduler choosing the batch, the host building the step's inputs and launching it, the host
+   * waiting on the device for the sampled ids, the host handing out the tokens (iterations.csv `schedule_time`,
+   * `prepare_time`, `wait_time`, `process_time`). Null when the bin has fewer than `minStepsPerBin` steps of that
+   * kind; absent when any real step lacks a phase (older runs), and in tables written before it existed.
+   */
+  decodePhasesMs?: StepPhasesMs | null;
+  mixedPhasesMs?: StepPhasesMs | null;
+}
+
+/** The four measured phases of a real engine step (ms); they add up to its wall time. */
+export interface StepPhasesMs {
+  schedule: number;
+  prepare: number;
+  wait: number;
+  process: number;
+}
+
+/** A row's host phases (ms): the measured decode-only phases in Vidur's own cpu_overheads.csv columns. */
+export interface HostPhasesMs {
+  /** `schedule_median`: the scheduler choosing the batch. */
+  schedule: number;
+  /** `prepare_inputs_e2e_median`: building the step's inputs and launching it (the GPU idle meanwhile). */
+  prepare: number;
+  /** `process_model_outputs_median`: appending the tokens, handing them to the requests, finishing the batch. */
+  process: number;
 }
 
 /** One row of the written table (ms). */
 export interface OverheadRow {
   batchSize: number;
-  /** Added to every batch of this size (`schedule_median` column). */
+  /**
+   * Added to every batch of this size (`schedule_median` column; with the phase split, the sum of that,
+   * `prepare_inputs_e2e_median`, `process_model_outputs_median` and `model_time_bias_median`).
+   */
   overheadMs: number;
   /** Added on top to batches carrying prefill tokens (`prefill_extra_median` column); 0 in single-curve mode. */
   prefillExtraMs: number;
@@ -53,6 +83,14 @@ export interface OverheadRow {
    * overhead, ms (`jitter_qNN` columns); the sidecar draws one per simulated step (seeded) from them. Null without.
    */
   jitterMs: number[] | null;
+  /**
+   * `overheadMs` split by the real engine's measured phases (decode-only steps, filled across bins like the
+   * overhead; tail rows continue each phase along its own line in batch size). The rest, `overheadMs` − schedule −
+   * prepare − process, is the device-side bias (`model_time_bias_median`): the host's wait on the device beyond
+   * Vidur's predicted model time, signed. Null when no bin had enough decode-only steps; absent when the real run
+   * has no phases (older runs).
+   */
+  hostPhasesMs?: HostPhasesMs | null;
 }
 
 /** Quantile levels of the jitter columns (`jitter_q02` ... `jitter_q98`). */
@@ -82,7 +120,24 @@ export interface CpuOverheadTable {
    * (per-request input and output work), so the rows past the last knot continue the last knot's overhead along
    * that line; the GPU-time part of the residual stays as at the last knot. Null when not extended.
    */
-  tail: { hostMsPerRequest: number; hostInterceptMs: number; stepsWithGpuTime: number; rows: number } | null;
+  tail: {
+    hostMsPerRequest: number;
+    hostInterceptMs: number;
+    stepsWithGpuTime: number;
+    rows: number;
+    /**
+     * With the phase split: each host phase's least-squares slope on batch size over the decode-only real steps (ms
+     * per request, before clamping at 0), along which the tail rows' phases continue from the last knot's.
+     */
+    phaseMsPerRequest?: HostPhasesMs;
+  } | null;
+  /**
+   * Whether the rows carry the phase split (`OverheadRow.hostPhasesMs`) and the CSV writes it as Vidur's columns
+   * (`schedule_median`, `prepare_inputs_e2e_median`, `process_model_outputs_median`) plus `model_time_bias_median`:
+   * true when every real step has its four phases and some bin has `minStepsPerBin` decode-only steps; false when
+   * the steps have phases but no bin has enough; absent when the real run has no phases (older runs).
+   */
+  phases?: boolean;
   /** Whether the bins were corrected by the linear model's misfit (`binMisfit`; absent in older tables: false). */
   binMisfit?: boolean;
   /**
@@ -294,6 +349,9 @@ function binOf(batchSize: number): [number, number] {
   return [hi / 2 + 1, hi];
 }
 
+/** The host phases a row is split into, in the order of their cpu_overheads.csv columns. */
+const HOST_PHASES = ["schedule", "prepare", "process"] as const;
+
 /** Fills nulls by linear interpolation between known knots, clamped at the ends; all-null gives all `empty`. */
 function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number): number[] {
   const known = xs.flatMap((x, i) => (ys[i] === null ? [] : [[x, ys[i] as number] as const]));
@@ -318,6 +376,9 @@ function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number)
  * decode-only steps and adds a `prefill_extra` = median over mixed steps minus that; "single" uses every step for
  * one curve.
  * Bins are powers of two (1, 2, 3-4, 5-8, ...); a bin's knot is the median batch size of its real steps.
+ * When every real step records its phases (`schedule_time`, `prepare_time`, `wait_time`, `process_time`), each bin
+ * also gets their summary (`decodePhasesMs`, `mixedPhasesMs`) and each row the split of its overhead into host phases
+ * (`hostPhasesMs`); the overhead itself is the same as without them.
  */
 export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Iteration[], options: DeriveCpuOverheadsOptions = {}): CpuOverheadTable {
   const mode = options.mode ?? "split";
@@ -326,6 +387,9 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (!Number.isInteger(minSteps) || minSteps < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `minStepsPerBin ${minSteps}: expected an integer >= 1`);
   const steps = real.filter((it) => it.batch_size > 0);
   if (steps.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "real run has no engine steps with batch_size > 0 in iterations.csv");
+  // The measured step phases (ms: schedule, prepare, wait, process), used only when every step has all four.
+  const phasesOf = (it: Iteration) => [it.schedule_time, it.prepare_time, it.wait_time, it.process_time];
+  const phasesAvailable = steps.every((it) => phasesOf(it).every((v) => v !== null && v !== undefined));
   const model = fitStepTimeModel(sim);
   const misfitOn = options.binMisfit ?? true;
   const work = options.prefixWork;
@@ -350,13 +414,14 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
     } else bin.decode.push(gap);
   });
-  const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[] }>();
+  const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[]; decodePhases: number[][]; mixedPhases: number[][] }>();
   real.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [], mixedTokens: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [], mixedTokens: [], decodePhases: [], mixedPhases: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
+    if (phasesAvailable) (it.num_prefill_tokens > 0 ? bin.mixedPhases : bin.decodePhases).push(phasesOf(it).map((v) => v! * 1e3));
     const residual = (it.end - it.start) * 1e3 - predictStepMs(model, it);
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(residual);
@@ -417,6 +482,12 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     return { known, filled: misfitOn ? fillByInterpolation(knots, known, 0) : knots.map(() => 0) };
   };
   const misfit = { decode: misfitOf("decode"), mixed: misfitOf("mixed") };
+  // Each phase of a bin's steps of one kind, summarized like the residuals (null below minStepsPerBin steps).
+  const phasesMs = (xs: number[][]): StepPhasesMs | null => {
+    if (xs.length < minSteps) return null;
+    const [schedule, prepare, wait, process] = [0, 1, 2, 3].map((k) => center(xs.map((x) => x[k]!)));
+    return { schedule: schedule!, prepare: prepare!, wait: wait!, process: process! };
+  };
   const bins: OverheadBin[] = sorted.map((b, i) => ({
     minBatchSize: b.lo,
     maxBatchSize: b.hi,
@@ -427,6 +498,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     mixedResidualMs: b.mixed.length >= minSteps ? center(b.mixed) - misfit.mixed.filled[i]! : null,
     decodeMisfitMs: misfit.decode.known[i]!,
     mixedMisfitMs: misfit.mixed.known[i]!,
+    ...(phasesAvailable ? { decodePhasesMs: phasesMs(b.decodePhases), mixedPhasesMs: phasesMs(b.mixedPhases) } : {}),
   }));
   let rows: OverheadRow[];
   if (mode === "single") {
@@ -459,6 +531,13 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       rows = rows.map((r, i) => ({ ...r, jitterMs: levels.map((l) => l[i]!) }));
     }
   }
+  // The phase split of each row's overhead: the decode-only host phases, filled across bins like the overhead (the
+  // rest of the overhead is the device-side bias, written as its own column).
+  const phases = phasesAvailable ? bins.some((b) => b.decodePhasesMs !== null && b.decodePhasesMs !== undefined) : undefined;
+  if (phases === true) {
+    const [schedule, prepare, process] = HOST_PHASES.map((k) => fillByInterpolation(knots, bins.map((b) => b.decodePhasesMs?.[k] ?? null), 0));
+    rows = rows.map((r, i) => ({ ...r, hostPhasesMs: { schedule: schedule![i]!, prepare: prepare![i]!, process: process![i]! } }));
+  } else if (phases === false) rows = rows.map((r) => ({ ...r, hostPhasesMs: null }));
   let tail: CpuOverheadTable["tail"] = null;
   const cap = options.extendToBatchSize;
   if (cap !== undefined) {
@@ -472,14 +551,41 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
     );
     const last = rows.at(-1)!;
-    const extra = tailAlongLine(last.batchSize, last.overheadMs, Math.max(0, line.slope), cap).map(({ x, y }) => ({
+    // With the phase split, each host phase continues from the last knot along its own line over the decode-only steps.
+    let phaseSlopes: HostPhasesMs | undefined;
+    if (phases === true) {
+      const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0);
+      const sizes = decodeOnly.map((it) => it.batch_size);
+      const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
+      phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
+    }
+    const lastPhases = last.hostPhasesMs;
+    const extra = tailAlongLine(last.batchSize, last.overheadMs, Math.max(0, line.slope), cap).map(({ x, y }): OverheadRow => ({
       batchSize: x,
       overheadMs: y,
       prefillExtraMs: last.prefillExtraMs,
       jitterMs: last.jitterMs,
+      ...(lastPhases === undefined
+        ? {}
+        : {
+            hostPhasesMs:
+              lastPhases === null || phaseSlopes === undefined
+                ? null
+                : {
+                    schedule: lastPhases.schedule + Math.max(0, phaseSlopes.schedule) * (x - last.batchSize),
+                    prepare: lastPhases.prepare + Math.max(0, phaseSlopes.prepare) * (x - last.batchSize),
+                    process: lastPhases.process + Math.max(0, phaseSlopes.process) * (x - last.batchSize),
+                  },
+          }),
     }));
     rows = [...rows, ...extra];
-    tail = { hostMsPerRequest: line.slope, hostInterceptMs: line.intercept, stepsWithGpuTime: timed.length, rows: extra.length };
+    tail = {
+      hostMsPerRequest: line.slope,
+      hostInterceptMs: line.intercept,
+      stepsWithGpuTime: timed.length,
+      rows: extra.length,
+      ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes } : {}),
+    };
   }
   return {
     mode,
@@ -491,6 +597,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     binMisfit: misfitOn,
     ...(work !== undefined ? { prefix } : {}),
     ...(options.stepSizeTerm === true ? { stepSize } : {}),
+    ...(phases !== undefined ? { phases } : {}),
     realSteps: steps.length,
   };
 }
@@ -677,21 +784,34 @@ export function prefillPrefixWork(
   return { work, unmatchedTokens: unmatched };
 }
 
-/** The table as cpu_overheads.csv text (ms, the sidecar's schema; `prefill_extra_median` only in split mode). */
+/**
+ * The table as cpu_overheads.csv text (ms, the sidecar's schema; `prefill_extra_median` only in split mode). With
+ * the phase split (`table.phases`), the overhead is written as `schedule_median`, `prepare_inputs_e2e_median`,
+ * `process_model_outputs_median` (the measured host phases) and `model_time_bias_median` (ours: the rest, so the four
+ * add up to the overhead) instead of one `schedule_median`. No `sampler_e2e_median`: the engine samples (argmax)
+ * inside its CUDA graph, so sampling is device time, in the wait, not a host phase.
+ */
 export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: string; tensorParallelSize?: number }): string {
   const tp = id.tensorParallelSize ?? 1;
   const split = table.mode === "split";
   const num = (v: number) => String(Number(v.toFixed(6)));
+  const phases = table.phases === true && table.rows.length > 0 && table.rows.every((r) => r.hostPhasesMs !== null && r.hostPhasesMs !== undefined);
+  const overheadCols = phases ? "schedule_median,prepare_inputs_e2e_median,process_model_outputs_median,model_time_bias_median" : "schedule_median";
+  const overheadVals = (r: OverheadRow) => {
+    if (!phases) return num(r.overheadMs);
+    const h = r.hostPhasesMs!;
+    return [h.schedule, h.prepare, h.process, r.overheadMs - h.schedule - h.prepare - h.process].map(num).join(",");
+  };
   const jitter = table.rows.length > 0 && table.rows.every((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   const jitterCols = JITTER_LEVELS.map((q) => `,jitter_q${String(Math.round(q * 100)).padStart(2, "0")}`).join("");
   const prefix = table.prefix ?? null;
   const classes = table.stepSize ?? null;
   const classCols = classes === null ? "" : classes.boundsTokens.map((b) => `,step_tokens_le_${b}`).join("");
   const classVals = classes === null ? "" : classes.correctionMs.map((v) => `,${num(v)}`).join("");
-  const header = `model_name,tensor_parallel_degree,batch_size,schedule_median${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${classCols}${jitter ? jitterCols : ""}`;
+  const header = `model_name,tensor_parallel_degree,batch_size,${overheadCols}${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${classCols}${jitter ? jitterCols : ""}`;
   const lines = table.rows.map(
     (r) =>
-      `${id.modelName},${tp},${num(r.batchSize)},${num(r.overheadMs)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${classVals}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
+      `${id.modelName},${tp},${num(r.batchSize)},${overheadVals(r)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${classVals}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
   );
   return `${[header, ...lines].join("\n")}\n`;
 }

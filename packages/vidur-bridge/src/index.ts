@@ -23,7 +23,7 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, OverheadBin, OverheadRow, PrefixTerm, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

@@ -291,6 +291,33 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const manifest = await readRunManifest(calDir);
     expect(manifest.config.cpu_overhead_prefill_extra_ms_by_batch_size).toEqual({ "1.0": expect.closeTo(17, 6) });
 
+    // The same real steps with their phases (schedule 0.5, prepare 1, process 0.5 ms, the wait the rest): the table
+    // is written as Vidur's phase columns plus model_time_bias_median (3 - 2 = 1 ms), and the sidecar sums them to
+    // the lumped table's overhead: every simulated step exactly as with the table above.
+    const withPhases = real.map((s) => {
+      const wait = s.end - s.start - 2e-3;
+      return { ...s, schedule_time: 0.5e-3, prepare_time: 1e-3, wait_time: wait, process_time: 0.5e-3 };
+    });
+    const phased = deriveCpuOverheads(withPhases, sim, { minStepsPerBin: 1 });
+    expect(phased.phases).toBe(true);
+    const phasedCsv = formatCpuOverheadsCsv(phased, { modelName: TINY_MODEL });
+    expect(phasedCsv.split("\n")[0]).toBe(
+      "model_name,tensor_parallel_degree,batch_size,schedule_median,prepare_inputs_e2e_median,process_model_outputs_median,model_time_bias_median,prefill_extra_median",
+    );
+    expect(phasedCsv.split("\n")[1]).toBe(`${TINY_MODEL},1,1,0.5,1,0.5,1,17`);
+    const phasedPath = join(tmp, "phased_cpu_overheads.csv");
+    await writeFile(phasedPath, phasedCsv);
+    const phasedDir = join(tmp, "runs", "r1phased");
+    await runVidur({ ...baseOptions(workloadDir, phasedDir), cpuOverhead: phasedPath });
+    const lumpedSteps = await readIterations(join(calDir, "iterations.csv"));
+    const phasedSteps = await readIterations(join(phasedDir, "iterations.csv"));
+    expect(phasedSteps).toHaveLength(lumpedSteps.length);
+    for (const [i, s] of phasedSteps.entries()) expect(s.end - s.start).toBeCloseTo(lumpedSteps[i]!.end - lumpedSteps[i]!.start, 9);
+    const [ph] = await readRequestMetrics(join(phasedDir, "request_metrics.csv"));
+    expect(ph!.ttft!).toBeCloseTo(c!.ttft!, 9);
+    expect(ph!.tpot!).toBeCloseTo(c!.tpot!, 9);
+    expect((await readRunManifest(phasedDir)).config.cpu_overhead_ms_by_batch_size).toEqual(manifest.config.cpu_overhead_ms_by_batch_size);
+
     // Jitter columns: every step adds one seeded draw from the quantile function (here 0 ms up to the median,
     // then up to 4 ms at q98): the steps move by different amounts inside [0, 4] ms, and the same run repeats
     // exactly.

@@ -13,6 +13,12 @@ same way but added only to batches that carry prefill tokens (`batch.num_prefill
 mixed steps cost far more host/launch time than decode-only steps of the same request count; one batch-size
 curve cannot express that. Files without the column behave exactly as before.
 
+Extension (ours): an optional column `model_time_bias_median` (ms) is one more summed term. `runner calibrate`
+writes it when the real run records its step phases: `schedule_median`, `prepare_inputs_e2e_median` and
+`process_model_outputs_median` then hold the engine's measured host phases, and `model_time_bias_median` the
+device-side remainder (the host's wait on the device beyond Vidur's predicted model time, signed), so the columns
+still add up to the per-batch overhead of a table that lumps it into `schedule_median`.
+
 Extension (ours): optional columns `jitter_qNN` (ms; NN = a quantile level in percent, e.g. jitter_q02 ...
 jitter_q98) hold quantiles of the real engine's step-time deviation from the row's overhead. Each level is
 interpolated in batch size like the overhead; every simulated step then adds one draw from that quantile function
@@ -43,7 +49,14 @@ from .protocol import SidecarError
 PREFILL_EXTRA = "prefill_extra_median"
 PREFIX = "prefix_ms_per_mpair"
 STEP_CLASS = re.compile(r"^step_tokens_le_(\d+)$")
-TERMS = ("schedule_median", "sampler_e2e_median", "prepare_inputs_e2e_median", "process_model_outputs_median", "ray_comm_time_mean")
+TERMS = (
+    "schedule_median",
+    "sampler_e2e_median",
+    "prepare_inputs_e2e_median",
+    "process_model_outputs_median",
+    "ray_comm_time_mean",
+    "model_time_bias_median",
+)
 
 
 JITTER_PREFIX = "jitter_q"
