@@ -12,7 +12,9 @@
 # prefill-prefix term, a long-prompt family, then the engine-shaped attention profile; about 60 minutes) follows it,
 # `--ninth` runs it alone, `--ninth-profile` only its profile part; the tenth's (the same experiments on the profile with
 # both attention ops from the engine; about 25 minutes) follows, `--tenth` runs it alone; then the eleventh's (the
-# step-size term on the committed profile and on the engine profile; about 30 minutes), `--eleventh` alone.
+# step-size term on the committed profile and on the engine profile; about 30 minutes), `--eleventh` alone; the
+# twelfth's (every family again on servers that record each step's phases, the runs committed under
+# data/h200-qwen3-0.6b/runs-s12/, so it needs no GPU recording; about 25 minutes), `--twelfth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -24,6 +26,7 @@ NINTH_ONLY=
 PROFILE_ONLY=
 TENTH_ONLY=
 ELEVENTH_ONLY=
+TWELFTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -32,7 +35,8 @@ case "${2:-}" in
   --ninth-profile) PROFILE_ONLY=1 ;;
   --tenth) TENTH_ONLY=1 ;;
   --eleventh) ELEVENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth or --eleventh)" >&2; exit 2 ;;
+  --twelfth) TWELFTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh or --twelfth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -190,6 +194,53 @@ lp_rows() {  # SUFFIX [NAME_SUFFIX]: the ninth session's long-prompt family's an
   for l in 30 60 85; do args+=("$(band "Long prompts $l% (X1, X2)" "longprompt-x$n" "load$l" "$s" "longprompt-x-rep1$n")"); done
   for l in 30 60 85; do args+=("$(band "Azure $l% (X1, X2)" "azure-conv-x$n" "load$l" "$s" "azure-conv-x-rep1$n")"); done
 }
+# The twelfth session's runs are committed (data/h200-qwen3-0.6b/runs-s12/, one archive per server start); unpacked
+# into tmp/h200-runs-s12/ when missing or older than their archive.
+unpack_s12() {
+  local a s
+  for a in data/h200-qwen3-0.6b/runs-s12/*.tar.xz; do
+    s=$(basename "$a" .tar.xz)
+    if [[ ! -d tmp/h200-runs-s12/$s || $a -nt tmp/h200-runs-s12/$s ]]; then
+      rm -rf "tmp/h200-runs-s12/$s" && mkdir -p tmp/h200-runs-s12 && tar -C tmp/h200-runs-s12 -xJf "$a"
+    fi
+  done
+}
+s12_rows() {  # SUFFIX: the twelfth session's families' table rows (band arguments) onto args
+  local s=$1 l
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3)" azure-conv-y "load$l" "$s" azure-conv-y-rep1)"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (Y2, Y5)" azure-conv-chunk256-y "load$l" "$s" azure-conv-chunk256-y-rep1)"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (Y4)" azure-conv-cap32-y "load$l" "$s")"); done
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (Y1, Y3)" sharegpt-y "load$l" "$s" sharegpt-y-rep1)"); done
+  args+=("$(band "ShareGPT 85% (Y1)" sharegpt-y load85 "$s")")
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1)" mooncake-y "load$l" "$s")"); done
+}
+twelfth() {
+# The twelfth session: every family recorded again on servers that log each step's phases, the runs committed
+# (docs/runbook.md, "The twelfth H200 session"): uncalibrated; calibrated on Azure conv 60 % (Y1 and Y3 pooled, the
+# defaults: the phase split is written since the runs have phases) and frozen onto the rest; then the same with the
+# step-size term. About 25 minutes on 2 cores.
+unpack_s12
+local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y sharegpt-y sharegpt-y-rep1 mooncake-y)
+local x which flag args
+for x in azure-conv-y "${Y[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for which in "" -cal --step-size-term; do
+  echo
+  if [[ -z $which ]]; then
+    echo "## Twelfth session (servers Y1-Y5, runs committed): uncalibrated, against every repeat"
+  else
+    flag=
+    if [[ $which == --step-size-term ]]; then flag=$which; fi
+    "${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1" $flag >&2
+    for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+    cp "$C/azure-conv-y-calibration/calibration.md" "$C/azure-conv-y-calibration/calibration${flag:+-step-size}.md.keep"
+    echo "## Twelfth session: calibrated on Azure conv 60 % (Y1 and Y3 pooled${flag:+, $flag}), frozen onto the rest, against every repeat"
+    which=-cal
+  fi
+  args=()
+  s12_rows "$which"
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -201,6 +252,7 @@ if [[ -n $NINTH_ONLY ]]; then ninth; ninth_profile; exit 0; fi
 if [[ -n $PROFILE_ONLY ]]; then ninth_profile; exit 0; fi
 if [[ -n $TENTH_ONLY ]]; then tenth; exit 0; fi
 if [[ -n $ELEVENTH_ONLY ]]; then eleventh; exit 0; fi
+if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -324,3 +376,4 @@ ninth
 ninth_profile
 tenth
 eleventh
+twelfth

@@ -526,7 +526,19 @@ describe("deriveCpuOverheads: the phase split", () => {
   it("continues each tail row's host phases along its own line over the decode-only steps", () => {
     const t = deriveCpuOverheads(real, SIM, { extendToBatchSize: 100 });
     const lumped = deriveCpuOverheads(strip(real), SIM, { extendToBatchSize: 100 });
-    expect(t.rows.map(({ hostPhasesMs: _h, ...r }) => r)).toEqual(lumped.rows);
+    // The bins are the same; past the last knot the overhead follows the measured host phases' summed slope (0 +
+    // 0.004 + 0.02 ms per request) instead of the wall - gpu_time line, so the bias (the rest) stays at the last knot's.
+    const knotsOnly = (rows: typeof t.rows) => rows.slice(0, t.bins.length).map(({ hostPhasesMs: _h, ...r }) => r);
+    expect(knotsOnly(t.rows)).toEqual(knotsOnly(lumped.rows));
+    expect(t.tail!.hostSlopeFrom).toBe("phases");
+    expect(lumped.tail!.hostSlopeFrom).toBe("gpu_time");
+    expect(t.tail!.hostMsPerRequest).toBeCloseTo(0.024, 9);
+    const last = t.rows[t.bins.length - 1]!;
+    const biasOf = (r: (typeof t.rows)[number]) => r.overheadMs - r.hostPhasesMs!.schedule - r.hostPhasesMs!.prepare - r.hostPhasesMs!.process;
+    for (const r of t.rows.slice(t.bins.length)) {
+      expect(r.overheadMs).toBeCloseTo(last.overheadMs + 0.024 * (r.batchSize - last.batchSize), 9);
+      expect(biasOf(r)).toBeCloseTo(biasOf(last), 9);
+    }
     expect(t.tail!.phaseMsPerRequest!.schedule).toBeCloseTo(0, 9);
     expect(t.tail!.phaseMsPerRequest!.prepare).toBeCloseTo(0.004, 9);
     expect(t.tail!.phaseMsPerRequest!.process).toBeCloseTo(0.02, 9);

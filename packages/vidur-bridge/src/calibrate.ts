@@ -121,8 +121,15 @@ export interface CpuOverheadTable {
    * that line; the GPU-time part of the residual stays as at the last knot. Null when not extended.
    */
   tail: {
+    /**
+     * The slope the tail rows follow (ms per request): from the phases, the sum of the three host phases' slopes
+     * (each clamped at 0); else the wall - gpu_time line's slope (clamped at 0 when applied).
+     */
     hostMsPerRequest: number;
+    /** The wall - gpu_time line's intercept (ms; NaN when no step has gpu_time). */
     hostInterceptMs: number;
+    /** Where the slope came from (absent in tables written before the phases: "gpu_time"). */
+    hostSlopeFrom?: "phases" | "gpu_time";
     stepsWithGpuTime: number;
     rows: number;
     /**
@@ -543,24 +550,28 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (cap !== undefined) {
     if (!Number.isInteger(cap) || cap < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `extendToBatchSize ${cap}: expected an integer >= 1`);
     const timed = steps.filter((it) => it.gpu_time !== null && it.gpu_time !== undefined);
-    if (timed.length < 2) {
-      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time (${timed.length} of ${steps.length} steps have it)`);
-    }
-    const line = fitLine(
-      timed.map((it) => it.batch_size),
-      timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
-    );
-    const last = rows.at(-1)!;
-    // With the phase split, each host phase continues from the last knot along its own line over the decode-only steps.
+    // With the phase split, each host phase continues from the last knot along its own line over the decode-only
+    // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
+    // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
     let phaseSlopes: HostPhasesMs | undefined;
     if (phases === true) {
       const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0);
       const sizes = decodeOnly.map((it) => it.batch_size);
       const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
       phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
+    } else if (timed.length < 2) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time or step phases (${timed.length} of ${steps.length} steps have gpu_time)`);
     }
+    const line = timed.length >= 2
+      ? fitLine(
+          timed.map((it) => it.batch_size),
+          timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
+        )
+      : { intercept: Number.NaN, slope: Number.NaN };
+    const slope = phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
+    const last = rows.at(-1)!;
     const lastPhases = last.hostPhasesMs;
-    const extra = tailAlongLine(last.batchSize, last.overheadMs, Math.max(0, line.slope), cap).map(({ x, y }): OverheadRow => ({
+    const extra = tailAlongLine(last.batchSize, last.overheadMs, slope, cap).map(({ x, y }): OverheadRow => ({
       batchSize: x,
       overheadMs: y,
       prefillExtraMs: last.prefillExtraMs,
@@ -580,8 +591,9 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     }));
     rows = [...rows, ...extra];
     tail = {
-      hostMsPerRequest: line.slope,
+      hostMsPerRequest: phaseSlopes !== undefined ? slope : line.slope,
       hostInterceptMs: line.intercept,
+      hostSlopeFrom: phaseSlopes !== undefined ? "phases" : "gpu_time",
       stepsWithGpuTime: timed.length,
       rows: extra.length,
       ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes } : {}),

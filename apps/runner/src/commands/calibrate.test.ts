@@ -11,6 +11,8 @@ import {
   checkSameWorkload,
   describeDelay,
   describePrefix,
+  describePhases,
+  describeTail,
   describeStepSize,
   fitProbeOf,
   formatCalibrationMd,
@@ -146,6 +148,29 @@ describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
     expect(text).toContain("<= 384 tokens (37 real steps): real +0.56, Vidur +0.25, added +0.31; <= 512 tokens (894 real steps): real +0.00");
     // A class not identified (3 real steps) is not listed.
     expect(text).not.toContain("<= 128 tokens");
+  });
+  it("states the step phases: nothing for older runs, the fallback, or each bin's phases and the written split", () => {
+    const model = { interceptMs: 1, perPrefillTokenMs: 0.001, perDecodeTokenMs: 0.01, steps: 100 };
+    const bin = { minBatchSize: 3, maxBatchSize: 4, batchSize: 4, decodeSteps: 50, mixedSteps: 6, decodeResidualMs: 0.9, mixedResidualMs: 1.2 };
+    const row = { batchSize: 4, overheadMs: 0.9, prefillExtraMs: 0.3, jitterMs: null };
+    const table = { mode: "split" as const, model, bins: [bin], rows: [row], tail: null, realSteps: 56 };
+    expect(describePhases(table)).toEqual([]);
+    expect(describePhases({ ...table, phases: false })[0]).toContain("no batch-size bin had enough decode-only steps");
+    const text = describePhases({
+      ...table,
+      phases: true,
+      bins: [{ ...bin, decodePhasesMs: { schedule: 0.01, prepare: 0.65, wait: 1.4, process: 0.02 }, mixedPhasesMs: null }],
+      rows: [{ ...row, hostPhasesMs: { schedule: 0.01, prepare: 0.65, process: 0.02 } }, { ...row, batchSize: 128, overheadMs: 3, hostPhasesMs: { schedule: 0.1, prepare: 1.5, process: 0.3 } }],
+      tail: { hostMsPerRequest: 0.02, hostInterceptMs: 0.5, stepsWithGpuTime: 56, rows: 1, phaseMsPerRequest: { schedule: 0.0004, prepare: 0.0071, process: -0.0001 } },
+    }).join("\n");
+    // The bin's measured phases, the mixed side unknown, and the written split with its bias (0.9 - 0.68 = 0.22).
+    expect(text).toContain("| 3-4 | 0.010 | 0.650 | 1.400 | 0.020 | – | – | – | – | 0.010 | 0.650 | 0.020 | 0.220 |");
+    expect(text).toContain("schedule 0.4 us, prepare 7.1 us, process -0.1 us per request");
+    // calibration.md's tail sentence names the slope's source.
+    const md = (tail: Record<string, unknown>) => ({ ...table, tail: { hostMsPerRequest: 0.0075, hostInterceptMs: 0.08, stepsWithGpuTime: 56, rows: 1, ...tail } });
+    expect(describePhases(md({ hostSlopeFrom: "phases" })).join("\n")).not.toContain("Tail rows");
+    expect(describeTail(md({ hostSlopeFrom: "phases" }))).toContain("7.5 us (the sum of the schedule, prepare and process phases' slopes");
+    expect(describeTail(md({}))).toContain("7.5 us (least-squares line of wall - GPU time on batch size over 56 steps");
   });
   it("reads the admission delay off prompts one step prefills: half a chunking scheduler's budget", () => {
     expect(onePrefillStep({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 })).toBe(256);

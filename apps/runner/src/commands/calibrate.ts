@@ -199,6 +199,8 @@ export function formatCalibrationMd(args: {
   for (const r of t.rows.slice(t.bins.length)) {
     lines.push(`| tail | ${r.batchSize} | – | – | – | – | – | – | ${r.overheadMs.toFixed(2)} | ${r.prefillExtraMs.toFixed(2)} |`);
   }
+  const phases = describePhases(t);
+  if (phases.length > 0) lines.push("", ...phases);
   const j = t.rows.find((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   if (j !== undefined) {
     const mid = t.rows[Math.floor(t.bins.length / 2)]!;
@@ -207,13 +209,51 @@ export function formatCalibrationMd(args: {
       `Step-time jitter written (one seeded draw per simulated step from the fit load's decode-only residuals around each bin's overhead): at batch ${mid.batchSize}, quantiles ${JITTER_LEVELS.map((q, i) => `q${Math.round(q * 100)} ${mid.jitterMs![i]!.toFixed(2)}`).join(", ")} ms.`,
     );
   }
-  if (t.tail !== null && t.tail !== undefined) {
-    lines.push(
-      "",
-      `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us (least-squares line of wall - GPU time on batch size over ${t.tail.stepsWithGpuTime} steps: ${t.tail.hostInterceptMs.toFixed(3)} ms + ${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us per request).`,
-    );
-  }
+  const tail = describeTail(t);
+  if (tail !== null) lines.push("", tail);
   return `${lines.join("\n")}\n`;
+}
+
+/** calibration.md's sentence on the tail rows past the fit load's largest batch; null when not extended. */
+export function describeTail(t: CpuOverheadTable): string | null {
+  if (t.tail === null || t.tail === undefined) return null;
+  const perRequest = `${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us`;
+  return t.tail.hostSlopeFrom === "phases"
+
+        ? `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (the sum of the schedule, prepare and process phases' slopes on batch size over the decode-only steps, each held at 0 when negative; wall - GPU time would miss the input preparation, which the server's GPU-time window holds); the model-time bias stays at the last knot's.`
+        : `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (least-squares line of wall - GPU time on batch size over ${t.tail.stepsWithGpuTime} steps: ${t.tail.hostInterceptMs.toFixed(3)} ms + ${perRequest} per request).`;
+}
+
+/**
+ * calibration.md's phase section: where the fit load's real steps spent their wall time, per bin (the engine's
+ * recorded phases), and how each row's overhead is written as Vidur's columns. Empty when the real run has no phases.
+ */
+export function describePhases(t: CpuOverheadTable): string[] {
+  if (t.phases === undefined) return [];
+  if (!t.phases) return ["Step phases: recorded, but no batch-size bin had enough decode-only steps to split the overhead; written as one schedule_median column."];
+  const f = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toFixed(3));
+  const lines = [
+    "Step phases (the real engine's own timeline, ms per step, summarized like the residuals): schedule = the scheduler choosing the batch, prepare = the host building the step's inputs and launching it (the GPU idle meanwhile), wait = the host waiting on the device for the sampled ids, process = handing out the tokens. Each row's overhead is written as Vidur's `schedule_median`, `prepare_inputs_e2e_median` and `process_model_outputs_median` (these three measured on decode-only steps) plus `model_time_bias_median`, the rest (the wait beyond Vidur's predicted model time); no `sampler_e2e_median`: the engine samples inside its CUDA graph, so sampling is in the wait.",
+    "",
+    "| batch sizes | decode-only: schedule | prepare | wait | process | mixed: schedule | prepare | wait | process | written: schedule | prepare_inputs | process_outputs | model-time bias |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  t.bins.forEach((b, i) => {
+    const d = b.decodePhasesMs ?? null;
+    const m = b.mixedPhasesMs ?? null;
+    const r = t.rows[i]!;
+    const h = r.hostPhasesMs ?? null;
+    const bias = h === null ? null : r.overheadMs - h.schedule - h.prepare - h.process;
+    lines.push(
+      `| ${b.minBatchSize}-${b.maxBatchSize} | ${f(d?.schedule)} | ${f(d?.prepare)} | ${f(d?.wait)} | ${f(d?.process)} | ${f(m?.schedule)} | ${f(m?.prepare)} | ${f(m?.wait)} | ${f(m?.process)} | ${f(h?.schedule)} | ${f(h?.prepare)} | ${f(h?.process)} | ${f(bias)} |`,
+    );
+  });
+  const slopes = t.tail?.phaseMsPerRequest;
+  if (slopes !== undefined) {
+    const us = (v: number) => `${(v * 1e3).toFixed(1)} us`;
+    lines.push("", `Tail rows continue each host phase along its own line on batch size over the decode-only steps: schedule ${us(slopes.schedule)}, prepare ${us(slopes.prepare)}, process ${us(slopes.process)} per request (negative slopes held at the last knot).`);
+  }
+  return lines;
 }
 
 /** The step-size term's line of calibration.md. */

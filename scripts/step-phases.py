@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Where a served engine step's wall time goes, from a real run's iterations.csv phase columns (gpu-harness since
+the twelfth session): schedule, prepare (the host building the step's inputs and launching it), wait (the host
+blocked on the device until the sampled ids arrive) and process (handing out the tokens), plus the idle gap to the
+next step. One row per run and step kind (decode-only, mixed), means in ms and each phase's share of the wall time;
+with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run.
+
+Usage: python3 scripts/step-phases.py [--bins] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+from pathlib import Path
+
+PHASES = ("schedule_time", "prepare_time", "wait_time", "process_time")
+
+
+def fail(msg: str) -> None:
+    print(f"step-phases.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def read_steps(run_dir: Path) -> list[dict[str, float]]:
+    path = run_dir / "iterations.csv"
+    if not path.is_file():
+        fail(f"{path}: missing (a real run dir with the engine timeline is expected)")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in PHASES if c not in (reader.fieldnames or [])]
+        if missing:
+            fail(
+                f"{path}:1: no phase columns {', '.join(missing)} (recorded by gpu-harness since the twelfth session)"
+            )
+        steps = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                step = {k: float(row[k]) for k in ("start", "end", *PHASES)}
+                step["prefill"] = float(row["num_prefill_tokens"])
+                step["batch"] = float(row["batch_size"])
+            except ValueError:
+                fail(
+                    f"{path}:{line}: a phase, start, end or token cell is empty or not a number"
+                )
+            steps.append(step)
+    return steps
+
+
+def bin_of(batch: float) -> str:
+    hi = 1
+    while hi < batch:
+        hi *= 2
+    return str(hi) if hi <= 2 else f"{hi // 2 + 1}-{hi}"
+
+
+def row(label: str, kind: str, steps: list[dict[str, float]], gaps: list[float]) -> str:
+    n = len(steps)
+    wall = sum(s["end"] - s["start"] for s in steps) / n * 1e3
+    means = [sum(s[p] for s in steps) / n * 1e3 for p in PHASES]
+    cells = " | ".join(f"{m:.3f} ({m / wall * 100:.0f} %)" for m in means)
+    gap = sum(gaps) / len(gaps) * 1e3 if gaps else float("nan")
+    return f"| {label} | {kind} | {n} | {wall:.3f} | {cells} | {gap:.3f} |"
+
+
+def main(argv: list[str]) -> int:
+    bins = "--bins" in argv
+    runs = [a for a in argv if a != "--bins"]
+    if not runs:
+        fail("usage: step-phases.py [--bins] LABEL=RUN_DIR [LABEL=RUN_DIR ...]")
+    print(
+        "| run | steps | n | wall ms | schedule ms | prepare ms | wait ms | process ms | idle gap to next ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for arg in runs:
+        if "=" not in arg:
+            fail(f"{arg!r}: expected LABEL=RUN_DIR")
+        label, d = arg.split("=", 1)
+        steps = read_steps(Path(d))
+        gap_after = [b["start"] - a["end"] for a, b in itertools.pairwise(steps)] + [
+            None
+        ]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, s in enumerate(steps):
+            kind = "mixed" if s["prefill"] > 0 else "decode-only"
+            groups.setdefault(("", kind), []).append(i)
+            if bins:
+                groups.setdefault((bin_of(s["batch"]), kind), []).append(i)
+        order = sorted(
+            groups,
+            key=lambda k: (k[0] != "", k[1], int(k[0].split("-")[-1]) if k[0] else 0),
+        )
+        for key in order:
+            idx = groups[key]
+            # Gaps above 50 ms are the engine idle between requests, not a step's hand-over.
+            gaps = [
+                g for g in (gap_after[i] for i in idx) if g is not None and g < 0.05
+            ]
+            name = f"{key[1]}, batch {key[0]}" if key[0] else key[1]
+            print(row(label, name, [steps[i] for i in idx], gaps))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
