@@ -80,6 +80,8 @@
 #   call28: server Y1 (default): Azure conv, ShareGPT and Mooncake; server Y2 (256-token budget): Azure conv.
 #   call29: server Y3 (default, a second start): Azure conv and ShareGPT (runs named rep1); Y4 (32-request cap) and
 #          Y5 (256-token budget, a second start, rep1): Azure conv.
+#   call30: second starts for the families with one run: Y6 (32-request cap, rep1): Azure conv; Y7 (default, rep1):
+#          Mooncake, and ShareGPT's 85 % (Y3's did not fit call 29).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -147,7 +149,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -257,7 +259,11 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
       --family-rates "sharegpt=$V_SG"
     serve_mix y4 160 "--max-batch-size 32" --family "$AZ" --family-rates "azure=$W1_AZ"
     serve_mix y5 160 "--max-num-batched-tokens 256" --rep-offset 1 --family "$AZ" --family-rates "azure=$B1_AZ" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call29)" >&2; exit 2 ;;
+  call30)
+    serve_mix y6 160 "--max-batch-size 32" --rep-offset 1 --family "$AZ" --family-rates "azure=$W1_AZ"
+    serve_mix y7 250 "" --rep-offset 1 --family "$SG" --family-rates "sharegpt=168.53" --family "$MC" \
+      --family-requests mooncake=1600 --family-rates "mooncake=$V_MC" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call30)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
