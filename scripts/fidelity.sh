@@ -209,10 +209,11 @@ s12_rows() {  # SUFFIX: the twelfth session's families' table rows (band argumen
   local s=$1 l
   for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3)" azure-conv-y "load$l" "$s" azure-conv-y-rep1)"); done
   for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (Y2, Y5)" azure-conv-chunk256-y "load$l" "$s" azure-conv-chunk256-y-rep1)"); done
-  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (Y4)" azure-conv-cap32-y "load$l" "$s")"); done
+  for l in 30 60; do args+=("$(band "Azure, 32 cap, $l% (Y4, Y6)" azure-conv-cap32-y "load$l" "$s" azure-conv-cap32-y-rep1)"); done
+  args+=("$(band "Azure, 32 cap, 85% (Y4)" azure-conv-cap32-y load85 "$s")")
   for l in 30 60; do args+=("$(band "ShareGPT $l% (Y1, Y3)" sharegpt-y "load$l" "$s" sharegpt-y-rep1)"); done
-  args+=("$(band "ShareGPT 85% (Y1)" sharegpt-y load85 "$s")")
-  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1)" mooncake-y "load$l" "$s")"); done
+  args+=("$(band "ShareGPT 85% (Y1, Y7)" sharegpt-y load85 "$s" sharegpt-y-rep2)")
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1, Y7)" mooncake-y "load$l" "$s" mooncake-y-rep1)"); done
 }
 twelfth() {
 # The twelfth session: every family recorded again on servers that log each step's phases, the runs committed
@@ -220,7 +221,8 @@ twelfth() {
 # defaults: the phase split is written since the runs have phases) and frozen onto the rest; then the same with the
 # step-size term. About 25 minutes on 2 cores.
 unpack_s12
-local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y sharegpt-y sharegpt-y-rep1 mooncake-y)
+local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
+  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1)
 local x which flag args
 for x in azure-conv-y "${Y[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for which in "" -cal --step-size-term; do
