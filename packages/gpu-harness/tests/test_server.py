@@ -327,7 +327,8 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
         "server_tokens.csv",
     ]
     assert after_reset.strip().split("\n") == [
-        "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use"
+        "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,"
+        "schedule_time,prepare_time,wait_time,process_time"
     ]
     assert len(last["choices"][0]["token_ids"]) == 4
     server.proc.send_signal(signal.SIGTERM)
@@ -346,6 +347,7 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert sum(int(r["num_prefill_tokens"]) for r in its) == 2
     assert sum(int(r["num_decode_tokens"]) for r in its) == 3
     assert all(r["gpu_time"] == "" for r in its)  # CPU: no CUDA events
+    assert all(r["wait_time"] != "" and r["prepare_time"] != "" for r in its)  # the phases reach the file
     assert not list(server.log_dir.glob(".*tmp"))  # atomic writes leave no temp files
     assert os.path.getsize(server.log_dir / "iterations.csv") > 0
 
