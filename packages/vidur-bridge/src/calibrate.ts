@@ -118,7 +118,9 @@ export interface CpuOverheadTable {
    * How the table reaches batch sizes the fit load never ran (option `extendToBatchSize`): the real engine's host
    * time per step (wall − GPU time, measured on every step that records its GPU time) grows linearly with the batch
    * (per-request input and output work), so the rows past the last knot continue the last knot's overhead along
-   * that line; the GPU-time part of the residual stays as at the last knot. Null when not extended.
+   * that line; the GPU-time part of the residual stays as at the last knot. When the real steps carry their phases,
+   * the line is the host phases' (schedule + prepare + process; `hostSlopeFrom: "phases"`), since the server's GPU-time
+   * window also holds the input preparation. Null when not extended.
    */
   tail: {
     /**
