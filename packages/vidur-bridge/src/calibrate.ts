@@ -361,6 +361,18 @@ function binOf(batchSize: number): [number, number] {
 /** The host phases a row is split into, in the order of their cpu_overheads.csv columns. */
 const HOST_PHASES = ["schedule", "prepare", "process"] as const;
 
+/** Host phases `dx` requests past `from`, each along its slope (a negative slope holds the phase). */
+function alongSlopes(from: HostPhasesMs, slopes: HostPhasesMs, dx: number): HostPhasesMs {
+  const at = (k: (typeof HOST_PHASES)[number]) => from[k] + Math.max(0, slopes[k]) * dx;
+  return { schedule: at("schedule"), prepare: at("prepare"), process: at("process") };
+}
+
+/** A row's model-time bias (`model_time_bias_median`, ms): its overhead less its host phases; null without the split. */
+export function modelTimeBiasMs(row: OverheadRow): number | null {
+  const h = row.hostPhasesMs ?? null;
+  return h === null ? null : row.overheadMs - h.schedule - h.prepare - h.process;
+}
+
 /** Fills nulls by linear interpolation between known knots, clamped at the ends; all-null gives all `empty`. */
 function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number): number[] {
   const known = xs.flatMap((x, i) => (ys[i] === null ? [] : [[x, ys[i] as number] as const]));
@@ -584,11 +596,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
             hostPhasesMs:
               lastPhases === null || phaseSlopes === undefined
                 ? null
-                : {
-                    schedule: lastPhases.schedule + Math.max(0, phaseSlopes.schedule) * (x - last.batchSize),
-                    prepare: lastPhases.prepare + Math.max(0, phaseSlopes.prepare) * (x - last.batchSize),
-                    process: lastPhases.process + Math.max(0, phaseSlopes.process) * (x - last.batchSize),
-                  },
+                : alongSlopes(lastPhases, phaseSlopes, x - last.batchSize),
           }),
     }));
     rows = [...rows, ...extra];
@@ -814,7 +822,7 @@ export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: 
   const overheadVals = (r: OverheadRow) => {
     if (!phases) return num(r.overheadMs);
     const h = r.hostPhasesMs!;
-    return [h.schedule, h.prepare, h.process, r.overheadMs - h.schedule - h.prepare - h.process].map(num).join(",");
+    return [h.schedule, h.prepare, h.process, modelTimeBiasMs(r)!].map(num).join(",");
   };
   const jitter = table.rows.length > 0 && table.rows.every((r) => r.jitterMs !== null && r.jitterMs !== undefined);
   const jitterCols = JITTER_LEVELS.map((q) => `,jitter_q${String(Math.round(q * 100)).padStart(2, "0")}`).join("");

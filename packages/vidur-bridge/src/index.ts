@@ -15,6 +15,7 @@ export {
   fitLine,
   fitStepTimeModel,
   formatCpuOverheadsCsv,
+  modelTimeBiasMs,
   STEP_CLASS_MIN_STEPS,
   stepClassBounds,
   prefillPrefixWork,

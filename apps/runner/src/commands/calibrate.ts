@@ -15,6 +15,7 @@ import {
   JITTER_LEVELS,
   type MachineProbeRatio,
   machineProbeRatio,
+  modelTimeBiasMs,
   poolMachineProbes,
   writeCpuOverheadsFromRuns,
 } from "@vf/vidur-bridge";
@@ -243,7 +244,7 @@ export function describePhases(t: CpuOverheadTable): string[] {
     const m = b.mixedPhasesMs ?? null;
     const r = t.rows[i]!;
     const h = r.hostPhasesMs ?? null;
-    const bias = h === null ? null : r.overheadMs - h.schedule - h.prepare - h.process;
+    const bias = modelTimeBiasMs(r);
     lines.push(
       `| ${b.minBatchSize}-${b.maxBatchSize} | ${f(d?.schedule)} | ${f(d?.prepare)} | ${f(d?.wait)} | ${f(d?.process)} | ${f(m?.schedule)} | ${f(m?.prepare)} | ${f(m?.wait)} | ${f(m?.process)} | ${f(h?.schedule)} | ${f(h?.prepare)} | ${f(h?.process)} | ${f(bias)} |`,
     );
