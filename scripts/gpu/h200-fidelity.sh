@@ -82,6 +82,18 @@
 #          Y5 (256-token budget, a second start, rep1): Azure conv.
 #   call30: second starts for the families with one run: Y6 (32-request cap, rep1): Azure conv; Y7 (default, rep1):
 #          Mooncake, and ShareGPT's 85 % (Y3's did not fit call 29).
+# The thirteenth session's calls (the same server code and rates, on a machine of this session):
+#   call31: server Z1 (default): the demo's three loads recorded again (now with every step's phases, into
+#          results/z1/runs/demo-r*), then Azure conv (a third start, rep2); server Z2 (default): Azure conv (rep3).
+#   call32: server Z3 (32-request cap, a third start, rep2; its 85 % the second one recorded): Azure conv; server Z4
+#          (256-token budget, a third start, rep2): Azure conv.
+#   call33: server Z5 (default): ShareGPT and Mooncake (a third start; runs named rep3).
+#   call34: server Z6 (default; the server now freezes Python's GC before READY, which removes the one 0.2-0.33 s
+#          full-collection stall each earlier run had): the demo's three loads (the embedded default's runs), then
+#          Azure conv (rep4).
+#   call35: server Z7 (default, GC frozen): the demo workload's capacity on this machine, then the demo's three
+#          loads at 30 / 60 / 85 % of it (demo-experiment.json rewritten; call 34's machine was slow, 85 % of the
+#          eighth session's capacity was close to its saturation).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -149,7 +161,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -263,7 +275,23 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     serve_mix y6 160 "--max-batch-size 32" --rep-offset 1 --family "$AZ" --family-rates "azure=$W1_AZ"
     serve_mix y7 250 "" --rep-offset 1 --family "$SG" --family-rates "sharegpt=168.53" --family "$MC" \
       --family-requests mooncake=1600 --family-rates "mooncake=$V_MC" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call30)" >&2; exit 2 ;;
+  call31)
+    serve_mix z1 270 "" --demo data/h200-qwen3-0.6b/demo-experiment.json --rep-offset 2 --family "$AZ" \
+      --family-rates "azure=$V_AZ"
+    serve_mix z2 190 "" --rep-offset 3 --family "$AZ" --family-rates "azure=$V_AZ" ;;
+  call32)
+    serve_mix z3 230 "--max-batch-size 32" --rep-offset 2 --family "$AZ" --family-rates "azure=$W1_AZ"
+    serve_mix z4 190 "--max-num-batched-tokens 256" --rep-offset 2 --family "$AZ" --family-rates "azure=$B1_AZ" ;;
+  call33)
+    serve_mix z5 300 "" --rep-offset 3 --family "$SG" --family-rates "sharegpt=$V_SG" --family "$MC" \
+      --family-requests mooncake=1600 --family-rates "mooncake=$V_MC" ;;
+  call34)
+    serve_mix z6 290 "" --demo data/h200-qwen3-0.6b/demo-experiment.json --rep-offset 4 --family "$AZ" \
+      --family-rates "azure=$V_AZ" ;;
+  call35)
+    serve_mix z7 220 "" --family "$DEMO" --demo-family demo --demo data/h200-qwen3-0.6b/demo-experiment.json
+    cp data/h200-qwen3-0.6b/demo-experiment.json /tmp/vf/results/z7/ && pack_out ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call35)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import io
 import json
 import os
@@ -338,6 +339,9 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["engine"]["block_size"] == BLOCK and info["wall_anchor_unix_s"] > 1.6e9
     assert info["torch_version"] and info["transformers_version"] and info["device"] == "cpu"
     assert info["options"]["token_delivery"] == server.delivery
+    # gc.freeze() before READY: torch's and transformers' import-time objects alone are ~450k, so a freeze
+    # that did not happen (0) or happened too early (before the imports and the model) would not reach 100k.
+    assert info["options"]["gc_freeze"] is True and info["gc_frozen_objects"] > 100_000
     probe = info["machine_probe"]  # --probe-repeats 2: KV 64, chunk 28 (budget 32), up to 16 decodes
     assert [p["key"] for p in probe["points"]][:2] == ["decode d=1 kv=64", "decode d=4 kv=64"]
     assert all(p["n"] == 2 and p["p50_ms"] > 0 for p in probe["points"]) and len(probe["points"]) == 8
@@ -350,6 +354,25 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert all(r["wait_time"] != "" and r["prepare_time"] != "" for r in its)  # the phases reach the file
     assert not list(server.log_dir.glob(".*tmp"))  # atomic writes leave no temp files
     assert os.path.getsize(server.log_dir / "iterations.csv") > 0
+
+
+def test_freeze_gc_moves_live_objects_out_of_collections_and_reports_the_count() -> None:
+    from types import SimpleNamespace
+
+    from gpu_harness.serve.server import freeze_gc
+
+    ctx = SimpleNamespace(run_info={})
+    freeze_gc(ctx, False)  # type: ignore[arg-type]
+    assert ctx.run_info["gc_frozen_objects"] == 0 and gc.get_freeze_count() == 0
+    kept = [[i] for i in range(50_000)]  # 50k tracked lists alive at the freeze
+    try:
+        freeze_gc(ctx, True)  # type: ignore[arg-type]
+        assert ctx.run_info["gc_frozen_objects"] == gc.get_freeze_count() >= len(kept)
+        # What a full collection still scans excludes them: tracked objects outside the permanent generation.
+        assert len(gc.get_objects()) < gc.get_freeze_count() - len(kept) // 2
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0 and len(gc.get_objects()) >= len(kept)
 
 
 def test_step_mailbox_hands_a_steps_events_over_in_one_wakeup_in_order() -> None:
