@@ -14,7 +14,9 @@
 # both attention ops from the engine; about 25 minutes) follows, `--tenth` runs it alone; then the eleventh's (the
 # step-size term on the committed profile and on the engine profile; about 30 minutes), `--eleventh` alone; the
 # twelfth's (every family again on servers that record each step's phases, the runs committed under
-# data/h200-qwen3-0.6b/runs-s12/, so it needs no GPU recording; about 25 minutes), `--twelfth` alone.
+# data/h200-qwen3-0.6b/runs-s12/, so it needs no GPU recording; about 25 minutes), `--twelfth` alone; the
+# thirteenth's (third and fourth server starts of every family, runs-s13/, the same calibration frozen onto them, a
+# fit pooled over four starts, and the demo recorded again on two servers; about 40 minutes), `--thirteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -27,6 +29,7 @@ PROFILE_ONLY=
 TENTH_ONLY=
 ELEVENTH_ONLY=
 TWELFTH_ONLY=
+THIRTEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -36,7 +39,8 @@ case "${2:-}" in
   --tenth) TENTH_ONLY=1 ;;
   --eleventh) ELEVENTH_ONLY=1 ;;
   --twelfth) TWELFTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh or --twelfth)" >&2; exit 2 ;;
+  --thirteenth) THIRTEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth or --thirteenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -196,12 +200,12 @@ lp_rows() {  # SUFFIX [NAME_SUFFIX]: the ninth session's long-prompt family's an
 }
 # The twelfth session's runs are committed (data/h200-qwen3-0.6b/runs-s12/, one archive per server start); unpacked
 # into tmp/h200-runs-s12/ when missing or older than their archive.
-unpack_s12() {
-  local a s
-  for a in data/h200-qwen3-0.6b/runs-s12/*.tar.xz; do
+unpack_s12() {  # [SESSION]: runs-s12 (default) or runs-s13 (the thirteenth session's)
+  local a s n=${1:-s12}
+  for a in data/h200-qwen3-0.6b/runs-$n/*.tar.xz; do
     s=$(basename "$a" .tar.xz)
-    if [[ ! -d tmp/h200-runs-s12/$s || $a -nt tmp/h200-runs-s12/$s ]]; then
-      rm -rf "tmp/h200-runs-s12/$s" && mkdir -p tmp/h200-runs-s12 && tar -C tmp/h200-runs-s12 -xJf "$a"
+    if [[ ! -d tmp/h200-runs-$n/$s || $a -nt tmp/h200-runs-$n/$s ]]; then
+      rm -rf "tmp/h200-runs-$n/$s" && mkdir -p "tmp/h200-runs-$n" && tar -C "tmp/h200-runs-$n" -xJf "$a"
     fi
   done
 }
@@ -243,6 +247,57 @@ for which in "" -cal --step-size-term; do
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 }
+s13_rows() {  # SUFFIX: every family's rows against the twelfth and thirteenth sessions' repeats
+  local s=$1 l
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3, Z1, Z2)" azure-conv-y "load$l" "$s" azure-conv-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3)"); done
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Z6: GC frozen, a slower host)" azure-conv-y-rep4 "load$l" "$s")"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (Y2, Y5, Z4)" azure-conv-chunk256-y "load$l" "$s" azure-conv-chunk256-y-rep1 azure-conv-chunk256-y-rep2)"); done
+  for l in 30 60; do args+=("$(band "Azure, 32 cap, $l% (Y4, Y6, Z3)" azure-conv-cap32-y "load$l" "$s" azure-conv-cap32-y-rep1 azure-conv-cap32-y-rep2)"); done
+  args+=("$(band "Azure, 32 cap, 85% (Y4, Z3)" azure-conv-cap32-y load85 "$s" azure-conv-cap32-y-rep2)")
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (Y1, Y3, Z5)" sharegpt-y "load$l" "$s" sharegpt-y-rep1 sharegpt-y-rep3)"); done
+  args+=("$(band "ShareGPT 85% (Y1, Y7, Z5)" sharegpt-y load85 "$s" sharegpt-y-rep2 sharegpt-y-rep3)")
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1, Y7, Z5)" mooncake-y "load$l" "$s" mooncake-y-rep1 mooncake-y-rep3)"); done
+}
+thirteenth() {
+# The thirteenth session (docs/runbook.md, "The thirteenth H200 session"): third and fourth server starts of every
+# family (Z1-Z5, one machine; Z6 on another, with the server's GC frozen), committed like the twelfth's. Uncalibrated;
+# the twelfth's calibration (Azure conv 60 %, Y1 and Y3 pooled) frozen onto every start; the same fitted on four
+# starts' 60 % (Y1, Y3, Z1, Z2); then the demo recorded again (Z1: the embedded default's loads; Z7: GC frozen, at
+# 30 / 60 / 85 % of its own capacity), each calibrated on its middle load.
+unpack_s12
+unpack_s12 s13
+local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
+  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
+  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+local x fit args d S=tmp/h200-runs-s13
+for x in azure-conv-y "${Y[@]}" demo-z1 demo-z7; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Thirteenth session (servers Y1-Y7, Z1-Z6, runs committed): uncalibrated, against every repeat"
+args=()
+s13_rows ""
+python3 scripts/fidelity-table.py --band "${args[@]}"
+for fit in "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1" \
+  "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3"; do
+  "${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$fit" >&2
+  for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+  echo
+  if [[ $fit == *z1* ]]; then
+    echo "## Thirteenth session: calibrated on Azure conv 60 % of four server starts (Y1, Y3, Z1, Z2 pooled), frozen onto the rest, against every repeat"
+  else
+    echo "## Thirteenth session: calibrated on Azure conv 60 % (Y1 and Y3 pooled, as the twelfth), frozen onto the rest, against every repeat"
+  fi
+  args=()
+  s13_rows -cal
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+for d in "demo-z1 r114.5" "demo-z7 r134"; do
+  set -- $d
+  "${R[@]}" calibrate "$E/$1.json" --fit "$2" >&2
+  echo
+  echo "## Thirteenth session: $1, calibrated on $2 (runner calibrate; the table of its calibration.md)"
+  grep '^| ' "$C/$1-calibration/calibration.md" | head -n 14
+done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -255,6 +310,7 @@ if [[ -n $PROFILE_ONLY ]]; then ninth_profile; exit 0; fi
 if [[ -n $TENTH_ONLY ]]; then tenth; exit 0; fi
 if [[ -n $ELEVENTH_ONLY ]]; then eleventh; exit 0; fi
 if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
+if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -379,3 +435,4 @@ ninth_profile
 tenth
 eleventh
 twelfth
+thirteenth
