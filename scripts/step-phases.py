@@ -3,9 +3,11 @@
 the twelfth session): schedule, prepare (the host building the step's inputs and launching it), wait (the host
 blocked on the device until the sampled ids arrive) and process (handing out the tokens), plus the idle gap to the
 next step. One row per run and step kind (decode-only, mixed), means in ms and each phase's share of the wall time;
-with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run.
+with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run. With --stalls, instead: each run's
+steps with a phase over 20 ms (before the thirteenth session every served run had one of 0.2-0.33 s, a full
+collection of Python's GC, which the server now avoids by freezing the GC before READY).
 
-Usage: python3 scripts/step-phases.py [--bins] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+Usage: python3 scripts/step-phases.py [--bins | --stalls] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 """
 
 from __future__ import annotations
@@ -64,11 +66,36 @@ def row(label: str, kind: str, steps: list[dict[str, float]], gaps: list[float])
     return f"| {label} | {kind} | {n} | {wall:.3f} | {cells} | {gap:.3f} |"
 
 
+STALL_S = 0.02
+
+
+def stalls(runs: list[str]) -> int:
+    print(
+        "| run | steps | steps with a phase over 20 ms | longest phase ms (which, at s on the run clock) |"
+    )
+    print("|---|---|---|---|")
+    for arg in runs:
+        label, _, d = arg.partition("=")
+        if not d:
+            fail(f"{arg!r}: expected LABEL=RUN_DIR")
+        steps = read_steps(Path(d))
+        worst = max(steps, key=lambda s: max(s[p] for p in PHASES))
+        phase = max(PHASES, key=lambda p: worst[p])
+        n = sum(1 for s in steps if max(s[p] for p in PHASES) > STALL_S)
+        where = f"{phase.removesuffix('_time')}, {worst['start']:.2f}"
+        print(f"| {label} | {len(steps)} | {n} | {worst[phase] * 1e3:.1f} ({where}) |")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     bins = "--bins" in argv
-    runs = [a for a in argv if a != "--bins"]
+    runs = [a for a in argv if a not in ("--bins", "--stalls")]
     if not runs:
-        fail("usage: step-phases.py [--bins] LABEL=RUN_DIR [LABEL=RUN_DIR ...]")
+        fail(
+            "usage: step-phases.py [--bins | --stalls] LABEL=RUN_DIR [LABEL=RUN_DIR ...]"
+        )
+    if "--stalls" in argv:
+        return stalls(runs)
     print(
         "| run | steps | n | wall ms | schedule ms | prepare ms | wait ms | process ms | idle gap to next ms |"
     )

@@ -88,8 +88,8 @@
 #   call32: server Z3 (32-request cap, a third start, rep2; its 85 % the second one recorded): Azure conv; server Z4
 #          (256-token budget, a third start, rep2): Azure conv.
 #   call33: server Z5 (default): ShareGPT and Mooncake (a third start; runs named rep3).
-#   call34: server Z6 (default; the server now freezes Python's GC before READY, which removes the one 0.2-0.33 s
-#          full-collection stall each earlier run had): the demo's three loads (the embedded default's runs), then
+#   call34: server Z6 (default; the server now freezes Python's GC before READY, which removes the 0.2-0.33 s
+#          full-collection stall 19 of 50 earlier runs had): the demo's three loads (the embedded default's runs), then
 #          Azure conv (rep4).
 #   call35: server Z7 (default, GC frozen): the demo workload's capacity on this machine, then the demo's three
 #          loads at 30 / 60 / 85 % of it (demo-experiment.json rewritten; call 34's machine was slow, 85 % of the

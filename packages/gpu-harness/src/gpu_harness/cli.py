@@ -118,8 +118,8 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=True,
         help="move every object alive at READY (torch's, transformers', the model's: ~450k) into Python's "
         "permanent GC generation, so a full collection during serving scans only what serving made: "
-        "without it each full collection stalls the engine's step 0.2-0.33 s (about one per 500-request "
-        "run on the H200 hosts, in every server before the thirteenth session)",
+        "without it a full collection stalls the engine's step 0.2-0.33 s (19 of the 50 runs recorded on "
+        "the H200 before the thirteenth session had one)",
     )
     p.add_argument(
         "--probe-repeats",

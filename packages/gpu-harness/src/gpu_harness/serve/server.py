@@ -237,8 +237,8 @@ def freeze_gc(ctx: ServerContext, freeze: bool) -> None:
     app's) into the permanent generation, which no collection scans. A full collection of that heap takes
     0.2-0.33 s on the H200 hosts, and the engine thread stalls for it (it holds the GIL); serving creates
     objects that trigger one now and then (every recorded token, every step), so without the freeze a run
-    gets such a stall at a random step. The count goes into server_run.json as `gc_frozen_objects` (0 when
-    --no-gc-freeze)."""
+    may get such a stall at a random step (19 of the 50 runs recorded before the thirteenth session had
+    one). The count goes into server_run.json as `gc_frozen_objects` (0 when --no-gc-freeze)."""
     if freeze:
         gc.collect()
         gc.freeze()
