@@ -94,6 +94,8 @@
 #   call35: server Z7 (default, GC frozen): the demo workload's capacity on this machine, then the demo's three
 #          loads at 30 / 60 / 85 % of it (demo-experiment.json rewritten; call 34's machine was slow, 85 % of the
 #          eighth session's capacity was close to its saturation).
+#   call36: the GC freeze A/B on one machine: server Z8 with --no-gc-freeze, then Z9 (the default, frozen), each
+#          serving Azure conv at 60 / 85 % (runs named rep5 / rep6).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -161,7 +163,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -291,7 +293,10 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
   call35)
     serve_mix z7 220 "" --family "$DEMO" --demo-family demo --demo data/h200-qwen3-0.6b/demo-experiment.json
     cp data/h200-qwen3-0.6b/demo-experiment.json /tmp/vf/results/z7/ && pack_out ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call35)" >&2; exit 2 ;;
+  call36)
+    serve_mix z8 115 "--no-gc-freeze" --rep-offset 5 --family "$AZ" --family-rates "azure=24.432,34.612"
+    serve_mix z9 115 "" --rep-offset 6 --family "$AZ" --family-rates "azure=24.432,34.612" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call36)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
