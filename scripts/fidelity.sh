@@ -16,7 +16,7 @@
 # twelfth's (every family again on servers that record each step's phases, the runs committed under
 # data/h200-qwen3-0.6b/runs-s12/, so it needs no GPU recording; about 25 minutes), `--twelfth` alone; the
 # thirteenth's (third and fourth server starts of every family, runs-s13/, the same calibration frozen onto them, a
-# fit pooled over four starts, and the demo recorded again on two servers; about 40 minutes), `--thirteenth` alone.
+# fit pooled over four starts, and the demo recorded again on two servers; about 25 minutes), `--thirteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -263,7 +263,8 @@ thirteenth() {
 # family (Z1-Z5, one machine; Z6 on another, with the server's GC frozen), committed like the twelfth's. Uncalibrated;
 # the twelfth's calibration (Azure conv 60 %, Y1 and Y3 pooled) frozen onto every start; the same fitted on four
 # starts' 60 % (Y1, Y3, Z1, Z2); then the demo recorded again (Z1: the embedded default's loads; Z7: GC frozen, at
-# 30 / 60 / 85 % of its own capacity), each calibrated on its middle load.
+# 30 / 60 / 85 % of its own capacity), each calibrated on its middle load; the 32-request cap with the slot probe's
+# ratio in between.
 unpack_s12
 unpack_s12 s13
 local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
@@ -290,6 +291,16 @@ for fit in "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1" \
   s13_rows -cal
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
+# The 32-request cap with the slot probe's measured step-time ratio (`simulate.stepTimeScale` 0.972, sixth session),
+# frozen from the four-start fit (the calibration folder holds it now).
+local P=(azure-conv-cap32-y-probe azure-conv-cap32-y-probe-rep1 azure-conv-cap32-y-probe-rep2)
+for x in "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+echo
+echo "## Thirteenth session: the 32-request cap x 0.972 (the slot probe's ratio), from the four-start fit"
+args=()
+for l in 30 60; do args+=("$(band "Azure, 32 cap, $l%, x 0.972 (Y4, Y6, Z3)" "${P[0]}" "load$l" -cal "${P[1]}" "${P[2]}")"); done
+args+=("$(band "Azure, 32 cap, 85%, x 0.972 (Y4, Z3)" "${P[0]}" load85 -cal "${P[2]}")")
+python3 scripts/fidelity-table.py --band "${args[@]}"
 for d in "demo-z1 r114.5" "demo-z7 r134"; do
   set -- $d
   "${R[@]}" calibrate "$E/$1.json" --fit "$2" >&2
