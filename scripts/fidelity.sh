@@ -198,10 +198,10 @@ lp_rows() {  # SUFFIX [NAME_SUFFIX]: the ninth session's long-prompt family's an
   for l in 30 60 85; do args+=("$(band "Long prompts $l% (X1, X2)" "longprompt-x$n" "load$l" "$s" "longprompt-x-rep1$n")"); done
   for l in 30 60 85; do args+=("$(band "Azure $l% (X1, X2)" "azure-conv-x$n" "load$l" "$s" "azure-conv-x-rep1$n")"); done
 }
-# The twelfth session's runs are committed (data/h200-qwen3-0.6b/runs-s12/, one archive per server start); unpacked
-# into tmp/h200-runs-s12/ when missing or older than their archive.
-unpack_s12() {  # [SESSION]: runs-s12 (default) or runs-s13 (the thirteenth session's)
-  local a s n=${1:-s12}
+# The twelfth and thirteenth sessions' runs are committed (data/h200-qwen3-0.6b/runs-s12/ and runs-s13/, one archive
+# per server start); unpacked into tmp/h200-runs-s12/ and tmp/h200-runs-s13/ when missing or older than their archive.
+unpack_runs() {  # SESSION: s12 or s13, data/h200-qwen3-0.6b/runs-SESSION/ -> tmp/h200-runs-SESSION/
+  local a s n=$1
   for a in data/h200-qwen3-0.6b/runs-$n/*.tar.xz; do
     s=$(basename "$a" .tar.xz)
     if [[ ! -d tmp/h200-runs-$n/$s || $a -nt tmp/h200-runs-$n/$s ]]; then
@@ -224,7 +224,7 @@ twelfth() {
 # (docs/runbook.md, "The twelfth H200 session"): uncalibrated; calibrated on Azure conv 60 % (Y1 and Y3 pooled, the
 # defaults: the phase split is written since the runs have phases) and frozen onto the rest; then the same with the
 # step-size term. About 25 minutes on 2 cores.
-unpack_s12
+unpack_runs s12
 local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
   sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1)
 local x which flag args
@@ -265,8 +265,8 @@ thirteenth() {
 # starts' 60 % (Y1, Y3, Z1, Z2); then the demo recorded again (Z1: the embedded default's loads; Z7: GC frozen, at
 # 30 / 60 / 85 % of its own capacity), each calibrated on its middle load; the 32-request cap with the slot probe's
 # ratio in between.
-unpack_s12
-unpack_s12 s13
+unpack_runs s12
+unpack_runs s13
 local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
   sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
   azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)

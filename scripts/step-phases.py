@@ -4,8 +4,8 @@ the twelfth session): schedule, prepare (the host building the step's inputs and
 blocked on the device until the sampled ids arrive) and process (handing out the tokens), plus the idle gap to the
 next step. One row per run and step kind (decode-only, mixed), means in ms and each phase's share of the wall time;
 with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run. With --stalls, instead: each run's
-steps with a phase over 20 ms (before the thirteenth session every served run had one of 0.2-0.33 s, a full
-collection of Python's GC, which the server now avoids by freezing the GC before READY).
+steps with a phase over 20 ms (19 of the 50 runs recorded before the thirteenth session had one of 0.2-0.33 s, a
+full collection of Python's GC, which the server now avoids by freezing the GC before READY).
 
 Usage: python3 scripts/step-phases.py [--bins | --stalls] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 """
@@ -69,16 +69,21 @@ def row(label: str, kind: str, steps: list[dict[str, float]], gaps: list[float])
 STALL_S = 0.02
 
 
+def run_arg(arg: str) -> tuple[str, Path]:
+    label, _, d = arg.partition("=")
+    if not d:
+        fail(f"{arg!r}: expected LABEL=RUN_DIR")
+    return label, Path(d)
+
+
 def stalls(runs: list[str]) -> int:
     print(
         "| run | steps | steps with a phase over 20 ms | longest phase ms (which, at s on the run clock) |"
     )
     print("|---|---|---|---|")
     for arg in runs:
-        label, _, d = arg.partition("=")
-        if not d:
-            fail(f"{arg!r}: expected LABEL=RUN_DIR")
-        steps = read_steps(Path(d))
+        label, d = run_arg(arg)
+        steps = read_steps(d)
         worst = max(steps, key=lambda s: max(s[p] for p in PHASES))
         phase = max(PHASES, key=lambda p: worst[p])
         n = sum(1 for s in steps if max(s[p] for p in PHASES) > STALL_S)
@@ -101,10 +106,8 @@ def main(argv: list[str]) -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for arg in runs:
-        if "=" not in arg:
-            fail(f"{arg!r}: expected LABEL=RUN_DIR")
-        label, d = arg.split("=", 1)
-        steps = read_steps(Path(d))
+        label, d = run_arg(arg)
+        steps = read_steps(d)
         gap_after = [b["start"] - a["end"] for a, b in itertools.pairwise(steps)] + [
             None
         ]
