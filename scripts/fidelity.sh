@@ -16,7 +16,9 @@
 # twelfth's (every family again on servers that record each step's phases, the runs committed under
 # data/h200-qwen3-0.6b/runs-s12/, so it needs no GPU recording; about 25 minutes), `--twelfth` alone; the
 # thirteenth's (third and fourth server starts of every family, runs-s13/, the same calibration frozen onto them, a
-# fit pooled over four starts, and the demo recorded again on two servers; about 25 minutes), `--thirteenth` alone.
+# fit pooled over four starts, and the demo recorded again on two servers; about 25 minutes), `--thirteenth` alone; the
+# fourteenth's (a fifth start, runs-s14/, the inter-step gap, the decode step's growth with KV, two other profiles
+# under the four-start fit, the demo on two more servers; about 45 minutes), `--fourteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -30,6 +32,7 @@ TENTH_ONLY=
 ELEVENTH_ONLY=
 TWELFTH_ONLY=
 THIRTEENTH_ONLY=
+FOURTEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -40,7 +43,8 @@ case "${2:-}" in
   --eleventh) ELEVENTH_ONLY=1 ;;
   --twelfth) TWELFTH_ONLY=1 ;;
   --thirteenth) THIRTEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth or --thirteenth)" >&2; exit 2 ;;
+  --fourteenth) FOURTEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth or --fourteenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -247,16 +251,16 @@ for which in "" -cal --step-size-term; do
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 }
-s13_rows() {  # SUFFIX: every family's rows against the twelfth and thirteenth sessions' repeats
-  local s=$1 l
-  for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3, Z1, Z2)" azure-conv-y "load$l" "$s" azure-conv-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3)"); done
-  for l in 30 60 85; do args+=("$(band "Azure $l% (Z6: GC frozen, a slower host)" azure-conv-y-rep4 "load$l" "$s")"); done
-  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (Y2, Y5, Z4)" azure-conv-chunk256-y "load$l" "$s" azure-conv-chunk256-y-rep1 azure-conv-chunk256-y-rep2)"); done
-  for l in 30 60; do args+=("$(band "Azure, 32 cap, $l% (Y4, Y6, Z3)" azure-conv-cap32-y "load$l" "$s" azure-conv-cap32-y-rep1 azure-conv-cap32-y-rep2)"); done
-  args+=("$(band "Azure, 32 cap, 85% (Y4, Z3)" azure-conv-cap32-y load85 "$s" azure-conv-cap32-y-rep2)")
-  for l in 30 60; do args+=("$(band "ShareGPT $l% (Y1, Y3, Z5)" sharegpt-y "load$l" "$s" sharegpt-y-rep1 sharegpt-y-rep3)"); done
-  args+=("$(band "ShareGPT 85% (Y1, Y7, Z5)" sharegpt-y load85 "$s" sharegpt-y-rep2 sharegpt-y-rep3)")
-  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1, Y7, Z5)" mooncake-y "load$l" "$s" mooncake-y-rep1 mooncake-y-rep3)"); done
+s13_rows() {  # SUFFIX [NAME_SUFFIX]: every family's rows against the twelfth and thirteenth sessions' repeats
+  local s=$1 n=${2:-} l
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3, Z1, Z2)" azure-conv-y$n "load$l" "$s" azure-conv-y-rep1$n azure-conv-y-rep2$n azure-conv-y-rep3$n)"); done
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Z6: GC frozen, a slower host)" azure-conv-y-rep4$n "load$l" "$s")"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (Y2, Y5, Z4)" azure-conv-chunk256-y$n "load$l" "$s" azure-conv-chunk256-y-rep1$n azure-conv-chunk256-y-rep2$n)"); done
+  for l in 30 60; do args+=("$(band "Azure, 32 cap, $l% (Y4, Y6, Z3)" azure-conv-cap32-y$n "load$l" "$s" azure-conv-cap32-y-rep1$n azure-conv-cap32-y-rep2$n)"); done
+  args+=("$(band "Azure, 32 cap, 85% (Y4, Z3)" azure-conv-cap32-y$n load85 "$s" azure-conv-cap32-y-rep2$n)")
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (Y1, Y3, Z5)" sharegpt-y$n "load$l" "$s" sharegpt-y-rep1$n sharegpt-y-rep3$n)"); done
+  args+=("$(band "ShareGPT 85% (Y1, Y7, Z5)" sharegpt-y$n load85 "$s" sharegpt-y-rep2$n sharegpt-y-rep3$n)")
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (Y1, Y7, Z5)" mooncake-y$n "load$l" "$s" mooncake-y-rep1$n mooncake-y-rep3$n)"); done
 }
 thirteenth() {
 # The thirteenth session (docs/runbook.md, "The thirteenth H200 session"): third and fourth server starts of every
@@ -309,6 +313,97 @@ for d in "demo-z1 r114.5" "demo-z7 r134"; do
   grep '^| ' "$C/$1-calibration/calibration.md" | head -n 14
 done
 }
+profile_s13() {  # SUFFIX TITLE: the thirteenth's protocol (four-start fit) on the *SUFFIX.json experiments
+local n=$1 title=$2
+# (the twelfth's and thirteenth's committed runs simulated on another profile, uncalibrated, then calibrated on four
+# starts' Azure conv 60 %, Y1, Y3, Z1 and Z2 pooled, and frozen onto the rest, as the thirteenth's last fit).
+local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
+  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
+  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+Y=("${Y[@]/%/$n}")
+local x args S=tmp/h200-runs-s13
+for x in azure-conv-y$n "${Y[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## $title: uncalibrated, against every repeat"
+args=()
+s13_rows "" "$n"
+python3 scripts/fidelity-table.py --band "${args[@]}"
+"${R[@]}" calibrate "$E/azure-conv-y$n.json" --fit load60 \
+  --fit-also "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3" >&2
+for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y$n-calibration" >&2; done
+echo
+echo "## $title: calibrated on Azure conv 60 % of four server starts (Y1, Y3, Z1, Z2 pooled), frozen onto the rest, against every repeat"
+args=()
+s13_rows -cal "$n"
+python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+fourteenth() {
+# The fourteenth session (docs/runbook.md, "The fourteenth H200 session"): a fifth server start (N1) with Azure conv and
+# ShareGPT at 30 / 60 % on one server, predicted from the four-start fit and from N1's own Azure 60 %; the inter-step
+# gap (runner calibrate --inter-step-gap) on the thirteenth's protocol; the decode step's growth with KV at a fixed
+# batch size, real against Vidur; the thirteenth's protocol on profiles-engine (*-pd) and on a hybrid profile, the
+# committed one with profiles-engine's attn_decode (*-ph, made here by scripts/hybrid-profile.py); the demo recorded on
+# N1 and N2.
+unpack_runs s12
+unpack_runs s13
+unpack_runs s14
+local x args S=tmp/h200-runs-s13 N=tmp/h200-runs-s14/n1/runs s fit=()
+local FOUR="tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3"
+local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
+  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
+  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+n1_rows() {  # SUFFIX: N1's four loads onto args
+  args=()
+  for l in 30 60; do args+=("$(band "Azure $l% (N1)" azure-conv-y-rep7 "load$l" "$1")"); done
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (N1)" sharegpt-y-rep7 "load$l" "$1")"); done
+}
+for x in azure-conv-y "${Y[@]}" azure-conv-y-rep7 sharegpt-y-rep7; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Fourteenth session: N1 (a fifth start), uncalibrated"
+n1_rows ""
+python3 scripts/fidelity-table.py --band "${args[@]}"
+"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$FOUR" >&2
+for x in azure-conv-y-rep7 sharegpt-y-rep7; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+echo
+echo "## Fourteenth session: N1, from the four-start fit (Azure conv 60 % of Y1, Y3, Z1, Z2)"
+n1_rows -cal
+python3 scripts/fidelity-table.py --band "${args[@]}"
+for s in "" --inter-step-gap; do
+  "${R[@]}" calibrate "$E/azure-conv-y-rep7.json" --fit load60 $s >&2
+  "${R[@]}" calibrate "$E/sharegpt-y-rep7.json" --frozen "$C/azure-conv-y-rep7-calibration" >&2
+  echo
+  echo "## Fourteenth session: N1, calibrated on N1's own Azure conv 60 %${s:+ ($s)}"
+  n1_rows -cal
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$FOUR" --inter-step-gap >&2
+for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+echo
+echo "## Fourteenth session: the four-start fit with --inter-step-gap, frozen onto the rest, against every repeat"
+grep '^Inter-step gap' "$C/azure-conv-y-calibration/calibration.md"
+args=()
+s13_rows -cal
+python3 scripts/fidelity-table.py --band "${args[@]}"
+.venv/bin/python scripts/hybrid-profile.py data/h200-qwen3-0.6b/profiles data/h200-qwen3-0.6b/profiles-engine tmp/profiles-hybrid \
+  compute/h200/Qwen/Qwen3-0.6B >&2
+profile_s13 -pd "Fourteenth session: profiles-engine (both attention ops from the engine)"
+profile_s13 -ph "Fourteenth session: the hybrid profile (the committed one, attn_decode from profiles-engine)"
+echo
+echo "## Fourteenth session: a decode-only step's growth with the KV it reads, at a fixed batch size"
+.venv/bin/python scripts/decode-kv-slope.py \
+  "Azure 60 % (Y1, Y3, Z1, Z2)=real,tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,${FOUR//,/,}" \
+  "Azure 60 %, committed profile=sim,tmp/vidur_runs/azure-conv-y-load60" \
+  "Azure 60 %, profiles-engine=sim,tmp/vidur_runs/azure-conv-y-pd-load60" \
+  "Azure 60 %, hybrid profile=sim,tmp/vidur_runs/azure-conv-y-ph-load60" \
+  "ShareGPT 30 % (Y1, Z5, N1)=real,tmp/h200-runs-s12/y1/runs/sharegpt-r59.481-rep0,$S/z5/runs/sharegpt-r59.481-rep3,$N/sharegpt-r59.481-rep7" \
+  "ShareGPT 30 %, committed profile=sim,tmp/vidur_runs/sharegpt-y-load30"
+for x in demo-n1 demo-n2; do
+  "${R[@]}" calibrate "$E/$x.json" --fit r114.5 >&2
+  echo
+  echo "## Fourteenth session: $x, calibrated on r114.5 (runner calibrate; the table of its calibration.md)"
+  grep '^| ' "$C/$x-calibration/calibration.md" | head -n 14
+done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -322,6 +417,7 @@ if [[ -n $TENTH_ONLY ]]; then tenth; exit 0; fi
 if [[ -n $ELEVENTH_ONLY ]]; then eleventh; exit 0; fi
 if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
 if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
+if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
@@ -447,3 +543,4 @@ tenth
 eleventh
 twelfth
 thirteenth
+fourteenth

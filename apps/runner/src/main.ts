@@ -370,6 +370,10 @@ function buildProgram(): Command {
       "leave out the prefill-prefix term (how much faster a chunk step's time grows with its chunks' prompt prefix on the real engine than in Vidur, fitted on the fit load's mixed steps)",
     )
     .option(
+      "--inter-step-gap",
+      "also fold the engine loop's time between steps (handing out a step's tokens, taking in requests: real steps are not back to back, Vidur's are) into the fit load's real steps before the fit",
+    )
+    .option(
       "--step-size-term",
       "also fit the step-size term (how a mixed step's time departs from Vidur's by the class of its prefill + decode tokens, <= 32, 48, 64, 96, 128, ..., 384, 512 tokens, on the real engine and in Vidur, fitted on the fit load's mixed steps); helps with an engine-shaped profile (gpu-harness profile's default)",
     )
@@ -380,7 +384,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -395,6 +399,7 @@ function buildProgram(): Command {
         jitter: o.jitter,
         binMisfit: o.binMisfit,
         prefixTerm: o.prefixTerm,
+        ...(o.interStepGap === true ? { interStepGap: true } : {}),
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Iteration, MachineProbe, RequestMetric } from "@vf/metrics-io";
-import { writeIterations, writeRequestMetrics } from "@vf/metrics-io";
+import { readIterations, writeIterations, writeRequestMetrics } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   deriveAdmissionDelay,
@@ -10,7 +10,9 @@ import {
   deriveDeliveryDelay,
   fitLine,
   fitStepTimeModel,
+  foldInterStepGaps,
   formatCpuOverheadsCsv,
+  INTER_STEP_GAP_MAX_S,
   predictStepMs,
   stepClassBounds,
   prefillPrefixWork,
@@ -631,6 +633,80 @@ describe("formatCpuOverheadsCsv / writeCpuOverheadsFromRuns", () => {
     await expect(
       writeCpuOverheadsFromRuns({ realDir: [join(dir, "r1"), join(dir, "r2")], simDir: [join(dir, "s1")], outPath, modelName: "a/b" }),
     ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && e.message.includes("2 real, 1 simulated"));
+  });
+});
+
+describe("foldInterStepGaps", () => {
+  /** A phased step from start s (seconds) lasting wallMs, leaving kv tokens in the engine. */
+  const phased = (i: number, s: number, wallMs: number, kv: number | null): Iteration => ({
+    step: i,
+    start: s,
+    end: s + wallMs / 1e3,
+    gpu_time: null,
+    num_prefill_tokens: 0,
+    num_decode_tokens: 4,
+    batch_size: 4,
+    kv_tokens_in_use: kv,
+    schedule_time: 0.00002,
+    prepare_time: 0.0005,
+    wait_time: 0.0014,
+    process_time: 0.00008,
+  });
+
+  it("moves a busy step's start back to the previous end and lengthens its schedule phase; idle gaps stay", () => {
+    const steps = [phased(0, 0, 2, 100), phased(1, 0.00206, 2, 0), phased(2, 0.08, 2, 50), phased(3, 0.08207, 2, 60)];
+    const { steps: out, gapsMs } = foldInterStepGaps(steps);
+    expect(gapsMs.map((g) => Number(g.toFixed(6)))).toEqual([0.06, 0.07]);
+    expect(out[1]!.start).toBe(steps[0]!.end);
+    expect(out[1]!.end).toBe(steps[1]!.end);
+    expect(out[1]!.schedule_time).toBeCloseTo(0.00002 + 0.00006, 12);
+    expect(out[1]!.prepare_time).toBe(0.0005);
+    // Step 1 left nothing in the engine: the 78 ms before step 2 is idling for an arrival, not loop time.
+    expect(out[2]).toEqual(steps[2]);
+    expect(out[3]!.start).toBe(steps[2]!.end);
+    expect(out[0]).toEqual(steps[0]);
+    expect(steps[1]!.start).toBe(0.00206); // the input is not modified
+  });
+
+  it("without a KV count takes gaps up to INTER_STEP_GAP_MAX_S; never folds an overlap or a longer gap", () => {
+    const steps = [phased(0, 0, 2, null), phased(1, 0.00205, 2, null), phased(2, 0.00405 + INTER_STEP_GAP_MAX_S * 2, 2, null)];
+    const { steps: out, gapsMs } = foldInterStepGaps(steps);
+    expect(gapsMs).toHaveLength(1);
+    expect(out[1]!.start).toBe(0.002);
+    expect(out[2]).toEqual(steps[2]);
+    const overlap = [phased(0, 0, 2, 10), phased(1, 0.0019, 2, 10), phased(2, 0.004 + INTER_STEP_GAP_MAX_S * 2, 2, 10)];
+    expect(foldInterStepGaps(overlap).steps).toEqual(overlap);
+  });
+
+  it("writeCpuOverheadsFromRuns({ interStepGap }) fits on the folded steps and reports the gaps", async () => {
+    // Decode-only steps of 1-8 requests, 2 ms walls each followed by a 0.1 ms gap, against simulated back-to-back steps.
+    const real: Iteration[] = [];
+    const sim: Iteration[] = [];
+    let t = 0;
+    for (let i = 0; i < 80; i++) {
+      const b = 1 + (i % 8);
+      real.push({ ...phased(i, t, 2, 1000), batch_size: b, num_decode_tokens: b });
+      t += 0.0021;
+      sim.push({ ...step(i, b, 0, b, 1.8), start: i * 0.0018, end: (i + 1) * 0.0018 });
+    }
+    await writeIterations(join(dir, "real", "iterations.csv"), real);
+    await writeIterations(join(dir, "sim", "iterations.csv"), sim);
+    const base = { realDir: join(dir, "real"), simDir: join(dir, "sim"), modelName: "a/b", minStepsPerBin: 1, jitter: false };
+    const off = await writeCpuOverheadsFromRuns({ ...base, outPath: join(dir, "off.csv") });
+    const on = await writeCpuOverheadsFromRuns({ ...base, outPath: join(dir, "on.csv"), interStepGap: true });
+    expect(off.interStepGap).toBeUndefined();
+    expect(on.interStepGap!.gaps).toBe(79);
+    expect(on.interStepGap!.meanMs).toBeCloseTo(0.1, 6);
+    expect(on.interStepGap!.medianMs).toBeCloseTo(0.1, 6);
+    // Every decode-only bin's residual and written schedule phase grow by the gap (the first step has none before it).
+    for (let i = 0; i < on.bins.length; i++) {
+      expect(on.bins[i]!.decodeResidualMs! - off.bins[i]!.decodeResidualMs!).toBeCloseTo(0.1, 1);
+      expect(on.rows[i]!.hostPhasesMs!.schedule - off.rows[i]!.hostPhasesMs!.schedule).toBeCloseTo(0.1, 1);
+    }
+    // The same table as deriving on the folded steps of the files as written.
+    const [r, m] = [await readIterations(join(dir, "real", "iterations.csv")), await readIterations(join(dir, "sim", "iterations.csv"))];
+    const { interStepGap: _, ...rest } = on;
+    expect(rest).toEqual(deriveCpuOverheads(foldInterStepGaps(r).steps, m, { minStepsPerBin: 1, jitter: false }));
   });
 });
 

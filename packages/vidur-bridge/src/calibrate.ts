@@ -166,7 +166,20 @@ export interface CpuOverheadTable {
    * STEP_CLASS_MIN_STEPS mixed steps on each side; absent when off (and in older tables).
    */
   stepSize?: StepSizeTerm | null;
+  /**
+   * The engine loop's time between steps (`foldInterStepGaps`), folded into the real steps before the fit: how many
+   * gaps, and their mean and median (ms). Absent when off (and in older tables).
+   */
+  interStepGap?: InterStepGap;
   realSteps: number;
+}
+
+/** CpuOverheadTable.interStepGap. */
+export interface InterStepGap {
+  /** Busy gaps folded (steps that followed a step with requests still in the engine). */
+  gaps: number;
+  meanMs: number;
+  medianMs: number;
 }
 
 /** CpuOverheadTable.stepSize (ms; one entry per class, ascending). */
@@ -251,6 +264,34 @@ export interface DeriveCpuOverheadsOptions {
    * never are.
    */
   stepSizeTerm?: boolean;
+}
+
+/** A gap longer than this after a step that left requests in the engine is not loop time (clock trouble): left alone. */
+export const INTER_STEP_GAP_MAX_S = 0.005;
+
+/**
+ * The engine loop's own time between steps, folded into the next step. A real run's steps are not back to back: after
+ * a step, the server's loop hands the step's tokens to the HTTP side, takes in new requests and cancellations, and
+ * only then starts the next step (0.02-0.09 ms a step on the H200 runs, growing with the batch). Vidur's steps are
+ * back to back, and a residual taken over end - start alone would leave that time out of every simulated step. A gap
+ * counts when the step before it left requests in the engine (kv_tokens_in_use > 0; with no count, when it is at most
+ * INTER_STEP_GAP_MAX_S): the engine went straight on, so the gap is loop time, not idling for an arrival. Each such
+ * step starts at the previous step's end, its schedule phase (when recorded) longer by the gap: the loop's work
+ * between steps is the next step's scheduling. Steps must be in the run's order (iterations.csv's).
+ */
+export function foldInterStepGaps(steps: readonly Iteration[]): { steps: Iteration[]; gapsMs: number[] } {
+  const gapsMs: number[] = [];
+  const out = steps.map((it, i) => {
+    if (i === 0) return it;
+    const prev = steps[i - 1]!;
+    const gap = it.start - prev.end;
+    const busy = prev.kv_tokens_in_use === null ? gap <= INTER_STEP_GAP_MAX_S : prev.kv_tokens_in_use > 0;
+    if (!busy || gap <= 0 || gap > INTER_STEP_GAP_MAX_S) return it;
+    gapsMs.push(gap * 1e3);
+    const schedule = it.schedule_time === null || it.schedule_time === undefined ? it.schedule_time : it.schedule_time + gap;
+    return { ...it, start: prev.end, ...(schedule !== undefined ? { schedule_time: schedule } : {}) };
+  });
+  return { steps: out, gapsMs };
 }
 
 /** The prefill-prefix term needs at least this many mixed steps with a prefix on each side (real, simulated). */
@@ -861,6 +902,8 @@ export async function writeCpuOverheadsFromRuns(args: {
   prefixTerm?: boolean;
   /** Fit the step-size term (default false; `DeriveCpuOverheadsOptions.stepSizeTerm`). */
   stepSizeTerm?: boolean;
+  /** Fold each real run's inter-step gaps into its steps first (default false; `foldInterStepGaps`). */
+  interStepGap?: boolean;
   minStepsPerBin?: number;
   extendToBatchSize?: number;
 }): Promise<CpuOverheadTable> {
@@ -879,8 +922,14 @@ export async function writeCpuOverheadsFromRuns(args: {
   const real: Iteration[] = [];
   const sim: Iteration[] = [];
   const work = { real: [] as number[], sim: [] as number[] };
+  const gapsMs: number[] = [];
   for (let i = 0; i < realDirs.length; i++) {
-    const r = await read(realDirs[i]!, "real");
+    let r = await read(realDirs[i]!, "real");
+    if (args.interStepGap === true) {
+      const folded = foldInterStepGaps(r);
+      r = folded.steps;
+      gapsMs.push(...folded.gapsMs);
+    }
     const m = await read(simDirs[i]!, "simulated");
     real.push(...r);
     sim.push(...m);
@@ -899,6 +948,10 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.prefixTerm === true ? { prefixWork: work } : {}),
     ...(args.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
   });
+  if (args.interStepGap === true) {
+    const mean = gapsMs.length === 0 ? 0 : gapsMs.reduce((a, b) => a + b, 0) / gapsMs.length;
+    table.interStepGap = { gaps: gapsMs.length, meanMs: mean, medianMs: gapsMs.length === 0 ? 0 : median([...gapsMs]) };
+  }
   const id = { modelName: args.modelName, ...(args.tensorParallelSize !== undefined ? { tensorParallelSize: args.tensorParallelSize } : {}) };
   await atomicWriteFile(args.outPath, formatCpuOverheadsCsv(table, id));
   return table;

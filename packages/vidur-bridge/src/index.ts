@@ -14,7 +14,9 @@ export {
   deriveDeliveryDelay,
   fitLine,
   fitStepTimeModel,
+  foldInterStepGaps,
   formatCpuOverheadsCsv,
+  INTER_STEP_GAP_MAX_S,
   modelTimeBiasMs,
   STEP_CLASS_MIN_STEPS,
   stepClassBounds,
@@ -24,7 +26,7 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

@@ -10,6 +10,7 @@ import {
   calibrationCells,
   checkSameWorkload,
   describeDelay,
+  describeInterStepGap,
   describePrefix,
   describePhases,
   describeTail,
@@ -148,6 +149,11 @@ describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
     expect(text).toContain("<= 384 tokens (37 real steps): real +0.56, Vidur +0.25, added +0.31; <= 512 tokens (894 real steps): real +0.00");
     // A class not identified (3 real steps) is not listed.
     expect(text).not.toContain("<= 128 tokens");
+  });
+  it("states the inter-step gap: off (the flag that turns it on), or the gaps folded and their mean and median", () => {
+    expect(describeInterStepGap(undefined)).toContain("Inter-step gap: off (runner calibrate --inter-step-gap");
+    const text = describeInterStepGap({ gaps: 23253, meanMs: 0.0553, medianMs: 0.0491 });
+    expect(text).toContain("0.055 ms mean, 0.049 ms median over 23253 gaps, is folded into the next step");
   });
   it("states the step phases: nothing for older runs, the fallback, or each bin's phases and the written split", () => {
     const model = { interceptMs: 1, perPrefillTokenMs: 0.001, perDecodeTokenMs: 0.01, steps: 100 };

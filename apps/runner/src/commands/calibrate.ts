@@ -183,6 +183,8 @@ export function formatCalibrationMd(args: {
     "",
     describeStepSize(t.stepSize),
     "",
+    describeInterStepGap(t.interStepGap),
+    "",
     t.binMisfit === true
       ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
@@ -271,6 +273,12 @@ export function describeStepSize(c: CpuOverheadTable["stepSize"]): string {
   return `Step-size term: a mixed step's departure by the class of its token count (prefill + decode), relative to the class <= ${c.referenceTokens} tokens (within batch-size bins jointly with the prefix term), in ms: ${classes.join("; ")}; the classes without ${STEP_CLASS_MIN_STEPS} steps on both sides take the nearest identified values (interpolated between them), and the prefill extras below are at the reference class.`;
 }
 
+/** The inter-step gap's line of calibration.md. */
+export function describeInterStepGap(g: CpuOverheadTable["interStepGap"]): string {
+  if (g === undefined) return "Inter-step gap: off (runner calibrate --inter-step-gap folds the engine loop's time between steps into the real steps): the residuals take each real step's end - start alone.";
+  return `Inter-step gap: the engine loop's time between a step and the next while requests remain (handing out the step's tokens, taking in new requests), ${g.meanMs.toFixed(3)} ms mean, ${g.medianMs.toFixed(3)} ms median over ${g.gaps} gaps, is folded into the next step (its start moved back, its schedule phase longer) before the residuals: Vidur's steps run back to back.`;
+}
+
 /** The prefill-prefix term's line of calibration.md. */
 export function describePrefix(p: CpuOverheadTable["prefix"]): string {
   if (p === undefined) return "Prefill-prefix term: off (--no-prefix-term).";
@@ -307,6 +315,8 @@ export async function calibrate(
     prefixTerm?: boolean;
     /** Fit the step-size term (default false; @vf/vidur-bridge's `stepSizeTerm`). */
     stepSizeTerm?: boolean;
+    /** Fold the real runs' inter-step gaps into their steps before the fit (default false; @vf/vidur-bridge's `interStepGap`). */
+    interStepGap?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -386,6 +396,7 @@ export async function calibrate(
       ...(ctx.binMisfit !== undefined ? { binMisfit: ctx.binMisfit } : {}),
       prefixTerm: ctx.prefixTerm ?? true,
       stepSizeTerm: ctx.stepSizeTerm ?? false,
+      interStepGap: ctx.interStepGap ?? false,
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
     });
