@@ -100,6 +100,9 @@
 #   call37: server N1 (default): Azure conv at 30 / 60 % (a fifth start) and ShareGPT at 30 / 60 % (a fourth; runs
 #          named rep7), then the demo's three loads at the embedded default's rates (57.5 / 114.5 / 162 req/s);
 #          server N2 (default, a second start on the machine): the demo's three loads again.
+#   call38: scripts/gpu/cpu_regimes.py for 60 s on an idle machine (one process pinned to each of CPUs 0, 5, 10, 15, one
+#          unpinned: does a CPU keep one speed?), then the same on CPUs 0 and 15 for 150 s while server N3 (default)
+#          serves ShareGPT at 30 / 60 % (rep8): results/cpu-idle, results/cpu-load, results/n3.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -167,7 +170,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -304,7 +307,15 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     serve_mix n1 300 "" --demo data/h200-qwen3-0.6b/demo-experiment.json --rep-offset 7 --family "$AZ" \
       --family-rates "azure=12.216,24.432" --family "$SG" --family-rates "sharegpt=59.481,118.962"
     serve_mix n2 150 "" --demo data/h200-qwen3-0.6b/demo-experiment.json ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call37)" >&2; exit 2 ;;
+  call38)
+    timeout -s INT 80 python3 scripts/gpu/cpu_regimes.py --seconds 60 --cpus 0,5,10,15 --out /tmp/vf/results/cpu-idle
+    timeout -s INT 170 python3 scripts/gpu/cpu_regimes.py --seconds 150 --cpus 0,15 --out /tmp/vf/results/cpu-load \
+      > /tmp/vf/results/cpu-load.txt 2>&1 &
+    serve_mix n3 140 "" --rep-offset 8 --family "$SG" --family-rates "sharegpt=59.481,118.962"
+    wait
+    cat /tmp/vf/results/cpu-load.txt
+    pack_out ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call38)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
