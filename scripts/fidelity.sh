@@ -251,6 +251,11 @@ for which in "" -cal --step-size-term; do
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 }
+# The experiments the thirteenth session's protocol freezes its fit onto (every family's twelfth- and thirteenth-session
+# starts but the fit's own, azure-conv-y).
+S13_Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
+  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
+  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
 s13_rows() {  # SUFFIX [NAME_SUFFIX]: every family's rows against the twelfth and thirteenth sessions' repeats
   local s=$1 n=${2:-} l
   for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3, Z1, Z2)" azure-conv-y$n "load$l" "$s" azure-conv-y-rep1$n azure-conv-y-rep2$n azure-conv-y-rep3$n)"); done
@@ -271,9 +276,7 @@ thirteenth() {
 # ratio in between.
 unpack_runs s12
 unpack_runs s13
-local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
-  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
-  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+local Y=("${S13_Y[@]}")
 local x fit args d S=tmp/h200-runs-s13
 for x in azure-conv-y "${Y[@]}" demo-z1 demo-z7; do "${R[@]}" run "$E/$x.json" >&2; done
 echo
@@ -317,9 +320,7 @@ profile_s13() {  # SUFFIX TITLE: the thirteenth's protocol (four-start fit) on t
 local n=$1 title=$2
 # (the twelfth's and thirteenth's committed runs simulated on another profile, uncalibrated, then calibrated on four
 # starts' Azure conv 60 %, Y1, Y3, Z1 and Z2 pooled, and frozen onto the rest, as the thirteenth's last fit).
-local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
-  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
-  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+local Y=("${S13_Y[@]}")
 Y=("${Y[@]/%/$n}")
 local x args S=tmp/h200-runs-s13
 for x in azure-conv-y$n "${Y[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
@@ -349,9 +350,7 @@ unpack_runs s13
 unpack_runs s14
 local x args S=tmp/h200-runs-s13 N=tmp/h200-runs-s14/n1/runs s fit=()
 local FOUR="tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3"
-local Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
-  sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
-  azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+local Y=("${S13_Y[@]}")
 n1_rows() {  # SUFFIX: N1's four loads onto args
   args=()
   for l in 30 60; do args+=("$(band "Azure $l% (N1)" azure-conv-y-rep7 "load$l" "$1")"); done
