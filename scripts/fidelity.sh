@@ -342,9 +342,9 @@ fourteenth() {
 # The fourteenth session (docs/runbook.md, "The fourteenth H200 session"): a fifth server start (N1) with Azure conv and
 # ShareGPT at 30 / 60 % on one server, predicted from the four-start fit and from N1's own Azure 60 %; the inter-step
 # gap (runner calibrate --inter-step-gap) on the thirteenth's protocol; the decode step's growth with KV at a fixed
-# batch size, real against Vidur; the thirteenth's protocol on profiles-engine (*-pd) and on a hybrid profile, the
-# committed one with profiles-engine's attn_decode (*-ph, made here by scripts/hybrid-profile.py); the demo recorded on
-# N1 and N2.
+# batch size, real against Vidur; each run's host speed against its error; the thirteenth's protocol on profiles-engine
+# (*-pd) and on a hybrid profile, the committed one with profiles-engine's attn_decode (*-ph, made here by
+# scripts/hybrid-profile.py); the demo recorded on N1 and N2.
 unpack_runs s12
 unpack_runs s13
 unpack_runs s14
@@ -367,6 +367,12 @@ echo
 echo "## Fourteenth session: N1, from the four-start fit (Azure conv 60 % of Y1, Y3, Z1, Z2)"
 n1_rows -cal
 python3 scripts/fidelity-table.py --band "${args[@]}"
+for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
+local files=("$E/azure-conv-y.json")
+for x in "${Y[@]}"; do files+=("$E/$x.json"); done
+echo
+echo "## Fourteenth session: each run's host index (its host phases over the fit runs' at each batch size) against its error, four-start fit"
+.venv/bin/python scripts/host-index.py --fit "tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,$FOUR" "${files[@]}"
 for s in "" --inter-step-gap; do
   "${R[@]}" calibrate "$E/azure-conv-y-rep7.json" --fit load60 $s >&2
   "${R[@]}" calibrate "$E/sharegpt-y-rep7.json" --frozen "$C/azure-conv-y-rep7-calibration" >&2
