@@ -256,6 +256,8 @@ done
 S13_Y=(azure-conv-y-rep1 azure-conv-chunk256-y azure-conv-chunk256-y-rep1 azure-conv-cap32-y azure-conv-cap32-y-rep1 sharegpt-y
   sharegpt-y-rep1 sharegpt-y-rep2 mooncake-y mooncake-y-rep1 azure-conv-y-rep2 azure-conv-y-rep3 azure-conv-y-rep4
   azure-conv-chunk256-y-rep2 azure-conv-cap32-y-rep2 sharegpt-y-rep3 mooncake-y-rep3)
+# The four-start fit's other recordings of Azure conv 60 % (Y3, Z1, Z2; with azure-conv-y's own Y1): runner calibrate --fit-also.
+S13_FIT_ALSO=tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,tmp/h200-runs-s13/z1/runs/azure-r24.432-rep2,tmp/h200-runs-s13/z2/runs/azure-r24.432-rep3
 s13_rows() {  # SUFFIX [NAME_SUFFIX]: every family's rows against the twelfth and thirteenth sessions' repeats
   local s=$1 n=${2:-} l
   for l in 30 60 85; do args+=("$(band "Azure $l% (Y1, Y3, Z1, Z2)" azure-conv-y$n "load$l" "$s" azure-conv-y-rep1$n azure-conv-y-rep2$n azure-conv-y-rep3$n)"); done
@@ -285,7 +287,7 @@ args=()
 s13_rows ""
 python3 scripts/fidelity-table.py --band "${args[@]}"
 for fit in "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1" \
-  "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3"; do
+  "$S13_FIT_ALSO"; do
   "${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$fit" >&2
   for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
   echo
@@ -330,7 +332,7 @@ args=()
 s13_rows "" "$n"
 python3 scripts/fidelity-table.py --band "${args[@]}"
 "${R[@]}" calibrate "$E/azure-conv-y$n.json" --fit load60 \
-  --fit-also "tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3" >&2
+  --fit-also "$S13_FIT_ALSO" >&2
 for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y$n-calibration" >&2; done
 echo
 echo "## $title: calibrated on Azure conv 60 % of four server starts (Y1, Y3, Z1, Z2 pooled), frozen onto the rest, against every repeat"
@@ -349,7 +351,6 @@ unpack_runs s12
 unpack_runs s13
 unpack_runs s14
 local x args S=tmp/h200-runs-s13 N=tmp/h200-runs-s14/n1/runs s fit=()
-local FOUR="tmp/h200-runs-s12/y3/runs/azure-r24.432-rep1,$S/z1/runs/azure-r24.432-rep2,$S/z2/runs/azure-r24.432-rep3"
 local Y=("${S13_Y[@]}")
 n1_rows() {  # SUFFIX: N1's four loads onto args
   args=()
@@ -361,7 +362,7 @@ echo
 echo "## Fourteenth session: N1 (a fifth start), uncalibrated"
 n1_rows ""
 python3 scripts/fidelity-table.py --band "${args[@]}"
-"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$FOUR" >&2
+"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$S13_FIT_ALSO" >&2
 for x in azure-conv-y-rep7 sharegpt-y-rep7; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
 echo
 echo "## Fourteenth session: N1, from the four-start fit (Azure conv 60 % of Y1, Y3, Z1, Z2)"
@@ -372,7 +373,7 @@ local files=("$E/azure-conv-y.json")
 for x in "${Y[@]}"; do files+=("$E/$x.json"); done
 echo
 echo "## Fourteenth session: each run's host index (its host phases over the fit runs' at each batch size) against its error, four-start fit"
-.venv/bin/python scripts/host-index.py --fit "tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,$FOUR" "${files[@]}"
+.venv/bin/python scripts/host-index.py --fit "tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,$S13_FIT_ALSO" "${files[@]}"
 for s in "" --inter-step-gap; do
   "${R[@]}" calibrate "$E/azure-conv-y-rep7.json" --fit load60 $s >&2
   "${R[@]}" calibrate "$E/sharegpt-y-rep7.json" --frozen "$C/azure-conv-y-rep7-calibration" >&2
@@ -381,7 +382,7 @@ for s in "" --inter-step-gap; do
   n1_rows -cal
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
-"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$FOUR" --inter-step-gap >&2
+"${R[@]}" calibrate "$E/azure-conv-y.json" --fit load60 --fit-also "$S13_FIT_ALSO" --inter-step-gap >&2
 for x in "${Y[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-y-calibration" >&2; done
 echo
 echo "## Fourteenth session: the four-start fit with --inter-step-gap, frozen onto the rest, against every repeat"
@@ -396,7 +397,7 @@ profile_s13 -ph "Fourteenth session: the hybrid profile (the committed one, attn
 echo
 echo "## Fourteenth session: a decode-only step's growth with the KV it reads, at a fixed batch size"
 .venv/bin/python scripts/decode-kv-slope.py \
-  "Azure 60 % (Y1, Y3, Z1, Z2)=real,tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,${FOUR//,/,}" \
+  "Azure 60 % (Y1, Y3, Z1, Z2)=real,tmp/h200-runs-s12/y1/runs/azure-r24.432-rep0,$S13_FIT_ALSO" \
   "Azure 60 %, committed profile=sim,tmp/vidur_runs/azure-conv-y-load60" \
   "Azure 60 %, profiles-engine=sim,tmp/vidur_runs/azure-conv-y-pd-load60" \
   "Azure 60 %, hybrid profile=sim,tmp/vidur_runs/azure-conv-y-ph-load60" \
