@@ -103,6 +103,14 @@
 #   call38: scripts/gpu/cpu_regimes.py for 60 s on an idle machine (one process pinned to each of CPUs 0, 5, 10, 15, one
 #          unpinned: does a CPU keep one speed?), then the same on CPUs 0 and 15 for 150 s while server N3 (default)
 #          serves ShareGPT at 30 / 60 % (rep8): results/cpu-idle, results/cpu-load, results/n3.
+# The fifteenth session's calls (serve --token-delivery overlap: a step's tokens are handed to the HTTP thread once the
+# next step is launched, so that their Python work runs while the GPU runs that step instead of contending for the
+# GIL with the next step's input preparation):
+#   call39: server O1 (overlap): Azure conv, ShareGPT and Mooncake, capacity then 30 / 60 / 85 % of it; then on the
+#          same machine server O2 (per-step, the previous default): Azure conv at O1's 60 % and ShareGPT at O1's 30 /
+#          60 % (the A/B of the delivery on one machine).
+#   call40 AZ_RATES SG_RATES MC_RATES: on another machine, server O3 (overlap, a second start) at call 39's rates
+#          (runs named rep1), then O4 (overlap, 32-request cap: another configuration): Azure conv capacity and loads.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -170,7 +178,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -315,7 +323,19 @@ case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | c
     wait
     cat /tmp/vf/results/cpu-load.txt
     pack_out ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call38)" >&2; exit 2 ;;
+  call39)
+    serve_mix o1 400 "--token-delivery overlap" --family "$AZ" --family "$SG" --family "$MC" \
+      --family-requests mooncake=1600
+    rates() { python3 -c "import json,sys; d=json.load(open('/tmp/vf/results/o1/sweep.json'))['families'][sys.argv[1]]
+print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(map(float, sys.argv[2:]))))" "$@"; }
+    serve_mix o2 140 "" --family "$AZ" --family-rates "azure=$(rates azure 0.6)" --family "$SG" \
+      --family-rates "sharegpt=$(rates sharegpt 0.3 0.6)" ;;
+  call40)
+    serve_mix o3 350 "--token-delivery overlap" --rep-offset 1 --family "$AZ" --family-rates "azure=${2:?AZ_RATES}" \
+      --family "$SG" --family-rates "sharegpt=${3:?SG_RATES}" --family "$MC" --family-requests mooncake=1600 \
+      --family-rates "mooncake=${4:?MC_RATES}"
+    serve_mix o4 200 "--token-delivery overlap --max-batch-size 32" --family "$AZ" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call40)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

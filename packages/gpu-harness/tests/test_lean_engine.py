@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import pytest
 import torch
 
@@ -288,3 +292,75 @@ def test_triton_elementwise_kernels_in_the_engine_equal_hf(
     assert [toks[i] for i in range(3)] == reference[:3]
     with pytest.raises(ValueError, match="auto, triton or torch"):
         LeanModelRunner(model, num_slots=1, max_model_len=8, cuda_graphs=False, fused_kernels="cuda")
+
+
+def _flushes_under_driver(model: torch.nn.Module, after_launch: bool) -> tuple[list[Any], Timeline, int]:
+    """Serve three requests through an EngineDriver whose after-step hook records each hand-over: (time, the
+    token times it carried). Returns the hand-overs, the timeline and the number of tokens generated."""
+    from gpu_harness.engine.driver import EngineDriver
+
+    tl = Timeline()
+    engine = make_engine(model, tl)
+    pending: list[float] = []  # touched on the engine thread only
+    flushes: list[tuple[float, list[float]]] = []
+    finished = threading.Event()
+    ends: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            flushes.append((tl.now(), list(pending)))
+            pending.clear()
+
+    def on_finish(reason: str, error: str | None) -> None:
+        ends.append(reason)
+        if len(ends) == 3:
+            finished.set()
+
+    driver = EngineDriver(engine, after_step=flush, after_launch=after_launch)
+    driver.start()
+    try:
+        for i, p in enumerate(PROMPTS[:3]):
+            driver.submit(EngineRequest(str(i), p, 6, True, lambda idx, tok, t: pending.append(t), on_finish))
+        assert finished.wait(60)
+        deadline = time.monotonic() + 10
+        while sum(len(ts) for _, ts in flushes) < 18 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        driver.stop()
+    return flushes, tl, 3 * 6
+
+
+def test_overlap_hands_a_steps_tokens_over_once_the_next_step_is_launched(model: torch.nn.Module) -> None:
+    flushes, tl, total = _flushes_under_driver(model, after_launch=True)
+    its = tl.iterations()
+    assert sum(len(ts) for _, ts in flushes) == total  # every token handed over, the last step's too
+    assert len(flushes) >= 3
+    launched_windows = [
+        (it.start + it.phases.schedule + it.phases.prepare, it.end, it.start) for it in its if it.phases
+    ]
+    *inside, last = flushes
+    for t, token_times in inside:
+        # Inside a later step: after its launch, before it ended, carrying only earlier steps' tokens.
+        hit = [w for w in launched_windows if w[0] <= t <= w[1]]
+        assert len(hit) == 1, (t, launched_windows)
+        assert max(token_times) <= hit[0][2]
+    assert last[0] >= its[-1].end  # no step followed the last one: handed over after it
+
+
+def test_per_step_hands_a_steps_tokens_over_between_steps(model: torch.nn.Module) -> None:
+    flushes, tl, total = _flushes_under_driver(model, after_launch=False)
+    its = tl.iterations()
+    assert sum(len(ts) for _, ts in flushes) == total
+    for t, _ in flushes:
+        assert not any(it.start <= t <= it.end for it in its)  # never during a step
+
+
+def test_overlap_needs_an_engine_with_a_launch_hook() -> None:
+    from gpu_harness.engine.driver import EngineDriver
+
+    class NoHook(LeanEngine):
+        supports_on_launch = False
+
+    engine = NoHook.__new__(NoHook)
+    with pytest.raises(ValueError, match="on_launch"):
+        EngineDriver(engine, after_step=lambda: None, after_launch=True)

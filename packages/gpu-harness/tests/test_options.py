@@ -37,6 +37,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         ({"dtype": "int8"}, "--dtype 'int8'"),
         ({"probe_repeats": -1}, "--probe-repeats -1"),
         ({"token_delivery": "batched"}, "--token-delivery 'batched'"),
+        ({"token_delivery": "overlap", "engine": "hf-cb"}, "--token-delivery overlap: needs the lean engine"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:

@@ -39,7 +39,7 @@ class Server:
         self.delivery = delivery
 
 
-@pytest.fixture(scope="module", params=["per-token", "per-step"])
+@pytest.fixture(scope="module", params=["per-token", "per-step", "overlap"])
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel

@@ -132,10 +132,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--token-delivery",
         default="per-step",
-        choices=["per-token", "per-step"],
+        choices=["per-token", "per-step", "overlap"],
         help="how the engine thread hands tokens to the HTTP thread: one event-loop wakeup per engine "
-        "step, the step's tokens together (per-step), or one per token (per-token: the servers recorded "
-        "before the seventh H200 session)",
+        "step, the step's tokens together, after the step (per-step); the same, but once the next step is "
+        "launched on the device, so that the tokens' HTTP work runs while the device runs it (overlap; lean "
+        "engine only); or one wakeup per token (per-token: the servers recorded before the seventh H200 "
+        "session)",
     )
     p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"

@@ -34,6 +34,11 @@ class Engine(ABC):
     """A serving engine with a step loop. All methods run on the driver thread."""
 
     name: str = "abstract"
+    #: Called by `step` right after the step is launched on the device and before the host waits for it, when
+    #: the engine supports it (`supports_on_launch`): serve --token-delivery overlap hands the previous step's
+    #: tokens to the HTTP thread there, so that their Python work runs while the device runs this step.
+    on_launch: Callable[[], None] | None = None
+    supports_on_launch: bool = False
 
     @abstractmethod
     def add_request(self, req: EngineRequest) -> int:

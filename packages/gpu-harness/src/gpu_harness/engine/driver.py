@@ -20,11 +20,27 @@ from .base import Engine, EngineRequest
 class EngineDriver:
     """Thread-safe front of an Engine. `submit` returns a ticket usable with `cancel`."""
 
-    def __init__(self, engine: Engine, *, after_step: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        after_step: Callable[[], None] | None = None,
+        after_launch: bool = False,
+    ) -> None:
         self.engine = engine
         # Called on the engine thread after every pass of its loop (inbox drained, one step run): e.g. to hand
-        # the step's token events to the HTTP thread at once (serve --token-delivery per-step).
+        # the step's token events to the HTTP thread at once (serve --token-delivery per-step). With
+        # after_launch (serve --token-delivery overlap) it runs instead inside the next step, once that step
+        # is launched on the device (the engine's on_launch hook), and after a pass only when no step follows
+        # at once: the pass ran no step, or the engine has no work left.
+        if after_launch and (after_step is None or not engine.supports_on_launch):
+            raise ValueError(
+                f"after_launch needs an after_step hook and an engine with on_launch ({engine.name})"
+            )
         self._after_step = after_step
+        self._after_launch = after_launch
+        if after_launch:
+            engine.on_launch = after_step
         self._inbox: deque[tuple[str, Any]] = deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -128,12 +144,16 @@ class EngineDriver:
                 if self._stop:
                     return
             self._drain()
+            stepped = False
             if self.engine.has_work():
                 try:
-                    if not self.engine.step():
+                    stepped = self.engine.step()
+                    if not stepped:
                         time.sleep(0.0005)  # nothing runnable yet (e.g. hf-cb between outputs): do not spin
                 except Exception as err:
                     self.last_error = traceback.format_exc()
                     self._fail_all(f"engine step failed: {type(err).__name__}: {err}")
-            if self._after_step is not None:
+            if self._after_step is not None and not (
+                self._after_launch and stepped and self.engine.has_work()
+            ):
                 self._after_step()

@@ -732,6 +732,7 @@ class LeanEngine(Engine):
     """Sarathi-scheduled engine over LeanModelRunner; reports tokens and iterations to a Timeline."""
 
     name = "lean"
+    supports_on_launch = True
 
     def __init__(
         self,
@@ -857,6 +858,8 @@ class LeanEngine(Engine):
         if self._events is not None:
             self._events[1].record()
         launched = self.timeline.now()
+        if self.on_launch is not None:
+            self.on_launch()  # counted in the wait phase: the device runs the step meanwhile
         ids = next_ids.tolist()  # the one host sync of the step (none when nothing is sampled: empty)
         gpu_time = None
         if self._events is not None:

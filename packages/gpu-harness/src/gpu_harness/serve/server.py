@@ -30,6 +30,10 @@ from ..model import build_model, load_hf_config, parse_dtype
 from ..timeline import Timeline
 from .app import ServerContext, StepMailbox, build_app
 
+#: serve --token-delivery: one event-loop wakeup per token; per engine step, after the step; per engine step,
+#: once the next step is launched (the tokens' HTTP work then runs while the device runs that step).
+TOKEN_DELIVERIES = ("per-token", "per-step", "overlap")
+
 
 @dataclass
 class ServeOptions:
@@ -131,9 +135,16 @@ def build_context(opts: ServeOptions) -> ServerContext:
     for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
         if getattr(opts, name) < 1:
             raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
-    if opts.token_delivery not in ("per-token", "per-step"):
+    if opts.token_delivery not in TOKEN_DELIVERIES:
         raise HarnessError(
-            "HARNESS_BAD_FLAG", f"--token-delivery {opts.token_delivery!r}: expected per-token or per-step"
+            "HARNESS_BAD_FLAG",
+            f"--token-delivery {opts.token_delivery!r}: expected {' | '.join(TOKEN_DELIVERIES)}",
+        )
+    if opts.token_delivery == "overlap" and opts.engine != "lean":
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            "--token-delivery overlap: needs the lean engine (its step's launch hook), "
+            f"not --engine {opts.engine}",
         )
     if opts.probe_repeats is not None and opts.probe_repeats < 0:
         raise HarnessError(
@@ -214,8 +225,12 @@ def build_context(opts: ServeOptions) -> ServerContext:
         "torch_threads": torch.get_num_threads(),
         "machine_probe": probe,
     }
-    mailbox = StepMailbox() if opts.token_delivery == "per-step" else None
-    driver = EngineDriver(engine, after_step=mailbox.flush if mailbox is not None else None)
+    mailbox = StepMailbox() if opts.token_delivery != "per-token" else None
+    driver = EngineDriver(
+        engine,
+        after_step=mailbox.flush if mailbox is not None else None,
+        after_launch=opts.token_delivery == "overlap",
+    )
     driver.start()
     return ServerContext(
         engine=engine,
