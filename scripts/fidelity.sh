@@ -33,6 +33,7 @@ ELEVENTH_ONLY=
 TWELFTH_ONLY=
 THIRTEENTH_ONLY=
 FOURTEENTH_ONLY=
+FIFTEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -44,7 +45,8 @@ case "${2:-}" in
   --twelfth) TWELFTH_ONLY=1 ;;
   --thirteenth) THIRTEENTH_ONLY=1 ;;
   --fourteenth) FOURTEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth or --fourteenth)" >&2; exit 2 ;;
+  --fifteenth) FIFTEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth or --fifteenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -410,6 +412,63 @@ for x in demo-n1 demo-n2; do
   grep '^| ' "$C/$x-calibration/calibration.md" | head -n 14
 done
 }
+# The fifteenth session's experiments besides the fit's own (azure-conv-o): O3's repeats, ShareGPT and Mooncake on O1 and
+# O3, the 32-request cap on O4.
+S15_O=(azure-conv-o-rep1 sharegpt-o sharegpt-o-rep1 mooncake-o mooncake-o-rep1 azure-conv-cap32-o)
+s15_rows() {  # SUFFIX [NAME_SUFFIX]: the fifteenth session's families' rows against both starts
+  local s=$1 n=${2:-} l
+  args=()
+  for l in 30 60 85; do args+=("$(band "Azure $l% (O1, O3)" azure-conv-o$n "load$l" "$s" azure-conv-o-rep1$n)"); done
+  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (O1, O3)" sharegpt-o$n "load$l" "$s" sharegpt-o-rep1$n)"); done
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (O1, O3)" mooncake-o$n "load$l" "$s" mooncake-o-rep1$n)"); done
+  for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (O4)" azure-conv-cap32-o$n "load$l" "$s")"); done
+}
+fifteenth() {
+# The fifteenth session (docs/runbook.md, "The fifteenth H200 session"): servers with --token-delivery overlap (a step's
+# tokens handed to the HTTP thread once the next step is launched), every family's capacity measured again on O1 and its
+# loads at 30 / 60 / 85 % of it, a second start O3 on another machine, the 32-request cap on O4, and O2 (per-step) beside
+# O1 on one machine. The A/B's step phases; uncalibrated; calibrated on Azure conv 60 % (O1 and O3 pooled) and frozen
+# onto the rest; the same fitted on O1 alone.
+unpack_runs s15
+local x fit S=tmp/h200-runs-s15
+echo
+echo "## Fifteenth session: the delivery A/B on one machine, O1 (overlap) against O2 (per-step) at the same rates"
+.venv/bin/python scripts/step-phases.py "Azure 60 %, O1 overlap=$S/o1/runs/azure-load60-rep0" \
+  "Azure 60 %, O2 per-step=$S/o2/runs/azure-r25.974-rep0" "ShareGPT 30 %, O1 overlap=$S/o1/runs/sharegpt-load30-rep0" \
+  "ShareGPT 30 %, O2 per-step=$S/o2/runs/sharegpt-r62.229-rep0" "ShareGPT 60 %, O1 overlap=$S/o1/runs/sharegpt-load60-rep0" \
+  "ShareGPT 60 %, O2 per-step=$S/o2/runs/sharegpt-r124.458-rep0"
+for x in azure-conv-o "${S15_O[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Fifteenth session (servers O1, O3, O4: --token-delivery overlap): uncalibrated, against every repeat"
+s15_rows ""
+python3 scripts/fidelity-table.py --band "${args[@]}"
+local fit_runs=("$S/o3/runs/azure-r25.974-rep1" "") fit_names=("O1 and O3 pooled" "O1 alone") i
+for i in 0 1; do
+  fit=${fit_runs[$i]}
+  "${R[@]}" calibrate "$E/azure-conv-o.json" --fit load60 ${fit:+--fit-also "$fit"} >&2
+  for x in "${S15_O[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-o-calibration" >&2; done
+  echo
+  echo "## Fifteenth session: calibrated on Azure conv 60 % (${fit_names[$i]}), frozen onto the rest, against every repeat"
+  s15_rows -cal
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+# The same two-start fit on the other profiles (the fourteenth session's: profiles-engine, *-pd; the hybrid, *-ph,
+# made by scripts/hybrid-profile.py).
+.venv/bin/python scripts/hybrid-profile.py data/h200-qwen3-0.6b/profiles data/h200-qwen3-0.6b/profiles-engine tmp/profiles-hybrid \
+  compute/h200/Qwen/Qwen3-0.6B >&2
+local n title
+for n in -pd -ph; do
+  title="profiles-engine (both attention ops from the engine)"
+  if [[ $n == -ph ]]; then title="the hybrid profile (the committed one, attn_decode from profiles-engine)"; fi
+  for x in azure-conv-o "${S15_O[@]}"; do "${R[@]}" run "$E/$x$n.json" >&2; done
+  "${R[@]}" calibrate "$E/azure-conv-o$n.json" --fit load60 --fit-also "${fit_runs[0]}" >&2
+  for x in "${S15_O[@]}"; do "${R[@]}" calibrate "$E/$x$n.json" --frozen "$C/azure-conv-o$n-calibration" >&2; done
+  echo
+  echo "## Fifteenth session, $title: calibrated on Azure conv 60 % (O1 and O3 pooled), frozen onto the rest"
+  s15_rows -cal "$n"
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -424,6 +483,7 @@ if [[ -n $ELEVENTH_ONLY ]]; then eleventh; exit 0; fi
 if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
 if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
 if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
+if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

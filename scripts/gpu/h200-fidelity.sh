@@ -111,6 +111,9 @@
 #          60 % (the A/B of the delivery on one machine).
 #   call40 AZ_RATES SG_RATES MC_RATES: on another machine, server O3 (overlap, a second start) at call 39's rates
 #          (runs named rep1), then O4 (overlap, 32-request cap: another configuration): Azure conv capacity and loads.
+#   call41: server P1 (--engine-process --token-delivery overlap: the engine in a process of its own, apart from the
+#          HTTP server): Azure conv, ShareGPT and Mooncake, capacity then 30 / 60 / 85 % of it; then P2 (the same,
+#          32-request cap) at O4's rates.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -178,7 +181,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -335,7 +338,12 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family "$SG" --family-rates "sharegpt=${3:?SG_RATES}" --family "$MC" --family-requests mooncake=1600 \
       --family-rates "mooncake=${4:?MC_RATES}"
     serve_mix o4 200 "--token-delivery overlap --max-batch-size 32" --family "$AZ" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call40)" >&2; exit 2 ;;
+  call41)
+    serve_mix p1 400 "--token-delivery overlap --engine-process" --family "$AZ" --family "$SG" --family "$MC" \
+      --family-requests mooncake=1600
+    serve_mix p2 135 "--token-delivery overlap --engine-process --max-batch-size 32" --family "$AZ" \
+      --family-rates "azure=10.242,20.484,29.019" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call41)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -105,9 +105,8 @@ def test_hf_cb_serves_a_stream_over_loopback_http() -> None:
     try:
         lines = asyncio.run(go())
     finally:
-        ctx.driver.stop()
-        ctx.engine.close()
+        ctx.front.close(None)
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(ln[len("data: ") :]) for ln in lines[:-1]]
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * 4 + ["length"]
-    assert ctx.run_info["engine"]["engine"] == "hf-cb"
+    assert ctx.front.run_info["engine"]["engine"] == "hf-cb"

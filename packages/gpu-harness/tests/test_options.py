@@ -38,6 +38,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         ({"probe_repeats": -1}, "--probe-repeats -1"),
         ({"token_delivery": "batched"}, "--token-delivery 'batched'"),
         ({"token_delivery": "overlap", "engine": "hf-cb"}, "--token-delivery overlap: needs the lean engine"),
+        ({"token_delivery": "per-token", "engine_process": True}, "--engine-process: sends a step's tokens"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:
@@ -66,3 +67,22 @@ def test_bad_config_file_names_file_and_line(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"model_type": "qwen3", "hidden_size": 0}))
     with pytest.raises(HarnessError, match="field hidden_size"):
         load_hf_config(bad)
+
+
+def test_engine_process_reports_the_childs_coded_error(tmp_path: Path) -> None:
+    # The flag checks pass in the server process; loading the weights fails in the spawned engine process,
+    # whose HarnessError (code and message) the server raises as its own.
+    opts = ServeOptions(
+        model_config="qwen3-tiny",
+        device="cpu",
+        dtype="float32",
+        warmup=False,
+        threads=1,
+        max_model_len=64,
+        max_batch_size=2,
+        weights=str(tmp_path),
+        engine_process=True,
+    )
+    with pytest.raises(HarnessError) as info:
+        build_context(opts)
+    assert info.value.code == "HARNESS_BAD_WEIGHTS" and str(tmp_path) in str(info.value)

@@ -39,55 +39,35 @@ class Server:
         self.delivery = delivery
 
 
-@pytest.fixture(scope="module", params=["per-token", "per-step", "overlap"])
-def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
+def start_server(root: Path, delivery: str) -> Server:
+    """A tiny-Qwen3 CPU server under root (tokenizer, logs) with `--token-delivery DELIVERY...` flags."""
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import Whitespace
 
-    root = tmp_path_factory.mktemp("srv")
     tok = Tokenizer(WordLevel({w: 10 + i for i, w in enumerate(WORDS)} | {"[UNK]": 3}, unk_token="[UNK]"))
     tok.pre_tokenizer = Whitespace()
     tok.save(str(root / "tokenizer.json"))
     log_dir = root / "logs"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gpu_harness.cli",
-        "serve",
-        "--model-config",
-        "qwen3-tiny",
-        "--device",
-        "cpu",
-        "--dtype",
-        "float32",
-        "--seed",
-        "3",
-        "--port",
-        "0",
-        "--threads",
-        "1",
-        "--max-batch-size",
-        "16",
-        "--block-size",
-        str(BLOCK),
-        "--num-blocks",
-        str(NUM_BLOCKS),
-        "--max-num-batched-tokens",
-        "32",
-        "--max-model-len",
-        "256",
-        "--watermark-blocks-fraction",
-        "0",
-        "--log-dir",
-        str(log_dir),
-        "--tokenizer",
-        str(root / "tokenizer.json"),
-        "--probe-repeats",
-        "2",
-        "--token-delivery",
-        request.param,
-    ]
+    flags = {
+        "--model-config": "qwen3-tiny",
+        "--device": "cpu",
+        "--dtype": "float32",
+        "--seed": "3",
+        "--port": "0",
+        "--threads": "1",
+        "--max-batch-size": "16",
+        "--block-size": str(BLOCK),
+        "--num-blocks": str(NUM_BLOCKS),
+        "--max-num-batched-tokens": "32",
+        "--max-model-len": "256",
+        "--watermark-blocks-fraction": "0",
+        "--log-dir": str(log_dir),
+        "--tokenizer": str(root / "tokenizer.json"),
+        "--probe-repeats": "2",
+    }
+    cmd = [sys.executable, "-m", "gpu_harness.cli", "serve", *(x for kv in flags.items() for x in kv)]
+    cmd += ["--token-delivery", *delivery.split()]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -96,11 +76,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         raise AssertionError(f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
     url = line.split()[1]
     assert url.startswith("http://127.0.0.1:")
-    srv = Server(proc, url, log_dir, request.param)
+    return Server(proc, url, log_dir, delivery)
+
+
+def stop_server(srv: Server) -> None:
+    if srv.proc.poll() is None:
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+@pytest.fixture(scope="module", params=["per-token", "per-step", "overlap", "overlap --engine-process"])
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("srv"), request.param)
     yield srv
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop_server(srv)
 
 
 async def _stream(
@@ -338,7 +327,10 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["weights"] == "random" and info["engine"]["engine"] == "lean"
     assert info["engine"]["block_size"] == BLOCK and info["wall_anchor_unix_s"] > 1.6e9
     assert info["torch_version"] and info["transformers_version"] and info["device"] == "cpu"
-    assert info["options"]["token_delivery"] == server.delivery
+    assert info["options"]["token_delivery"] == server.delivery.split()[0]
+    assert info["engine_process"] == ("--engine-process" in server.delivery)
+    # The steps ran in the server's own process, or in the engine process it spawned.
+    assert (info.get("engine_pid", server.proc.pid) != server.proc.pid) == info["engine_process"]
     # gc.freeze() before READY: torch's and transformers' import-time objects alone are ~450k, so a freeze
     # that did not happen (0) or happened too early (before the imports and the model) would not reach 100k.
     assert info["options"]["gc_freeze"] is True and info["gc_frozen_objects"] > 100_000
@@ -357,17 +349,15 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
 
 
 def test_freeze_gc_moves_live_objects_out_of_collections_and_reports_the_count() -> None:
-    from types import SimpleNamespace
-
     from gpu_harness.serve.server import freeze_gc
 
-    ctx = SimpleNamespace(run_info={})
-    freeze_gc(ctx, False)  # type: ignore[arg-type]
-    assert ctx.run_info["gc_frozen_objects"] == 0 and gc.get_freeze_count() == 0
+    info: dict[str, Any] = {}
+    freeze_gc(info, False)
+    assert info["gc_frozen_objects"] == 0 and gc.get_freeze_count() == 0
     kept = [[i] for i in range(50_000)]  # 50k tracked lists alive at the freeze
     try:
-        freeze_gc(ctx, True)  # type: ignore[arg-type]
-        assert ctx.run_info["gc_frozen_objects"] == gc.get_freeze_count() >= len(kept)
+        freeze_gc(info, True)
+        assert info["gc_frozen_objects"] == gc.get_freeze_count() >= len(kept)
         # What a full collection still scans excludes them: tracked objects outside the permanent generation.
         assert len(gc.get_objects()) < gc.get_freeze_count() - len(kept) // 2
     finally:
@@ -401,3 +391,38 @@ def test_step_mailbox_hands_a_steps_events_over_in_one_wakeup_in_order() -> None
         assert got == [*(("tok", i) for i in range(5)), ("fin", "length")]
     finally:
         loop.close()
+
+
+def test_engine_process_death_fails_open_requests_and_the_server_says_why(tmp_path: Path) -> None:
+    # A real fault: the engine process is killed (SIGKILL) mid-stream. The open stream ends with an engine
+    # error, /health names it, later requests fail at once, and the HTTP server itself keeps answering.
+    srv = start_server(tmp_path, "overlap --engine-process")
+
+    async def go() -> tuple[list[Any], dict[str, Any], int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as s:
+            run = await _get(s, f"{srv.url}/v1/engine/run")
+            body = {"prompt": [1, 2, 3], "max_tokens": 180, "ignore_eos": True, "stream": True}
+            lines: list[Any] = []
+            async with s.post(f"{srv.url}/v1/completions", json=body) as resp:
+                async for raw in resp.content:
+                    if not raw.strip():
+                        continue
+                    lines.append(raw.decode().strip())
+                    if len(lines) == 2:
+                        os.kill(run["engine_pid"], signal.SIGKILL)
+            health = await _get(s, f"{srv.url}/health")
+            body["stream"] = False
+            async with s.post(f"{srv.url}/v1/completions", json=body) as resp:
+                status, err = resp.status, await resp.json()
+            return lines, health, status, err
+
+    try:
+        lines, health, status, err = asyncio.run(go())
+    finally:
+        stop_server(srv)
+    assert lines[-1] == "data: [DONE]"
+    error = json.loads(lines[-2][len("data: ") :])["error"]
+    assert error["code"] == "engine_error" and "engine process exited" in error["message"]
+    assert 2 <= len(lines) - 2 < 180  # some tokens came before the kill, not all
+    assert "engine process exited" in health["last_engine_error"]
+    assert status == 500 and err["error"]["code"] == "engine_error"

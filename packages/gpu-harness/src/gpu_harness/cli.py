@@ -140,6 +140,14 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "session)",
     )
     p.add_argument(
+        "--engine-process",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run the model and the engine's step loop in a process of their own (spawned), apart from the "
+        "HTTP server: the HTTP side's Python work no longer takes the GIL from the step's host phases; "
+        "tokens cross over a pipe, per step (--token-delivery per-step or overlap)",
+    )
+    p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"
     )
     p.add_argument(
@@ -202,6 +210,7 @@ def _serve(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         threads=args.threads,
         hf_compile_level=args.hf_compile_level,
+        engine_process=args.engine_process,
     )
 
     def emit(line: str) -> None:

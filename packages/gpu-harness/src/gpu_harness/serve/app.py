@@ -1,9 +1,9 @@
 """aiohttp routes: /v1/completions (SSE + JSON), /v1/models, /health and the /v1/engine/* timeline endpoints
 (stats, iterations, tokens, run manifest, flush, reset).
 
-Owns HTTP parsing, streaming and disconnect handling; talks to the engine only through the EngineDriver
-(thread-safe submit/cancel/query). Never lets bad input reach the engine: every failure is an OpenAI-style
-JSON error. It does not build models or engines (server.py does).
+Owns HTTP parsing, streaming and disconnect handling; talks to the engine only through an EngineFront
+(front.py: the engine on a thread of this process, or in a process of its own). Never lets bad input reach the
+engine: every failure is an OpenAI-style JSON error. It does not build models or engines (server.py does).
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ import asyncio
 import itertools
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from ..engine.base import Engine, EngineRequest
-from ..engine.driver import EngineDriver
-from ..timeline import Timeline
+from ..engine.base import EngineRequest
+from .front import EngineFront
 from .protocol import ApiError, CompletionParams, now_s, parse_completion, stream_chunk, usage
 
 
@@ -57,20 +55,15 @@ def _deliver(calls: list[tuple[Any, Any]]) -> None:
 
 @dataclass
 class ServerContext:
-    """Everything the routes need; `run_info` becomes server_run.json."""
+    """Everything the routes need; the front's `run_info` becomes server_run.json."""
 
-    engine: Engine
-    driver: EngineDriver
-    timeline: Timeline
+    front: EngineFront
     model_name: str
     vocab_size: int
     eos_ids: set[int]
     weights: str
-    run_info: dict[str, Any]
     log_dir: str | None = None
     tokenizer: Any = None
-    # serve --token-delivery per-step: token events go through this (None: one loop wakeup per token).
-    mailbox: StepMailbox | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def decode(self, token_id: int) -> str:
@@ -112,7 +105,7 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     params = parse_completion(
         body,
         vocab_size=ctx.vocab_size,
-        max_context=ctx.engine.max_context(),
+        max_context=ctx.front.max_context(),
         served_model=ctx.model_name,
         tokenize=ctx.tokenize(),
     )
@@ -130,13 +123,10 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue()
 
-    mailbox = ctx.mailbox
+    front = ctx.front
 
-    def hand_over(event: tuple[str, Any, Any]) -> None:  # on the engine thread
-        if mailbox is not None:
-            mailbox.post(loop, queue.put_nowait, event)
-        else:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+    def hand_over(event: tuple[str, Any, Any]) -> None:  # where the front runs the request's callbacks
+        front.hand_over(loop, queue.put_nowait, event)
 
     def on_token(index: int, token_id: int, t: float) -> None:
         hand_over(("tok", index, token_id))
@@ -144,7 +134,7 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     def on_finish(reason: str, error: str | None) -> None:
         hand_over(("fin", reason, error))
 
-    ticket = ctx.driver.submit(
+    ticket = front.submit(
         EngineRequest(rid, params.prompt_token_ids, params.max_tokens, params.ignore_eos, on_token, on_finish)
     )
     done = False
@@ -158,7 +148,7 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
     finally:
         if not done:
             # Client went away (or the write failed): free the request's KV now.
-            ctx.driver.cancel(ticket)
+            front.cancel(ticket)
 
 
 def _finish_reason(ctx: ServerContext, params: CompletionParams, index: int, token_id: int) -> str | None:
@@ -244,7 +234,7 @@ async def handle_models(request: web.Request) -> web.Response:
                     "object": "model",
                     "created": now_s(),
                     "owned_by": "gpu-harness",
-                    "max_model_len": ctx.engine.max_context(),
+                    "max_model_len": ctx.front.max_context(),
                     "weights": ctx.weights,
                     "note": (
                         "random weights from a seed: outputs are meaningless, timing with forced output "
@@ -264,50 +254,29 @@ async def handle_health(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "status": "ok",
-            "engine": ctx.engine.name,
+            "engine": ctx.front.name,
             "weights": ctx.weights,
-            "last_engine_error": ctx.driver.last_error,
+            "last_engine_error": ctx.front.last_error,
         }
     )
 
 
 async def handle_stats(request: web.Request) -> web.Response:
-    ctx = request.app[CTX_KEY]
-
-    def read() -> dict[str, Any]:
-        return {
-            "kv_tokens_in_use": ctx.engine.kv_tokens_in_use(),
-            "has_work": ctx.engine.has_work(),
-            "counters": ctx.engine.counters(),
-            "knobs": ctx.engine.knobs(),
-        }
-
-    return web.json_response(await asyncio.wrap_future(ctx.driver.query(read)))
+    return web.json_response(await request.app[CTX_KEY].front.call("stats"))
 
 
 async def handle_iterations(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[CTX_KEY].timeline.iterations_csv(), content_type="text/csv")
+    text = await request.app[CTX_KEY].front.call("iterations")
+    return web.Response(text=text, content_type="text/csv")
 
 
 async def handle_tokens(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[CTX_KEY].timeline.tokens_csv(), content_type="text/csv")
+    return web.Response(text=await request.app[CTX_KEY].front.call("tokens"), content_type="text/csv")
 
 
 async def handle_run(request: web.Request) -> web.Response:
     """The run manifest that a flush writes as server_run.json (incl. the wall-clock anchor), over HTTP."""
-    ctx = request.app[CTX_KEY]
-    tl = ctx.timeline
-    info = dict(ctx.run_info)
-    info.update(
-        {
-            "clock": "time.perf_counter seconds since server start",
-            "wall_anchor_unix_s": tl.wall_anchor,
-            "wall_anchor_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(tl.wall_anchor))
-            + f".{int((tl.wall_anchor % 1) * 1e6):06d}Z",
-            "written_at_s": tl.now(),
-            "log_resets": tl.resets,
-        }
-    )
+    info = await request.app[CTX_KEY].front.call("run")
     return web.Response(
         text=json.dumps(info, indent=2, sort_keys=True) + "\n", content_type="application/json"
     )
@@ -319,14 +288,11 @@ async def handle_flush(request: web.Request) -> web.Response:
         raise ApiError(
             400, "the server was started without --log-dir; nothing to flush to", code="no_log_dir"
         )
-    paths = ctx.timeline.write(ctx.log_dir, ctx.run_info)
-    return web.json_response({"written": [str(p) for p in paths]})
+    return web.json_response({"written": await ctx.front.call("flush", ctx.log_dir)})
 
 
 async def handle_reset(request: web.Request) -> web.Response:
-    ctx = request.app[CTX_KEY]
-    ctx.timeline.reset()
-    return web.json_response({"reset": True, "resets": ctx.timeline.resets})
+    return web.json_response(await request.app[CTX_KEY].front.call("reset"))
 
 
 def build_app(ctx: ServerContext) -> web.Application:

@@ -29,6 +29,7 @@ from ..errors import HarnessError
 from ..model import build_model, load_hf_config, parse_dtype
 from ..timeline import Timeline
 from .app import ServerContext, StepMailbox, build_app
+from .front import InProcessFront
 
 #: serve --token-delivery: one event-loop wakeup per token; per engine step, after the step; per engine step,
 #: once the next step is launched (the tokens' HTTP work then runs while the device runs that step).
@@ -66,6 +67,7 @@ class ServeOptions:
     tokenizer: str | None = None
     threads: int | None = None
     hf_compile_level: int = 0
+    engine_process: bool = False
 
 
 def _device_name(device: torch.device) -> str:
@@ -130,8 +132,8 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
     raise HarnessError("HARNESS_BAD_FLAG", f"--engine {opts.engine!r}: expected lean or hf-cb")
 
 
-def build_context(opts: ServeOptions) -> ServerContext:
-    """Load config (+ weights), build the engine, warm it up, start the driver thread."""
+def check_options(opts: ServeOptions) -> Any:
+    """Every flag check that needs no model; returns the model config (HarnessError naming the flag)."""
     for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
         if getattr(opts, name) < 1:
             raise HarnessError("HARNESS_BAD_FLAG", f"--{name.replace('_', '-')}: expected an integer >= 1")
@@ -145,6 +147,11 @@ def build_context(opts: ServeOptions) -> ServerContext:
             "HARNESS_BAD_FLAG",
             "--token-delivery overlap: needs the lean engine (its step's launch hook), "
             f"not --engine {opts.engine}",
+        )
+    if opts.engine_process and opts.token_delivery == "per-token":
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            "--engine-process: sends a step's tokens together; use --token-delivery per-step or overlap",
         )
     if opts.probe_repeats is not None and opts.probe_repeats < 0:
         raise HarnessError(
@@ -161,13 +168,8 @@ def build_context(opts: ServeOptions) -> ServerContext:
                 "HARNESS_BAD_FLAG",
                 f"--attn-impl {opts.attn_impl!r}: the lean engine takes {' | '.join(ATTENTION_BACKENDS)}",
             )
-    device = torch.device(opts.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if torch.device(opts.device).type == "cuda" and not torch.cuda.is_available():
         raise HarnessError("HARNESS_BAD_FLAG", "--device cuda: no CUDA device is visible to torch")
-    threads = opts.threads if opts.threads is not None else (1 if device.type == "cuda" else None)
-    if threads is not None:
-        # Kernel launch costs ~4x less with one intra-op thread (issue 4's measurement).
-        torch.set_num_threads(threads)
     config = load_hf_config(opts.model_config)
     if opts.max_model_len > config.max_position_embeddings:
         raise HarnessError(
@@ -175,16 +177,17 @@ def build_context(opts: ServeOptions) -> ServerContext:
             f"--max-model-len {opts.max_model_len}: exceeds the config's "
             f"max_position_embeddings ({config.max_position_embeddings})",
         )
-    tokenizer = None
-    if opts.tokenizer is not None:
-        from tokenizers import Tokenizer
+    return config
 
-        try:
-            tokenizer = Tokenizer.from_file(opts.tokenizer)
-        except Exception as err:  # tokenizers raises its own exception types
-            raise HarnessError(
-                "HARNESS_BAD_FLAG", f"--tokenizer {opts.tokenizer}: unreadable ({err})"
-            ) from err
+
+def build_engine_side(opts: ServeOptions, config: Any) -> tuple[Engine, Timeline, dict[str, Any]]:
+    """Model, engine, warm-up and machine probe, in the process that will run the steps; returns the engine,
+    its timeline (logs reset after warm-up) and the run manifest (server_run.json)."""
+    device = torch.device(opts.device)
+    threads = opts.threads if opts.threads is not None else (1 if device.type == "cuda" else None)
+    if threads is not None:
+        # Kernel launch costs ~4x less with one intra-op thread (issue 4's measurement).
+        torch.set_num_threads(threads)
     attn = "sdpa" if opts.engine == "lean" else (opts.attn_impl or "sdpa").removeprefix("paged|")
     model = build_model(
         config,
@@ -202,17 +205,13 @@ def build_context(opts: ServeOptions) -> ServerContext:
     repeats = opts.probe_repeats if opts.probe_repeats is not None else (60 if device.type == "cuda" else 0)
     probe = engine.probe(repeats) if repeats > 0 else None
     timeline.reset()
-    eos = config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else ([] if eos is None else [eos]))
-    weights = "real" if opts.weights else "random"
-    name = opts.model_name or Path(str(opts.model_config)).name.removesuffix(".json")
     run_info = {
         "schema_version": 1,
         "kind": "server",
         "gpu_harness_version": __version__,
-        "model": name,
+        "model": served_name(opts),
         "model_config": str(opts.model_config),
-        "weights": weights,
+        "weights": "real" if opts.weights else "random",
         "seed": opts.seed,
         "dtype": opts.dtype,
         "device": str(device),
@@ -224,30 +223,57 @@ def build_context(opts: ServeOptions) -> ServerContext:
         "hostname": socket.gethostname(),
         "torch_threads": torch.get_num_threads(),
         "machine_probe": probe,
+        "engine_process": opts.engine_process,
     }
-    mailbox = StepMailbox() if opts.token_delivery != "per-token" else None
-    driver = EngineDriver(
-        engine,
-        after_step=mailbox.flush if mailbox is not None else None,
-        after_launch=opts.token_delivery == "overlap",
-    )
-    driver.start()
+    return engine, timeline, run_info
+
+
+def served_name(opts: ServeOptions) -> str:
+    return opts.model_name or Path(str(opts.model_config)).name.removesuffix(".json")
+
+
+def build_context(opts: ServeOptions) -> ServerContext:
+    """Check the flags, load the config (+ tokenizer), then the engine: warmed up and running on a driver
+    thread of this process, or in a process of its own (--engine-process)."""
+    config = check_options(opts)
+    tokenizer = None
+    if opts.tokenizer is not None:
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(opts.tokenizer)
+        except Exception as err:  # tokenizers raises its own exception types
+            raise HarnessError(
+                "HARNESS_BAD_FLAG", f"--tokenizer {opts.tokenizer}: unreadable ({err})"
+            ) from err
+    front: Any
+    if opts.engine_process:
+        from .engine_proc import ProcessFront
+
+        front = ProcessFront.start(opts)
+    else:
+        engine, timeline, run_info = build_engine_side(opts, config)
+        mailbox = StepMailbox() if opts.token_delivery != "per-token" else None
+        driver = EngineDriver(
+            engine,
+            after_step=mailbox.flush if mailbox is not None else None,
+            after_launch=opts.token_delivery == "overlap",
+        )
+        driver.start()
+        front = InProcessFront(engine, driver, timeline, run_info, mailbox)
+    eos = config.eos_token_id
     return ServerContext(
-        engine=engine,
-        driver=driver,
-        timeline=timeline,
-        model_name=name,
+        front=front,
+        model_name=served_name(opts),
         vocab_size=int(config.vocab_size),
-        eos_ids=eos_ids,
-        weights=weights,
-        run_info=run_info,
+        eos_ids=set(eos if isinstance(eos, list) else ([] if eos is None else [eos])),
+        weights="real" if opts.weights else "random",
         log_dir=opts.log_dir,
         tokenizer=tokenizer,
-        mailbox=mailbox,
     )
 
 
-def freeze_gc(ctx: ServerContext, freeze: bool) -> None:
+def freeze_gc(run_info: dict[str, Any], freeze: bool) -> None:
     """Last thing before READY: collect, then move every surviving object (the imports', the model's, the
     app's) into the permanent generation, which no collection scans. A full collection of that heap takes
     0.2-0.33 s on the H200 hosts, and the engine thread stalls for it (it holds the GIL); serving creates
@@ -257,7 +283,7 @@ def freeze_gc(ctx: ServerContext, freeze: bool) -> None:
     if freeze:
         gc.collect()
         gc.freeze()
-    ctx.run_info["gc_frozen_objects"] = gc.get_freeze_count() if freeze else 0
+    run_info["gc_frozen_objects"] = gc.get_freeze_count() if freeze else 0
 
 
 async def run_server(opts: ServeOptions, emit: Callable[[str], None], log: Callable[[str], None]) -> None:
@@ -269,22 +295,26 @@ async def run_server(opts: ServeOptions, emit: Callable[[str], None], log: Calla
     try:
         await site.start()
     except OSError as err:
-        ctx.driver.stop()
+        ctx.front.close(None)
         raise HarnessError(
             "HARNESS_BAD_FLAG", f"--host {opts.host} --port {opts.port}: cannot listen ({err})"
         ) from err
     host, port = runner.addresses[0][:2]
     if ctx.weights == "random":
         log("weights: random (seeded); timing with forced output lengths does not depend on weight values")
-    log(f"engine knobs: {ctx.engine.knobs()}")
-    probe = ctx.run_info.get("machine_probe")
+    log(f"engine knobs: {ctx.front.run_info['engine']}")
+    if opts.engine_process:
+        log(f"engine process: pid {ctx.front.run_info['engine_pid']}")
+    probe = ctx.front.run_info.get("machine_probe")
     if probe is not None:
         log(
             f"machine probe: {len(probe['points'])} step compositions x {probe['repeats']} in "
             f"{probe['seconds']:.1f} s: "
             + ", ".join(f"{p['key']} {p['p50_ms']:.3f} ms" for p in probe["points"][:3])
         )
-    freeze_gc(ctx, opts.gc_freeze)
+    # With --engine-process the engine's process froze its own GC before it reported ready; this is the HTTP
+    # side's.
+    freeze_gc(ctx.front.run_info if not opts.engine_process else {}, opts.gc_freeze)
     emit(f"READY http://{host}:{port}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -293,8 +323,7 @@ async def run_server(opts: ServeOptions, emit: Callable[[str], None], log: Calla
     try:
         await stop.wait()
     finally:
-        ctx.driver.stop()
-        if ctx.log_dir is not None:
-            paths = ctx.timeline.write(ctx.log_dir, ctx.run_info)
-            log(f"timeline written: {', '.join(str(p) for p in paths)}")
+        paths = ctx.front.close(ctx.log_dir)
+        if paths:
+            log(f"timeline written: {', '.join(paths)}")
         await runner.cleanup()
