@@ -18,7 +18,9 @@
 # thirteenth's (third and fourth server starts of every family, runs-s13/, the same calibration frozen onto them, a
 # fit pooled over four starts, and the demo recorded again on two servers; about 25 minutes), `--thirteenth` alone; the
 # fourteenth's (a fifth start, runs-s14/, the inter-step gap, the decode step's growth with KV, two other profiles
-# under the four-start fit, the demo on two more servers; about 45 minutes), `--fourteenth` alone.
+# under the four-start fit, the demo on two more servers; about 45 minutes), `--fourteenth` alone; the fifteenth's (servers
+# with --token-delivery overlap, runs-s15/, and with the engine in its own process: every family's capacity and loads
+# again, calibrated on their own Azure 60 %; about 25 minutes), `--fifteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -451,6 +453,13 @@ for i in 0 1; do
   echo "## Fifteenth session: calibrated on Azure conv 60 % (${fit_names[$i]}), frozen onto the rest, against every repeat"
   s15_rows -cal
   python3 scripts/fidelity-table.py --band "${args[@]}"
+  if [[ $i == 0 ]]; then
+    echo
+    echo "## Fifteenth session: each run's host index against its error, the two-start fit"
+    local files=()
+    for x in azure-conv-o "${S15_O[@]}"; do files+=("$E/$x.json"); done
+    .venv/bin/python scripts/host-index.py --fit "$S/o1/runs/azure-load60-rep0,${fit_runs[0]}" "${files[@]}"
+  fi
 done
 # The same two-start fit on the other profiles (the fourteenth session's: profiles-engine, *-pd; the hybrid, *-ph,
 # made by scripts/hybrid-profile.py).
@@ -468,6 +477,42 @@ for n in -pd -ph; do
   s15_rows -cal "$n"
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
+# Call 41: the engine in a process of its own (P1: every family at 30 / 60 / 85 % of its capacity on P1; P2: the
+# 32-request cap at O4's rates), one start each: uncalibrated, then calibrated on P1's Azure conv 60 % and frozen.
+echo
+echo "## Fifteenth session: step phases with the engine in its own process (P1, P2) beside the overlap server's (O1, O4)"
+.venv/bin/python scripts/step-phases.py --bins "Azure 60 %, O1=$S/o1/runs/azure-load60-rep0" \
+  "Azure 60 %, P1=$S/p1/runs/azure-load60-rep0" "Mooncake 60 %, O1=$S/o1/runs/mooncake-load60-rep0" \
+  "Mooncake 60 %, P1=$S/p1/runs/mooncake-load60-rep0" "32 cap, 20.5 req/s, O4=$S/o4/runs/azure-load60-rep0" \
+  "32 cap, 20.5 req/s, P2=$S/p2/runs/azure-r20.484-rep0" | grep -v mixed
+local P=(sharegpt-ep mooncake-ep azure-conv-cap32-ep) which
+for x in azure-conv-ep "${P[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+"${R[@]}" calibrate "$E/azure-conv-ep.json" --fit load60 >&2
+for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ep-calibration" >&2; done
+for which in "" -cal; do
+  echo
+  if [[ -z $which ]]; then
+    echo "## Fifteenth session: the engine in its own process (P1, P2), uncalibrated"
+  else
+    echo "## Fifteenth session: the engine in its own process, calibrated on P1's Azure conv 60 %, frozen onto the rest"
+  fi
+  args=()
+  for l in 30 60 85; do args+=("$(band "Azure $l% (P1)" azure-conv-ep "load$l" "$which")"); done
+  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (P1)" sharegpt-ep "load$l" "$which")"); done
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (P1)" mooncake-ep "load$l" "$which")"); done
+  for l in r10.242 r20.484; do args+=("$(band "Azure, 32 cap, ${l#r} req/s (P2)" azure-conv-cap32-ep "$l" "$which")"); done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+echo
+echo "## Fifteenth session: each run's host index against its error, P1's fit"
+local pfiles=("$E/azure-conv-ep.json")
+for x in "${P[@]}"; do pfiles+=("$E/$x.json"); done
+.venv/bin/python scripts/host-index.py --fit "$S/p1/runs/azure-load60-rep0" "${pfiles[@]}"
+echo
+echo "## Fifteenth session: the spread of a decode step's input preparation in every O and P run"
+local runs=() d
+for d in "$S"/o[1-4]/runs/*-rep* "$S"/p[12]/runs/*-rep*; do runs+=("$(basename "$(dirname "$(dirname "$d")")") $(basename "$d")=$d"); done
+.venv/bin/python scripts/step-phases.py --spread "${runs[@]}"
 }
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"

@@ -5,9 +5,11 @@ blocked on the device until the sampled ids arrive) and process (handing out the
 next step. One row per run and step kind (decode-only, mixed), means in ms and each phase's share of the wall time;
 with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run. With --stalls, instead: each run's
 steps with a phase over 20 ms (19 of the 50 runs recorded before the thirteenth session had one of 0.2-0.33 s, a
-full collection of Python's GC, which the server now avoids by freezing the GC before READY).
+full collection of Python's GC, which the server now avoids by freezing the GC before READY). With --spread, instead:
+the distribution of each run's input preparation on decode-only steps of 9-32 requests (10th / 50th / 90th percentile):
+it has two modes ~1.8x apart, the lent CPUs' two speeds, and a run's mix of them sets its mean (fifteenth session).
 
-Usage: python3 scripts/step-phases.py [--bins | --stalls] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+Usage: python3 scripts/step-phases.py [--bins | --stalls | --spread] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 """
 
 from __future__ import annotations
@@ -92,15 +94,42 @@ def stalls(runs: list[str]) -> int:
     return 0
 
 
+SPREAD_BATCH = (9, 32)
+
+
+def spread(runs: list[str]) -> int:
+    lo, hi = SPREAD_BATCH
+    print(
+        f"| run | decode-only steps of {lo}-{hi} requests | prepare ms p10 / p50 / p90 | mean |"
+    )
+    print("|---|---|---|---|")
+    for arg in runs:
+        label, d = run_arg(arg)
+        v = sorted(
+            s["prepare_time"] * 1e3
+            for s in read_steps(d)
+            if s["prefill"] == 0 and lo <= s["batch"] <= hi
+        )
+        if len(v) < 20:
+            print(f"| {label} | {len(v)} | too few steps | |")
+            continue
+        q = [v[int(p * (len(v) - 1))] for p in (0.1, 0.5, 0.9)]
+        cells = " / ".join(f"{x:.3f}" for x in q)
+        print(f"| {label} | {len(v)} | {cells} | {sum(v) / len(v):.3f} |")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     bins = "--bins" in argv
-    runs = [a for a in argv if a not in ("--bins", "--stalls")]
+    runs = [a for a in argv if a not in ("--bins", "--stalls", "--spread")]
     if not runs:
         fail(
-            "usage: step-phases.py [--bins | --stalls] LABEL=RUN_DIR [LABEL=RUN_DIR ...]"
+            "usage: step-phases.py [--bins | --stalls | --spread] LABEL=RUN_DIR [LABEL=RUN_DIR ...]"
         )
     if "--stalls" in argv:
         return stalls(runs)
+    if "--spread" in argv:
+        return spread(runs)
     print(
         "| run | steps | n | wall ms | schedule ms | prepare ms | wait ms | process ms | idle gap to next ms |"
     )

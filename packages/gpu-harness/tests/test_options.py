@@ -27,6 +27,22 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         _resolve_num_blocks(opts, config, torch.device("cpu"))
 
 
+def tiny_options(**change: object) -> ServeOptions:
+    """Serve options for the tiny config on CPU, no warm-up, with `change` applied."""
+    opts = ServeOptions(
+        model_config="qwen3-tiny",
+        device="cpu",
+        dtype="float32",
+        warmup=False,
+        threads=1,
+        max_model_len=64,
+        max_batch_size=2,
+    )
+    for k, v in change.items():
+        setattr(opts, k, v)
+    return opts
+
+
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
@@ -42,17 +58,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:
-    opts = ServeOptions(
-        model_config="qwen3-tiny",
-        device="cpu",
-        dtype="float32",
-        warmup=False,
-        threads=1,
-        max_model_len=64,
-        max_batch_size=2,
-    )
-    for k, v in change.items():
-        setattr(opts, k, v)
+    opts = tiny_options(**change)
     with pytest.raises(HarnessError) as info:
         build_context(opts)
     assert info.value.code == "HARNESS_BAD_FLAG" and needle in str(info.value)
@@ -72,17 +78,7 @@ def test_bad_config_file_names_file_and_line(tmp_path: Path) -> None:
 def test_engine_process_reports_the_childs_coded_error(tmp_path: Path) -> None:
     # The flag checks pass in the server process; loading the weights fails in the spawned engine process,
     # whose HarnessError (code and message) the server raises as its own.
-    opts = ServeOptions(
-        model_config="qwen3-tiny",
-        device="cpu",
-        dtype="float32",
-        warmup=False,
-        threads=1,
-        max_model_len=64,
-        max_batch_size=2,
-        weights=str(tmp_path),
-        engine_process=True,
-    )
+    opts = tiny_options(weights=str(tmp_path), engine_process=True)
     with pytest.raises(HarnessError) as info:
         build_context(opts)
     assert info.value.code == "HARNESS_BAD_WEIGHTS" and str(tmp_path) in str(info.value)
