@@ -364,3 +364,20 @@ def test_overlap_needs_an_engine_with_a_launch_hook() -> None:
     engine = NoHook.__new__(NoHook)
     with pytest.raises(ValueError, match="on_launch"):
         EngineDriver(engine, after_step=lambda: None, after_launch=True)
+
+
+def test_engine_cpus_pin_the_engine_thread_only(model: torch.nn.Module) -> None:
+    import os
+
+    from gpu_harness.engine.driver import EngineDriver
+
+    before = os.sched_getaffinity(0)
+    cpu = min(before)
+    driver = EngineDriver(make_engine(model), cpus={cpu})
+    driver.start()
+    try:
+        inside = driver.query(lambda: os.sched_getaffinity(0)).result(timeout=30)
+    finally:
+        driver.stop()
+    assert inside == {cpu}
+    assert os.sched_getaffinity(0) == before  # the caller's thread is left as it was

@@ -55,6 +55,8 @@ def tiny_options(**change: object) -> ServeOptions:
         ({"token_delivery": "batched"}, "--token-delivery 'batched'"),
         ({"token_delivery": "overlap", "engine": "hf-cb"}, "--token-delivery overlap: needs the lean engine"),
         ({"token_delivery": "per-token", "engine_process": True}, "--engine-process: sends a step's tokens"),
+        ({"engine_cpus": "one"}, "--engine-cpus 'one': expected CPU numbers"),
+        ({"engine_cpus": "0,4096"}, "--engine-cpus 0,4096: CPU 4096 is not one this process may use"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:

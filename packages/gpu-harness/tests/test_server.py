@@ -85,7 +85,10 @@ def stop_server(srv: Server) -> None:
         srv.proc.wait()
 
 
-@pytest.fixture(scope="module", params=["per-token", "per-step", "overlap", "overlap --engine-process"])
+@pytest.fixture(
+    scope="module",
+    params=["per-token", "per-step", "overlap", "overlap --engine-process --engine-cpus 0"],
+)
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("srv"), request.param)
     yield srv
@@ -329,6 +332,7 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["torch_version"] and info["transformers_version"] and info["device"] == "cpu"
     assert info["options"]["token_delivery"] == server.delivery.split()[0]
     assert info["engine_process"] == ("--engine-process" in server.delivery)
+    assert info["engine_cpus"] == ([0] if "--engine-cpus 0" in server.delivery else None)
     # The steps ran in the server's own process, or in the engine process it spawned.
     assert (info.get("engine_pid", server.proc.pid) != server.proc.pid) == info["engine_process"]
     # gc.freeze() before READY: torch's and transformers' import-time objects alone are ~450k, so a freeze

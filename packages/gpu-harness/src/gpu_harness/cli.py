@@ -148,6 +148,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "tokens cross over a pipe, per step (--token-delivery per-step or overlap)",
     )
     p.add_argument(
+        "--engine-cpus",
+        default=None,
+        help="CPU numbers (comma-separated) the engine's step-loop thread is pinned to (default: not "
+        "pinned); recorded in server_run.json as engine_cpus",
+    )
+    p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"
     )
     p.add_argument(
@@ -211,6 +217,7 @@ def _serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         hf_compile_level=args.hf_compile_level,
         engine_process=args.engine_process,
+        engine_cpus=args.engine_cpus,
     )
 
     def emit(line: str) -> None:

@@ -7,6 +7,7 @@ engine still holds (their on_finish gets 'error') instead of killing the thread,
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 import time
 import traceback
@@ -26,6 +27,7 @@ class EngineDriver:
         *,
         after_step: Callable[[], None] | None = None,
         after_launch: bool = False,
+        cpus: set[int] | None = None,
     ) -> None:
         self.engine = engine
         # Called on the engine thread after every pass of its loop (inbox drained, one step run): e.g. to hand
@@ -39,6 +41,8 @@ class EngineDriver:
             )
         self._after_step = after_step
         self._after_launch = after_launch
+        # The CPUs the engine thread may run on (serve --engine-cpus; None: wherever the OS puts it).
+        self._cpus = cpus
         if after_launch:
             engine.on_launch = after_step
         self._inbox: deque[tuple[str, Any]] = deque()
@@ -137,6 +141,8 @@ class EngineDriver:
                 req.on_finish("error", message)
 
     def _run(self) -> None:
+        if self._cpus:
+            os.sched_setaffinity(0, self._cpus)  # 0: this thread only (Linux)
         while True:
             with self._cv:
                 while not self._stop and not self._inbox and not self.engine.has_work():

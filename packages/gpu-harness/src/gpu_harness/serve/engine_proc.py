@@ -174,7 +174,7 @@ class ProcessFront:
 
 def engine_main(opts: Any, conn: Any) -> None:
     """The engine process: build and warm up the engine, report ready, then serve the pipe until "stop"."""
-    from .server import build_engine_side, check_options, freeze_gc
+    from .server import build_engine_side, check_options, engine_cpus, freeze_gc
 
     try:
         engine, timeline, run_info = build_engine_side(opts, check_options(opts))
@@ -202,7 +202,12 @@ def engine_main(opts: Any, conn: Any) -> None:
             reported[0] = driver.last_error
             send(("last_error", driver.last_error))
 
-    driver = EngineDriver(engine, after_step=flush, after_launch=opts.token_delivery == "overlap")
+    driver = EngineDriver(
+        engine,
+        after_step=flush,
+        after_launch=opts.token_delivery == "overlap",
+        cpus=engine_cpus(opts),
+    )
     run_info["engine_pid"] = os.getpid()
     freeze_gc(run_info, opts.gc_freeze)
     send(("ready", {"name": engine.name, "max_context": engine.max_context(), "run_info": run_info}))

@@ -68,6 +68,7 @@ class ServeOptions:
     threads: int | None = None
     hf_compile_level: int = 0
     engine_process: bool = False
+    engine_cpus: str | None = None
 
 
 def _device_name(device: torch.device) -> str:
@@ -132,6 +133,27 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
     raise HarnessError("HARNESS_BAD_FLAG", f"--engine {opts.engine!r}: expected lean or hf-cb")
 
 
+def engine_cpus(opts: ServeOptions) -> set[int] | None:
+    """--engine-cpus as a set of CPU numbers (None when not given); each must be one this process may use."""
+    if opts.engine_cpus is None:
+        return None
+    try:
+        cpus = {int(x) for x in opts.engine_cpus.split(",")}
+    except ValueError:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            f"--engine-cpus {opts.engine_cpus!r}: expected CPU numbers separated by commas (e.g. 3 or 2,3)",
+        ) from None
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            f"--engine-cpus {opts.engine_cpus}: CPU {min(cpus - allowed)} is not one this process may use "
+            f"({', '.join(map(str, sorted(allowed)))})",
+        )
+    return cpus
+
+
 def check_options(opts: ServeOptions) -> Any:
     """Every flag check that needs no model; returns the model config (HarnessError naming the flag)."""
     for name in ("max_num_batched_tokens", "max_batch_size", "block_size", "max_model_len"):
@@ -153,6 +175,7 @@ def check_options(opts: ServeOptions) -> Any:
             "HARNESS_BAD_FLAG",
             "--engine-process: sends a step's tokens together; use --token-delivery per-step or overlap",
         )
+    engine_cpus(opts)
     if opts.probe_repeats is not None and opts.probe_repeats < 0:
         raise HarnessError(
             "HARNESS_BAD_FLAG",
@@ -224,6 +247,7 @@ def build_engine_side(opts: ServeOptions, config: Any) -> tuple[Engine, Timeline
         "torch_threads": torch.get_num_threads(),
         "machine_probe": probe,
         "engine_process": opts.engine_process,
+        "engine_cpus": sorted(engine_cpus(opts) or []) or None,
     }
     return engine, timeline, run_info
 
@@ -258,6 +282,7 @@ def build_context(opts: ServeOptions) -> ServerContext:
             engine,
             after_step=mailbox.flush if mailbox is not None else None,
             after_launch=opts.token_delivery == "overlap",
+            cpus=engine_cpus(opts),
         )
         driver.start()
         front = InProcessFront(engine, driver, timeline, run_info, mailbox)
