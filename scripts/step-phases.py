@@ -7,7 +7,8 @@ with --bins, the same per batch-size bin (1, 2, 3-4, 5-8, ...) of each run. With
 steps with a phase over 20 ms (19 of the 50 runs recorded before the thirteenth session had one of 0.2-0.33 s, a
 full collection of Python's GC, which the server now avoids by freezing the GC before READY). With --spread, instead:
 the distribution of each run's input preparation on decode-only steps of 9-32 requests (10th / 50th / 90th percentile):
-it has two modes ~1.8x apart, the lent CPUs' two speeds, and a run's mix of them sets its mean (fifteenth session).
+it has two modes ~1.8x apart, the lent CPUs' two speeds, and a run's mix of them sets its mean (fifteenth session);
+beside it the in-band host probe (iterations.csv's host_probe_time, servers since then) and its correlation with it.
 
 Usage: python3 scripts/step-phases.py [--bins | --stalls | --spread] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import statistics
 import sys
 from pathlib import Path
 
@@ -44,6 +46,9 @@ def read_steps(run_dir: Path) -> list[dict[str, float]]:
                 step = {k: float(row[k]) for k in ("start", "end", *PHASES)}
                 step["prefill"] = float(row["num_prefill_tokens"])
                 step["batch"] = float(row["batch_size"])
+                # The in-band host-speed probe (gpu-harness since the fifteenth session; absent or empty before).
+                probe = row.get("host_probe_time") or ""
+                step["probe"] = float(probe) if probe else float("nan")
             except ValueError:
                 fail(
                     f"{path}:{line}: a phase, start, end or token cell is empty or not a number"
@@ -97,25 +102,35 @@ def stalls(runs: list[str]) -> int:
 SPREAD_BATCH = (9, 32)
 
 
+def quantiles(v: list[float], fmt: str) -> str:
+    s = sorted(v)
+    return " / ".join(format(s[int(p * (len(s) - 1))], fmt) for p in (0.1, 0.5, 0.9))
+
+
 def spread(runs: list[str]) -> int:
     lo, hi = SPREAD_BATCH
     print(
-        f"| run | decode-only steps of {lo}-{hi} requests | prepare ms p10 / p50 / p90 | mean |"
+        f"| run | decode-only steps of {lo}-{hi} requests | prepare ms p10 / p50 / p90 | mean | "
+        "host probe us p10 / p50 / p90 | r(prepare, probe) |"
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for arg in runs:
         label, d = run_arg(arg)
-        v = sorted(
-            s["prepare_time"] * 1e3
-            for s in read_steps(d)
-            if s["prefill"] == 0 and lo <= s["batch"] <= hi
-        )
-        if len(v) < 20:
-            print(f"| {label} | {len(v)} | too few steps | |")
+        steps = [
+            s for s in read_steps(d) if s["prefill"] == 0 and lo <= s["batch"] <= hi
+        ]
+        if len(steps) < 20:
+            print(f"| {label} | {len(steps)} | too few steps | | | |")
             continue
-        q = [v[int(p * (len(v) - 1))] for p in (0.1, 0.5, 0.9)]
-        cells = " / ".join(f"{x:.3f}" for x in q)
-        print(f"| {label} | {len(v)} | {cells} | {sum(v) / len(v):.3f} |")
+        prep = [s["prepare_time"] * 1e3 for s in steps]
+        probes = [s["probe"] * 1e6 for s in steps if s["probe"] == s["probe"]]
+        probe_cells = "- | -"
+        if len(probes) == len(steps):
+            probe_cells = f"{quantiles(probes, '.1f')} | {statistics.correlation(prep, probes):.2f}"
+        print(
+            f"| {label} | {len(steps)} | {quantiles(prep, '.3f')} | {sum(prep) / len(prep):.3f} | "
+            f"{probe_cells} |"
+        )
     return 0
 
 

@@ -381,3 +381,20 @@ def test_engine_cpus_pin_the_engine_thread_only(model: torch.nn.Module) -> None:
         driver.stop()
     assert inside == {cpu}
     assert os.sched_getaffinity(0) == before  # the caller's thread is left as it was
+
+
+@pytest.mark.parametrize("attention", CPU_BACKENDS)
+def test_every_varlen_step_records_its_host_probe(model: torch.nn.Module, attention: str) -> None:
+    # The probe times the step's fixed-size input conversion: on the varlen path every step has one (a
+    # positive time, in iterations.csv's host_probe_time), on the sdpa path none (an empty cell).
+    tl = Timeline()
+    serve_all(make_engine(model, tl, attention=attention), PROMPTS[:3], 4)
+    probes = [it.host_probe for it in tl.iterations()]
+    rows = tl.iterations_csv().splitlines()
+    assert rows[0].endswith(",process_time,host_probe_time") and len(rows) == len(probes) + 1
+    if attention == "sdpa":
+        assert probes and all(p is None for p in probes)
+        assert all(r.endswith(",") for r in rows[1:])
+    else:
+        assert probes and all(p is not None and 0 < p < 1 for p in probes)
+        assert all(not r.endswith(",") for r in rows[1:])

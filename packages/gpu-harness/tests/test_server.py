@@ -321,7 +321,7 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     ]
     assert after_reset.strip().split("\n") == [
         "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,"
-        "schedule_time,prepare_time,wait_time,process_time"
+        "schedule_time,prepare_time,wait_time,process_time,host_probe_time"
     ]
     assert len(last["choices"][0]["token_ids"]) == 4
     server.proc.send_signal(signal.SIGTERM)

@@ -33,6 +33,7 @@ ITERATION_COLUMNS = (
     "prepare_time",
     "wait_time",
     "process_time",
+    "host_probe_time",
 )
 TOKEN_COLUMNS = ("request_id", "token_index", "t")
 
@@ -66,6 +67,9 @@ class Iteration:
     batch_size: int
     kv_tokens_in_use: int | None
     phases: StepPhases | None = None
+    # A fixed piece of the step's host work timed in-band (lean varlen path: turning the step's fixed-size
+    # list of int64 inputs into a tensor): the CPU's speed at that step, whatever the batch. None elsewhere.
+    host_probe: float | None = None
 
 
 def _fmt(x: float | None) -> str:
@@ -123,6 +127,7 @@ class Timeline:
         batch_size: int,
         kv_tokens_in_use: int | None,
         phases: StepPhases | None = None,
+        host_probe: float | None = None,
     ) -> int:
         """Append a step; returns its step number (0-based since the last reset)."""
         with self._lock:
@@ -139,6 +144,7 @@ class Timeline:
                     batch_size,
                     kv_tokens_in_use,
                     phases,
+                    host_probe,
                 )
             )
             return step
@@ -172,7 +178,7 @@ class Timeline:
             )
             buf.write(
                 f"{it.step},{_fmt(it.start)},{_fmt(it.end)},{_fmt(it.gpu_time)},{it.num_prefill_tokens},"
-                f"{it.num_decode_tokens},{it.batch_size},{kv},{phases}\n"
+                f"{it.num_decode_tokens},{it.batch_size},{kv},{phases},{_fmt(it.host_probe)}\n"
             )
         return buf.getvalue()
 

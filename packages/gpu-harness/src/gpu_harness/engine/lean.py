@@ -24,6 +24,7 @@ timeline.py).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -195,6 +196,8 @@ class LeanModelRunner:
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self.slot_buckets = sorted({b for b in SLOT_BUCKETS if b < num_slots} | {num_slots})
         self.len_buckets = kv_len_buckets(self.max_positions)
+        # The last step's in-band host-speed probe (seconds; _varlen_fill), None until a varlen step ran.
+        self.host_probe_s: float | None = None
         self._graphs: dict[
             tuple[int, int], tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
         ] = {}
@@ -584,7 +587,10 @@ class LeanModelRunner:
         pad = t - len(ids)
         host64 = ids + [0] * pad + pos + [self.scratch_pos] * pad + slot_of + [0] * pad
         host64 += sample + [0] * (n - len(sample))
-        self._i64.copy_(torch.tensor(host64, dtype=torch.int64), non_blocking=True)
+        t0 = time.perf_counter()
+        host = torch.tensor(host64, dtype=torch.int64)  # 3 x max_tokens + slots ints, whatever the step
+        self.host_probe_s = time.perf_counter() - t0
+        self._i64.copy_(host, non_blocking=True)
         if num_seqs:
             cu_q, cu_k, used = varlen_tensors(
                 seqs, num_seqs, self.max_positions, tokens, one_row_each=one_row_each
@@ -854,6 +860,7 @@ class LeanEngine(Engine):
         n_decode = batch.num_decode_tokens
         if self._events is not None:
             self._events[0].record()
+        self.runner.host_probe_s = None
         next_ids = self._run(batch)
         if self._events is not None:
             self._events[1].record()
@@ -878,6 +885,7 @@ class LeanEngine(Engine):
             num_decode_tokens=n_decode,
             batch_size=len(batch.items),
             kv_tokens_in_use=self.kv_tokens_in_use(),
+            host_probe=self.runner.host_probe_s,
         )
         return True
 
