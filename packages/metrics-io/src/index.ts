@@ -36,6 +36,7 @@ export {
   HostSchema,
   ITERATION_COLUMNS,
   ITERATION_PHASE_COLUMNS,
+  ITERATION_PROBE_COLUMNS,
   IterationSchema,
   REQUEST_METRIC_COLUMNS,
   RequestMetricSchema,

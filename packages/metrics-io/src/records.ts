@@ -7,6 +7,7 @@ import { MetricsIoError } from "./errors.js";
 import {
   ITERATION_COLUMNS,
   ITERATION_PHASE_COLUMNS,
+  ITERATION_PROBE_COLUMNS,
   type Iteration,
   IterationSchema,
   REQUEST_METRIC_COLUMNS,
@@ -32,7 +33,10 @@ const REQUEST_KINDS: Record<(typeof REQUEST_METRIC_COLUMNS)[number], ColumnKind>
   error: "text",
 };
 
-const ITERATION_KINDS: Record<(typeof ITERATION_COLUMNS)[number] | (typeof ITERATION_PHASE_COLUMNS)[number], ColumnKind> = {
+const ITERATION_KINDS: Record<
+  (typeof ITERATION_COLUMNS)[number] | (typeof ITERATION_PHASE_COLUMNS)[number] | (typeof ITERATION_PROBE_COLUMNS)[number],
+  ColumnKind
+> = {
   step: "int",
   start: "num",
   end: "num",
@@ -45,6 +49,7 @@ const ITERATION_KINDS: Record<(typeof ITERATION_COLUMNS)[number] | (typeof ITERA
   prepare_time: "num?",
   wait_time: "num?",
   process_time: "num?",
+  host_probe_time: "num?",
 };
 
 /** Serializes request metrics to CSV text (header + one line per row, "\n" line ends). */
@@ -74,7 +79,12 @@ export async function readRequestMetrics(path: string): Promise<RequestMetric[]>
 /** Writes iterations.csv atomically. */
 export async function writeIterations(path: string, rows: readonly Iteration[]): Promise<void> {
   const withPhases = rows.some((r) => ITERATION_PHASE_COLUMNS.some((c) => r[c] != null));
-  const columns = withPhases ? [...ITERATION_COLUMNS, ...ITERATION_PHASE_COLUMNS] : ITERATION_COLUMNS;
+  const withProbe = rows.some((r) => ITERATION_PROBE_COLUMNS.some((c) => r[c] != null));
+  const columns = [
+    ...ITERATION_COLUMNS,
+    ...(withPhases ? ITERATION_PHASE_COLUMNS : []),
+    ...(withProbe ? ITERATION_PROBE_COLUMNS : []),
+  ];
   const lines = [columns.join(",")];
   for (const r of rows) lines.push(columns.map((c) => formatNumber(r[c] ?? null)).join(","));
   await atomicWriteFile(path, `${lines.join("\n")}\n`);

@@ -76,6 +76,11 @@ export const IterationSchema = z.object({
   prepare_time: seconds.nullable().optional(),
   wait_time: seconds.nullable().optional(),
   process_time: seconds.nullable().optional(),
+  /**
+   * A fixed piece of the step's host work timed in-band (s; gpu-harness since the fifteenth session, lean engine):
+   * the engine CPU's speed at that step, whatever the batch. Not part of the phases' sum.
+   */
+  host_probe_time: seconds.nullable().optional(),
 });
 export type Iteration = z.infer<typeof IterationSchema>;
 
@@ -97,6 +102,9 @@ export const ITERATION_PHASE_COLUMNS = [
   "wait_time",
   "process_time",
 ] as const satisfies readonly (keyof Iteration)[];
+
+/** The optional in-band host-speed probe column of iterations.csv (written when any row has it). */
+export const ITERATION_PROBE_COLUMNS = ["host_probe_time"] as const satisfies readonly (keyof Iteration)[];
 
 /** Kinds of run dirs. */
 export const RunKindSchema = z.enum(["real", "vidur", "comparison", "profile", "workload"]);

@@ -244,6 +244,23 @@ describe("importEngineTimeline", () => {
       [null, null, null, null],
     ]);
     expect(rows[0]!.start).toBeCloseTo(2.0, 9);
+    expect((await readFile(join(run, "iterations.csv"), "utf8")).split("\n")[0]).not.toContain("host_probe_time");
+  });
+  it("carries gpu-harness's in-band host probe onto the run dir (empty cells stay null)", async () => {
+    const { importEngineTimeline } = await import("../src/index.js");
+    const server = await tempDir();
+    const run = await tempDir();
+    await writeFile(join(server, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0 }));
+    await writeFile(
+      join(server, "iterations.csv"),
+      "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time,host_probe_time\n" +
+        "0,10.000000,10.003000,0.002500,0,4,4,90,0.000100,0.000400,0.002400,0.000100,0.000041\n" +
+        "1,10.003050,10.005000,,0,4,4,94,,,,,\n",
+    );
+    await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
+    const path = join(run, "iterations.csv");
+    expect((await readFile(path, "utf8")).split("\n")[0]).toMatch(/,process_time,host_probe_time$/);
+    expect((await readIterations(path)).map((r) => r.host_probe_time)).toEqual([0.000041, null]);
   });
 });
 
