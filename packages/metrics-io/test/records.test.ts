@@ -225,41 +225,40 @@ describe("importEngineTimeline", () => {
     expect(await readFile(join(run, "server_token_timestamps.csv"), "utf8")).toBe("request_id,token_index,t\n3,0,2.25\n");
     expect(JSON.parse(await readFile(join(run, "server_run.json"), "utf8")).run_clock_offset_s).toBe(-8);
   });
-  it("carries the step phases of gpu-harness's iterations.csv onto the run clock unchanged", async () => {
+  /** Imports a gpu-harness iterations.csv (server anchor 1000 s, run zero 1008 s); returns the run dir's copy. */
+  async function importServerIterations(csv: string): Promise<string> {
     const { importEngineTimeline } = await import("../src/index.js");
     const server = await tempDir();
     const run = await tempDir();
     await writeFile(join(server, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0 }));
+    await writeFile(join(server, "iterations.csv"), csv);
+    await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
+    return join(run, "iterations.csv");
+  }
+  const phasesHeader =
+    "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time";
+  it("carries the step phases of gpu-harness's iterations.csv onto the run clock unchanged", async () => {
     // As gpu-harness's timeline writes it (six decimals; a step of an engine that does not split it: empty).
-    await writeFile(
-      join(server, "iterations.csv"),
-      "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time\n" +
+    const path = await importServerIterations(
+      `${phasesHeader}\n` +
         "0,10.000000,10.003000,0.002500,0,4,4,90,0.000100,0.000400,0.002400,0.000100\n" +
         "1,10.003050,10.005000,,0,4,4,94,,,,\n",
     );
-    await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
-    const rows = await readIterations(join(run, "iterations.csv"));
+    const rows = await readIterations(path);
     expect(rows.map((r) => [r.schedule_time, r.prepare_time, r.wait_time, r.process_time])).toEqual([
       [0.0001, 0.0004, 0.0024, 0.0001],
       [null, null, null, null],
     ]);
     expect(rows[0]!.start).toBeCloseTo(2.0, 9);
-    expect((await readFile(join(run, "iterations.csv"), "utf8")).split("\n")[0]).not.toContain("host_probe_time");
+    expect((await readFile(path, "utf8")).split("\n")[0]).toBe(phasesHeader);
   });
   it("carries gpu-harness's in-band host probe onto the run dir (empty cells stay null)", async () => {
-    const { importEngineTimeline } = await import("../src/index.js");
-    const server = await tempDir();
-    const run = await tempDir();
-    await writeFile(join(server, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0 }));
-    await writeFile(
-      join(server, "iterations.csv"),
-      "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,schedule_time,prepare_time,wait_time,process_time,host_probe_time\n" +
+    const path = await importServerIterations(
+      `${phasesHeader},host_probe_time\n` +
         "0,10.000000,10.003000,0.002500,0,4,4,90,0.000100,0.000400,0.002400,0.000100,0.000041\n" +
         "1,10.003050,10.005000,,0,4,4,94,,,,,\n",
     );
-    await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
-    const path = join(run, "iterations.csv");
-    expect((await readFile(path, "utf8")).split("\n")[0]).toMatch(/,process_time,host_probe_time$/);
+    expect((await readFile(path, "utf8")).split("\n")[0]).toBe(`${phasesHeader},host_probe_time`);
     expect((await readIterations(path)).map((r) => r.host_probe_time)).toEqual([0.000041, null]);
   });
 });
