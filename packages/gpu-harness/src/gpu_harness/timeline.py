@@ -189,9 +189,8 @@ class Timeline:
             buf.write(f"{rid},{idx},{_fmt(t)}\n")
         return buf.getvalue()
 
-    def write(self, log_dir: str | os.PathLike[str], run_info: dict[str, Any]) -> list[Path]:
-        """Write the three files atomically into `log_dir`; returns their paths."""
-        d = Path(log_dir)
+    def manifest(self, run_info: dict[str, Any]) -> dict[str, Any]:
+        """server_run.json's content: run_info plus the clock, its wall anchor, now and the reset count."""
         info = dict(run_info)
         info.update(
             {
@@ -203,6 +202,12 @@ class Timeline:
                 "log_resets": self.resets,
             }
         )
+        return info
+
+    def write(self, log_dir: str | os.PathLike[str], run_info: dict[str, Any]) -> list[Path]:
+        """Write the three files atomically into `log_dir`; returns their paths."""
+        d = Path(log_dir)
+        info = self.manifest(run_info)
         paths = [d / "iterations.csv", d / "server_tokens.csv", d / "server_run.json"]
         atomic_write_text(paths[0], self.iterations_csv())
         atomic_write_text(paths[1], self.tokens_csv())

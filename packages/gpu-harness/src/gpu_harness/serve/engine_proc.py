@@ -26,9 +26,8 @@ import traceback
 from typing import Any
 
 from ..engine.base import EngineRequest
-from ..engine.driver import EngineDriver
 from ..errors import HarnessError
-from .front import engine_call
+from .front import engine_call, stop_engine
 
 #: Seconds to wait for the engine process to stop (and write its logs) before it is killed.
 STOP_TIMEOUT_S = 60.0
@@ -174,7 +173,7 @@ class ProcessFront:
 
 def engine_main(opts: Any, conn: Any) -> None:
     """The engine process: build and warm up the engine, report ready, then serve the pipe until "stop"."""
-    from .server import build_engine_side, check_options, engine_cpus, freeze_gc
+    from .server import build_engine_side, check_options, freeze_gc, make_driver
 
     try:
         engine, timeline, run_info = build_engine_side(opts, check_options(opts))
@@ -202,12 +201,7 @@ def engine_main(opts: Any, conn: Any) -> None:
             reported[0] = driver.last_error
             send(("last_error", driver.last_error))
 
-    driver = EngineDriver(
-        engine,
-        after_step=flush,
-        after_launch=opts.token_delivery == "overlap",
-        cpus=engine_cpus(opts),
-    )
+    driver = make_driver(opts, engine, flush)
     run_info["engine_pid"] = os.getpid()
     freeze_gc(run_info, opts.gc_freeze)
     send(("ready", {"name": engine.name, "max_context": engine.max_context(), "run_info": run_info}))
@@ -255,8 +249,5 @@ def engine_main(opts: Any, conn: Any) -> None:
                 lambda what=what, log_dir=log_dir: engine_call(what, engine, timeline, run_info, log_dir)
             ).add_done_callback(answer)
         elif kind == "stop":
-            driver.stop()
-            paths = [] if msg[1] is None else [str(p) for p in timeline.write(msg[1], run_info)]
-            engine.close()
-            send(("stopped", paths))
+            send(("stopped", stop_engine(driver, engine, timeline, run_info, msg[1])))
             return

@@ -9,7 +9,6 @@ server process (EngineDriver), and `engine_proc.ProcessFront`, the engine in a p
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Protocol
 
 from ..engine.base import Engine, EngineRequest
@@ -37,19 +36,7 @@ def engine_call(
     if what == "tokens":
         return timeline.tokens_csv()
     if what == "run":
-        info = dict(run_info)
-        anchor = timeline.wall_anchor
-        info.update(
-            {
-                "clock": "time.perf_counter seconds since server start",
-                "wall_anchor_unix_s": anchor,
-                "wall_anchor_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(anchor))
-                + f".{int((anchor % 1) * 1e6):06d}Z",
-                "written_at_s": timeline.now(),
-                "log_resets": timeline.resets,
-            }
-        )
-        return info
+        return timeline.manifest(run_info)
     if what == "flush":
         if log_dir is None:
             raise ValueError("flush needs a log folder")
@@ -58,6 +45,16 @@ def engine_call(
         timeline.reset()
         return {"reset": True, "resets": timeline.resets}
     raise ValueError(f"unknown engine call {what!r}: expected one of {', '.join(CALLS)}")
+
+
+def stop_engine(
+    driver: EngineDriver, engine: Engine, timeline: Timeline, run_info: dict[str, Any], log_dir: str | None
+) -> list[str]:
+    """Stop the driver thread, write the logs to log_dir when given, release the engine; the paths written."""
+    driver.stop()
+    paths = [] if log_dir is None else [str(p) for p in timeline.write(log_dir, run_info)]
+    engine.close()
+    return paths
 
 
 class EngineFront(Protocol):
@@ -132,7 +129,4 @@ class InProcessFront:
         return self.driver.last_error
 
     def close(self, log_dir: str | None) -> list[str]:
-        self.driver.stop()
-        paths = [] if log_dir is None else [str(p) for p in self.timeline.write(log_dir, self.run_info)]
-        self.engine.close()
-        return paths
+        return stop_engine(self.driver, self.engine, self.timeline, self.run_info, log_dir)

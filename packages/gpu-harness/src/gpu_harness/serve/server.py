@@ -252,6 +252,17 @@ def build_engine_side(opts: ServeOptions, config: Any) -> tuple[Engine, Timeline
     return engine, timeline, run_info
 
 
+def make_driver(opts: ServeOptions, engine: Engine, after_step: Callable[[], None] | None) -> EngineDriver:
+    """The engine's driver thread as the flags set it: the token hand-over hook after the step or after the
+    next launch (--token-delivery overlap), the CPUs it is pinned to (--engine-cpus). Not started."""
+    return EngineDriver(
+        engine,
+        after_step=after_step,
+        after_launch=opts.token_delivery == "overlap",
+        cpus=engine_cpus(opts),
+    )
+
+
 def served_name(opts: ServeOptions) -> str:
     return opts.model_name or Path(str(opts.model_config)).name.removesuffix(".json")
 
@@ -278,12 +289,7 @@ def build_context(opts: ServeOptions) -> ServerContext:
     else:
         engine, timeline, run_info = build_engine_side(opts, config)
         mailbox = StepMailbox() if opts.token_delivery != "per-token" else None
-        driver = EngineDriver(
-            engine,
-            after_step=mailbox.flush if mailbox is not None else None,
-            after_launch=opts.token_delivery == "overlap",
-            cpus=engine_cpus(opts),
-        )
+        driver = make_driver(opts, engine, mailbox.flush if mailbox is not None else None)
         driver.start()
         front = InProcessFront(engine, driver, timeline, run_info, mailbox)
     eos = config.eos_token_id
