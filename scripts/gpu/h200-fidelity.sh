@@ -114,6 +114,14 @@
 #   call41: server P1 (--engine-process --token-delivery overlap: the engine in a process of its own, apart from the
 #          HTTP server): Azure conv, ShareGPT and Mooncake, capacity then 30 / 60 / 85 % of it; then P2 (the same,
 #          32-request cap) at O4's rates.
+# The sixteenth session's call, prepared without device time (the host's two speeds: does a step-loop thread with a CPU
+# of its own, and nothing else on that CPU or its SMT sibling, keep one speed?):
+#   call42: the CPU topology (lscpu, every CPU's thread siblings) into results/topo; then on one machine server Q1
+#          (--engine-process --token-delivery overlap --engine-cpus E: the engine's step loop alone on CPU E, and the
+#          HTTP server, the bench client and the engine process's other threads kept off E and its siblings with
+#          taskset) and server Q2 (the same flags unpinned: P1's server), each at O1's rates: Azure conv 30 / 60 / 85
+#          %, ShareGPT and Mooncake 30 / 60 %. iterations.csv's host_probe_time then reads the CPU's speed per step
+#          (scripts/step-phases.py --spread).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -153,12 +161,36 @@ pack_out() {
   tar -C /tmp/vf --exclude='results/*/runs/*/server' --exclude='results/*/server' --exclude='results/*/workloads' \
     -cf - results | xz -T0 > "$OUTDIR/.results.tar.xz" && mv "$OUTDIR/.results.tar.xz" "$OUTDIR/results.tar.xz"
 }
+# A command prefix for serve_mix (call 42: taskset -c CPUS), empty unless set.
+WRAP=()
+# The engine's CPU for call 42 (not CPU 0, which takes most interrupts) and every online CPU but it and its SMT
+# siblings, as "E OTHERS" (OTHERS a taskset list). Usage: pin_plan [E]
+pin_plan() {
+  python3 - "${1:-2}" <<'PY'
+import os, sys
+e = int(sys.argv[1])
+def cpus(text):
+    out = set()
+    for part in text.strip().split(","):
+        lo, _, hi = part.partition("-")
+        out |= set(range(int(lo), int(hi or lo) + 1))
+    return out
+online = cpus(open("/sys/devices/system/cpu/online").read())
+if e not in online:
+    sys.exit(f"pin_plan: CPU {e} is not online (online: {sorted(online)})")
+sib = cpus(open(f"/sys/devices/system/cpu/cpu{e}/topology/thread_siblings_list").read()) | {e}
+others = sorted(online - sib)
+if not others:
+    sys.exit(f"pin_plan: CPU {e} and its siblings {sorted(sib)} are every online CPU")
+print(e, ",".join(map(str, others)))
+PY
+}
 # One server start NAME (results/NAME) with SERVER_ARGS (after --max-model-len 4608 --token-delivery per-step) under a
 # LIMIT-second timeout, the rest passed to gpu_half.py. Usage: serve_mix NAME LIMIT SERVER_ARGS [GPU_HALF_ARGS...]
 serve_mix() {
   local name=$1 limit=$2 sargs=$3
   shift 3
-  timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$name" --phases serve \
+  "${WRAP[@]}" timeout -s INT "$limit" "${G[@]}" --out "/tmp/vf/results/$name" --phases serve \
     --server-args "--max-model-len 4608 --token-delivery per-step${sargs:+ $sargs}" "$@" --time-budget-s $((limit - 10)) \
     2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | grep -v '^\[gpu-half [0-9:]*\] \$ ' | tail -n 14
   pack_out
@@ -181,7 +213,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -343,7 +375,20 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family-requests mooncake=1600
     serve_mix p2 135 "--token-delivery overlap --engine-process --max-batch-size 32" --family "$AZ" \
       --family-rates "azure=10.242,20.484,29.019" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call41)" >&2; exit 2 ;;
+  call42)
+    mkdir -p /tmp/vf/results/topo
+    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
+      > /tmp/vf/results/topo/cpus.txt 2>&1
+    read -r E OTHERS < <(pin_plan 2) || exit 1
+    echo "call42: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan.txt
+    local_rates=(--family "$AZ" --family-rates "azure=12.987,25.974,36.797" --family "$SG"
+      --family-rates "sharegpt=62.229,124.458" --family "$MC" --family-requests mooncake=1600
+      --family-rates "mooncake=6.585,13.17")
+    WRAP=(taskset -c "$OTHERS")
+    serve_mix q1 240 "--token-delivery overlap --engine-process --engine-cpus $E" "${local_rates[@]}"
+    WRAP=()
+    serve_mix q2 240 "--token-delivery overlap --engine-process" "${local_rates[@]}" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call42)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

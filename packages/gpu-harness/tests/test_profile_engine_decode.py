@@ -67,6 +67,12 @@ def test_shift_moves_the_location_keeps_the_spread_and_never_goes_below_zero() -
     down = shift_stats(s, -0.08)
     assert (down.min, down.max, down.mean, down.median) == (0.0, pytest.approx(0.01), 0.0, 0.0)
     assert down.std == 0.01
+    # With a floor the median and mean stop there; min <= median <= max still holds.
+    held = shift_stats(s, -0.08, floor=0.03)
+    assert (held.min, held.max, held.mean, held.median) == (0.0, 0.03, 0.03, 0.03)
+    assert shift_stats(s, 0.02, floor=0.03) == up  # a floor below the moved values changes nothing
+    with pytest.raises(ValueError, match="floor must be >= 0"):
+        shift_stats(s, 0.0, floor=-0.1)
 
 
 def test_decode_items_are_the_engines_decode_rows(tiny: tuple[torch.nn.Module, object]) -> None:
@@ -134,10 +140,18 @@ def test_engine_decode_moves_each_row_by_its_interpolated_delta(tiny: tuple[torc
             assert r["delta_ms"] == pytest.approx(want, abs=2e-6)
             assert r["step_ms"] > 0
     assert [p for p, _ in moved] == [p for p, _ in done]
+    floors = {b: min(r["kernel_ms"] for r in record["rows"] if r["batch"] == b) for b in deltas}
+    for (b, _k), before in done:
+        floors[b] = min(floors[b], before["attn_decode"].median)
+    surely, maybe = 0, 0  # rows below the floor by more than the record's rounding, and within it
     for ((b, k), before), (_p, after) in zip(done, moved, strict=True):
         shift = interpolate(deltas[b], k)
+        surely += before["attn_decode"].median + shift < floors[b] - 1e-6
+        maybe += before["attn_decode"].median + shift < floors[b] + 1e-6
+        # Moved by its delta, never below the cheapest kernel median measured for the batch size.
         assert after["attn_decode"].median == pytest.approx(
-            max(0.0, before["attn_decode"].median + shift), abs=2e-6
+            max(floors[b], before["attn_decode"].median + shift), abs=2e-6
         )
         assert after["attn_decode"].std == before["attn_decode"].std
         assert after["attn_kv_cache_save"] == before["attn_kv_cache_save"]  # only attn_decode moves
+    assert surely <= record["floored_rows"] <= maybe

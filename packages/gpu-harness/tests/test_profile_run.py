@@ -260,6 +260,8 @@ def test_manifest(profile_dir: Path) -> None:
         (b, k) for b in batches for k in anchors
     ]
     assert m["engine_decode"]["layers"] == 3 and m["engine_decode"]["runner"]["attention"] == "sdpa"
+    # How many rows the floor held (engine_decode.py); the exact floor is test_profile_engine_decode's.
+    assert 0 <= m["engine_decode"]["floored_rows"] <= len(m["grid"]["decode_batch_kv"])
     assert m["engine"]["rope"] == "gpu_harness.engine.fused.FusedBlock.qk_norm_rope"
     assert m["engine"]["mlp_ops"].startswith("gpu_harness.engine.fused.FusedBlock")
     assert m["engine"]["attention"]["backend"] == "sdpa"  # no CUDA here

@@ -24,6 +24,13 @@ steps of a pair share the clock, so their difference does not jump with it.
 Only attention reads the context in a decode-only step (every other op sees one token per row), so the step's
 growth with kv is attention's. The kernel keeps the level at kv_0 (delta 0 there) and the fine structure
 between anchors; the step sets the slope.
+
+A moved row's median never goes below the cheapest kernel median measured for its batch size (the sweep's
+rows and the anchors'): the step sets a slope, and no slope makes attention cheaper than the kernel ever ran.
+Applied to data/h200-qwen3-0.6b/profiles-engine (made before the floor) it would hold 1 row of 3,608, by
+0.00007 ms; on a CPU, where a decode step's growth with a few dozen keys is within its noise, a negative
+measured growth could otherwise push a row to 0 ms (a CI run of test_profile_run did). The manifest counts
+the rows the floor held (`floored_rows`).
 """
 
 from __future__ import annotations
@@ -88,14 +95,19 @@ def interpolate(deltas: dict[int, float], kv: int) -> float:
     return float(np.interp(kv, xs, [deltas[x] for x in xs]))
 
 
-def shift_stats(stats: TimeStats, delta: float) -> TimeStats:
-    """The five statistics moved by delta ms (a location shift: std unchanged), none below 0."""
+def shift_stats(stats: TimeStats, delta: float, floor: float = 0.0) -> TimeStats:
+    """The five statistics moved by delta ms (a location shift: std unchanged). The median and the mean stay
+    at or above `floor` (>= 0), the max at or above the median, the min at or above 0 and at or below the
+    median, so min <= median <= max holds after any shift."""
+    if floor < 0.0:
+        raise ValueError(f"floor must be >= 0, got {floor}")
+    median = max(floor, stats.median + delta)
     return replace(
         stats,
-        min=max(0.0, stats.min + delta),
-        max=max(0.0, stats.max + delta),
-        mean=max(0.0, stats.mean + delta),
-        median=max(0.0, stats.median + delta),
+        min=min(median, max(0.0, stats.min + delta)),
+        max=max(median, stats.max + delta),
+        mean=max(floor, stats.mean + delta),
+        median=median,
     )
 
 

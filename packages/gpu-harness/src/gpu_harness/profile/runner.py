@@ -504,15 +504,24 @@ def _engine_decode(
                 last_report = time.perf_counter()
     finally:
         engine.close()
+    # The floor per batch size: the cheapest kernel median measured for it (sweep rows and anchors).
+    floors = {b: min(r.kernel_ms for r in rows if r.batch == b) for b in batches}
+    for (b, _k), s in dec_done:
+        floors[b] = min(floors[b], s["attn_decode"].median)
     moved = [
-        ((b, k), {**s, "attn_decode": shift_stats(s["attn_decode"], interpolate(deltas[b], k))})
+        ((b, k), {**s, "attn_decode": shift_stats(s["attn_decode"], interpolate(deltas[b], k), floors[b])})
         for (b, k), s in dec_done
     ]
+    floored = sum(
+        1 for (b, k), s in dec_done if s["attn_decode"].median + interpolate(deltas[b], k) < floors[b]
+    )
     record = {
         "method": "attn_decode(b, kv) = kernel(b, kv) + delta_b(kv); delta_b at each anchor = "
         "step_growth(b, kv) / layers - (kernel(b, kv) - kernel(b, kv_0)); step_growth = median of paired "
         "differences step(b, kv) - step(b, kv_0), the two steps back to back; kernel = median; ms; linear "
-        "in kv between anchors (profile/engine_decode.py)",
+        "in kv between anchors; a row's median never below the cheapest kernel median measured for its "
+        "batch size (profile/engine_decode.py)",
+        "floored_rows": floored,
         "layers": dims.num_layers,
         "anchors_kv": anchors,
         "runner": runner_note,
