@@ -513,6 +513,9 @@ echo "## Fifteenth session: the spread of a decode step's input preparation in e
 local runs=() d
 for d in "$S"/o[1-4]/runs/*-rep* "$S"/p[12]/runs/*-rep*; do runs+=("$(basename "$(dirname "$(dirname "$d")")") $(basename "$d")=$d"); done
 .venv/bin/python scripts/step-phases.py --spread "${runs[@]}"
+echo
+echo "## Fifteenth session: the two speeds in time, every O and P run (second by second)"
+.venv/bin/python scripts/step-phases.py --seconds "${runs[@]}"
 }
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"

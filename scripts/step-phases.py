@@ -9,8 +9,15 @@ full collection of Python's GC, which the server now avoids by freezing the GC b
 the distribution of each run's input preparation on decode-only steps of 9-32 requests (10th / 50th / 90th percentile):
 it has two modes ~1.8x apart, the lent CPUs' two speeds, and a run's mix of them sets its mean (fifteenth session);
 beside it the in-band host probe (iterations.csv's host_probe_time, servers since then) and its correlation with it.
+With --seconds, instead: how the two speeds lie in time. Each such step's preparation over the fast level at its batch
+size (the 10th percentile of the steps at that size in every given run of the same server start, the runs' shared
+grandparent directory: servers differ in level), the median of that ratio over each second of the
+run clock (seconds with 5 steps or more), a second slow where it is over 1.35 (between the modes, ~1.0 and ~1.8): the
+share of slow seconds, the longest slow stretch and the switches between the two; beside it the preparation's median
+on steps whose batch is unchanged from the previous decode-only step (same size, every row one token on) and on the
+first decode-only step after a mixed one, to tell the CPU's speed from the batch's churn.
 
-Usage: python3 scripts/step-phases.py [--bins | --stalls | --spread] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+Usage: python3 scripts/step-phases.py [--bins | --stalls | --spread | --seconds] LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ def read_steps(run_dir: Path) -> list[dict[str, float]]:
                 step = {k: float(row[k]) for k in ("start", "end", *PHASES)}
                 step["prefill"] = float(row["num_prefill_tokens"])
                 step["batch"] = float(row["batch_size"])
+                step["kv"] = float(row["kv_tokens_in_use"])
                 # The in-band host-speed probe (gpu-harness since the fifteenth session; absent or empty before).
                 probe = row.get("host_probe_time") or ""
                 step["probe"] = float(probe) if probe else float("nan")
@@ -134,17 +142,79 @@ def spread(runs: list[str]) -> int:
     return 0
 
 
+SLOW_RATIO = 1.35
+MIN_STEPS_PER_SECOND = 5
+
+
+def seconds(runs: list[str]) -> int:
+    lo, hi = SPREAD_BATCH
+    per_run: list[tuple[str, Path, list[dict[str, float]], list[dict[str, float]]]] = []
+    by_batch: dict[tuple[Path, float], list[float]] = {}
+    for arg in runs:
+        label, d = run_arg(arg)
+        server = d.resolve().parent.parent
+        steps = read_steps(d)
+        sel = [s for s in steps if s["prefill"] == 0 and lo <= s["batch"] <= hi]
+        for s in sel:
+            by_batch.setdefault((server, s["batch"]), []).append(s["prepare_time"])
+        per_run.append((label, server, steps, sel))
+    fast = {k: sorted(v)[int(0.1 * (len(v) - 1))] for k, v in by_batch.items()}
+    print(
+        f"| run | seconds with {MIN_STEPS_PER_SECOND}+ decode-only steps of {lo}-{hi} requests | slow seconds "
+        "(median prepare > 1.35x the fast level) | longest slow stretch s | switches | prepare p50 ms, unchanged "
+        "batch / first after a mixed step |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label, server, steps, sel in per_run:
+        per_sec: dict[int, list[float]] = {}
+        for s in sel:
+            per_sec.setdefault(int(s["start"]), []).append(
+                s["prepare_time"] / fast[server, s["batch"]]
+            )
+        secs = sorted(k for k, v in per_sec.items() if len(v) >= MIN_STEPS_PER_SECOND)
+        if not secs:
+            print(f"| {label} | 0 | too few steps | | | |")
+            continue
+        slow = [statistics.median(per_sec[k]) > SLOW_RATIO for k in secs]
+        # Consecutive slow seconds: a gap in the clock ends a stretch.
+        longest = cur = 0
+        prev_k = None
+        for k, is_slow in zip(secs, slow, strict=True):
+            cur = 0 if not is_slow else cur + 1 if cur and k == prev_k + 1 else 1
+            longest, prev_k = max(longest, cur), k
+        switches = sum(1 for a, b in itertools.pairwise(slow) if a != b)
+        unchanged, after_mixed = [], []
+        for a, b in itertools.pairwise(steps):
+            if b["prefill"] or not lo <= b["batch"] <= hi:
+                continue
+            if a["prefill"]:
+                after_mixed.append(b["prepare_time"] * 1e3)
+            elif a["batch"] == b["batch"] and b["kv"] - a["kv"] == b["batch"]:
+                unchanged.append(b["prepare_time"] * 1e3)
+        med = [
+            f"{statistics.median(v):.3f}" if v else "-"
+            for v in (unchanged, after_mixed)
+        ]
+        print(
+            f"| {label} | {len(secs)} | {sum(slow) / len(secs) * 100:.0f} % | {longest} | {switches} | "
+            f"{med[0]} / {med[1]} |"
+        )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     bins = "--bins" in argv
-    runs = [a for a in argv if a not in ("--bins", "--stalls", "--spread")]
+    runs = [a for a in argv if a not in ("--bins", "--stalls", "--spread", "--seconds")]
     if not runs:
         fail(
-            "usage: step-phases.py [--bins | --stalls | --spread] LABEL=RUN_DIR [LABEL=RUN_DIR ...]"
+            "usage: step-phases.py [--bins | --stalls | --spread | --seconds] LABEL=RUN_DIR [LABEL=RUN_DIR ...]"
         )
     if "--stalls" in argv:
         return stalls(runs)
     if "--spread" in argv:
         return spread(runs)
+    if "--seconds" in argv:
+        return seconds(runs)
     print(
         "| run | steps | n | wall ms | schedule ms | prepare ms | wait ms | process ms | idle gap to next ms |"
     )
