@@ -356,6 +356,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                 row["skipped"] = "time budget"
                 continue
             try:
+                if batch < 1:
+                    raise ValueError(f"batch {batch}: a decode step needs at least one row")
                 lens = (
                     [context]
                     if batch == 1
