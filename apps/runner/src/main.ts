@@ -382,9 +382,15 @@ function buildProgram(): Command {
       "--machine-probe",
       "scale each load's calibrated step times by the median ratio of its real run's machine probe (server_run.json, gpu-harness serve --probe-repeats) to the fit runs' pooled probe (with --frozen: the one its calibration recorded); every run needs a probe",
     )
+    .addOption(
+      new Option(
+        "--host-scale <source>",
+        "simulate each load with the table's host phases (schedule, prepare, process) x its real run's host speed over the fit's: probe = the in-band host probe (iterations.csv host_probe_time; a prediction conditioned on the host's speed), phases = the run's own measured host phases (attribution, not a prediction); with --frozen, the reference its calibration recorded",
+      ).choices(["probe", "phases"]),
+    )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -405,6 +411,7 @@ function buildProgram(): Command {
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
+        ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),
       });

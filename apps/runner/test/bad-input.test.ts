@@ -48,6 +48,11 @@ const CASES: Array<[string, () => string[], string[]]> = [
     () => ["calibrate", file("frozen-exp.json", JSON.stringify(validExperiment)), "--frozen", tmp.dir],
     ["--frozen", "calibration.json", "runner calibrate --fit first"],
   ],
+  [
+    "calibrate --host-scale not a choice (commander)",
+    () => ["calibrate", file("host-exp.json", JSON.stringify(validExperiment)), "--fit", "low", "--host-scale", "fast"],
+    ["--host-scale", "fast", "probe, phases"],
+  ],
   ["--rate not a number", () => ["workload", "--synthetic", "5", "--rate", "abc"], ['--rate "abc"', "expected a number"]],
   ["--decode bogus", () => ["workload", "--prompts", PROMPTS, "--decode", "bogus"], ['--decode "bogus"', "fixed:N"]],
   [

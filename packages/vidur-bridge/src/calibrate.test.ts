@@ -12,8 +12,12 @@ import {
   fitStepTimeModel,
   foldInterStepGaps,
   formatCpuOverheadsCsv,
+  hostReference,
+  hostScale,
   INTER_STEP_GAP_MAX_S,
+  modelTimeBiasMs,
   predictStepMs,
+  scaleHostPhases,
   stepClassBounds,
   prefillPrefixWork,
   solveLinear,
@@ -580,6 +584,91 @@ describe("deriveCpuOverheads: the phase split", () => {
     expect(thin.phases).toBe(false);
     expect(thin.rows.every((r) => r.hostPhasesMs === null)).toBe(true);
     expect(formatCpuOverheadsCsv(thin, { modelName: "a/b" })).toBe(formatCpuOverheadsCsv(deriveCpuOverheads(strip(real), SIM, { minStepsPerBin: 200 }), { modelName: "a/b" }));
+  });
+
+  it("scales only the host phases (scaleHostPhases): the bias, prefill extra and jitter stay as fitted", () => {
+    const t = deriveCpuOverheads(real, SIM, { extendToBatchSize: 40 });
+    const s = scaleHostPhases(t, 1.5);
+    expect(s.rows).toHaveLength(t.rows.length);
+    t.rows.forEach((r, i) => {
+      const x = s.rows[i]!;
+      const h = r.hostPhasesMs!;
+      expect(x.hostPhasesMs!.schedule).toBeCloseTo(h.schedule * 1.5, 9);
+      expect(x.hostPhasesMs!.prepare).toBeCloseTo(h.prepare * 1.5, 9);
+      expect(x.hostPhasesMs!.process).toBeCloseTo(h.process * 1.5, 9);
+      expect(x.overheadMs - r.overheadMs).toBeCloseTo(0.5 * (h.schedule + h.prepare + h.process), 9);
+      expect(modelTimeBiasMs(x)).toBeCloseTo(modelTimeBiasMs(r)!, 9);
+      expect([x.batchSize, x.prefillExtraMs, x.jitterMs]).toEqual([r.batchSize, r.prefillExtraMs, r.jitterMs]);
+    });
+    expect(scaleHostPhases(t, 1).rows).toEqual(t.rows);
+    // The written host columns move by the ratio; the bias and the rest of each line do not.
+    const before = formatCpuOverheadsCsv(t, { modelName: "a/b" }).trimEnd().split("\n");
+    const after = formatCpuOverheadsCsv(s, { modelName: "a/b" }).trimEnd().split("\n");
+    expect(after[0]).toBe(before[0]);
+    for (let i = 1; i < before.length; i++) {
+      const [b, a] = [before[i]!.split(","), after[i]!.split(",")];
+      for (const c of [3, 4, 5]) expect(Number(a[c])).toBeCloseTo(Number(b[c]) * 1.5, 5);
+      expect([...a.slice(0, 3), ...a.slice(6)]).toEqual([...b.slice(0, 3), ...b.slice(6)]);
+    }
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => scaleHostPhases(t, bad)).toThrow(/host scale .*expected a finite number > 0/);
+    expect(() => scaleHostPhases(deriveCpuOverheads(strip(real), SIM), 1.2)).toThrow(/no host-phase split/);
+  });
+});
+
+describe("hostReference / hostScale (--host-scale)", () => {
+  // Decode-only steps of 1-4 requests, 25 at each size: schedule 0.05, prepare 0.3, process 0.02 b ms, probe 0.03 ms,
+  // all times `speed`; one mixed step per size (ignored by "phases").
+  const run = (speed: number, sizes = [1, 2, 3, 4]): Iteration[] => {
+    const out: Iteration[] = [];
+    for (const b of sizes) {
+      for (let k = 0; k <= 25; k++) {
+        const mixed = k === 25;
+        out.push({
+          ...step(out.length, b, mixed ? 64 : 0, mixed ? b - 1 : b, 2),
+          schedule_time: (0.05 * speed) / 1e3,
+          prepare_time: ((mixed ? 0.9 : 0.3) * speed) / 1e3,
+          wait_time: 1.5 / 1e3,
+          process_time: (0.02 * b * speed) / 1e3,
+          host_probe_time: (0.03 * speed) / 1e3,
+        });
+      }
+    }
+    return out;
+  };
+
+  it("gives the fit's level per source and each run's ratio to it", () => {
+    const fit = run(1);
+    const probe = hostReference("probe", fit, "fit");
+    expect(probe).toEqual({ source: "probe", probeMs: expect.closeTo(0.03, 12), steps: 104 });
+    const phases = hostReference("phases", fit, "fit");
+    expect(phases.source).toBe("phases");
+    expect(phases.steps).toBe(100); // the four sizes' decode-only steps, not the mixed ones
+    if (phases.source === "phases") expect(phases.medianMsByBatch).toEqual({ "1": expect.closeTo(0.37, 12), "2": expect.closeTo(0.39, 12), "3": expect.closeTo(0.41, 12), "4": expect.closeTo(0.43, 12) });
+    expect(hostScale(probe, run(1.5), "load60")).toEqual({ source: "probe", ratio: expect.closeTo(1.5, 12), steps: 104 });
+    expect(hostScale(phases, run(0.6), "load60")).toEqual({ source: "phases", ratio: expect.closeTo(0.6, 12), steps: 100 });
+    // Sizes the fit did not measure do not count; none in common is an error naming the run.
+    expect(hostScale(phases, run(2, [2, 9]), "load85")).toEqual({ source: "phases", ratio: expect.closeTo(2, 12), steps: 25 });
+    expect(() => hostScale(phases, run(2, [9]), "load85")).toThrow(/load85: no decode-only step with its host phases at a batch size the fit measured/);
+  });
+
+  it("trims the probe's outliers, weighs each step once, and names what lacks the columns", () => {
+    const fit = run(1);
+    const spiked = run(1).map((s, i) => (i % 40 === 0 ? { ...s, host_probe_time: 5 / 1e3 } : s)); // 3 of 104 steps
+    expect(hostScale(hostReference("probe", fit, "fit"), spiked, "load30").ratio).toBeCloseTo(1, 12);
+    // Every other step twice as slow: 48 of the 100 decode-only ones (12 of 25 at each size), so the mean is 1.48.
+    const mixedSpeeds = run(1).map((s, i) => (i % 2 === 0 ? s : { ...s, schedule_time: s.schedule_time! * 2, prepare_time: s.prepare_time! * 2, process_time: s.process_time! * 2 }));
+    expect(hostScale(hostReference("phases", fit, "fit"), mixedSpeeds, "load30").ratio).toBeCloseTo(1.48, 12);
+    const noProbe = fit.map(({ host_probe_time: _p, ...rest }) => rest);
+    expect(() => hostReference("probe", noProbe, "fit runs a, b")).toThrow(/fit runs a, b: no step has a host_probe_time/);
+    expect(() => hostScale(hostReference("probe", fit, "fit"), noProbe, "load30")).toThrow(/load30: no step has a host_probe_time .*--host-scale phases/);
+    const noPhases = fit.map(({ prepare_time: _p, ...rest }) => rest);
+    expect(() => hostReference("phases", noPhases, "fit")).toThrow(/fit: no decode-only step has the three host phases .*since the twelfth session/);
+    expect(() => hostReference("phases", fit.filter((_s, i) => i % 26 < 10), "fit")).toThrow(/fit: no batch size has 20 decode-only steps with the three host phases \(the most at one size: 10\)/);
+    try {
+      hostReference("phases", noPhases, "fit");
+    } catch (err) {
+      expect(isVidurBridgeError(err) && err.code).toBe("VIDUR_CALIBRATION_INPUT");
+    }
   });
 });
 

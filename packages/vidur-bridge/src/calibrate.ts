@@ -1244,3 +1244,134 @@ export function machineProbeRatio(fit: Readonly<Record<string, number>>, target:
   }
   return { ratio: median(ratios), compositions: ratios.length, min: Math.min(...ratios), max: Math.max(...ratios) };
 }
+
+/**
+ * The host's speed during a real run, for `runner calibrate --host-scale` (a prediction conditioned on how fast the
+ * serving machine's CPU was, not a blind one). Two sources:
+ * - "probe": the in-band host probe (iterations.csv `host_probe_time`, gpu-harness since the fifteenth session): a
+ *   fixed piece of host work timed in every step, whatever the batch; the level is its 5 %-trimmed mean (ms) over the
+ *   run's steps that carry it, so a run's mix of the CPU's fast and slow stretches sets it.
+ * - "phases": the run's own measured host phases (schedule + prepare + process) of its decode-only steps, per batch
+ *   size. This one reads the very host time the simulation is to predict, so it is attribution (what is left once
+ *   the host's speed is known exactly), never a prediction.
+ */
+export type HostScaleSource = "probe" | "phases";
+
+/** A batch size counts towards the "phases" index when the reference has this many decode-only steps at it. */
+export const HOST_INDEX_MIN_REF_STEPS = 20;
+
+/** A fit's host level (`HostScaleSource`): the probe's level (ms), or the host phases' median per batch size (ms). */
+export type HostReference = { source: "probe"; probeMs: number; steps: number } | { source: "phases"; medianMsByBatch: Record<string, number>; steps: number };
+
+/** How one run's host compares with the fit's: `ratio` scales the table's host phases. */
+export interface HostScale {
+  source: HostScaleSource;
+  ratio: number;
+  /** Steps of the run that informed it (probe: steps with a probe; phases: decode-only steps at reference sizes). */
+  steps: number;
+}
+
+/** Decode-only steps (batch > 0, no prefill tokens) with all three host phases, as (batch size, host ms). */
+function decodeHostMs(steps: readonly Iteration[]): { batch: number; ms: number }[] {
+  const out: { batch: number; ms: number }[] = [];
+  for (const s of steps) {
+    if (s.batch_size < 1 || s.num_prefill_tokens !== 0) continue;
+    const { schedule_time: a, prepare_time: b, process_time: c } = s;
+    if (a == null || b == null || c == null) continue;
+    out.push({ batch: s.batch_size, ms: (a + b + c) * 1e3 });
+  }
+  return out;
+}
+
+/** The steps' in-band probe times (ms), in order; `what` names the runs in the error when none has one. */
+function probeMs(steps: readonly Iteration[], what: string): number[] {
+  const out = steps.flatMap((s) => (s.host_probe_time == null ? [] : [s.host_probe_time * 1e3]));
+  if (out.length === 0) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `${what}: no step has a host_probe_time (iterations.csv); record the run with a gpu-harness server of the fifteenth session or later (lean engine), or use --host-scale phases`,
+    );
+  }
+  return out;
+}
+
+/** The fit's host reference from its real runs' steps (pooled); `what` names them in errors. */
+export function hostReference(source: HostScaleSource, fitSteps: readonly Iteration[], what: string): HostReference {
+  if (source === "probe") {
+    const ms = probeMs(fitSteps, what);
+    return { source, probeMs: trimmedMean(ms, 0.05), steps: ms.length };
+  }
+  const byBatch = new Map<number, number[]>();
+  for (const { batch, ms } of decodeHostMs(fitSteps)) {
+    const list = byBatch.get(batch) ?? [];
+    byBatch.set(batch, list);
+    list.push(ms);
+  }
+  const medianMsByBatch: Record<string, number> = {};
+  let steps = 0;
+  for (const [batch, list] of [...byBatch].sort((a, b) => a[0] - b[0])) {
+    if (list.length < HOST_INDEX_MIN_REF_STEPS) continue;
+    medianMsByBatch[String(batch)] = median(list);
+    steps += list.length;
+  }
+  if (byBatch.size === 0) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `${what}: no decode-only step has the three host phases (iterations.csv schedule_time, prepare_time, process_time: recorded by gpu-harness servers since the twelfth session)`,
+    );
+  }
+  if (steps === 0) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `${what}: no batch size has ${HOST_INDEX_MIN_REF_STEPS} decode-only steps with the three host phases (the most at one size: ${Math.max(...[...byBatch.values()].map((l) => l.length))})`,
+    );
+  }
+  return { source, medianMsByBatch, steps };
+}
+
+/**
+ * One run's host against the fit's reference. probe: the run's probe level over the fit's. phases: each of the
+ * run's decode-only steps at a batch size the reference has, its host time over the reference median there; the
+ * ratio is their mean (each step weighs one, so the run's own mix of batch sizes sets it). `what` names the run.
+ */
+export function hostScale(ref: HostReference, steps: readonly Iteration[], what: string): HostScale {
+  if (ref.source === "probe") {
+    const ms = probeMs(steps, what);
+    return { source: "probe", ratio: trimmedMean(ms, 0.05) / ref.probeMs, steps: ms.length };
+  }
+  const ratios = decodeHostMs(steps).flatMap(({ batch, ms }) => {
+    const base = ref.medianMsByBatch[String(batch)];
+    return base === undefined ? [] : [ms / base];
+  });
+  if (ratios.length === 0) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `${what}: no decode-only step with its host phases at a batch size the fit measured (${Object.keys(ref.medianMsByBatch).length} sizes with ${HOST_INDEX_MIN_REF_STEPS}+ steps)`,
+    );
+  }
+  return { source: "phases", ratio: ratios.reduce((a, b) => a + b, 0) / ratios.length, steps: ratios.length };
+}
+
+/**
+ * The table with every row's host phases (schedule, prepare, process) times `ratio` and its overhead moved by the
+ * same amount, so its model-time bias, prefill extra, jitter and terms stay as fitted. Needs the phase split
+ * (`table.phases`): without it there is no host part to scale.
+ */
+export function scaleHostPhases(table: CpuOverheadTable, ratio: number): CpuOverheadTable {
+  if (!(Number.isFinite(ratio) && ratio > 0)) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `host scale ${ratio}: expected a finite number > 0`);
+  }
+  if (table.phases !== true || table.rows.some((r) => r.hostPhasesMs == null)) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      "the overhead table has no host-phase split (its real runs carry no schedule/prepare/process phases, or no bin had enough decode-only steps): there is no host time to scale",
+    );
+  }
+  const rows = table.rows.map((r) => {
+    const h = r.hostPhasesMs!;
+    const scaled = { schedule: h.schedule * ratio, prepare: h.prepare * ratio, process: h.process * ratio };
+    const moved = scaled.schedule + scaled.prepare + scaled.process - (h.schedule + h.prepare + h.process);
+    return { ...r, overheadMs: r.overheadMs + moved, hostPhasesMs: scaled };
+  });
+  return { ...table, rows };
+}

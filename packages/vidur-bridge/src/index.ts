@@ -30,6 +30,9 @@ export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";
+/** The host's speed in a real run against the fit's (in-band probe, or the measured phases) and the table scaled by it. */
+export { HOST_INDEX_MIN_REF_STEPS, hostReference, hostScale, scaleHostPhases } from "./calibrate.js";
+export type { HostReference, HostScale, HostScaleSource } from "./calibrate.js";
 /** Verifies the venv's Python imports vidur and reports versions; the offline env of every Python child. */
 export { checkVidurEnv, sidecarEnv } from "./env.js";
 export type { VidurEnv } from "./env.js";

@@ -6,17 +6,25 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, gitSha, type MachineProbe, type RunManifest, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, type RunManifest, readIterations, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
 import {
   STEP_CLASS_MIN_STEPS,
   type CpuOverheadTable,
   type DeliveryDelayTable,
   deliveryDelayFromRuns,
+  formatCpuOverheadsCsv,
+  type HostReference,
+  type HostScale,
+  type HostScaleSource,
+  hostReference,
+  hostScale,
+  isVidurBridgeError,
   JITTER_LEVELS,
   type MachineProbeRatio,
   machineProbeRatio,
   modelTimeBiasMs,
   poolMachineProbes,
+  scaleHostPhases,
   writeCpuOverheadsFromRuns,
 } from "@vf/vidur-bridge";
 import { z } from "zod";
@@ -59,6 +67,11 @@ export interface CalibrationLoad {
    * probes timed of (this load's real-run probe p50 / the fit runs' pooled probe). Absent without the flag.
    */
   machineScale?: MachineProbeRatio;
+  /**
+   * --host-scale: the host phases (schedule, prepare, process) of the table this load was simulated with x `ratio`,
+   * its real run's host speed over the fit's (the in-band probe, or the measured phases). Absent without the flag.
+   */
+  hostScale?: HostScale;
 }
 
 /** What calibrate wrote. */
@@ -165,6 +178,20 @@ export function formatCalibrationMd(args: {
         const m = l.machineScale!;
         return `| ${l.name} | ${m.compositions} | ${m.ratio.toFixed(4)} | ${m.min.toFixed(3)}-${m.max.toFixed(3)} |`;
       }),
+    );
+  }
+  const hosted = ordered.filter((l) => l.hostScale !== undefined);
+  if (hosted.length > 0) {
+    const source = hosted[0]!.hostScale!.source;
+    lines.push(
+      "",
+      source === "probe"
+        ? "Host scale (--host-scale probe): each load simulated with the table's host phases (schedule, prepare, process) x its real run's in-band host probe level over the fit's: a prediction conditioned on how fast the host's CPU was during the run."
+        : "Host scale (--host-scale phases): each load simulated with the table's host phases x its real run's own measured host time over the fit's at the same batch sizes. This reads the very host time being predicted: attribution (what is left once the host's speed is known), not a prediction.",
+      "",
+      "| load | steps | host scale |",
+      "|---|---|---|",
+      ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} |`),
     );
   }
   const t = args.table;
@@ -327,6 +354,12 @@ export async function calibrate(
      * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
      */
     machineProbe?: boolean;
+    /**
+     * Scale each load's table's host phases by its real run's host speed over the fit runs' (`HostScaleSource`:
+     * "probe", the in-band probe; "phases", the run's own host phases, attribution only). A frozen fit uses the
+     * reference its calibration.json recorded.
+     */
+    hostScale?: HostScaleSource;
     force?: boolean;
     signal?: AbortSignal;
     command: string;
@@ -352,6 +385,12 @@ export async function calibrate(
   if (machineProbe && frozen !== undefined && frozen.machineProbe === null) {
     throw new UsageError(
       `--machine-probe: the frozen calibration ${ctx.frozenDir} was made without --machine-probe (its calibration.json has no machine_probe); recalibrate it with --fit ... --machine-probe or leave the flag out`,
+    );
+  }
+  const hostSource = ctx.hostScale;
+  if (hostSource !== undefined && frozen !== undefined && frozen.hostReference?.source !== hostSource) {
+    throw new UsageError(
+      `--host-scale ${hostSource}: the frozen calibration ${ctx.frozenDir} was made ${frozen.hostReference === null ? "without --host-scale" : `with --host-scale ${frozen.hostReference.source}`} (its calibration.json's host_reference); recalibrate it with --fit ... --host-scale ${hostSource} or leave the flag out`,
     );
   }
   log("calibrate: uncalibrated experiment");
@@ -383,6 +422,15 @@ export async function calibrate(
       log(`calibrate: machine probe: fit probe pooled from ${fitReal.length} real run${fitReal.length === 1 ? "" : "s"} (${Object.keys(fitProbe).length} compositions)`);
     }
     for (const l of before.loads) scales.set(l.name, await machineScaleOf(fitProbe, l.name, l.realDir));
+  }
+  // --host-scale: the fit's host reference and every load's ratio to it, read before anything is written.
+  let hostRef: HostReference | null = null;
+  const hostScales = new Map<string, HostScale>();
+  if (hostSource !== undefined) {
+    hostRef = frozen !== undefined ? frozen.hostReference! : await hostReferenceOf(hostSource, fitReal);
+    for (const l of before.loads) {
+      hostScales.set(l.name, await hostScaleOf(hostRef, l.realDir, `--host-scale ${hostSource}: load ${l.name} (${join(l.realDir, "iterations.csv")})`));
+    }
   }
   if (frozen === undefined) {
     table = await writeCpuOverheadsFromRuns({
@@ -423,6 +471,13 @@ export async function calibrate(
     log(`== ${id}`);
     const simDir = runDirPath(paths.root, "vidur", id);
     const machineScale = scales.get(l.name);
+    const host = hostScales.get(l.name);
+    let overheads = cpuOverheadsPath;
+    if (host !== undefined) {
+      overheads = join(dir, `cpu_overheads-host-${l.name}.csv`);
+      await atomicWriteFile(overheads, formatCpuOverheadsCsv(hostScaled(table, host, l.name), { modelName: experiment.model.name }));
+      log(`calibrate: host scale (${host.source}): ${l.name} x ${host.ratio.toFixed(4)} over ${host.steps} steps -> ${overheads}`);
+    }
     if (machineScale !== undefined) {
       log(
         `calibrate: machine probe: ${l.name} x ${machineScale.ratio.toFixed(4)} (${machineScale.compositions} compositions, ${machineScale.min.toFixed(4)}-${machineScale.max.toFixed(4)})`,
@@ -433,7 +488,7 @@ export async function calibrate(
       ...(machineScale !== undefined ? { stepTimeScale: (experiment.simulate.stepTimeScale ?? 1) * machineScale.ratio } : {}),
       workloadDir: l.workloadDir,
       runDir: simDir,
-      cpuOverhead: cpuOverheadsPath,
+      cpuOverhead: overheads,
       ...(deliveryDelay !== null ? { deliveryDelay } : {}),
       runId: id,
       workloadId: l.workloadId,
@@ -455,6 +510,7 @@ export async function calibrate(
       after: { simDir, comparisonDir },
       metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
       ...(machineScale !== undefined ? { machineScale } : {}),
+      ...(host !== undefined ? { hostScale: host } : {}),
     });
   }
 
@@ -487,6 +543,7 @@ export async function calibrate(
     cpu_overheads: cpuOverheadsPath,
     delivery_delay: deliveryDelay,
     machine_probe: fitProbe,
+    host_reference: hostRef,
     table,
     loads,
   };
@@ -552,6 +609,13 @@ const FrozenCalibration = z
     table: z.unknown(),
     cpu_overheads: z.string(),
     machine_probe: z.record(z.string(), z.number().positive()).nullable().optional(),
+    host_reference: z
+      .discriminatedUnion("source", [
+        z.object({ source: z.literal("probe"), probeMs: z.number().positive(), steps: z.number().int().positive() }),
+        z.object({ source: z.literal("phases"), medianMsByBatch: z.record(z.string(), z.number().positive()), steps: z.number().int().positive() }),
+      ])
+      .nullable()
+      .optional(),
   })
   .passthrough();
 
@@ -566,6 +630,8 @@ async function readFrozen(
   deliveryDelay: DeliveryDelayTable | null;
   /** The pooled fit probe it was made with (--machine-probe); null without. */
   machineProbe: Record<string, number> | null;
+  /** The fit's host reference it was made with (--host-scale); null without. */
+  hostReference: HostReference | null;
 }> {
   const path = join(dir, "calibration.json");
   let raw: unknown;
@@ -587,5 +653,46 @@ async function readFrozen(
     cpuOverheadsPath: join(dir, "cpu_overheads.csv"),
     deliveryDelay: delay,
     machineProbe: parsed.data.machine_probe ?? null,
+    hostReference: parsed.data.host_reference ?? null,
   };
+}
+
+/** The real runs' engine steps, pooled; a UsageError naming the file that cannot be read. */
+async function stepsOf(dirs: readonly string[], flag: string): Promise<Iteration[]> {
+  const out: Iteration[] = [];
+  for (const dir of dirs) {
+    try {
+      out.push(...(await readIterations(join(dir, "iterations.csv"))));
+    } catch (err) {
+      throw new UsageError(`${flag}: ${(err as Error).message}; expected a recorded real run dir with the engine timeline`);
+    }
+  }
+  return out;
+}
+
+/** The fit runs' host reference (hostReference), bridge errors as UsageErrors naming the flag. */
+async function hostReferenceOf(source: HostScaleSource, fitReal: readonly string[]): Promise<HostReference> {
+  const steps = await stepsOf(fitReal, `--host-scale ${source}`);
+  return bridgeUsage(() => hostReference(source, steps, `--host-scale ${source}: the fit's real runs (${fitReal.join(", ")})`));
+}
+
+/** One load's host scale against the reference (hostScale); `what` names the load and its file. */
+async function hostScaleOf(ref: HostReference, realDir: string, what: string): Promise<HostScale> {
+  const steps = await stepsOf([realDir], `--host-scale ${ref.source}`);
+  return bridgeUsage(() => hostScale(ref, steps, what));
+}
+
+/** The table with its host phases scaled for one load (scaleHostPhases), its error naming the load. */
+function hostScaled(table: CpuOverheadTable, host: HostScale, load: string): CpuOverheadTable {
+  return bridgeUsage(() => scaleHostPhases(table, host.ratio), `--host-scale ${host.source}: load ${load}: `);
+}
+
+/** Runs `f`, turning a @vf/vidur-bridge input error into a UsageError (with `prefix`). */
+function bridgeUsage<T>(f: () => T, prefix = ""): T {
+  try {
+    return f();
+  } catch (err) {
+    if (isVidurBridgeError(err)) throw new UsageError(`${prefix}${err.message}`);
+    throw err;
+  }
 }

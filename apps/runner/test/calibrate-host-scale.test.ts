@@ -1,0 +1,117 @@
+/**
+ * `runner calibrate --host-scale` end to end: the built CLI on two loads of the fifteenth session's 32-request-cap
+ * family (server O4's committed H200 runs, which carry every step's phases but not yet the in-band host probe), the
+ * real Vidur, the real comparator. With `phases` each load is simulated with the table's host phases x its real
+ * run's host speed over the fit's; `probe` must refuse these runs by name; a frozen calibration only takes the source
+ * it was made with.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, dataRoot, makeTempDir, repoRoot, runCli } from "./helpers.js";
+
+const NAME = "test-host-scale";
+const LOADS = ["load30", "load60"];
+const tmp = makeTempDir("host-scale");
+const comparisons = join(repoRoot, "tmp", "comparisons");
+const calDir = join(comparisons, `${NAME}-calibration`);
+const outputs = [calDir, join(comparisons, `${NAME}-prediction`)];
+for (const load of LOADS) {
+  for (const suffix of ["", "-cal"]) outputs.push(join(comparisons, `${NAME}-${load}${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}${suffix}`));
+}
+const removeOutputs = () => {
+  for (const d of outputs) rmSync(d, { recursive: true, force: true });
+};
+
+/** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
+function experimentFile(): string {
+  const expDir = resolve(repoRoot, "experiments/h200-qwen3-0.6b");
+  const tarball = resolve(repoRoot, "data/h200-qwen3-0.6b/runs-s15/o4.tar.xz");
+  execFileSync("tar", ["-xJf", tarball, "-C", tmp.dir, ...LOADS.map((l) => `o4/runs/azure-${l}-rep0`)]);
+  const base = JSON.parse(readFileSync(join(expDir, "azure-conv-cap32-o.json"), "utf8"));
+  const trace = resolve(dataRoot, "azure-llm-2023", "AzureLLMInferenceTrace_conv.csv");
+  const exp = {
+    ...base,
+    name: NAME,
+    model: { ...base.model, config: resolve(expDir, base.model.config) },
+    workload: { ...base.workload, source: { ...base.workload.source, path: trace } },
+    loads: base.loads.slice(0, 2).map((l: { name: string }) => ({ ...l, realRunDir: join(tmp.dir, "o4", "runs", `azure-${l.name}-rep0`) })),
+    profileRoot: resolve(expDir, base.profileRoot),
+  };
+  expect(exp.loads.map((l: { name: string }) => l.name)).toEqual(LOADS);
+  expect(existsSync(dirname(exp.workload.source.path))).toBe(true);
+  const path = join(tmp.dir, "exp.json");
+  writeFileSync(path, JSON.stringify(exp));
+  return path;
+}
+
+/** The CSV's rows as numbers by column name (model_name left out). */
+function readCsv(path: string): Record<string, number>[] {
+  const [head, ...rows] = readFileSync(path, "utf8").trimEnd().split("\n");
+  const cols = head!.split(",");
+  return rows.map((r) => Object.fromEntries(r.split(",").flatMap((v, i) => (i === 0 ? [] : [[cols[i]!, Number(v)]]))));
+}
+
+let exp: string;
+let phases: CliResult;
+let probe: CliResult;
+let frozenProbe: CliResult;
+beforeAll(async () => {
+  removeOutputs();
+  exp = experimentFile();
+  phases = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "phases"]);
+  probe = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "probe"]);
+  frozenProbe = await runCli(["calibrate", exp, "--frozen", calDir, "--host-scale", "probe"]);
+}, 600_000);
+afterAll(() => {
+  removeOutputs();
+  tmp.remove();
+});
+
+describe("runner calibrate --host-scale", () => {
+  it("phases: simulates each load with the host phases x its run's host speed and reports the scales", () => {
+    expect(phases.code, phases.stderr).toBe(0);
+    const cal = JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8"));
+    expect(cal.host_reference.source).toBe("phases");
+    expect(cal.host_reference.steps).toBeGreaterThan(100);
+    expect(Object.keys(cal.host_reference.medianMsByBatch).length).toBeGreaterThan(3);
+    const base = readCsv(join(calDir, "cpu_overheads.csv"));
+    expect(cal.loads.map((l: { name: string }) => l.name)).toEqual(LOADS);
+    for (const load of cal.loads as { name: string; hostScale: { source: string; ratio: number; steps: number } }[]) {
+      expect(load.hostScale.source).toBe("phases");
+      expect(load.hostScale.steps).toBeGreaterThan(100);
+      expect(load.hostScale.ratio).toBeGreaterThan(0.5);
+      expect(load.hostScale.ratio).toBeLessThan(2);
+      // The load's own table: the three host columns x its ratio, every other column as fitted.
+      const scaled = readCsv(join(calDir, `cpu_overheads-host-${load.name}.csv`));
+      expect(scaled).toHaveLength(base.length);
+      scaled.forEach((row, i) => {
+        for (const [col, v] of Object.entries(base[i]!)) {
+          const host = ["schedule_median", "prepare_inputs_e2e_median", "process_model_outputs_median"].includes(col);
+          expect(row[col]).toBeCloseTo(host ? v * load.hostScale.ratio : v, 5);
+        }
+      });
+      expect(phases.stderr).toContain(`calibrate: host scale (phases): ${load.name} x ${load.hostScale.ratio.toFixed(4)}`);
+    }
+    // The two loads ran at different host speeds (O4's 60 % sat in the fast mode more): the scales differ.
+    expect(Math.abs(cal.loads[0].hostScale.ratio - cal.loads[1].hostScale.ratio)).toBeGreaterThan(0.001);
+    const md = readFileSync(join(calDir, "calibration.md"), "utf8");
+    expect(md).toContain("Host scale (--host-scale phases)");
+    expect(md).toContain("attribution (what is left once the host's speed is known), not a prediction");
+    expect(md).toMatch(/\| load60 \| \d+ \| \d\.\d{4} \|/);
+  });
+
+  it("probe: refuses runs recorded before the in-band probe, naming the flag and the fit's runs", () => {
+    expect(probe.code).toBe(2);
+    expect(probe.stderr).toContain("--host-scale probe: the fit's real runs");
+    expect(probe.stderr).toContain("no step has a host_probe_time");
+    expect(probe.stderr).toContain("or use --host-scale phases");
+  });
+
+  it("a frozen calibration takes only the source it was made with", () => {
+    expect(frozenProbe.code).toBe(2);
+    expect(frozenProbe.stderr).toContain(`--host-scale probe: the frozen calibration ${calDir} was made with --host-scale phases`);
+    expect(existsSync(join(comparisons, `${NAME}-prediction`, "calibration.json"))).toBe(false);
+  });
+});
