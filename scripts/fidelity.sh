@@ -477,21 +477,35 @@ for n in -pd -ph; do
   s15_rows -cal "$n"
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
-# Attribution (sixteenth session): the same two-start fit, each run simulated with the table's host phases x its own
-# measured host speed over the fit's (runner calibrate --host-scale phases), each against its own run only.
-"${R[@]}" calibrate "$E/azure-conv-o.json" --fit load60 --fit-also "${fit_runs[0]}" --host-scale phases >&2
-for x in "${S15_O[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-o-calibration" --host-scale phases >&2; done
-echo
-echo "## Fifteenth session, attribution: the two-start fit with each run's own host speed given (--host-scale phases), against its own run"
-args=()
-local fam start l
-for fam in "Azure:azure-conv-o" "ShareGPT:sharegpt-o" "Mooncake:mooncake-o"; do
-  for start in "O1:" "O3:-rep1"; do
-    for l in 30 60 85; do args+=("$(band "${fam%%:*} $l% (${start%%:*})" "${fam#*:}${start#*:}" "load$l" -cal)"); done
+# Attribution (sixteenth session): the same two-start fit, each run simulated blind and then with the table's host
+# phases x its own measured host speed over the fit's (runner calibrate --host-scale phases), each against its own
+# run only; on the committed profile, then on the hybrid one (its decode attention's growth with KV from the engine's
+# step).
+local fam start l hs
+for n in "" -ph; do
+  title="the committed profile"
+  if [[ $n == -ph ]]; then title="the hybrid profile"; fi
+  for hs in "" phases; do
+    "${R[@]}" calibrate "$E/azure-conv-o$n.json" --fit load60 --fit-also "${fit_runs[0]}" ${hs:+--host-scale $hs} >&2
+    for x in "${S15_O[@]}"; do
+      "${R[@]}" calibrate "$E/$x$n.json" --frozen "$C/azure-conv-o$n-calibration" ${hs:+--host-scale $hs} >&2
+    done
+    echo
+    if [[ -z $hs ]]; then
+      echo "## Fifteenth session, attribution on $title: the two-start fit, blind, against each run alone"
+    else
+      echo "## Fifteenth session, attribution on $title: the two-start fit with each run's own host speed given (--host-scale phases), against its own run"
+    fi
+    args=()
+    for fam in "Azure:azure-conv-o" "ShareGPT:sharegpt-o" "Mooncake:mooncake-o"; do
+      for start in "O1:" "O3:-rep1"; do
+        for l in 30 60 85; do args+=("$(band "${fam%%:*} $l% (${start%%:*})" "${fam#*:}${start#*:}$n" "load$l" -cal)"); done
+      done
+    done
+    for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (O4)" "azure-conv-cap32-o$n" "load$l" -cal)"); done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
   done
 done
-for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (O4)" azure-conv-cap32-o "load$l" -cal)"); done
-python3 scripts/fidelity-table.py --band "${args[@]}"
 # Call 41: the engine in a process of its own (P1: every family at 30 / 60 / 85 % of its capacity on P1; P2: the
 # 32-request cap at O4's rates), one start each: uncalibrated, then calibrated on P1's Azure conv 60 % and frozen.
 echo
