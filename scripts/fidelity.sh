@@ -537,6 +537,17 @@ echo "## Fifteenth session: each run's host index against its error, P1's fit"
 local pfiles=("$E/azure-conv-ep.json")
 for x in "${P[@]}"; do pfiles+=("$E/$x.json"); done
 .venv/bin/python scripts/host-index.py --fit "$S/p1/runs/azure-load60-rep0" "${pfiles[@]}"
+# Attribution (sixteenth session): the same fit with each run's own host speed given (--host-scale phases).
+"${R[@]}" calibrate "$E/azure-conv-ep.json" --fit load60 --host-scale phases >&2
+for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ep-calibration" --host-scale phases >&2; done
+echo
+echo "## Fifteenth session, attribution: the engine in its own process, P1's fit with each run's own host speed given (--host-scale phases)"
+args=()
+for l in 30 60 85; do args+=("$(band "Azure $l% (P1)" azure-conv-ep "load$l" -cal)"); done
+for l in 30 60 85; do args+=("$(band "ShareGPT $l% (P1)" sharegpt-ep "load$l" -cal)"); done
+for l in 30 60 85; do args+=("$(band "Mooncake $l% (P1)" mooncake-ep "load$l" -cal)"); done
+for l in r10.242 r20.484; do args+=("$(band "Azure, 32 cap, ${l#r} req/s (P2)" azure-conv-cap32-ep "$l" -cal)"); done
+python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
 echo "## Fifteenth session: the spread of a decode step's input preparation in every O and P run"
 local runs=() d
