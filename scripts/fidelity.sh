@@ -425,6 +425,14 @@ s15_rows() {  # SUFFIX [NAME_SUFFIX]: the fifteenth session's families' rows aga
   for l in 30 60 85; do args+=("$(band "Mooncake $l% (O1, O3)" mooncake-o$n "load$l" "$s" mooncake-o-rep1$n)"); done
   for l in 30 60 85; do args+=("$(band "Azure, 32 cap, $l% (O4)" azure-conv-cap32-o$n "load$l" "$s")"); done
 }
+ep_rows() {  # SUFFIX: the engine-process runs' rows (P1's families, P2's two rates), each against its one run
+  local s=$1 l
+  args=()
+  for l in 30 60 85; do args+=("$(band "Azure $l% (P1)" azure-conv-ep "load$l" "$s")"); done
+  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (P1)" sharegpt-ep "load$l" "$s")"); done
+  for l in 30 60 85; do args+=("$(band "Mooncake $l% (P1)" mooncake-ep "load$l" "$s")"); done
+  for l in r10.242 r20.484; do args+=("$(band "Azure, 32 cap, ${l#r} req/s (P2)" azure-conv-cap32-ep "$l" "$s")"); done
+}
 fifteenth() {
 # The fifteenth session (docs/runbook.md, "The fifteenth H200 session"): servers with --token-delivery overlap (a step's
 # tokens handed to the HTTP thread once the next step is launched), every family's capacity measured again on O1 and its
@@ -525,11 +533,7 @@ for which in "" -cal; do
   else
     echo "## Fifteenth session: the engine in its own process, calibrated on P1's Azure conv 60 %, frozen onto the rest"
   fi
-  args=()
-  for l in 30 60 85; do args+=("$(band "Azure $l% (P1)" azure-conv-ep "load$l" "$which")"); done
-  for l in 30 60 85; do args+=("$(band "ShareGPT $l% (P1)" sharegpt-ep "load$l" "$which")"); done
-  for l in 30 60 85; do args+=("$(band "Mooncake $l% (P1)" mooncake-ep "load$l" "$which")"); done
-  for l in r10.242 r20.484; do args+=("$(band "Azure, 32 cap, ${l#r} req/s (P2)" azure-conv-cap32-ep "$l" "$which")"); done
+  ep_rows "$which"
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 echo
@@ -542,11 +546,7 @@ for x in "${P[@]}"; do pfiles+=("$E/$x.json"); done
 for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ep-calibration" --host-scale phases >&2; done
 echo
 echo "## Fifteenth session, attribution: the engine in its own process, P1's fit with each run's own host speed given (--host-scale phases)"
-args=()
-for l in 30 60 85; do args+=("$(band "Azure $l% (P1)" azure-conv-ep "load$l" -cal)"); done
-for l in 30 60 85; do args+=("$(band "ShareGPT $l% (P1)" sharegpt-ep "load$l" -cal)"); done
-for l in 30 60 85; do args+=("$(band "Mooncake $l% (P1)" mooncake-ep "load$l" -cal)"); done
-for l in r10.242 r20.484; do args+=("$(band "Azure, 32 cap, ${l#r} req/s (P2)" azure-conv-cap32-ep "$l" -cal)"); done
+ep_rows -cal
 python3 scripts/fidelity-table.py --band "${args[@]}"
 echo
 echo "## Fifteenth session: the spread of a decode step's input preparation in every O and P run"

@@ -110,9 +110,14 @@ def stalls(runs: list[str]) -> int:
 SPREAD_BATCH = (9, 32)
 
 
-def quantiles(v: list[float], fmt: str) -> str:
+def quantile(v: list[float], p: float) -> float:
+    """The value at rank int(p * (n - 1)) of the sorted values (no interpolation)."""
     s = sorted(v)
-    return " / ".join(format(s[int(p * (len(s) - 1))], fmt) for p in (0.1, 0.5, 0.9))
+    return s[int(p * (len(s) - 1))]
+
+
+def quantiles(v: list[float], fmt: str) -> str:
+    return " / ".join(format(quantile(v, p), fmt) for p in (0.1, 0.5, 0.9))
 
 
 def spread(runs: list[str]) -> int:
@@ -158,7 +163,7 @@ def seconds(runs: list[str]) -> int:
         for s in sel:
             by_batch.setdefault((server, s["batch"]), []).append(s["prepare_time"])
         per_run.append((label, server, steps, sel))
-    fast = {k: sorted(v)[int(0.1 * (len(v) - 1))] for k, v in by_batch.items()}
+    fast = {k: quantile(v, 0.1) for k, v in by_batch.items()}
     print(
         f"| run | seconds with {MIN_STEPS_PER_SECOND}+ decode-only steps of {lo}-{hi} requests | slow seconds "
         "(median prepare > 1.35x the fast level) | longest slow stretch s | switches | prepare p50 ms, unchanged "

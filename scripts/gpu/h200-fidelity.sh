@@ -381,13 +381,13 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       > /tmp/vf/results/topo/cpus.txt 2>&1
     read -r E OTHERS < <(pin_plan 2) || exit 1
     echo "call42: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan.txt
-    local_rates=(--family "$AZ" --family-rates "azure=12.987,25.974,36.797" --family "$SG"
+    q_args=(--family "$AZ" --family-rates "azure=12.987,25.974,36.797" --family "$SG"
       --family-rates "sharegpt=62.229,124.458" --family "$MC" --family-requests mooncake=1600
       --family-rates "mooncake=6.585,13.17")
     WRAP=(taskset -c "$OTHERS")
-    serve_mix q1 240 "--token-delivery overlap --engine-process --engine-cpus $E" "${local_rates[@]}"
+    serve_mix q1 240 "--token-delivery overlap --engine-process --engine-cpus $E" "${q_args[@]}"
     WRAP=()
-    serve_mix q2 240 "--token-delivery overlap --engine-process" "${local_rates[@]}" ;;
+    serve_mix q2 240 "--token-delivery overlap --engine-process" "${q_args[@]}" ;;
   *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call42)" >&2; exit 2 ;;
 esac
 pack_out

@@ -508,13 +508,12 @@ def _engine_decode(
     floors = {b: min(r.kernel_ms for r in rows if r.batch == b) for b in batches}
     for (b, _k), s in dec_done:
         floors[b] = min(floors[b], s["attn_decode"].median)
-    moved = [
-        ((b, k), {**s, "attn_decode": shift_stats(s["attn_decode"], interpolate(deltas[b], k), floors[b])})
-        for (b, k), s in dec_done
-    ]
-    floored = sum(
-        1 for (b, k), s in dec_done if s["attn_decode"].median + interpolate(deltas[b], k) < floors[b]
-    )
+    moved: list[tuple[tuple[int, int], dict[str, TimeStats]]] = []
+    floored = 0
+    for (b, k), s in dec_done:
+        shift = interpolate(deltas[b], k)
+        floored += s["attn_decode"].median + shift < floors[b]
+        moved.append(((b, k), {**s, "attn_decode": shift_stats(s["attn_decode"], shift, floors[b])}))
     record = {
         "method": "attn_decode(b, kv) = kernel(b, kv) + delta_b(kv); delta_b at each anchor = "
         "step_growth(b, kv) / layers - (kernel(b, kv) - kernel(b, kv_0)); step_growth = median of paired "
