@@ -385,9 +385,9 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family-rates "sharegpt=62.229,124.458" --family "$MC" --family-requests mooncake=1600
       --family-rates "mooncake=6.585,13.17")
     WRAP=(taskset -c "$OTHERS")
-    serve_mix q1 240 "--token-delivery overlap --engine-process --engine-cpus $E" "${q_args[@]}"
+    serve_mix q1 270 "--token-delivery overlap --engine-process --engine-cpus $E" "${q_args[@]}"
     WRAP=()
-    serve_mix q2 240 "--token-delivery overlap --engine-process" "${q_args[@]}" ;;
+    serve_mix q2 270 "--token-delivery overlap --engine-process" "${q_args[@]}" ;;
   *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call42)" >&2; exit 2 ;;
 esac
 pack_out

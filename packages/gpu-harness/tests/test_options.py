@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ import torch
 
 from gpu_harness.errors import HarnessError
 from gpu_harness.model import load_hf_config
-from gpu_harness.serve.server import ServeOptions, _resolve_num_blocks, build_context
+from gpu_harness.serve.server import (
+    ServeOptions,
+    _resolve_num_blocks,
+    build_context,
+    engine_cpus,
+    pinnable_cpus,
+)
 
 
 def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
@@ -84,3 +91,15 @@ def test_engine_process_reports_the_childs_coded_error(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as info:
         build_context(opts)
     assert info.value.code == "HARNESS_BAD_WEIGHTS" and str(tmp_path) in str(info.value)
+
+
+def test_engine_cpus_may_name_a_cpu_outside_the_servers_own_affinity() -> None:
+    # call 42's layout: the server under `taskset -c OTHERS`, its engine thread on a CPU kept out of OTHERS.
+    online = sorted(pinnable_cpus())
+    assert len(online) >= 2, f"needs two online CPUs, found {online}"
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {online[0]})
+    try:
+        assert engine_cpus(tiny_options(engine_cpus=str(online[-1]))) == {online[-1]}
+    finally:
+        os.sched_setaffinity(0, before)

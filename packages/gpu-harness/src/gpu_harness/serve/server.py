@@ -133,6 +133,20 @@ def build_engine(opts: ServeOptions, model: torch.nn.Module, timeline: Timeline,
     raise HarnessError("HARNESS_BAD_FLAG", f"--engine {opts.engine!r}: expected lean or hf-cb")
 
 
+def pinnable_cpus() -> set[int]:
+    """The CPUs the engine thread may pin itself to: every online CPU, not only this process's own affinity (a
+    server started under `taskset -c OTHERS` still pins its engine thread to a CPU kept out of OTHERS)."""
+    allowed = set(os.sched_getaffinity(0))
+    try:
+        text = Path("/sys/devices/system/cpu/online").read_text().strip()
+    except OSError:
+        return allowed
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        allowed |= set(range(int(lo), int(hi or lo) + 1))
+    return allowed
+
+
 def engine_cpus(opts: ServeOptions) -> set[int] | None:
     """--engine-cpus as a set of CPU numbers (None when not given); each must be one this process may use."""
     if opts.engine_cpus is None:
@@ -144,7 +158,7 @@ def engine_cpus(opts: ServeOptions) -> set[int] | None:
             "HARNESS_BAD_FLAG",
             f"--engine-cpus {opts.engine_cpus!r}: expected CPU numbers separated by commas (e.g. 3 or 2,3)",
         ) from None
-    allowed = os.sched_getaffinity(0)
+    allowed = pinnable_cpus()
     if not cpus <= allowed:
         raise HarnessError(
             "HARNESS_BAD_FLAG",
