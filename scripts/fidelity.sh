@@ -20,7 +20,9 @@
 # fourteenth's (a fifth start, runs-s14/, the inter-step gap, the decode step's growth with KV, two other profiles
 # under the four-start fit, the demo on two more servers; about 45 minutes), `--fourteenth` alone; the fifteenth's (servers
 # with --token-delivery overlap, runs-s15/, and with the engine in its own process: every family's capacity and loads
-# again, calibrated on their own Azure 60 %; about 25 minutes), `--fifteenth` alone.
+# again, calibrated on their own Azure 60 %; about 25 minutes), `--fifteenth` alone; the seventeenth's (the engine's step loop
+# pinned to a CPU of its own on three machines, runs-s17/: one run's fit frozen onto every other start, workload and the
+# 32-request cap, blind and with each run's in-band host probe; about 15 minutes), `--seventeenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -36,6 +38,7 @@ TWELFTH_ONLY=
 THIRTEENTH_ONLY=
 FOURTEENTH_ONLY=
 FIFTEENTH_ONLY=
+SEVENTEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -48,7 +51,8 @@ case "${2:-}" in
   --thirteenth) THIRTEENTH_ONLY=1 ;;
   --fourteenth) FOURTEENTH_ONLY=1 ;;
   --fifteenth) FIFTEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth or --fifteenth)" >&2; exit 2 ;;
+  --seventeenth) SEVENTEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth or --seventeenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -557,6 +561,83 @@ echo
 echo "## Fifteenth session: the two speeds in time, every O and P run (second by second)"
 .venv/bin/python scripts/step-phases.py --seconds "${runs[@]}"
 }
+# The seventeenth session's experiments (calls 42-44): Q1, Q3, Q5 are three starts on three machines of one server (the
+# engine in its own process, --token-delivery overlap, its step loop pinned to CPU 2 and everything else kept off it),
+# Q4 and Q6 the same with a 32-request cap, Q2 the same server unpinned on Q1's machine.
+S17_REST=(azure-conv-q3 azure-conv-q5 sharegpt-q1 sharegpt-q3 sharegpt-q5 mooncake-q1 mooncake-q3 azure-conv-cap32-q4
+  azure-conv-cap32-q6 azure-conv-q2 sharegpt-q2 mooncake-q2)
+s17_rows() {  # SUFFIX MODE: MODE "repeats": each load against the pinned starts that ran it; "own": each run alone
+  local s=$1 mode=$2 l q
+  args=()
+  if [[ $mode == repeats ]]; then
+    for l in 30 60 85; do args+=("$(band "Azure $l% (Q1, Q3, Q5)" azure-conv-q1 "load$l" "$s" azure-conv-q3 azure-conv-q5)"); done
+    for l in 30 60; do args+=("$(band "ShareGPT $l% (Q1, Q3, Q5)" sharegpt-q1 "load$l" "$s" sharegpt-q3 sharegpt-q5)"); done
+    args+=("$(band "Mooncake 30% (Q1, Q3)" mooncake-q1 load30 "$s" mooncake-q3)")
+    args+=("$(band "Azure, 32 cap, 30% (Q4)" azure-conv-cap32-q4 load30 "$s")")
+    args+=("$(band "Azure, 32 cap, 60% (Q4, Q6)" azure-conv-cap32-q4 load60 "$s" azure-conv-cap32-q6)")
+    args+=("$(band "Azure, 32 cap, 85% (Q6)" azure-conv-cap32-q6 load85 "$s")")
+    return
+  fi
+  for q in q1 q3 q5; do
+    for l in 30 60 85; do args+=("$(band "Azure $l% (${q^^})" "azure-conv-$q" "load$l" "$s")"); done
+  done
+  for q in q1 q3 q5; do
+    for l in 30 60; do args+=("$(band "ShareGPT $l% (${q^^})" "sharegpt-$q" "load$l" "$s")"); done
+  done
+  for q in q1 q3; do args+=("$(band "Mooncake 30% (${q^^})" "mooncake-$q" load30 "$s")"); done
+  for l in 30 60; do args+=("$(band "Azure, 32 cap, $l% (Q4)" azure-conv-cap32-q4 "load$l" "$s")"); done
+  for l in 60 85; do args+=("$(band "Azure, 32 cap, $l% (Q6)" azure-conv-cap32-q6 "load$l" "$s")"); done
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Q2, unpinned)" azure-conv-q2 "load$l" "$s")"); done
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (Q2, unpinned)" sharegpt-q2 "load$l" "$s")"); done
+  args+=("$(band "Mooncake 30% (Q2, unpinned)" mooncake-q2 load30 "$s")")
+}
+seventeenth() {
+# The seventeenth session (docs/runbook.md, "The seventeenth H200 session"): does a step loop with a CPU of its own keep
+# one speed (step phases, second by second), and how far does one run's calibration carry: fitted on Q1's Azure conv
+# 60 % alone and frozen onto every other load, start, workload and the 32-request cap, blind and then with each run's
+# host speed from its in-band probe (runner calibrate --host-scale probe).
+unpack_runs s17
+local S=tmp/h200-runs-s17 runs=() d x hs
+echo
+echo "## Seventeenth session: the two speeds in time, the step loop pinned (Q1, Q3-Q6) and not (Q2), second by second"
+for d in "$S"/q[1-6]/runs/*-rep*; do runs+=("$(basename "$(dirname "$(dirname "$d")")") $(basename "$d")=$d"); done
+.venv/bin/python scripts/step-phases.py --seconds "${runs[@]}"
+echo
+echo "## Seventeenth session: the in-band host probe beside the input preparation it reads, every Q run"
+.venv/bin/python scripts/step-phases.py --spread "${runs[@]}"
+for x in azure-conv-q1 "${S17_REST[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Seventeenth session (pinned step loop, Q1, Q3-Q6): uncalibrated, against every start"
+s17_rows "" repeats
+python3 scripts/fidelity-table.py --band "${args[@]}"
+for hs in "" probe; do
+  "${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 ${hs:+--host-scale $hs} >&2
+  for x in "${S17_REST[@]}"; do
+    "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" ${hs:+--host-scale $hs} >&2
+  done
+  echo
+  if [[ -z $hs ]]; then
+    echo "## Seventeenth session: calibrated on Q1's Azure conv 60 % alone, frozen onto the rest (blind), against every start"
+    s17_rows -cal repeats
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+    echo
+    echo "## Seventeenth session: the same blind calibration, each run alone"
+  else
+    echo "## Seventeenth session: calibrated on Q1's Azure conv 60 % alone, frozen onto the rest, each run's host speed from its in-band probe (--host-scale probe), each run alone"
+  fi
+  s17_rows -cal own
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+echo
+echo "## Seventeenth session: each run's host scale (--host-scale probe: its probe level over the fit's)"
+echo "| experiment | load | steps | host scale |"
+echo "|---|---|---|---|"
+for x in azure-conv-q1 "${S17_REST[@]}"; do
+  d="$C/$x-prediction"
+  if [[ $x == azure-conv-q1 ]]; then d="$C/$x-calibration"; fi
+  sed -n '/^| load | steps | host scale/,/^$/p' "$d/calibration.md" | grep '^| load[0-9]' | sed "s/^| /| $x | /"
+done
+}
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
   shift 4
@@ -572,6 +653,7 @@ if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
 if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
 if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
 if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
+if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

@@ -122,6 +122,13 @@
 #          taskset) and server Q2 (the same flags unpinned: P1's server), each at O1's rates: Azure conv 30 / 60 / 85
 #          %, ShareGPT and Mooncake 30 / 60 %. iterations.csv's host_probe_time then reads the CPU's speed per step
 #          (scripts/step-phases.py --spread).
+# The seventeenth session's call (call 42 ran: the pinned step loop, Q1, halves the slow share of the unpinned Q2 but
+# keeps two speeds; calibrated on its own Azure 60 %, Q1 is within 5 % in 15 of 24 cells):
+#   call43: on another machine, the same pinned layout as call 42: server Q3 (Q1's flags, a second start) at O1's rates
+#          (Azure conv 30 / 60 / 85 %, ShareGPT and Mooncake 30 / 60 %; runs named rep1), then Q4 (the same, 32-request
+#          cap: a configuration the fit never saw) serving Azure conv at O4's rates (10.242 / 20.484 / 29.019 req/s).
+#   call44: on a third machine, the same layout: server Q5 (Q1's flags, a third start) at O1's Azure conv and ShareGPT
+#          rates (runs named rep2), then Q6 (Q4's flags, a second start) serving Azure conv at O4's 60 / 85 % (rep1).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -213,7 +220,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -388,7 +395,30 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     serve_mix q1 270 "--token-delivery overlap --engine-process --engine-cpus $E" "${q_args[@]}"
     WRAP=()
     serve_mix q2 270 "--token-delivery overlap --engine-process" "${q_args[@]}" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call42)" >&2; exit 2 ;;
+  call43)
+    mkdir -p /tmp/vf/results/topo
+    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
+      > /tmp/vf/results/topo/cpus-call43.txt 2>&1
+    read -r E OTHERS < <(pin_plan 2) || exit 1
+    echo "call43: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan-call43.txt
+    WRAP=(taskset -c "$OTHERS")
+    serve_mix q3 290 "--token-delivery overlap --engine-process --engine-cpus $E" --family "$AZ" \
+      --family-rates "azure=12.987,25.974,36.797" --family "$SG" --family-rates "sharegpt=62.229,124.458" --family "$MC" \
+      --family-requests mooncake=1600 --family-rates "mooncake=6.585,13.17" --rep-offset 1
+    serve_mix q4 160 "--token-delivery overlap --engine-process --engine-cpus $E --max-batch-size 32" --family "$AZ" \
+      --family-rates "azure=10.242,20.484,29.019" ;;
+  call44)
+    mkdir -p /tmp/vf/results/topo
+    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
+      > /tmp/vf/results/topo/cpus-call44.txt 2>&1
+    read -r E OTHERS < <(pin_plan 2) || exit 1
+    echo "call44: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan-call44.txt
+    WRAP=(taskset -c "$OTHERS")
+    serve_mix q5 200 "--token-delivery overlap --engine-process --engine-cpus $E" --family "$AZ" \
+      --family-rates "azure=12.987,25.974,36.797" --family "$SG" --family-rates "sharegpt=62.229,124.458" --rep-offset 2
+    serve_mix q6 140 "--token-delivery overlap --engine-process --engine-cpus $E --max-batch-size 32" --family "$AZ" \
+      --family-rates "azure=20.484,29.019" --rep-offset 1 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call44)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
