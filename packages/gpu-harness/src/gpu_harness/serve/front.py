@@ -23,7 +23,8 @@ CALLS = ("stats", "iterations", "tokens", "run", "flush", "reset")
 def engine_call(
     what: str, engine: Engine, timeline: Timeline, run_info: dict[str, Any], log_dir: str | None
 ) -> Any:
-    """Answer one of CALLS where the engine lives ("stats" must run on the engine's thread, between steps)."""
+    """Answer one of CALLS where the engine lives, on the engine thread between steps (where a step's row and
+    its tokens are both recorded)."""
     if what == "stats":
         return {
             "kv_tokens_in_use": engine.kv_tokens_in_use(),
@@ -117,12 +118,11 @@ class InProcessFront:
             loop.call_soon_threadsafe(fn, arg)
 
     async def call(self, what: str, log_dir: str | None = None) -> Any:
-        if what == "stats":
-            fut = self.driver.query(
-                lambda: engine_call(what, self.engine, self.timeline, self.run_info, log_dir)
-            )
-            return await asyncio.wrap_future(fut)
-        return engine_call(what, self.engine, self.timeline, self.run_info, log_dir)
+        # Every call runs on the engine thread between steps: with per-token delivery a request's last token
+        # (and its [DONE]) can reach the client while its step is still being recorded, so a timeline read
+        # from this thread could miss that step's row.
+        fut = self.driver.query(lambda: engine_call(what, self.engine, self.timeline, self.run_info, log_dir))
+        return await asyncio.wrap_future(fut)
 
     @property
     def last_error(self) -> str | None:
