@@ -192,6 +192,18 @@ if not others:
 print(e, ",".join(map(str, others)))
 PY
 }
+# Calls 42-44: the machine's CPU topology into results/topo/cpus[SUFFIX].txt, then E (the engine's CPU, 2) and OTHERS
+# from pin_plan, the plan into results/topo/plan[SUFFIX].txt, and WRAP set to keep serve_mix off E.
+# Usage: pin_setup CALL [SUFFIX]
+pin_setup() {
+  local call=$1 suffix=${2:-}
+  mkdir -p /tmp/vf/results/topo
+  { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
+    > "/tmp/vf/results/topo/cpus$suffix.txt" 2>&1
+  read -r E OTHERS < <(pin_plan 2) || exit 1
+  echo "$call: engine step loop on CPU $E; everything else on $OTHERS" | tee "/tmp/vf/results/topo/plan$suffix.txt"
+  WRAP=(taskset -c "$OTHERS")
+}
 # One server start NAME (results/NAME) with SERVER_ARGS (after --max-model-len 4608 --token-delivery per-step) under a
 # LIMIT-second timeout, the rest passed to gpu_half.py. Usage: serve_mix NAME LIMIT SERVER_ARGS [GPU_HALF_ARGS...]
 serve_mix() {
@@ -383,37 +395,22 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     serve_mix p2 135 "--token-delivery overlap --engine-process --max-batch-size 32" --family "$AZ" \
       --family-rates "azure=10.242,20.484,29.019" ;;
   call42)
-    mkdir -p /tmp/vf/results/topo
-    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
-      > /tmp/vf/results/topo/cpus.txt 2>&1
-    read -r E OTHERS < <(pin_plan 2) || exit 1
-    echo "call42: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan.txt
+    pin_setup call42 ""
     q_args=(--family "$AZ" --family-rates "azure=12.987,25.974,36.797" --family "$SG"
       --family-rates "sharegpt=62.229,124.458" --family "$MC" --family-requests mooncake=1600
       --family-rates "mooncake=6.585,13.17")
-    WRAP=(taskset -c "$OTHERS")
     serve_mix q1 270 "--token-delivery overlap --engine-process --engine-cpus $E" "${q_args[@]}"
     WRAP=()
     serve_mix q2 270 "--token-delivery overlap --engine-process" "${q_args[@]}" ;;
   call43)
-    mkdir -p /tmp/vf/results/topo
-    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
-      > /tmp/vf/results/topo/cpus-call43.txt 2>&1
-    read -r E OTHERS < <(pin_plan 2) || exit 1
-    echo "call43: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan-call43.txt
-    WRAP=(taskset -c "$OTHERS")
+    pin_setup call43 "-call43"
     serve_mix q3 290 "--token-delivery overlap --engine-process --engine-cpus $E" --family "$AZ" \
       --family-rates "azure=12.987,25.974,36.797" --family "$SG" --family-rates "sharegpt=62.229,124.458" --family "$MC" \
       --family-requests mooncake=1600 --family-rates "mooncake=6.585,13.17" --rep-offset 1
     serve_mix q4 160 "--token-delivery overlap --engine-process --engine-cpus $E --max-batch-size 32" --family "$AZ" \
       --family-rates "azure=10.242,20.484,29.019" ;;
   call44)
-    mkdir -p /tmp/vf/results/topo
-    { lscpu; echo; grep -H . /sys/devices/system/cpu/cpu*/topology/thread_siblings_list; nproc; } \
-      > /tmp/vf/results/topo/cpus-call44.txt 2>&1
-    read -r E OTHERS < <(pin_plan 2) || exit 1
-    echo "call44: engine step loop on CPU $E; everything else on $OTHERS" | tee /tmp/vf/results/topo/plan-call44.txt
-    WRAP=(taskset -c "$OTHERS")
+    pin_setup call44 "-call44"
     serve_mix q5 200 "--token-delivery overlap --engine-process --engine-cpus $E" --family "$AZ" \
       --family-rates "azure=12.987,25.974,36.797" --family "$SG" --family-rates "sharegpt=62.229,124.458" --rep-offset 2
     serve_mix q6 140 "--token-delivery overlap --engine-process --engine-cpus $E --max-batch-size 32" --family "$AZ" \

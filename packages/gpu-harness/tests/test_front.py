@@ -10,27 +10,15 @@ import time
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from serving import served, tiny_options
 
-from gpu_harness.serve.app import build_app
-from gpu_harness.serve.server import ServeOptions, build_context
+from gpu_harness.serve.server import build_context
 
 
 def test_iterations_read_after_done_hold_the_last_step() -> None:
     # Per-token delivery hands a step's last token (and the request's [DONE]) to the HTTP loop before the
     # engine thread records the step. Recording is slowed here so that the GET below lands in that window.
-    opts = ServeOptions(
-        model_config="qwen3-tiny",
-        device="cpu",
-        dtype="float32",
-        seed=3,
-        token_delivery="per-token",
-        max_batch_size=2,
-        max_model_len=64,
-        warmup=False,
-        threads=1,
-    )
-    ctx = build_context(opts)
+    ctx = build_context(tiny_options(seed=3, token_delivery="per-token"))
     timeline = ctx.front.timeline
     record = timeline.record_iteration
 
@@ -42,21 +30,12 @@ def test_iterations_read_after_done_hold_the_last_step() -> None:
     max_tokens = 3
 
     async def go() -> tuple[list[str], str]:
-        runner = web.AppRunner(build_app(ctx), handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}"
-        try:
-            async with aiohttp.ClientSession() as s:
-                body = {"prompt": [1, 2, 3, 4], "max_tokens": max_tokens, "ignore_eos": True, "stream": True}
-                async with s.post(f"{url}/v1/completions", json=body) as r:
-                    lines = [ln.decode().strip() for ln in [x async for x in r.content] if ln.strip()]
-                async with s.get(f"{url}/v1/engine/iterations") as r:
-                    return lines, await r.text()
-        finally:
-            await runner.cleanup()
+        async with served(ctx) as url, aiohttp.ClientSession() as s:
+            body = {"prompt": [1, 2, 3, 4], "max_tokens": max_tokens, "ignore_eos": True, "stream": True}
+            async with s.post(f"{url}/v1/completions", json=body) as r:
+                lines = [ln.decode().strip() for ln in [x async for x in r.content] if ln.strip()]
+            async with s.get(f"{url}/v1/engine/iterations") as r:
+                return lines, await r.text()
 
     try:
         lines, iterations = asyncio.run(go())

@@ -8,12 +8,11 @@ import json
 
 import aiohttp
 import torch
-from aiohttp import web
+from serving import served
 
 from gpu_harness.engine.base import EngineRequest
 from gpu_harness.engine.hf_cb import HfCbEngine
 from gpu_harness.model import build_model
-from gpu_harness.serve.app import build_app
 from gpu_harness.serve.server import ServeOptions, build_context
 from gpu_harness.timeline import Timeline
 
@@ -88,19 +87,11 @@ def test_hf_cb_serves_a_stream_over_loopback_http() -> None:
     ctx = build_context(opts)
 
     async def go() -> list[str]:
-        runner = web.AppRunner(build_app(ctx), handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            async with aiohttp.ClientSession() as s:
-                body = {"prompt": [1, 2, 3], "max_tokens": 5, "ignore_eos": True, "stream": True}
-                async with s.post(f"http://{host}:{port}/v1/completions", json=body) as r:
-                    assert r.status == 200
-                    return [ln.decode().strip() for ln in [x async for x in r.content] if ln.strip()]
-        finally:
-            await runner.cleanup()
+        async with served(ctx) as url, aiohttp.ClientSession() as s:
+            body = {"prompt": [1, 2, 3], "max_tokens": 5, "ignore_eos": True, "stream": True}
+            async with s.post(f"{url}/v1/completions", json=body) as r:
+                assert r.status == 200
+                return [ln.decode().strip() for ln in [x async for x in r.content] if ln.strip()]
 
     try:
         lines = asyncio.run(go())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from serving import tiny_options
 
 from gpu_harness.errors import HarnessError
 from gpu_harness.model import load_hf_config
@@ -32,22 +33,6 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
     opts.num_blocks, opts.kv_memory_fraction = None, 1.5
     with pytest.raises(HarnessError, match="--kv-memory-fraction"):
         _resolve_num_blocks(opts, config, torch.device("cpu"))
-
-
-def tiny_options(**change: object) -> ServeOptions:
-    """Serve options for the tiny config on CPU, no warm-up, with `change` applied."""
-    opts = ServeOptions(
-        model_config="qwen3-tiny",
-        device="cpu",
-        dtype="float32",
-        warmup=False,
-        threads=1,
-        max_model_len=64,
-        max_batch_size=2,
-    )
-    for k, v in change.items():
-        setattr(opts, k, v)
-    return opts
 
 
 @pytest.mark.parametrize(
