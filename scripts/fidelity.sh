@@ -637,6 +637,19 @@ for x in azure-conv-q1 "${S17_REST[@]}"; do
   if [[ $x == azure-conv-q1 ]]; then d="$C/$x-calibration"; fi
   sed -n '/^| load | steps | host scale/,/^$/p' "$d/calibration.md" | grep '^| load[0-9]' | sed "s/^| /| $x | /"
 done
+echo
+echo "## Seventeenth session: each TTFT split at the step that made the first token (the probe-conditioned prediction)"
+local V=tmp/vidur_runs l
+args=()
+for q in q1 q3 q5; do
+  for l in 30:62.229 60:124.458; do
+    args+=("ShareGPT ${l%%:*} % (${q^^})=$(ls -d "$S/$q/runs/sharegpt-r${l#*:}-rep"*),$V/sharegpt-$q-load${l%%:*}-cal")
+  done
+done
+for l in 30:12.987 60:25.974 85:36.797; do
+  args+=("Azure ${l%%:*} % (Q1)=$(ls -d "$S/q1/runs/azure-r${l#*:}-rep"*),$V/azure-conv-q1-load${l%%:*}-cal")
+done
+.venv/bin/python scripts/ttft-split.py "${args[@]}"
 }
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"
