@@ -651,25 +651,13 @@ for l in 30:12.987 60:25.974 85:36.797; do
 done
 .venv/bin/python scripts/ttft-split.py "${args[@]}"
 echo
-echo "## Seventeenth session: an admission delay that grows with the front's backlog, tried on the probe-conditioned prediction"
-local rep
-args=()
-for q in q1:0 q3:1 q5:2 q2:0; do
-  rep=${q#*:} q=${q%%:*}
-  for l in 30:12.987 60:25.974 85:36.797; do
-    args+=("Azure ${l%%:*} % (${q^^})=$S/$q/runs/azure-r${l#*:}-rep$rep,$V/azure-conv-$q-load${l%%:*}-cal")
-  done
-  for l in 30:62.229 60:124.458; do
-    args+=("ShareGPT ${l%%:*} % (${q^^})=$S/$q/runs/sharegpt-r${l#*:}-rep$rep,$V/sharegpt-$q-load${l%%:*}-cal")
-  done
+echo "## Seventeenth session: the same probe-conditioned prediction with the admission delay grown by the front's backlog (--admission-backlog), each run alone"
+"${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 --host-scale probe --admission-backlog >&2
+for x in "${S17_REST[@]}"; do
+  "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
 done
-args+=("Mooncake 30 % (Q1)=$S/q1/runs/mooncake-r6.585-rep0,$V/mooncake-q1-load30-cal")
-args+=("Mooncake 30 % (Q3)=$S/q3/runs/mooncake-r6.585-rep1,$V/mooncake-q3-load30-cal")
-args+=("32 cap 30 % (Q4)=$S/q4/runs/azure-r10.242-rep0,$V/azure-conv-cap32-q4-load30-cal")
-args+=("32 cap 60 % (Q4)=$S/q4/runs/azure-r20.484-rep0,$V/azure-conv-cap32-q4-load60-cal")
-args+=("32 cap 60 % (Q6)=$S/q6/runs/azure-r20.484-rep1,$V/azure-conv-cap32-q6-load60-cal")
-args+=("32 cap 85 % (Q6)=$S/q6/runs/azure-r29.019-rep1,$V/azure-conv-cap32-q6-load85-cal")
-.venv/bin/python scripts/admission-backlog.py --fit "$S/q1/runs/azure-r25.974-rep0" "${args[@]}"
+s17_rows -cal own
+python3 scripts/fidelity-table.py --band "${args[@]}"
 }
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"

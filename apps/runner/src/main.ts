@@ -388,9 +388,13 @@ function buildProgram(): Command {
         "simulate each load with the table's host phases (schedule, prepare, process) x its real run's host speed over the fit's: probe = the in-band host probe (iterations.csv host_probe_time; a prediction conditioned on the host's speed), phases = the run's own measured host phases (attribution, not a prediction); with --frozen, the reference its calibration recorded",
       ).choices(["probe", "phases"]),
     )
+    .option(
+      "--admission-backlog",
+      "make the admission delay grow with the server front's backlog: the front as one worker serving every token at a per-token time fitted on the fit runs' delivery delays; each request's admission delay is the fitted constant less the fit runs' mean backlog plus the backlog at its arrival in the simulation (with --frozen: as its calibration recorded)",
+    )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -410,6 +414,7 @@ function buildProgram(): Command {
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,
+        ...(o.admissionBacklog === true ? { admissionBacklog: true } : {}),
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
         signal: interruptSignal(),

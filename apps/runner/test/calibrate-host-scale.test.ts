@@ -3,7 +3,8 @@
  * family (server O4's committed H200 runs, which carry every step's phases but not yet the in-band host probe), the
  * real Vidur, the real comparator. With `phases` each load is simulated with the table's host phases x its real
  * run's host speed over the fit's; `probe` must refuse these runs by name; a frozen calibration only takes the source
- * it was made with.
+ * it was made with. The `phases` run also takes `--admission-backlog` (the front's per-token time and mean backlog
+ * recorded with the delivery delay), which needs the admission delay.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -57,10 +58,12 @@ let exp: string;
 let phases: CliResult;
 let probe: CliResult;
 let frozenProbe: CliResult;
+let backlogWithout: CliResult;
 beforeAll(async () => {
   removeOutputs();
   exp = experimentFile();
-  phases = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "phases"]);
+  backlogWithout = await runCli(["calibrate", exp, "--fit", "load30", "--admission-backlog", "--no-admission-delay"]);
+  phases = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "phases", "--admission-backlog"]);
   probe = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "probe"]);
   frozenProbe = await runCli(["calibrate", exp, "--frozen", calDir, "--host-scale", "probe"]);
 }, 600_000);
@@ -100,6 +103,23 @@ describe("runner calibrate --host-scale", () => {
     expect(md).toContain("Host scale (--host-scale phases)");
     expect(md).toContain("attribution (what is left once the host's speed is known), not a prediction");
     expect(md).toMatch(/\| load60 \| \d+ \| \d\.\d{4} \|/);
+  });
+
+  it("--admission-backlog: records the front's per-token time and mean backlog, and needs the admission delay", () => {
+    expect(backlogWithout.code).toBe(2);
+    expect(backlogWithout.stderr).toContain("--admission-backlog: needs the delivery and admission delays");
+    const cal = JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8"));
+    const d = cal.delivery_delay as { admissionS: number; frontSPerToken: number; admissionBacklogMeanS: number };
+    expect(d.frontSPerToken).toBeGreaterThanOrEqual(10e-6);
+    expect(d.frontSPerToken).toBeLessThanOrEqual(70e-6);
+    expect(d.admissionBacklogMeanS).toBeGreaterThanOrEqual(0);
+    expect(d.admissionBacklogMeanS).toBeLessThan(d.admissionS + 0.01);
+    // The simulations were given it: each run's manifest holds the same delivery delay.
+    for (const load of LOADS) {
+      const run = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}-cal`, "run.json"), "utf8"));
+      expect(run.config.delivery_delay.frontSPerToken).toBe(d.frontSPerToken);
+    }
+    expect(phases.stderr).toContain("plus each request's front backlog at its arrival (--admission-backlog");
   });
 
   it("probe: refuses runs recorded before the in-band probe, naming the flag and the fit's runs", () => {

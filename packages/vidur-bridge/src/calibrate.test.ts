@@ -6,6 +6,9 @@ import { readIterations, writeIterations, writeRequestMetrics } from "@vf/metric
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   deriveAdmissionDelay,
+  fitFrontWorker,
+  frontBacklog,
+  frontWorkerDone,
   deriveCpuOverheads,
   deriveDeliveryDelay,
   fitLine,
@@ -796,6 +799,29 @@ describe("foldInterStepGaps", () => {
     const [r, m] = [await readIterations(join(dir, "real", "iterations.csv")), await readIterations(join(dir, "sim", "iterations.csv"))];
     const { interStepGap: _, ...rest } = on;
     expect(rest).toEqual(deriveCpuOverheads(foldInterStepGaps(r).steps, m, { minStepsPerBin: 1, jitter: false }));
+  });
+});
+
+describe("the front as one worker (--admission-backlog)", () => {
+  it("queues tokens in emit order and reads its backlog at any time", () => {
+    // Three tokens at 0 and one at 10 ms, 2 ms each: done at 2, 4, 6 and 12 ms.
+    const emit = [0, 0, 0, 0.01];
+    const done = frontWorkerDone(emit, 0.002);
+    for (const [i, want] of [0.002, 0.004, 0.006, 0.012].entries()) expect(done[i]).toBeCloseTo(want, 12);
+    const backlog = frontBacklog(emit, 0.002, [-0.001, 0, 0.001, 0.007, 0.01, 0.011]);
+    for (const [i, want] of [0, 0.006, 0.005, 0, 0.002, 0.001].entries()) expect(backlog[i]).toBeCloseTo(want, 12);
+  });
+
+  it("fits the per-token time and the fixed latency that made a run's delays", () => {
+    // Bursts of 30 tokens every 3 ms (a step's tokens), served at 40 us each plus 0.8 ms: the fit finds both.
+    const emitS: number[] = [];
+    for (let step = 0; step < 200; step++) for (let k = 0; k < 30; k++) emitS.push(step * 0.003);
+    const done = frontWorkerDone(emitS, 40e-6);
+    const delayS = done.map((d, i) => d - emitS[i]! + 0.8e-3);
+    const fit = fitFrontWorker([{ emitS, delayS }]);
+    expect(fit.perTokenS).toBeCloseTo(40e-6, 7);
+    expect(fit.latencyS).toBeCloseTo(0.8e-3, 5);
+    expect(() => fitFrontWorker([{ emitS: [], delayS: [] }])).toThrow(/needs tokens with both engine and client times/);
   });
 });
 

@@ -996,6 +996,14 @@ export interface DeliveryDelayTable {
   /** Requests the admission delay was read from, and the share of them whose interval holds it. */
   admissionRequests?: number;
   admissionConsistent?: number;
+  /**
+   * `--admission-backlog` (frontWorker): the server's front as one worker serving every token at this many seconds,
+   * in the engine's emit order; a request's admission delay is then `admissionS - admissionBacklogMeanS` plus the
+   * worker's backlog at its arrival. Absent: the constant admissionS.
+   */
+  frontSPerToken?: number;
+  /** The worker's mean backlog at the fit runs' arrivals (s), which admissionS already holds. */
+  admissionBacklogMeanS?: number;
 }
 
 /** Linear interpolation over sorted knots, clamped at the ends. */
@@ -1148,10 +1156,74 @@ export function deriveAdmissionDelay(
 }
 
 /**
+ * Finish times of one worker serving tokens in emit order (`emitS` sorted ascending), `perTokenS` each: the server's
+ * front (its one thread parses requests and writes every token's SSE event) as a queue.
+ */
+export function frontWorkerDone(emitS: readonly number[], perTokenS: number): number[] {
+  const done: number[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for (const t of emitS) {
+    last = Math.max(t, last) + perTokenS;
+    done.push(last);
+  }
+  return done;
+}
+
+/** The worker's remaining work (s) at each time of `atS`, its tokens emitted at `emitS` (sorted ascending). */
+export function frontBacklog(emitS: readonly number[], perTokenS: number, atS: readonly number[]): number[] {
+  const done = frontWorkerDone(emitS, perTokenS);
+  return atS.map((t) => {
+    // The last token emitted at or before t (binary search).
+    let lo = 0;
+    let hi = emitS.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (emitS[mid]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? 0 : Math.max(0, done[lo - 1]! - t);
+  });
+}
+
+/**
+ * The front's per-token time from real runs' delivery delays (client receive - engine emit, every token): the
+ * worker model plus a fixed latency, on a grid (10-70 us a token by 2.5, 0.2-1.6 ms fixed by 0.02), matching the
+ * pooled delays' P50 and P90 (sum of their relative misses). Each run is queued on its own.
+ */
+export function fitFrontWorker(runs: readonly { emitS: number[]; delayS: number[] }[]): { perTokenS: number; latencyS: number } {
+  const ordered = runs.map((r) => {
+    const idx = r.emitS.map((_, i) => i).sort((a, b) => r.emitS[a]! - r.emitS[b]!);
+    return { emitS: idx.map((i) => r.emitS[i]!), delayS: idx.map((i) => r.delayS[i]!) };
+  });
+  const all = ordered.flatMap((r) => r.delayS).sort((a, b) => a - b);
+  if (all.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "the front's per-token time needs tokens with both engine and client times (got none)");
+  const p50 = quantileSorted(all, 0.5);
+  const p90 = quantileSorted(all, 0.9);
+  let best = { err: Number.POSITIVE_INFINITY, perTokenS: 0, latencyS: 0 };
+  for (let k = 0; k < 24; k++) {
+    const perTokenS = 10e-6 + k * 2.5e-6;
+    const queued = ordered.flatMap((r) => frontWorkerDone(r.emitS, perTokenS).map((d, i) => d - r.emitS[i]!)).sort((a, b) => a - b);
+    const q50 = quantileSorted(queued, 0.5);
+    const q90 = quantileSorted(queued, 0.9);
+    for (let j = 0; j < 70; j++) {
+      const latencyS = 0.2e-3 + j * 0.02e-3;
+      const err = Math.abs(q50 + latencyS - p50) / p50 + Math.abs(q90 + latencyS - p90) / p90;
+      if (err < best.err) best = { err, perTokenS, latencyS };
+    }
+  }
+  return { perTokenS: best.perTokenS, latencyS: best.latencyS };
+}
+
+/**
  * deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv;
  * with `admissionMaxPromptTokens`, their admission delay too (deriveAdmissionDelay; request_metrics.csv as well).
  */
-export async function deliveryDelayFromRuns(realDirs: readonly string[], extendToBatchSize?: number, admissionMaxPromptTokens?: number): Promise<DeliveryDelayTable> {
+export async function deliveryDelayFromRuns(
+  realDirs: readonly string[],
+  extendToBatchSize?: number,
+  admissionMaxPromptTokens?: number,
+  admissionBacklog = false,
+): Promise<DeliveryDelayTable> {
   const runs = [];
   for (const dir of realDirs) {
     const path = (f: string) => join(dir, f);
@@ -1178,7 +1250,29 @@ export async function deliveryDelayFromRuns(realDirs: readonly string[], extendT
     })),
     admissionMaxPromptTokens,
   );
-  return { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
+  const withAdmission = { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
+  if (!admissionBacklog) return withAdmission;
+  // --admission-backlog: the front's per-token time from the fit runs' delivery delays, and its mean backlog at their
+  // arrivals (which the constant already holds).
+  const queued = runs.map((run) => {
+    const emitS: number[] = [];
+    const delayS: number[] = [];
+    for (const [id, engineTimes] of run.engine) {
+      const clientTimes = run.client.get(id) ?? [];
+      for (let k = 0; k < Math.min(engineTimes.length, clientTimes.length); k++) {
+        emitS.push(engineTimes[k]!);
+        delayS.push(clientTimes[k]! - engineTimes[k]!);
+      }
+    }
+    return { emitS, delayS };
+  });
+  const { perTokenS } = fitFrontWorker(queued);
+  const backlogs = runs.flatMap((run) => {
+    const emitS = [...run.engine.values()].flat().sort((a, b) => a - b);
+    return frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at));
+  });
+  const admissionBacklogMeanS = backlogs.length === 0 ? 0 : backlogs.reduce((a, b) => a + b, 0) / backlogs.length;
+  return { ...withAdmission, frontSPerToken: perTokenS, admissionBacklogMeanS };
 }
 
 /**

@@ -9,6 +9,9 @@ export type { VidurArgsInput } from "./args.js";
  */
 export {
   deliveryDelayFromRuns,
+  fitFrontWorker,
+  frontBacklog,
+  frontWorkerDone,
   deriveAdmissionDelay,
   deriveCpuOverheads,
   deriveDeliveryDelay,
@@ -53,6 +56,7 @@ export type {
   KvCacheOptions,
   NodeSpec,
   PredictorOptions,
+  DeliveryDelayOption,
   RunVidurOptions,
   SchedulerOptions,
   VidurProgress,

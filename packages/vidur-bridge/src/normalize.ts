@@ -17,8 +17,9 @@ import {
   writeTokenTimestamps,
 } from "@vf/metrics-io";
 import Papa from "papaparse";
-import { interpolate, stepBatchAt } from "./calibrate.js";
+import { frontBacklog, interpolate, stepBatchAt } from "./calibrate.js";
 import { VidurBridgeError } from "./errors.js";
+import type { DeliveryDelayOption } from "./options.js";
 import type { TraceRow } from "./trace.js";
 
 /** Summary of a normalized run. */
@@ -103,26 +104,40 @@ async function readBatches(path: string): Promise<Iteration[]> {
 export async function normalizeVidurRun(
   runDir: string,
   trace: readonly TraceRow[],
-  deliveryDelay: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number; admissionS?: number } | null = null,
+  deliveryDelay: DeliveryDelayOption | null = null,
 ): Promise<NormalizeSummary> {
   const raw = join(runDir, "vidur");
   const iterations = await readBatches(join(raw, "bridge_batches.csv"));
   const byEnd = [...iterations].sort((a, b) => a.end - b.end);
   const ends = byEnd.map((it) => it.end);
   const sizes = byEnd.map((it) => it.batch_size);
-  const delayed = (times: number[]): number[] => {
+  const outDir = await findVidurOutputDir(join(raw, "out"));
+  const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
+  const grouped = await readTokenTimestampsGrouped(join(raw, "bridge_tokens.csv"));
+  // Each request's admission delay: the constant, or (frontSPerToken) the constant less the fit's mean backlog plus
+  // the front's backlog at its arrival, the front serving every simulated token in emit order.
+  const admission = new Map<number, number>();
+  if (deliveryDelay !== null) {
+    const { admissionS = 0, frontSPerToken, admissionBacklogMeanS = 0 } = deliveryDelay;
+    if (frontSPerToken === undefined) {
+      for (const r of trace) admission.set(r.requestId, admissionS);
+    } else {
+      const emitS = [...grouped.values()].flat().sort((a, b) => a - b);
+      const backlog = frontBacklog(emitS, frontSPerToken, trace.map((r) => r.arrivedAtS));
+      for (const [i, r] of trace.entries()) admission.set(r.requestId, Math.max(0, admissionS - admissionBacklogMeanS) + backlog[i]!);
+    }
+  }
+  const delayed = (requestId: number, times: number[]): number[] => {
     if (deliveryDelay === null) return times;
-    const { batchSizes, delaysS, firstTokenExtraS = 0, admissionS = 0 } = deliveryDelay;
-    // The admission delay shifts the request's whole schedule (every arrival later by one constant), then each
-    // token reaches the client later by the delivery delay of the step that produced it.
+    const { batchSizes, delaysS, firstTokenExtraS = 0 } = deliveryDelay;
+    const admissionS = admission.get(requestId) ?? 0;
+    // The admission delay shifts the request's whole schedule (its arrival later), then each token reaches the
+    // client later by the delivery delay of the step that produced it.
     return times.map((t, k) => {
       const batch = stepBatchAt(ends, sizes, t) ?? sizes.at(-1) ?? 1;
       return t + admissionS + Math.max(0, interpolate(batchSizes, delaysS, batch) + (k === 0 ? firstTokenExtraS : 0));
     });
   };
-  const outDir = await findVidurOutputDir(join(raw, "out"));
-  const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
-  const grouped = await readTokenTimestampsGrouped(join(raw, "bridge_tokens.csv"));
   const metrics: RequestMetric[] = [];
   let numTokens = 0;
   let numCompleted = 0;
@@ -143,7 +158,7 @@ export async function normalizeVidurRun(
         num_prefill_tokens: r.numPrefillTokens,
         num_decode_tokens: r.numDecodeTokens,
         // Every token reaches the client later by the delivery delay of the step that produced it.
-        tokenTimesS: delayed(times),
+        tokenTimesS: delayed(r.requestId, times),
         error: times.length === 0 ? "not completed in the simulation (time limit or scheduler stall)" : null,
       }),
     );
@@ -158,7 +173,7 @@ export async function normalizeVidurRun(
   async function* tokenRows(): AsyncGenerator<TokenTimestamp> {
     for (const r of trace) {
       const times = grouped.get(r.requestId) ?? [];
-      const shifted = delayed(times);
+      const shifted = delayed(r.requestId, times);
       for (let k = 0; k < shifted.length; k++) yield { request_id: r.requestId, token_index: k, t: shifted[k]! };
     }
   }

@@ -97,9 +97,12 @@ export interface RunVidurOptions {
    * the batch size of the simulated step that produced it, plus `firstTokenExtraS` for a request's first token
    * (never below 0 in all), plus `admissionS` for every token (the serving path's admission delay: every arrival
    * later by one constant shifts the whole schedule by it). One knot is a constant delay. Default none.
-   * `runner calibrate` derives it from the fit load (`deriveDeliveryDelay`, `deriveAdmissionDelay`).
+   * `runner calibrate` derives it from the fit load (`deriveDeliveryDelay`, `deriveAdmissionDelay`). With
+   * `frontSPerToken` (> 0) the admission delay grows with the server front's backlog: each request's is
+   * `admissionS - admissionBacklogMeanS` (at least 0) plus the backlog, at its arrival, of one worker serving every
+   * simulated token at `frontSPerToken` seconds in emit order (`frontBacklog`), and the request's tokens move by it.
    */
-  deliveryDelay?: { batchSizes: number[]; delaysS: number[]; firstTokenExtraS?: number; admissionS?: number };
+  deliveryDelay?: DeliveryDelayOption;
   /**
    * Multiplies every simulated step's time (Vidur's prediction plus the CPU-overhead correction) by this factor
    * (default 1, no change): a measured ratio between the engine the profile timed and the server configuration or
@@ -141,3 +144,13 @@ export const FULL_FOREST_GRID: ForestGrid = { numEstimators: [250, 500, 750], ma
 
 /** Default scheduler: Sarathi with a 512-token chunk and 128 requests per batch (Vidur's defaults). */
 export const DEFAULT_SCHEDULER: SchedulerOptions = { kind: "sarathi", chunkSize: 512, batchSizeCap: 128 };
+
+/** RunVidurOptions.deliveryDelay (seconds). */
+export interface DeliveryDelayOption {
+  batchSizes: number[];
+  delaysS: number[];
+  firstTokenExtraS?: number;
+  admissionS?: number;
+  frontSPerToken?: number;
+  admissionBacklogMeanS?: number;
+}

@@ -146,7 +146,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const profileHashes = await hashProfile(profile);
   const deliveryDelay = options.deliveryDelay ?? null;
   if (deliveryDelay !== null) {
-    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0 } = deliveryDelay;
+    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0, frontSPerToken = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
     const finite = (v: number) => Number.isFinite(v);
     if (
       xs.length === 0 ||
@@ -155,11 +155,13 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       !ys.every((y) => finite(y) && y >= 0) ||
       xs.some((x, i) => i > 0 && x <= xs[i - 1]!) ||
       !finite(extra) ||
-      !(finite(admissionS) && admissionS >= 0)
+      !(finite(admissionS) && admissionS >= 0) ||
+      !(finite(frontSPerToken) && frontSPerToken >= 0) ||
+      !(finite(admissionBacklogMeanS) && admissionBacklogMeanS >= 0)
     ) {
       throw new VidurBridgeError(
         "VIDUR_BAD_OPTION",
-        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS and an admissionS >= 0 (seconds)`,
+        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS, and admissionS, frontSPerToken and admissionBacklogMeanS >= 0 (seconds)`,
       );
     }
   }

@@ -254,13 +254,24 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(am!.ttft! - dm!.ttft!).toBeCloseTo(0.002, 9);
     expect(am!.e2e! - dm!.e2e!).toBeCloseTo(0.002, 9);
     expect(am!.tpot!).toBeCloseTo(dm!.tpot!, 9);
+    // With the front's backlog (frontSPerToken): the constant less the fit's mean backlog plus the backlog at the
+    // request's arrival, which is none for a lone request: 2 - 1.5 = 0.5 ms.
+    const backlogDir = join(tmp, "runs", "r1backlog");
+    const backlogDelay = { ...deliveryDelay, admissionS: 0.002, frontSPerToken: 1e-4, admissionBacklogMeanS: 0.0015 };
+    await runVidur({ ...baseOptions(workloadDir, backlogDir), deliveryDelay: backlogDelay });
+    const [bm] = await readRequestMetrics(join(backlogDir, "request_metrics.csv"));
+    expect(bm!.ttft! - dm!.ttft!).toBeCloseTo(0.0005, 9);
+    expect(bm!.e2e! - dm!.e2e!).toBeCloseTo(0.0005, 9);
+    await expect(
+      runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad3")), deliveryDelay: { ...backlogDelay, frontSPerToken: -1e-4 } }),
+    ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("frontSPerToken"));
     const bad = { batchSizes: [4, 2], delaysS: [0.001, 0.002] };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelay: bad })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("batchSizes increasing"),
     );
     const early = { ...deliveryDelay, admissionS: -0.001 };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad2")), deliveryDelay: early })).rejects.toSatisfy(
-      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS >= 0"),
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS, frontSPerToken and admissionBacklogMeanS >= 0"),
     );
   });
 

@@ -105,7 +105,11 @@ export function describeDelay(d: DeliveryDelayTable): string {
     d.admissionS === undefined
       ? ""
       : `; admission delay ${(d.admissionS * 1e3).toFixed(2)} ms on every token (held by ${(100 * (d.admissionConsistent ?? 0)).toFixed(0)} % of ${d.admissionRequests ?? 0} short requests' intervals)`;
-  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})${admission}`;
+  const backlog =
+    d.frontSPerToken === undefined
+      ? ""
+      : `, less the fit runs' mean front backlog ${((d.admissionBacklogMeanS ?? 0) * 1e3).toFixed(2)} ms plus each request's front backlog at its arrival (--admission-backlog: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us)`;
+  return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})${admission}${backlog}`;
 }
 
 const rel = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
@@ -350,6 +354,11 @@ export async function calibrate(
     /** With the delivery delay, model the fit load's admission delay too (default true). */
     admissionDelay?: boolean;
     /**
+     * Make the admission delay grow with the server front's backlog (default false; @vf/vidur-bridge's
+     * `deliveryDelayFromRuns` `admissionBacklog`); a frozen fit keeps what its calibration recorded.
+     */
+    admissionBacklog?: boolean;
+    /**
      * Scale each load's calibrated step times by its real run's machine probe over the fit runs' pooled probe
      * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
      */
@@ -392,6 +401,16 @@ export async function calibrate(
     throw new UsageError(
       `--host-scale ${hostSource}: the frozen calibration ${ctx.frozenDir} was made ${frozen.hostReference === null ? "without --host-scale" : `with --host-scale ${frozen.hostReference.source}`} (its calibration.json's host_reference); recalibrate it with --fit ... --host-scale ${hostSource} or leave the flag out`,
     );
+  }
+  if (ctx.admissionBacklog === true) {
+    if (ctx.deliveryDelay === false || ctx.admissionDelay === false) {
+      throw new UsageError("--admission-backlog: needs the delivery and admission delays (leave out --no-delivery-delay and --no-admission-delay)");
+    }
+    if (frozen !== undefined && frozen.deliveryDelay?.frontSPerToken === undefined) {
+      throw new UsageError(
+        `--admission-backlog: the frozen calibration ${ctx.frozenDir} was made without it (its calibration.json's delivery_delay has no frontSPerToken); recalibrate it with --fit ... --admission-backlog or leave the flag out`,
+      );
+    }
   }
   log("calibrate: uncalibrated experiment");
   const before = await runExperiment(experiment, {
@@ -452,7 +471,12 @@ export async function calibrate(
     deliveryDelay =
       ctx.deliveryDelay === false
         ? null
-        : await deliveryDelayFromRuns(fitReal, experiment.scheduler.batchSizeCap, ctx.admissionDelay === false ? undefined : onePrefillStep(experiment.scheduler));
+        : await deliveryDelayFromRuns(
+            fitReal,
+            experiment.scheduler.batchSizeCap,
+            ctx.admissionDelay === false ? undefined : onePrefillStep(experiment.scheduler),
+            ctx.admissionBacklog === true,
+          );
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
     await mkdir(dir, { recursive: true });
