@@ -22,7 +22,7 @@
 # with --token-delivery overlap, runs-s15/, and with the engine in its own process: every family's capacity and loads
 # again, calibrated on their own Azure 60 %; about 25 minutes), `--fifteenth` alone; the seventeenth's (the engine's step loop
 # pinned to a CPU of its own on three machines, runs-s17/: one run's fit frozen onto every other start, workload and the
-# 32-request cap, blind and with each run's in-band host probe; about 15 minutes), `--seventeenth` alone.
+# 32-request cap, blind and with each run's in-band host probe; about 10 minutes), `--seventeenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
