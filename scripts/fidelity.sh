@@ -498,10 +498,7 @@ for n in "" -ph; do
   title="the committed profile"
   if [[ $n == -ph ]]; then title="the hybrid profile"; fi
   for hs in "" phases; do
-    "${R[@]}" calibrate "$E/azure-conv-o$n.json" --fit load60 --fit-also "${fit_runs[0]}" ${hs:+--host-scale $hs} >&2
-    for x in "${S15_O[@]}"; do
-      "${R[@]}" calibrate "$E/$x$n.json" --frozen "$C/azure-conv-o$n-calibration" ${hs:+--host-scale $hs} >&2
-    done
+    fit_freeze "azure-conv-o$n" "--fit load60 --fit-also ${fit_runs[0]}" "${hs:+--host-scale $hs}" "${S15_O[@]/%/$n}"
     echo
     if [[ -z $hs ]]; then
       echo "## Fifteenth session, attribution on $title: the two-start fit, blind, against each run alone"
@@ -546,8 +543,7 @@ local pfiles=("$E/azure-conv-ep.json")
 for x in "${P[@]}"; do pfiles+=("$E/$x.json"); done
 .venv/bin/python scripts/host-index.py --fit "$S/p1/runs/azure-load60-rep0" "${pfiles[@]}"
 # Attribution (sixteenth session): the same fit with each run's own host speed given (--host-scale phases).
-"${R[@]}" calibrate "$E/azure-conv-ep.json" --fit load60 --host-scale phases >&2
-for x in "${P[@]}"; do "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-ep-calibration" --host-scale phases >&2; done
+fit_freeze azure-conv-ep "--fit load60" "--host-scale phases" "${P[@]}"
 echo
 echo "## Fifteenth session, attribution: the engine in its own process, P1's fit with each run's own host speed given (--host-scale phases)"
 ep_rows -cal
@@ -611,10 +607,7 @@ echo "## Seventeenth session (pinned step loop, Q1, Q3-Q6): uncalibrated, agains
 s17_rows "" repeats
 python3 scripts/fidelity-table.py --band "${args[@]}"
 for hs in "" probe; do
-  "${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 ${hs:+--host-scale $hs} >&2
-  for x in "${S17_REST[@]}"; do
-    "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" ${hs:+--host-scale $hs} >&2
-  done
+  fit_freeze azure-conv-q1 "--fit load60" "${hs:+--host-scale $hs}" "${S17_REST[@]}"
   echo
   if [[ -z $hs ]]; then
     echo "## Seventeenth session: calibrated on Q1's Azure conv 60 % alone, frozen onto the rest (blind), against every start"
@@ -652,12 +645,21 @@ done
 .venv/bin/python scripts/ttft-split.py "${args[@]}"
 echo
 echo "## Seventeenth session: the same probe-conditioned prediction with the admission delay grown by the front's backlog (--admission-backlog), each run alone"
-"${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 --host-scale probe --admission-backlog >&2
-for x in "${S17_REST[@]}"; do
-  "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
-done
+fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe" "${S17_REST[@]}"
 s17_rows -cal own
 python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+# Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
+# SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
+fit_freeze() {
+  local exp=$1 fit=$2 shared=$3 x
+  shift 3
+  # shellcheck disable=SC2086
+  "${R[@]}" calibrate "$E/$exp.json" $fit $shared >&2
+  for x in "$@"; do
+    # shellcheck disable=SC2086
+    "${R[@]}" calibrate "$E/$x.json" --frozen "$C/$exp-calibration" $shared >&2
+  done
 }
 band() {  # LABEL EXPERIMENT LOAD SUFFIX REPEAT...: the calibrated simulation against every real repeat
   local label=$1 exp=$2 load=$3 suffix=$4 dirs="$C/$2-$3$4"

@@ -1033,6 +1033,18 @@ export function stepBatchAt(ends: readonly number[], sizes: readonly number[], t
   return i < ends.length ? sizes[i]! : null;
 }
 
+/** Every token both sides timed, as (its index in the request, engine emit time, client receive - emit), in map order. */
+function tokenDelays(engine: Map<number, number[]>, client: Map<number, number[]>): { k: number; emitS: number; delayS: number }[] {
+  const out: { k: number; emitS: number; delayS: number }[] = [];
+  for (const [id, engineTimes] of engine) {
+    const clientTimes = client.get(id) ?? [];
+    for (let k = 0; k < Math.min(engineTimes.length, clientTimes.length); k++) {
+      out.push({ k, emitS: engineTimes[k]!, delayS: clientTimes[k]! - engineTimes[k]! });
+    }
+  }
+  return out;
+}
+
 /** Derives the delivery-delay table from real runs' engine token times, client token times and steps. */
 export function deriveDeliveryDelay(
   runs: readonly { engine: Map<number, number[]>; client: Map<number, number[]>; steps: readonly Iteration[] }[],
@@ -1048,25 +1060,20 @@ export function deriveDeliveryDelay(
     const steps = [...run.steps].sort((a, b) => a.end - b.end);
     const ends = steps.map((s) => s.end);
     const sizes = steps.map((s) => s.batch_size);
-    for (const [id, engineTimes] of run.engine) {
-      const clientTimes = run.client.get(id);
-      if (clientTimes === undefined) continue;
-      for (let k = 0; k < Math.min(engineTimes.length, clientTimes.length); k++) {
-        const batch = stepBatchAt(ends, sizes, engineTimes[k]!);
-        if (batch === null || batch < 1) continue;
-        const delay = clientTimes[k]! - engineTimes[k]!;
-        const [, hi] = binOf(batch);
-        const bin = byBin.get(hi) ?? { sizes: [], delays: [] };
-        byBin.set(hi, bin);
-        bin.sizes.push(batch);
-        bin.delays.push(delay);
-        if (k === 0) firsts.push({ batch, delay });
-        else {
-          allSizes.push(batch);
-          allDelays.push(delay);
-        }
-        tokens += 1;
+    for (const { k, emitS, delayS: delay } of tokenDelays(run.engine, run.client)) {
+      const batch = stepBatchAt(ends, sizes, emitS);
+      if (batch === null || batch < 1) continue;
+      const [, hi] = binOf(batch);
+      const bin = byBin.get(hi) ?? { sizes: [], delays: [] };
+      byBin.set(hi, bin);
+      bin.sizes.push(batch);
+      bin.delays.push(delay);
+      if (k === 0) firsts.push({ batch, delay });
+      else {
+        allSizes.push(batch);
+        allDelays.push(delay);
       }
+      tokens += 1;
     }
   }
   const bins = [...byBin.entries()].sort((a, b) => a[0] - b[0]).filter(([, b]) => b.delays.length >= minTokensPerBin);
@@ -1255,16 +1262,8 @@ export async function deliveryDelayFromRuns(
   // --admission-backlog: the front's per-token time from the fit runs' delivery delays, and its mean backlog at their
   // arrivals (which the constant already holds).
   const queued = runs.map((run) => {
-    const emitS: number[] = [];
-    const delayS: number[] = [];
-    for (const [id, engineTimes] of run.engine) {
-      const clientTimes = run.client.get(id) ?? [];
-      for (let k = 0; k < Math.min(engineTimes.length, clientTimes.length); k++) {
-        emitS.push(engineTimes[k]!);
-        delayS.push(clientTimes[k]! - engineTimes[k]!);
-      }
-    }
-    return { emitS, delayS };
+    const tokens = tokenDelays(run.engine, run.client);
+    return { emitS: tokens.map((t) => t.emitS), delayS: tokens.map((t) => t.delayS) };
   });
   const { perTokenS } = fitFrontWorker(queued);
   const backlogs = runs.flatMap((run) => {
