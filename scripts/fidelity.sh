@@ -22,7 +22,9 @@
 # with --token-delivery overlap, runs-s15/, and with the engine in its own process: every family's capacity and loads
 # again, calibrated on their own Azure 60 %; about 25 minutes), `--fifteenth` alone; the seventeenth's (the engine's step loop
 # pinned to a CPU of its own on three machines, runs-s17/: one run's fit frozen onto every other start, workload and the
-# 32-request cap, blind and with each run's in-band host probe; about 10 minutes), `--seventeenth` alone.
+# 32-request cap, blind and with each run's in-band host probe; about 10 minutes), `--seventeenth` alone; the eighteenth's (two more
+# starts of that layout, a 256-token budget on three starts and the demo on two, runs-s18/, with Q1's fit frozen onto
+# them; about 20 minutes), `--eighteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -39,6 +41,7 @@ THIRTEENTH_ONLY=
 FOURTEENTH_ONLY=
 FIFTEENTH_ONLY=
 SEVENTEENTH_ONLY=
+EIGHTEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -52,7 +55,8 @@ case "${2:-}" in
   --fourteenth) FOURTEENTH_ONLY=1 ;;
   --fifteenth) FIFTEENTH_ONLY=1 ;;
   --seventeenth) SEVENTEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth or --seventeenth)" >&2; exit 2 ;;
+  --eighteenth) EIGHTEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth or --eighteenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -649,6 +653,86 @@ fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe"
 s17_rows -cal own
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
+# The eighteenth session's experiments (calls 45-47, every server in Q1's pinned layout): Q7 and Q8 are two more starts
+# of Q1's server (Mooncake 60 % first), R1-R3 three starts with a 256-token budget (a configuration no fit saw), D1
+# and D2 two starts serving the demo workload (another prompt set).
+S18_NEW=(azure-conv-q7 sharegpt-q7 mooncake-q7 mooncake-q8 azure-conv-b256-r1 azure-conv-b256-r2 azure-conv-b256-r3
+  sharegpt-b256-r1 sharegpt-b256-r3 demo-d1 demo-d2)
+s18_rows() {  # SUFFIX MODE: MODE "repeats": each load against every start that ran it; "own": each run alone
+  local s=$1 mode=$2 l x d
+  args=()
+  if [[ $mode == repeats ]]; then
+    for l in 30 60 85; do args+=("$(band "Azure $l% (Q1, Q3, Q5, Q7)" azure-conv-q1 "load$l" "$s" azure-conv-q3 azure-conv-q5 azure-conv-q7)"); done
+    for l in 30 60; do args+=("$(band "ShareGPT $l% (Q1, Q3, Q5, Q7)" sharegpt-q1 "load$l" "$s" sharegpt-q3 sharegpt-q5 sharegpt-q7)"); done
+    args+=("$(band "Mooncake 30% (Q1, Q3, Q7, Q8)" mooncake-q1 load30 "$s" mooncake-q3 mooncake-q7 mooncake-q8)")
+    args+=("$(band "Mooncake 60% (Q7, Q8)" mooncake-q7 load60 "$s" mooncake-q8)")
+    for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (R1, R2, R3)" azure-conv-b256-r1 "load$l" "$s" azure-conv-b256-r2 azure-conv-b256-r3)"); done
+    for l in 30 60 85; do args+=("$(band "ShareGPT, 256 budget, $l% (R1, R3)" sharegpt-b256-r1 "load$l" "$s" sharegpt-b256-r3)"); done
+    for l in 72.5 145 205.5; do args+=("$(band "demo ${l} req/s (D1, D2)" demo-d1 "r$l" "$s" demo-d2)"); done
+    return
+  fi
+  for l in 30 60 85; do args+=("$(band "Azure $l% (Q7)" azure-conv-q7 "load$l" "$s")"); done
+  for l in 30 60; do args+=("$(band "ShareGPT $l% (Q7)" sharegpt-q7 "load$l" "$s")"); done
+  for x in q7 q8; do for l in 30 60; do args+=("$(band "Mooncake $l% (${x^^})" "mooncake-$x" "load$l" "$s")"); done; done
+  for x in r1 r2 r3; do for l in 30 60 85; do args+=("$(band "Azure, 256 budget, $l% (${x^^})" "azure-conv-b256-$x" "load$l" "$s")"); done; done
+  for x in r1 r3; do for l in 30 60 85; do args+=("$(band "ShareGPT, 256 budget, $l% (${x^^})" "sharegpt-b256-$x" "load$l" "$s")"); done; done
+  for d in d1 d2; do for l in 72.5 145 205.5; do args+=("$(band "demo $l req/s (${d^^})" "demo-$d" "r$l" "$s")"); done; done
+}
+eighteenth() {
+# The eighteenth session (docs/runbook.md, "The eighteenth H200 session"): the predictive check on Q1's pinned layout.
+# Q1's Azure conv 60 % fit (the seventeenth session's) frozen, blind, with each run's in-band host probe, and with the
+# admission delay grown by the front's backlog, onto runs no fit saw: two more starts of the same server, a 256-token
+# budget on three starts, and the demo's prompt set on two.
+unpack_runs s17
+unpack_runs s18
+local S=tmp/h200-runs-s18 runs=() d x hs
+echo
+echo "## Eighteenth session: the two speeds in time, every Q7, Q8, R and D run (second by second)"
+for d in "$S"/[qr][1-8]/runs/*-rep* "$S"/d[12]/runs/demo-r*; do runs+=("$(basename "$(dirname "$(dirname "$d")")") $(basename "$d")=$d"); done
+.venv/bin/python scripts/step-phases.py --seconds "${runs[@]}"
+for x in azure-conv-q1 "${S17_REST[@]}" "${S18_NEW[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Eighteenth session: uncalibrated, each run alone"
+s18_rows "" own
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Eighteenth session: uncalibrated, against every start of Q1's layout"
+s18_rows "" repeats
+python3 scripts/fidelity-table.py --band "${args[@]}"
+for hs in "" probe backlog; do
+  case $hs in
+    "") fit_freeze azure-conv-q1 "--fit load60" "" "${S17_REST[@]}" "${S18_NEW[@]}" ;;
+    probe) fit_freeze azure-conv-q1 "--fit load60" "--host-scale probe" "${S18_NEW[@]}" ;;
+    backlog) fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe" "${S18_NEW[@]}" ;;
+  esac
+  echo
+  case $hs in
+    "")
+      echo "## Eighteenth session: calibrated on Q1's Azure conv 60 % alone, frozen onto the new runs (blind), against every start"
+      s18_rows -cal repeats
+      python3 scripts/fidelity-table.py --band "${args[@]}"
+      echo
+      echo "## Eighteenth session: the same blind calibration, each new run alone" ;;
+    probe) echo "## Eighteenth session: the same fit with each run's host speed from its in-band probe (--host-scale probe), each new run alone" ;;
+    backlog) echo "## Eighteenth session: the same with the admission delay grown by the front's backlog (--host-scale probe --admission-backlog), each new run alone" ;;
+  esac
+  s18_rows -cal own
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+echo
+echo "## Eighteenth session: each new run's host scale (--host-scale probe: its probe level over the fit's)"
+echo "| experiment | load | steps | host scale |"
+echo "|---|---|---|---|"
+for x in "${S18_NEW[@]}"; do
+  sed -n '/^| load | steps | host scale/,/^$/p' "$C/$x-prediction/calibration.md" | grep '^| [a-z0-9.]* |' | grep -v '^| load |' | sed "s/^| /| $x | /"
+done
+echo
+echo "## Eighteenth session: the demo's own fit on D1's middle load (--host-scale probe --admission-backlog), frozen onto D2"
+fit_freeze demo-d1 "--fit r145 --admission-backlog" "--host-scale probe" demo-d2
+args=()
+for d in d1 d2; do for l in 72.5 145 205.5; do args+=("$(band "demo $l req/s (${d^^})" "demo-$d" "r$l" -cal)"); done; done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+}
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
 fit_freeze() {
@@ -677,6 +761,7 @@ if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
 if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
 if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
+if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

@@ -129,6 +129,16 @@
 #          cap: a configuration the fit never saw) serving Azure conv at O4's rates (10.242 / 20.484 / 29.019 req/s).
 #   call44: on a third machine, the same layout: server Q5 (Q1's flags, a third start) at O1's Azure conv and ShareGPT
 #          rates (runs named rep2), then Q6 (Q4's flags, a second start) serving Azure conv at O4's 60 / 85 % (rep1).
+# The eighteenth session's calls (every server in Q1's pinned layout: PIN, set by pin_setup):
+#   call45: server D1: the demo workload's capacity, then the demo's three loads at 30 / 60 / 85 % of it (the embedded
+#          default recorded again, now with the in-band probe); server R1 (--max-num-batched-tokens 256: a token budget
+#          the fit never saw): Azure conv and ShareGPT, capacity then 30 / 60 / 85 % of it.
+#   call46 AZ_RATES SG_RATES: on another machine, server R2 (R1's flags, a second start) at R1's rates (rep1; its
+#          time budget ended before ShareGPT), then server Q7 (Q1's flags, a fourth start; rep3) with Mooncake 60 %
+#          first, then Mooncake 30 %, Azure conv 30 / 60 / 85 % and ShareGPT 30 / 60 % at O1's rates.
+#   call47 AZ_RATES SG_RATES DEMO_EXP: on a third machine, server R3 (R1's flags, rep2) at R1's rates, ShareGPT
+#          first; server D2 (D1's flags, a second start) serving the demo at D1's loads (DEMO_EXP: call 45's
+#          demo-experiment.json); server Q8 (Q1's flags, a fifth start; rep4): Mooncake 60 % then 30 %.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -192,8 +202,9 @@ if not others:
 print(e, ",".join(map(str, others)))
 PY
 }
-# Calls 42-44: the machine's CPU topology into results/topo/cpus[SUFFIX].txt, then E (the engine's CPU, 2) and OTHERS
-# from pin_plan, the plan into results/topo/plan[SUFFIX].txt, and WRAP set to keep serve_mix off E.
+# Calls 42-47: the machine's CPU topology into results/topo/cpus[SUFFIX].txt, then E (the engine's CPU, 2) and OTHERS
+# from pin_plan, the plan into results/topo/plan[SUFFIX].txt, and WRAP set to keep serve_mix off E, PIN to
+# Q1's server flags.
 # Usage: pin_setup CALL [SUFFIX]
 pin_setup() {
   local call=$1 suffix=${2:-}
@@ -203,6 +214,7 @@ pin_setup() {
   read -r E OTHERS < <(pin_plan 2) || exit 1
   echo "$call: engine step loop on CPU $E; everything else on $OTHERS" | tee "/tmp/vf/results/topo/plan$suffix.txt"
   WRAP=(taskset -c "$OTHERS")
+  PIN="--token-delivery overlap --engine-process --engine-cpus $E"  # Q1's server flags (calls 45-47)
 }
 # One server start NAME (results/NAME) with SERVER_ARGS (after --max-model-len 4608 --token-delivery per-step) under a
 # LIMIT-second timeout, the rest passed to gpu_half.py. Usage: serve_mix NAME LIMIT SERVER_ARGS [GPU_HALF_ARGS...]
@@ -232,7 +244,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -415,7 +427,25 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family-rates "azure=12.987,25.974,36.797" --family "$SG" --family-rates "sharegpt=62.229,124.458" --rep-offset 2
     serve_mix q6 140 "--token-delivery overlap --engine-process --engine-cpus $E --max-batch-size 32" --family "$AZ" \
       --family-rates "azure=20.484,29.019" --rep-offset 1 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call44)" >&2; exit 2 ;;
+  call45)
+    pin_setup call45 "-call45"
+    serve_mix d1 170 "$PIN" --family "$DEMO" --demo-family demo --demo data/h200-qwen3-0.6b/demo-experiment.json
+    serve_mix r1 270 "$PIN --max-num-batched-tokens 256" --family "$AZ" --family "$SG" ;;
+  call46)
+    pin_setup call46 "-call46"
+    serve_mix r2 170 "$PIN --max-num-batched-tokens 256" --rep-offset 1 --family "$AZ" \
+      --family-rates "azure=${2:?AZ_RATES}" --family "$SG" --family-rates "sharegpt=${3:?SG_RATES}"
+    serve_mix q7 300 "$PIN" --rep-offset 3 --family "$MC" --family-requests mooncake=1600 \
+      --family-rates "mooncake=13.17,6.585" --family "$AZ" --family-rates "azure=12.987,25.974,36.797" --family "$SG" \
+      --family-rates "sharegpt=62.229,124.458" ;;
+  call47)
+    pin_setup call47 "-call47"
+    serve_mix r3 200 "$PIN --max-num-batched-tokens 256" --rep-offset 2 --family "$SG" \
+      --family-rates "sharegpt=${3:?SG_RATES}" --family "$AZ" --family-rates "azure=${2:?AZ_RATES}"
+    serve_mix d2 130 "$PIN" --demo "${4:?DEMO_EXP}"
+    serve_mix q8 200 "$PIN" --rep-offset 4 --family "$MC" --family-requests mooncake=1600 \
+      --family-rates "mooncake=13.17,6.585" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call47)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -9,7 +9,7 @@ import type { ShareGptDecodePolicy, SourceSpec } from "@vf/workload-spec";
 import { bench, type Endpoint } from "./commands/bench.js";
 import { calibrate } from "./commands/calibrate.js";
 import { compare } from "./commands/compare.js";
-import { demo, demoExperimentPath } from "./commands/demo.js";
+import { demo, demoCalibration, demoExperimentPath } from "./commands/demo.js";
 import { profile } from "./commands/profile.js";
 import { runExperiment, type Step, STEPS } from "./commands/run.js";
 import { simulate } from "./commands/simulate.js";
@@ -427,8 +427,10 @@ function buildProgram(): Command {
     .command("demo")
     .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
     .option("--force", "redo the simulation and comparison")
-    .option("--no-calibrated", "skip the calibration (by default the correction is fitted on the middle load and every load is re-simulated: runner calibrate --fit <middle load>)")
-    .action(async (o: { force?: boolean; calibrated?: boolean }) => {
+    .option("--no-calibrated", "skip the calibration (by default the correction is fitted on the middle load and every load is re-simulated: runner calibrate --fit <middle load> --host-scale probe --admission-backlog)")
+    .option("--no-host-scale", "calibrate blind: leave out each load's host speed from its run's in-band probe (runner calibrate's --host-scale probe)")
+    .option("--no-admission-backlog", "keep the admission delay constant instead of growing it with the server front's backlog (runner calibrate's --admission-backlog)")
+    .action(async (o: { force?: boolean; calibrated?: boolean; hostScale?: boolean; admissionBacklog?: boolean }) => {
       const signal = interruptSignal();
       const outcome = await demo(paths, { command, signal, ...(o.force !== undefined ? { force: o.force } : {}) });
       for (const l of outcome.loads) process.stdout.write(`${l.name}: ${l.reportPath}\n`);
@@ -437,7 +439,14 @@ function buildProgram(): Command {
         const { experiment, baseDir } = await readExperiment(demoExperimentPath(paths));
         // The middle load, as for the experiments: the held-out loads lie on both sides of it.
         const fitLoad = experiment.loads[Math.floor((experiment.loads.length - 1) / 2)]!.name;
-        const cal = await calibrate(experiment, { baseDir, paths, command, fitLoad, signal });
+        const cal = await calibrate(experiment, {
+          baseDir,
+          paths,
+          command,
+          fitLoad,
+          signal,
+          ...demoCalibration(o),
+        });
         for (const l of cal.loads) process.stdout.write(`${l.name} (calibrated, ${l.role}): ${resolve(l.after.comparisonDir, "report.html")}\n`);
         process.stdout.write(`calibration: ${cal.markdownPath}\n`);
       }

@@ -15,6 +15,15 @@ export function demoExperimentPath(paths: ProjectPaths): string {
   return join(paths.h200Data, "demo-experiment.json");
 }
 
+/**
+ * The demo's calibration flags: by default each load's host speed from its run's in-band probe (`runner calibrate
+ * --host-scale probe`) and the admission delay grown by the server front's backlog (`--admission-backlog`); the
+ * `--no-host-scale` and `--no-admission-backlog` flags (false here) leave either out.
+ */
+export function demoCalibration(o: { hostScale?: boolean; admissionBacklog?: boolean }): { hostScale?: "probe"; admissionBacklog?: true } {
+  return { ...(o.hostScale !== false ? { hostScale: "probe" as const } : {}), ...(o.admissionBacklog !== false ? { admissionBacklog: true as const } : {}) };
+}
+
 /** Runs the demo experiment. */
 export async function demo(paths: ProjectPaths, opts: { force?: boolean; signal?: AbortSignal; command: string }): Promise<ExperimentOutcome> {
   const path = demoExperimentPath(paths);
