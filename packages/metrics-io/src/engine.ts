@@ -121,13 +121,9 @@ export type MachineProbe = z.infer<typeof MachineProbe>;
  * Null when the file is missing or the key is absent or null (older runs, a server started without the probe).
  */
 export async function readMachineProbe(runDir: string): Promise<MachineProbe | null> {
-  const path = join(runDir, "server_run.json");
-  const json = await readJsonFile(path, { allowMissing: true });
+  const { path, json } = await readServerManifest(runDir);
   if (json === undefined) return null;
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: expected a JSON object (the server manifest)`);
-  }
-  const raw = (json as Record<string, unknown>).machine_probe;
+  const raw = json.machine_probe;
   if (raw === undefined || raw === null) return null;
   const parsed = MachineProbe.safeParse(raw);
   if (!parsed.success) {
@@ -138,4 +134,48 @@ export async function readMachineProbe(runDir: string): Promise<MachineProbe | n
     );
   }
   return parsed.data;
+}
+
+/** `<runDir>/server_run.json` as an object (undefined when missing); any other JSON value is an error naming it. */
+async function readServerManifest(runDir: string): Promise<{ path: string; json: Record<string, unknown> | undefined }> {
+  const path = join(runDir, "server_run.json");
+  const json = await readJsonFile(path, { allowMissing: true });
+  if (json === undefined) return { path, json };
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: expected a JSON object (the server manifest)`);
+  }
+  return { path, json: json as Record<string, unknown> };
+}
+
+/**
+ * The size of the in-band host probe (iterations.csv `host_probe_time`): the lean engine times turning one int64
+ * list of 3 x its step token limit + its slot count into a tensor, the same length at every step of a server but not
+ * across token budgets or batch caps (2,048 ints at a 512-token budget and 128 slots, 1,280 at 256).
+ */
+export interface HostProbeSize {
+  maxTokensPerStep: number;
+  slots: number;
+  ints: number;
+}
+
+const positiveInt = z.number().int().positive();
+
+/**
+ * The host probe's size for a real run dir (or a server dir), from `server_run.json`'s `engine.max_tokens_per_step`
+ * and `engine.batch_size_cap`. Null when the file or either key is missing (older servers, other engines).
+ */
+export async function readHostProbeSize(runDir: string): Promise<HostProbeSize | null> {
+  const { path, json } = await readServerManifest(runDir);
+  const engine = json?.engine;
+  if (engine === undefined || engine === null || typeof engine !== "object") return null;
+  const e = engine as Record<string, unknown>;
+  if (e.max_tokens_per_step === undefined || e.batch_size_cap === undefined) return null;
+  for (const key of ["max_tokens_per_step", "batch_size_cap"] as const) {
+    if (!positiveInt.safeParse(e[key]).success) {
+      throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: engine.${key}: expected a positive integer, got ${JSON.stringify(e[key])}`);
+    }
+  }
+  const maxTokensPerStep = e.max_tokens_per_step as number;
+  const slots = e.batch_size_cap as number;
+  return { maxTokensPerStep, slots, ints: 3 * maxTokensPerStep + slots };
 }

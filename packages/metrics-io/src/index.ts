@@ -6,7 +6,7 @@ export type { AtomicLineWriter } from "./atomic.js";
 /** Byte-stable CSV number/text formatting (seconds rounded to 1 ns). */
 export { formatNumber, formatText } from "./csv.js";
 /** Moves a serving engine's own timeline (gpu-harness) onto a real run's clock; reads its machine probe (server_run.json). */
-export { importEngineTimeline, MachineProbe, MachineProbePoint, readMachineProbe } from "./engine.js";
+export { type HostProbeSize, importEngineTimeline, MachineProbe, MachineProbePoint, readHostProbeSize, readMachineProbe } from "./engine.js";
 export type { EngineTimelineImport } from "./engine.js";
 /** The error class of this package and its guard. */
 export { MetricsIoError, isMetricsIoError } from "./errors.js";

@@ -310,3 +310,32 @@ describe("readMachineProbe", () => {
     await expectCode(readMachineProbe(broken), "METRICS_CORRUPT_FILE", `${join(broken, "server_run.json")}: not valid JSON`);
   });
 });
+
+describe("readHostProbeSize", () => {
+  const serverRun = async (engine: unknown): Promise<string> => {
+    const dir = await tempDir();
+    await writeFile(join(dir, "server_run.json"), JSON.stringify({ wall_anchor_unix_s: 1000.0, engine }));
+    return dir;
+  };
+
+  it("is 3 x the step token limit + the slots, from server_run.json's engine knobs", async () => {
+    const { readHostProbeSize } = await import("../src/index.js");
+    expect(await readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: 128, token_budget: 512 }))).toEqual({ maxTokensPerStep: 640, slots: 128, ints: 2048 });
+    expect((await readHostProbeSize(await serverRun({ max_tokens_per_step: 384, batch_size_cap: 128 })))?.ints).toBe(1280);
+    expect((await readHostProbeSize(await serverRun({ max_tokens_per_step: 544, batch_size_cap: 32 })))?.ints).toBe(1664);
+  });
+
+  it("is null without the file, without the engine knobs or with an engine named by a string", async () => {
+    const { readHostProbeSize } = await import("../src/index.js");
+    expect(await readHostProbeSize(await tempDir())).toBeNull();
+    expect(await readHostProbeSize(await serverRun("lean"))).toBeNull();
+    expect(await readHostProbeSize(await serverRun({ batch_size_cap: 128 }))).toBeNull();
+  });
+
+  it("names the file and the knob that is not a positive integer", async () => {
+    const { readHostProbeSize } = await import("../src/index.js");
+    const dir = await serverRun({ max_tokens_per_step: 0, batch_size_cap: 128 });
+    await expectCode(readHostProbeSize(dir), "METRICS_INVALID_MANIFEST", `${join(dir, "server_run.json")}: engine.max_tokens_per_step: expected a positive integer, got 0`);
+    await expectCode(readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: "128" })), "METRICS_INVALID_MANIFEST", 'engine.batch_size_cap: expected a positive integer, got "128"');
+  });
+});

@@ -17,6 +17,7 @@ import {
   formatCpuOverheadsCsv,
   hostReference,
   hostScale,
+  probeSizeDiffers,
   INTER_STEP_GAP_MAX_S,
   modelTimeBiasMs,
   predictStepMs,
@@ -672,6 +673,24 @@ describe("hostReference / hostScale (--host-scale)", () => {
     } catch (err) {
       expect(isVidurBridgeError(err) && err.code).toBe("VIDUR_CALIBRATION_INPUT");
     }
+  });
+
+  it("keeps the probe's size beside its level and tells a ratio of two sizes (probeSizeDiffers)", () => {
+    const fit = run(1);
+    const ref = hostReference("probe", fit, "fit", 2048);
+    expect(ref).toEqual({ source: "probe", probeMs: expect.closeTo(0.03, 12), steps: 104, probeInts: 2048 });
+    const same = hostScale(ref, run(1.2), "load30", 2048);
+    expect(same).toEqual({ source: "probe", ratio: expect.closeTo(1.2, 12), steps: 104, probeInts: 2048, referenceProbeInts: 2048 });
+    expect(probeSizeDiffers(same)).toBe(false);
+    // A 256-token budget's server times a shorter list: the ratio is still level over level, flagged.
+    const other = hostScale(ref, run(0.7), "load30", 1280);
+    expect(other.ratio).toBeCloseTo(0.7, 12);
+    expect(probeSizeDiffers(other)).toBe(true);
+    // Either size unknown (older servers, a calibration.json from before sizes were kept): nothing to compare.
+    expect(probeSizeDiffers(hostScale(ref, run(1), "load30"))).toBe(false);
+    expect(probeSizeDiffers(hostScale(hostReference("probe", fit, "fit"), run(1), "load30", 1280))).toBe(false);
+    // The phases source has no probe size.
+    expect(hostReference("phases", fit, "fit", 2048)).not.toHaveProperty("probeInts");
   });
 });
 

@@ -1353,8 +1353,12 @@ export type HostScaleSource = "probe" | "phases";
 /** A batch size counts towards the "phases" index when the reference has this many decode-only steps at it. */
 export const HOST_INDEX_MIN_REF_STEPS = 20;
 
-/** A fit's host level (`HostScaleSource`): the probe's level (ms), or the host phases' median per batch size (ms). */
-export type HostReference = { source: "probe"; probeMs: number; steps: number } | { source: "phases"; medianMsByBatch: Record<string, number>; steps: number };
+/**
+ * A fit's host level (`HostScaleSource`): the probe's level (ms), or the host phases' median per batch size (ms).
+ * probeInts: the probe's size (ints in the list it times; @vf/metrics-io `readHostProbeSize`), when the fit's server
+ * recorded it: the level grows with it, so levels of probes of other sizes mix the host's speed with the size.
+ */
+export type HostReference = { source: "probe"; probeMs: number; steps: number; probeInts?: number } | { source: "phases"; medianMsByBatch: Record<string, number>; steps: number };
 
 /** How one run's host compares with the fit's: `ratio` scales the table's host phases. */
 export interface HostScale {
@@ -1362,6 +1366,18 @@ export interface HostScale {
   ratio: number;
   /** Steps of the run that informed it (probe: steps with a probe; phases: decode-only steps at reference sizes). */
   steps: number;
+  /** probe: the run's probe size and the reference's, each when known (`HostReference`). */
+  probeInts?: number;
+  referenceProbeInts?: number;
+}
+
+/**
+ * True when a probe scale compares probes of two known, different sizes (another token budget or batch cap): the
+ * ratio then mixes the host's speed with the probe's size, and with the preparation work that grows with the same
+ * step token limit, so it is not the host's speed alone.
+ */
+export function probeSizeDiffers(scale: HostScale): boolean {
+  return scale.probeInts !== undefined && scale.referenceProbeInts !== undefined && scale.probeInts !== scale.referenceProbeInts;
 }
 
 /** Decode-only steps (batch > 0, no prefill tokens) with all three host phases, as (batch size, host ms). */
@@ -1388,11 +1404,14 @@ function probeMs(steps: readonly Iteration[], what: string): number[] {
   return out;
 }
 
-/** The fit's host reference from its real runs' steps (pooled); `what` names them in errors. */
-export function hostReference(source: HostScaleSource, fitSteps: readonly Iteration[], what: string): HostReference {
+/**
+ * The fit's host reference from its real runs' steps (pooled); `what` names them in errors. probeInts: the fit
+ * servers' probe size, when all recorded the same one (kept with a probe reference).
+ */
+export function hostReference(source: HostScaleSource, fitSteps: readonly Iteration[], what: string, probeInts?: number): HostReference {
   if (source === "probe") {
     const ms = probeMs(fitSteps, what);
-    return { source, probeMs: trimmedMean(ms, 0.05), steps: ms.length };
+    return { source, probeMs: trimmedMean(ms, 0.05), steps: ms.length, ...(probeInts !== undefined ? { probeInts } : {}) };
   }
   const byBatch = new Map<number, number[]>();
   for (const { batch, ms } of decodeHostMs(fitSteps)) {
@@ -1423,14 +1442,21 @@ export function hostReference(source: HostScaleSource, fitSteps: readonly Iterat
 }
 
 /**
- * One run's host against the fit's reference. probe: the run's probe level over the fit's. phases: each of the
+ * One run's host against the fit's reference. probe: the run's probe level over the fit's (probeInts: the run's
+ * probe size, when its server recorded it; `probeSizeDiffers` tells a ratio of two sizes). phases: each of the
  * run's decode-only steps at a batch size the reference has, its host time over the reference median there; the
  * ratio is their mean (each step weighs one, so the run's own mix of batch sizes sets it). `what` names the run.
  */
-export function hostScale(ref: HostReference, steps: readonly Iteration[], what: string): HostScale {
+export function hostScale(ref: HostReference, steps: readonly Iteration[], what: string, probeInts?: number): HostScale {
   if (ref.source === "probe") {
     const ms = probeMs(steps, what);
-    return { source: "probe", ratio: trimmedMean(ms, 0.05) / ref.probeMs, steps: ms.length };
+    return {
+      source: "probe",
+      ratio: trimmedMean(ms, 0.05) / ref.probeMs,
+      steps: ms.length,
+      ...(probeInts !== undefined ? { probeInts } : {}),
+      ...(ref.probeInts !== undefined ? { referenceProbeInts: ref.probeInts } : {}),
+    };
   }
   const ratios = decodeHostMs(steps).flatMap(({ batch, ms }) => {
     const base = ref.medianMsByBatch[String(batch)];

@@ -114,6 +114,25 @@ describe("calibrationCells / formatCalibrationMd", () => {
     ]);
     expect(lines[at + 7]).toBe("Delivery delay: none modelled.");
   });
+
+  it("warns under the host-scale table when a load's probe differs in size from the fit's (another token budget)", () => {
+    const args = { experiment: "b256", fitLoad: "r15", command: "runner calibrate x --frozen d --host-scale probe", table };
+    const probe = (ratio: number, probeInts: number) => ({ source: "probe" as const, ratio, steps: 900, probeInts, referenceProbeInts: 2048 });
+    const same = formatCalibrationMd({ ...args, loads: [{ ...load("r6", "held-out"), hostScale: probe(0.95, 2048) }] });
+    expect(same).toContain("| r6 | 900 | 0.9500 |");
+    expect(same).not.toContain("Warning");
+    const md = formatCalibrationMd({
+      ...args,
+      loads: [
+        { ...load("r6", "held-out"), hostScale: probe(0.69, 1280) },
+        { ...load("r15", "fit"), hostScale: probe(1, 2048) },
+      ],
+    });
+    const lines = md.split("\n");
+    const at = lines.indexOf("| r6 | 900 | 0.6900 |");
+    expect(lines[at + 2]).toMatch(/^Warning: the probe's size differs from the fit's \(2048 ints: 3 x the step token limit \+ the slots\) on r6 1280: another token budget or batch cap\./);
+    expect(lines[at + 2]).not.toContain("r15");
+  });
 });
 
 describe("describeDelay / onePrefillStep (the serving path's delays)", () => {

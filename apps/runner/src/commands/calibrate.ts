@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, type RunManifest, readIterations, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, type RunManifest, readHostProbeSize, readIterations, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
 import {
   STEP_CLASS_MIN_STEPS,
   type CpuOverheadTable,
@@ -24,6 +24,7 @@ import {
   machineProbeRatio,
   modelTimeBiasMs,
   poolMachineProbes,
+  probeSizeDiffers,
   scaleHostPhases,
   writeCpuOverheadsFromRuns,
 } from "@vf/vidur-bridge";
@@ -197,6 +198,14 @@ export function formatCalibrationMd(args: {
       "|---|---|---|",
       ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} |`),
     );
+    const differ = hosted.filter((l) => probeSizeDiffers(l.hostScale!));
+    if (differ.length > 0) {
+      const sizes = differ.map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
+      lines.push(
+        "",
+        `Warning: the probe's size differs from the fit's (${differ[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe's time grows with its size, and so does part of the step's input preparation, so those scales mix the host's speed with the configuration; predict another configuration without --host-scale.`,
+      );
+    }
   }
   const t = args.table;
   const delay = args.deliveryDelay ?? null;
@@ -448,7 +457,11 @@ export async function calibrate(
   if (hostSource !== undefined) {
     hostRef = frozen !== undefined ? frozen.hostReference! : await hostReferenceOf(hostSource, fitReal);
     for (const l of before.loads) {
-      hostScales.set(l.name, await hostScaleOf(hostRef, l.realDir, `--host-scale ${hostSource}: load ${l.name} (${join(l.realDir, "iterations.csv")})`));
+      const scale = await hostScaleOf(hostRef, l.realDir, `--host-scale ${hostSource}: load ${l.name} (${join(l.realDir, "iterations.csv")})`);
+      hostScales.set(l.name, scale);
+      if (probeSizeDiffers(scale)) {
+        log(`calibrate: warning: --host-scale probe: load ${l.name}'s server times a ${scale.probeInts}-int probe, the fit's a ${scale.referenceProbeInts}-int one (another token budget or batch cap): its scale mixes the host's speed with the probe's size`);
+      }
     }
   }
   if (frozen === undefined) {
@@ -635,7 +648,7 @@ const FrozenCalibration = z
     machine_probe: z.record(z.string(), z.number().positive()).nullable().optional(),
     host_reference: z
       .discriminatedUnion("source", [
-        z.object({ source: z.literal("probe"), probeMs: z.number().positive(), steps: z.number().int().positive() }),
+        z.object({ source: z.literal("probe"), probeMs: z.number().positive(), steps: z.number().int().positive(), probeInts: z.number().int().positive().optional() }),
         z.object({ source: z.literal("phases"), medianMsByBatch: z.record(z.string(), z.number().positive()), steps: z.number().int().positive() }),
       ])
       .nullable()
@@ -677,7 +690,7 @@ async function readFrozen(
     cpuOverheadsPath: join(dir, "cpu_overheads.csv"),
     deliveryDelay: delay,
     machineProbe: parsed.data.machine_probe ?? null,
-    hostReference: parsed.data.host_reference ?? null,
+    hostReference: (parsed.data.host_reference ?? null) as HostReference | null, // zod's optional key reads as `| undefined`
   };
 }
 
@@ -697,13 +710,27 @@ async function stepsOf(dirs: readonly string[], flag: string): Promise<Iteration
 /** The fit runs' host reference (hostReference), bridge errors as UsageErrors naming the flag. */
 async function hostReferenceOf(source: HostScaleSource, fitReal: readonly string[]): Promise<HostReference> {
   const steps = await stepsOf(fitReal, `--host-scale ${source}`);
-  return bridgeUsage(() => hostReference(source, steps, `--host-scale ${source}: the fit's real runs (${fitReal.join(", ")})`));
+  // The probe's size when every fit run's server recorded one and the same.
+  const sizes = new Set<number | undefined>();
+  for (const dir of fitReal) sizes.add(await probeIntsOf(dir, `--host-scale ${source}`));
+  const probeInts = sizes.size === 1 ? [...sizes][0] : undefined;
+  return bridgeUsage(() => hostReference(source, steps, `--host-scale ${source}: the fit's real runs (${fitReal.join(", ")})`, probeInts));
 }
 
 /** One load's host scale against the reference (hostScale); `what` names the load and its file. */
 async function hostScaleOf(ref: HostReference, realDir: string, what: string): Promise<HostScale> {
   const steps = await stepsOf([realDir], `--host-scale ${ref.source}`);
-  return bridgeUsage(() => hostScale(ref, steps, what));
+  const probeInts = ref.source === "probe" ? await probeIntsOf(realDir, `--host-scale ${ref.source}`) : undefined;
+  return bridgeUsage(() => hostScale(ref, steps, what, probeInts));
+}
+
+/** A real run's host probe size (readHostProbeSize's ints; undefined when its server did not record it). */
+async function probeIntsOf(dir: string, flag: string): Promise<number | undefined> {
+  try {
+    return (await readHostProbeSize(dir))?.ints;
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
 }
 
 /** The table with its host phases scaled for one load (scaleHostPhases), its error naming the load. */
