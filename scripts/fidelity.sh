@@ -24,7 +24,7 @@
 # pinned to a CPU of its own on three machines, runs-s17/: one run's fit frozen onto every other start, workload and the
 # 32-request cap, blind and with each run's in-band host probe; about 10 minutes), `--seventeenth` alone; the eighteenth's (two more
 # starts of that layout, a 256-token budget on three starts and the demo on two, runs-s18/, with Q1's fit frozen onto
-# them; about 20 minutes), `--eighteenth` alone.
+# them; about 12 minutes), `--eighteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -701,7 +701,7 @@ s18_rows "" repeats
 python3 scripts/fidelity-table.py --band "${args[@]}"
 for hs in "" probe backlog; do
   case $hs in
-    "") fit_freeze azure-conv-q1 "--fit load60" "" "${S17_REST[@]}" "${S18_NEW[@]}" ;;
+    "") fit_freeze azure-conv-q1 "--fit load60" "" sharegpt-q1 mooncake-q1 "${S18_NEW[@]}" ;;  # + the bands' first runs
     probe) fit_freeze azure-conv-q1 "--fit load60" "--host-scale probe" "${S18_NEW[@]}" ;;
     backlog) fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe" "${S18_NEW[@]}" ;;
   esac
