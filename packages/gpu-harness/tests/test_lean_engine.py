@@ -388,13 +388,19 @@ def test_every_varlen_step_records_its_host_probe(model: torch.nn.Module, attent
     # The probe times the step's fixed-size input conversion: on the varlen path every step has one (a
     # positive time, in iterations.csv's host_probe_time), on the sdpa path none (an empty cell).
     tl = Timeline()
-    serve_all(make_engine(model, tl, attention=attention), PROMPTS[:3], 4)
+    engine = make_engine(model, tl, attention=attention)
+    serve_all(engine, PROMPTS[:3], 4)
     probes = [it.host_probe for it in tl.iterations()]
+    # Its size, for comparing levels across servers: 3 x the step token limit + the slots (@vf/metrics-io's
+    # readHostProbeSize falls back to that formula for servers that did not record it).
+    knobs = engine.runner.describe()
     rows = tl.iterations_csv().splitlines()
     assert rows[0].endswith(",process_time,host_probe_time") and len(rows) == len(probes) + 1
     if attention == "sdpa":
         assert probes and all(p is None for p in probes)
         assert all(r.endswith(",") for r in rows[1:])
+        assert "host_probe_ints" not in knobs
     else:
         assert probes and all(p is not None and 0 < p < 1 for p in probes)
         assert all(not r.endswith(",") for r in rows[1:])
+        assert knobs["host_probe_ints"] == 3 * knobs["max_tokens_per_step"] + engine.runner.num_slots

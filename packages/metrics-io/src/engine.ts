@@ -150,7 +150,8 @@ async function readServerManifest(runDir: string): Promise<{ path: string; json:
 /**
  * The size of the in-band host probe (iterations.csv `host_probe_time`): the lean engine times turning one int64
  * list of 3 x its step token limit + its slot count into a tensor, the same length at every step of a server but not
- * across token budgets or batch caps (2,048 ints at a 512-token budget and 128 slots, 1,280 at 256).
+ * across token budgets or batch caps (2,048 ints at a 512-token budget and 128 slots, 1,280 at 256). gpu-harness
+ * records the length as `engine.host_probe_ints`; servers before the eighteenth session did not.
  */
 export interface HostProbeSize {
   maxTokensPerStep: number;
@@ -161,8 +162,9 @@ export interface HostProbeSize {
 const positiveInt = z.number().int().positive();
 
 /**
- * The host probe's size for a real run dir (or a server dir), from `server_run.json`'s `engine.max_tokens_per_step`
- * and `engine.batch_size_cap`. Null when the file or either key is missing (older servers, other engines).
+ * The host probe's size for a real run dir (or a server dir), from `server_run.json`'s `engine`: its recorded
+ * `host_probe_ints`, else 3 x `max_tokens_per_step` + `batch_size_cap` (the same length, for servers that did not
+ * record it). Null when the file or the step limit and cap are missing (older servers, other engines).
  */
 export async function readHostProbeSize(runDir: string): Promise<HostProbeSize | null> {
   const { path, json } = await readServerManifest(runDir);
@@ -170,12 +172,13 @@ export async function readHostProbeSize(runDir: string): Promise<HostProbeSize |
   if (engine === undefined || engine === null || typeof engine !== "object") return null;
   const e = engine as Record<string, unknown>;
   if (e.max_tokens_per_step === undefined || e.batch_size_cap === undefined) return null;
-  for (const key of ["max_tokens_per_step", "batch_size_cap"] as const) {
+  const knob = (key: "max_tokens_per_step" | "batch_size_cap" | "host_probe_ints"): number => {
     if (!positiveInt.safeParse(e[key]).success) {
       throw new MetricsIoError("METRICS_INVALID_MANIFEST", `${path}: engine.${key}: expected a positive integer, got ${JSON.stringify(e[key])}`);
     }
-  }
-  const maxTokensPerStep = e.max_tokens_per_step as number;
-  const slots = e.batch_size_cap as number;
-  return { maxTokensPerStep, slots, ints: 3 * maxTokensPerStep + slots };
+    return e[key] as number;
+  };
+  const maxTokensPerStep = knob("max_tokens_per_step");
+  const slots = knob("batch_size_cap");
+  return { maxTokensPerStep, slots, ints: e.host_probe_ints === undefined ? 3 * maxTokensPerStep + slots : knob("host_probe_ints") };
 }

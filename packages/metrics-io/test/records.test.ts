@@ -323,6 +323,8 @@ describe("readHostProbeSize", () => {
     expect(await readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: 128, token_budget: 512 }))).toEqual({ maxTokensPerStep: 640, slots: 128, ints: 2048 });
     expect((await readHostProbeSize(await serverRun({ max_tokens_per_step: 384, batch_size_cap: 128 })))?.ints).toBe(1280);
     expect((await readHostProbeSize(await serverRun({ max_tokens_per_step: 544, batch_size_cap: 32 })))?.ints).toBe(1664);
+    // A server that records the length itself is taken at its word.
+    expect((await readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: 128, host_probe_ints: 2100 })))?.ints).toBe(2100);
   });
 
   it("is null without the file, without the engine knobs or with an engine named by a string", async () => {
@@ -337,5 +339,6 @@ describe("readHostProbeSize", () => {
     const dir = await serverRun({ max_tokens_per_step: 0, batch_size_cap: 128 });
     await expectCode(readHostProbeSize(dir), "METRICS_INVALID_MANIFEST", `${join(dir, "server_run.json")}: engine.max_tokens_per_step: expected a positive integer, got 0`);
     await expectCode(readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: "128" })), "METRICS_INVALID_MANIFEST", 'engine.batch_size_cap: expected a positive integer, got "128"');
+    await expectCode(readHostProbeSize(await serverRun({ max_tokens_per_step: 640, batch_size_cap: 128, host_probe_ints: -1 })), "METRICS_INVALID_MANIFEST", "engine.host_probe_ints: expected a positive integer, got -1");
   });
 });

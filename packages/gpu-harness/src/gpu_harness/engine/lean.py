@@ -485,6 +485,9 @@ class LeanModelRunner:
                 else "attention.varlen_attention_cpu: the same varlen contract in plain PyTorch, eager"
             )
             out["graphed_steps"] = "all" if self.use_graphs and self.attention == "flash-varlen" else "none"
+            # The in-band host probe's list (_varlen_fill): its length sets the probe's time, so levels
+            # compare only between servers with the same length.
+            out["host_probe_ints"] = self._i64.numel()
             out["decode_attention"] = self.decode_attn
             out["decode_attention_reason"] = self.decode_attn_note
             out["decode_attention_impl"] = (
