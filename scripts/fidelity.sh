@@ -690,7 +690,9 @@ echo
 echo "## Eighteenth session: the two speeds in time, every Q7, Q8, R and D run (second by second)"
 for d in "$S"/[qr][1-8]/runs/*-rep* "$S"/d[12]/runs/demo-r*; do runs+=("$(basename "$(dirname "$(dirname "$d")")") $(basename "$d")=$d"); done
 .venv/bin/python scripts/step-phases.py --seconds "${runs[@]}"
-for x in azure-conv-q1 "${S17_REST[@]}" "${S18_NEW[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+# The new runs and the earlier Q-layout starts the bands hold (not Q2 and the 32-request cap, which no table reads).
+for x in azure-conv-q1 azure-conv-q3 azure-conv-q5 sharegpt-q1 sharegpt-q3 sharegpt-q5 mooncake-q1 mooncake-q3 \
+  "${S18_NEW[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 echo
 echo "## Eighteenth session: uncalibrated, each run alone"
 s18_rows "" own

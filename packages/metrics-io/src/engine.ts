@@ -151,7 +151,7 @@ async function readServerManifest(runDir: string): Promise<{ path: string; json:
  * The size of the in-band host probe (iterations.csv `host_probe_time`): the lean engine times turning one int64
  * list of 3 x its step token limit + its slot count into a tensor, the same length at every step of a server but not
  * across token budgets or batch caps (2,048 ints at a 512-token budget and 128 slots, 1,280 at 256). gpu-harness
- * records the length as `engine.host_probe_ints`; servers before the eighteenth session did not.
+ * records the length as `engine.host_probe_ints`; the servers of every H200 run so far did not.
  */
 export interface HostProbeSize {
   maxTokensPerStep: number;
