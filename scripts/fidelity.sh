@@ -24,7 +24,9 @@
 # pinned to a CPU of its own on three machines, runs-s17/: one run's fit frozen onto every other start, workload and the
 # 32-request cap, blind and with each run's in-band host probe; about 10 minutes), `--seventeenth` alone; the eighteenth's (two more
 # starts of that layout, a 256-token budget on three starts and the demo on two, runs-s18/, with Q1's fit frozen onto
-# them; about 12 minutes), `--eighteenth` alone.
+# them; about 12 minutes), `--eighteenth` alone; the nineteenth's (a 1,024-token budget and a 64-request cap on three
+# starts each, runs-s19/, Q1's fit frozen onto them and onto the 256-token budget and 32-request cap, blind, with the
+# plain probe ratio and with the probe read per int), `--nineteenth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -42,6 +44,7 @@ FOURTEENTH_ONLY=
 FIFTEENTH_ONLY=
 SEVENTEENTH_ONLY=
 EIGHTEENTH_ONLY=
+NINETEENTH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -56,7 +59,8 @@ case "${2:-}" in
   --fifteenth) FIFTEENTH_ONLY=1 ;;
   --seventeenth) SEVENTEENTH_ONLY=1 ;;
   --eighteenth) EIGHTEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth or --eighteenth)" >&2; exit 2 ;;
+  --nineteenth) NINETEENTH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth or --nineteenth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -704,8 +708,9 @@ python3 scripts/fidelity-table.py --band "${args[@]}"
 for hs in "" probe backlog; do
   case $hs in
     "") fit_freeze azure-conv-q1 "--fit load60" "" sharegpt-q1 mooncake-q1 "${S18_NEW[@]}" ;;  # + the bands' first runs
-    probe) fit_freeze azure-conv-q1 "--fit load60" "--host-scale probe" "${S18_NEW[@]}" ;;
-    backlog) fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe" "${S18_NEW[@]}" ;;
+    # --no-probe-size: the plain level ratio this section measured (the nineteenth reads the probe per int).
+    probe) fit_freeze azure-conv-q1 "--fit load60" "--host-scale probe --no-probe-size" "${S18_NEW[@]}" ;;
+    backlog) fit_freeze azure-conv-q1 "--fit load60 --admission-backlog" "--host-scale probe --no-probe-size" "${S18_NEW[@]}" ;;
   esac
   echo
   case $hs in
@@ -733,6 +738,136 @@ echo "## Eighteenth session: the demo's own fit on D1's middle load (--host-scal
 fit_freeze demo-d1 "--fit r145 --admission-backlog" "--host-scale probe" demo-d2
 args=()
 for d in d1 d2; do for l in 72.5 145 205.5; do args+=("$(band "demo $l req/s (${d^^})" "demo-$d" "r$l" -cal)"); done; done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+# The nineteenth session's experiments (calls 48-50, every server in Q1's pinned layout): B1-B3 three starts with a
+# 1,024-token budget, C1-C3 three with a 64-request cap (two configurations no fit and no model change saw), Q9 a
+# sixth start of Q1's server on B2's and C2's machine.
+S19_B=(azure-conv-b1024-b1 azure-conv-b1024-b2 azure-conv-b1024-b3 sharegpt-b1024-b1 sharegpt-b1024-b2 sharegpt-b1024-b3)
+S19_C=(azure-conv-cap64-c1 azure-conv-cap64-c2 azure-conv-cap64-c3 sharegpt-cap64-c1 sharegpt-cap64-c2 sharegpt-cap64-c3)
+S19_R=(azure-conv-b256-r1 azure-conv-b256-r2 azure-conv-b256-r3 sharegpt-b256-r1 sharegpt-b256-r3)
+S19_CAP32=(azure-conv-cap32-q4 azure-conv-cap32-q6)
+own_rows() {  # SUFFIX EXPERIMENT...: each experiment's loads that were simulated, each run alone, onto args
+  local s=$1 x l
+  shift
+  for x in "$@"; do
+    for l in 30 60 85; do
+      if [[ -d $C/$x-load$l$s ]]; then args+=("$x $l%=$C/$x-load$l$s"); fi
+    done
+  done
+}
+s19_tables() {  # SUFFIX MODE_LABEL: every group's rows each run alone, then a count line per group into S19_COUNTS
+  local s=$1 mode=$2 g n
+  local groups=("1,024-token budget (B1-B3)" "64-request cap (C1-C3)" "256-token budget (R1-R3)" "32-request cap (Q4, Q6)")
+  local -a members
+  for g in 0 1 2 3; do
+    case $g in
+      0) members=("${S19_B[@]}") ;;
+      1) members=("${S19_C[@]}") ;;
+      2) members=("${S19_R[@]}") ;;
+      3) members=("${S19_CAP32[@]}") ;;
+    esac
+    args=()
+    own_rows "$s" "${members[@]}"
+    echo
+    echo "### ${groups[$g]}, $mode"
+    python3 scripts/fidelity-table.py --band "${args[@]}" | tee "$C/s19-table.md"
+    n=$(sed -n 's/^verdicts: .*5% \([0-9]*\).*/\1/p' "$C/s19-table.md")
+    S19_COUNTS+=("${groups[$g]}|$mode|${n:-0}|$((${#args[@]} * 4))")
+  done
+}
+nineteenth() {
+# The nineteenth session (docs/runbook.md, "The nineteenth H200 session"): the host probe read per int (runner
+# calibrate's size-aware --host-scale probe, the default now) against the plain level ratio (--no-probe-size) and
+# blind, Q1's Azure conv 60 % fit (with the front's backlog) frozen onto two configurations measured for it (a
+# 1,024-token budget, a 64-request cap: three starts each on three machines) and the two it was built on (the 256-token
+# budget, the 32-request cap); then every start at once, and Q9's own fit on its machine's B2 and C2.
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+local S=tmp/h200-runs-s19 runs=() x mode
+S19_COUNTS=()
+echo
+echo "## Nineteenth session: the probe beside the input preparation, one machine each (B1, C1; B2, C2, Q9; B3, C3)"
+runs=("B1 Azure 30%=$S/b1/runs/azure-load30-rep0" "C1 Azure 30%=$S/c1/runs/azure-load30-rep0"
+  "B2 Azure 30%=$S/b2/runs/azure-r15.123-rep1" "C2 Azure 30%=$S/c2/runs/azure-r13.383-rep1"
+  "Q9 Azure 30%=$S/q9/runs/azure-r12.987-rep5" "B3 Azure 30%=$S/b3/runs/azure-r15.123-rep2"
+  "C3 Azure 30%=$S/c3/runs/azure-r13.383-rep2")
+.venv/bin/python scripts/step-phases.py --spread "${runs[@]}"
+for x in azure-conv-q1 azure-conv-q9 "${S19_B[@]}" "${S19_C[@]}" "${S19_R[@]}" "${S19_CAP32[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+echo
+echo "## Nineteenth session: uncalibrated, each run alone"
+s19_tables "" uncalibrated
+"${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 --admission-backlog --host-scale probe >&2
+for mode in blind plain probe; do
+  for x in "${S19_B[@]}" "${S19_C[@]}" "${S19_R[@]}" "${S19_CAP32[@]}"; do
+    case $mode in
+      blind) "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" >&2 ;;
+      plain) "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe --no-probe-size >&2 ;;
+      probe) "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2 ;;
+    esac
+  done
+  echo
+  case $mode in
+    blind) echo "## Nineteenth session: Q1's Azure conv 60 % fit (with the front's backlog) frozen, blind, each run alone" ;;
+    plain) echo "## Nineteenth session: the same with each run's probe as a plain level ratio (--host-scale probe --no-probe-size), each run alone" ;;
+    probe) echo "## Nineteenth session: the same with the probe read per int and each run's own list in its preparation (--host-scale probe), each run alone" ;;
+  esac
+  s19_tables -cal "$mode"
+  if [[ $mode == probe ]]; then
+    echo
+    echo "## Nineteenth session: the size-aware probe against every start (B1-B3, C1-C3)"
+    args=()
+    for l in 30 60; do args+=("$(band "Azure, 1,024 budget, $l% (B1, B2, B3)" azure-conv-b1024-b1 "load$l" -cal azure-conv-b1024-b2 azure-conv-b1024-b3)"); done
+    args+=("$(band "Azure, 1,024 budget, 85% (B1, B2)" azure-conv-b1024-b1 load85 -cal azure-conv-b1024-b2)")
+    for l in 30 60; do args+=("$(band "ShareGPT, 1,024 budget, $l% (B1, B2, B3)" sharegpt-b1024-b1 "load$l" -cal sharegpt-b1024-b2 sharegpt-b1024-b3)"); done
+    args+=("$(band "ShareGPT, 1,024 budget, 85% (B1, B3)" sharegpt-b1024-b1 load85 -cal sharegpt-b1024-b3)")
+    for l in 30 60 85; do args+=("$(band "Azure, 64 cap, $l% (C1, C2, C3)" azure-conv-cap64-c1 "load$l" -cal azure-conv-cap64-c2 azure-conv-cap64-c3)"); done
+    for l in 30 60 85; do args+=("$(band "ShareGPT, 64 cap, $l% (C1, C2, C3)" sharegpt-cap64-c1 "load$l" -cal sharegpt-cap64-c2 sharegpt-cap64-c3)"); done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+    echo
+    echo "## Nineteenth session: each new run's host scale and preparation shift (--host-scale probe)"
+    echo "| experiment | load | steps | host scale | preparation shift (ms) |"
+    echo "|---|---|---|---|---|"
+    for x in "${S19_B[@]}" "${S19_C[@]}"; do
+      sed -n '/^| load | steps | host scale/,/^$/p' "$C/$x-prediction/calibration.md" | grep '^| [a-z0-9.]* |' | grep -v '^| load |' | sed "s/^| /| $x | /"
+    done
+  fi
+done
+echo
+echo "## Nineteenth session: cells within 5 % of their own run, by calibration"
+echo "| configuration (runs) | cells | uncalibrated | blind | plain probe ratio | probe per int |"
+echo "|---|---|---|---|---|---|"
+local g cells row
+for g in "1,024-token budget (B1-B3)" "64-request cap (C1-C3)" "256-token budget (R1-R3)" "32-request cap (Q4, Q6)"; do
+  row="| $g"
+  cells=
+  for mode in uncalibrated blind plain probe; do
+    for x in "${S19_COUNTS[@]}"; do
+      IFS='|' read -r xg xm xn xc <<<"$x"
+      if [[ $xg == "$g" && $xm == "$mode" ]]; then
+        [[ -n $cells ]] || { cells=$xc; row="$row | $cells"; }
+        row="$row | $xn"
+      fi
+    done
+  done
+  echo "$row |"
+done
+echo
+echo "## Nineteenth session: Q9's own Azure conv 60 % fit (its machine's), frozen onto B2 and C2 on the same machine (--host-scale probe)"
+fit_freeze azure-conv-q9 "--fit load60 --admission-backlog" "--host-scale probe" azure-conv-b1024-b2 sharegpt-b1024-b2 \
+  azure-conv-cap64-c2 sharegpt-cap64-c2
+args=()
+for l in 30 85; do args+=("Azure $l% (Q9)=$C/azure-conv-q9-load$l-cal"); done
+own_rows -cal azure-conv-b1024-b2 sharegpt-b1024-b2 azure-conv-cap64-c2 sharegpt-cap64-c2
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Nineteenth session: the same fit onto B2 and C2 with the plain level ratio (--host-scale probe --no-probe-size)"
+for x in azure-conv-b1024-b2 sharegpt-b1024-b2 azure-conv-cap64-c2 sharegpt-cap64-c2; do
+  "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q9-calibration" --host-scale probe --no-probe-size >&2
+done
+args=()
+own_rows -cal azure-conv-b1024-b2 sharegpt-b1024-b2 azure-conv-cap64-c2 sharegpt-cap64-c2
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
@@ -764,6 +899,7 @@ if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
 if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
+if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

@@ -139,6 +139,14 @@
 #   call47 AZ_RATES SG_RATES DEMO_EXP: on a third machine, server R3 (R1's flags, rep2) at R1's rates, ShareGPT
 #          first; server D2 (D1's flags, a second start) serving the demo at D1's loads (DEMO_EXP: call 45's
 #          demo-experiment.json); server Q8 (Q1's flags, a fifth start; rep4): Mooncake 60 % then 30 %.
+# The nineteenth session's calls (Q1's pinned layout; two configurations no fit or model change saw, for the
+# size-aware host probe: the probe's list is 3 x (budget + cap) + cap ints, 3,584 at a 1,024-token budget, 1,792 at a
+# 64-request cap, against 2,048 for the fit's server):
+#   call48: server B1 (--max-num-batched-tokens 1024), then server C1 (--max-batch-size 64), one machine: Azure conv
+#          and ShareGPT each, capacity then 30 / 60 / 85 % of it.
+#   call49 B_AZ B_SG C_AZ C_SG: on another machine, B2 and C2 (second starts, rep1) at B1's and C1's rates (from call
+#          48's results/{b1,c1}/sweep.json), then Q9 (Q1's flags, a sixth start; rep5) at Azure conv 60 / 30 / 85 %.
+#   call50 B_AZ B_SG C_AZ C_SG: a third machine, B3 and C3 (rep2), ShareGPT first.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -244,7 +252,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP | call48 | call49 B_AZ B_SG C_AZ C_SG | call50 B_AZ B_SG C_AZ C_SG}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -445,7 +453,24 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     serve_mix d2 130 "$PIN" --demo "${4:?DEMO_EXP}"
     serve_mix q8 200 "$PIN" --rep-offset 4 --family "$MC" --family-requests mooncake=1600 \
       --family-rates "mooncake=13.17,6.585" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call47)" >&2; exit 2 ;;
+  call48)
+    pin_setup call48 "-call48"
+    serve_mix b1 255 "$PIN --max-num-batched-tokens 1024" --family "$AZ" --family "$SG"
+    serve_mix c1 255 "$PIN --max-batch-size 64" --family "$AZ" --family "$SG" ;;
+  call49)
+    pin_setup call49 "-call49"
+    serve_mix b2 170 "$PIN --max-num-batched-tokens 1024" --rep-offset 1 --family "$AZ" \
+      --family-rates "azure=${2:?B_AZ}" --family "$SG" --family-rates "sharegpt=${3:?B_SG}"
+    serve_mix c2 170 "$PIN --max-batch-size 64" --rep-offset 1 --family "$AZ" \
+      --family-rates "azure=${4:?C_AZ}" --family "$SG" --family-rates "sharegpt=${5:?C_SG}"
+    serve_mix q9 170 "$PIN" --rep-offset 5 --family "$AZ" --family-rates "azure=25.974,12.987,36.797" ;;
+  call50)
+    pin_setup call50 "-call50"
+    serve_mix b3 170 "$PIN --max-num-batched-tokens 1024" --rep-offset 2 --family "$SG" \
+      --family-rates "sharegpt=${3:?B_SG}" --family "$AZ" --family-rates "azure=${2:?B_AZ}"
+    serve_mix c3 170 "$PIN --max-batch-size 64" --rep-offset 2 --family "$SG" \
+      --family-rates "sharegpt=${5:?C_SG}" --family "$AZ" --family-rates "azure=${4:?C_AZ}" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call50)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -389,12 +389,16 @@ function buildProgram(): Command {
       ).choices(["probe", "phases"]),
     )
     .option(
+      "--no-probe-size",
+      "with --host-scale probe, take a probe of another size than the fit's (another token budget or batch cap) as a plain level ratio; by default it is read per int, and the load's own list conversion replaces the fit's in the preparation",
+    )
+    .option(
       "--admission-backlog",
       "make the admission delay grow with the server front's backlog: the front as one worker serving every token at a per-token time fitted on the fit runs' delivery delays; each request's admission delay is the fitted constant less the fit runs' mean backlog plus the backlog at its arrival in the simulation (with --frozen: as its calibration recorded)",
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -417,6 +421,7 @@ function buildProgram(): Command {
         ...(o.admissionBacklog === true ? { admissionBacklog: true } : {}),
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
+        ...(o.probeSize === false ? { probeSize: false } : {}),
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),
       });

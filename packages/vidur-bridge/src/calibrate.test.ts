@@ -617,6 +617,25 @@ describe("deriveCpuOverheads: the phase split", () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => scaleHostPhases(t, bad)).toThrow(/host scale .*expected a finite number > 0/);
     expect(() => scaleHostPhases(deriveCpuOverheads(strip(real), SIM), 1.2)).toThrow(/no host-phase split/);
   });
+
+  it("adds a preparation shift after the ratio, never below zero, and moves the overhead by it", () => {
+    const t = deriveCpuOverheads(real, SIM, { extendToBatchSize: 40 });
+    const s = scaleHostPhases(t, 1.2, -0.05);
+    t.rows.forEach((r, i) => {
+      const x = s.rows[i]!;
+      const h = r.hostPhasesMs!;
+      expect(x.hostPhasesMs!.prepare).toBeCloseTo(Math.max(0, h.prepare * 1.2 - 0.05), 9);
+      expect(x.hostPhasesMs!.schedule).toBeCloseTo(h.schedule * 1.2, 9);
+      const moved = x.hostPhasesMs!.schedule + x.hostPhasesMs!.prepare + x.hostPhasesMs!.process - (h.schedule + h.prepare + h.process);
+      expect(x.overheadMs - r.overheadMs).toBeCloseTo(moved, 9);
+      expect(modelTimeBiasMs(x)).toBeCloseTo(modelTimeBiasMs(r)!, 9);
+    });
+    // A shift larger than any row's preparation leaves 0, not a negative time.
+    const floor = scaleHostPhases(t, 1, -1e3);
+    for (const r of floor.rows) expect(r.hostPhasesMs!.prepare).toBe(0);
+    expect(scaleHostPhases(t, 1.2, 0).rows).toEqual(scaleHostPhases(t, 1.2).rows);
+    expect(() => scaleHostPhases(t, 1, Number.NaN)).toThrow(/preparation shift NaN ms: expected a finite number/);
+  });
 });
 
 describe("hostReference / hostScale (--host-scale)", () => {
@@ -682,13 +701,26 @@ describe("hostReference / hostScale (--host-scale)", () => {
     const same = hostScale(ref, run(1.2), "load30", 2048);
     expect(same).toEqual({ source: "probe", ratio: expect.closeTo(1.2, 12), steps: 104, probeInts: 2048, referenceProbeInts: 2048 });
     expect(probeSizeDiffers(same)).toBe(false);
-    // A 256-token budget's server times a shorter list: the ratio is still level over level, flagged.
+    // A 256-token budget's server times a shorter list (1,280 ints): read per int, its level 0.021 ms is a host
+    // 0.7 x 2048 / 1280 = 1.12 x as slow per int, and its preparation carries its own 0.021 ms list in place of
+    // the fit's scaled 1.12 x 0.03.
     const other = hostScale(ref, run(0.7), "load30", 1280);
-    expect(other.ratio).toBeCloseTo(0.7, 12);
+    expect(other).toEqual({ source: "probe", ratio: expect.closeTo(1.12, 12), steps: 104, probeInts: 1280, referenceProbeInts: 2048, prepareShiftMs: expect.closeTo(0.021 - 1.12 * 0.03, 12) });
     expect(probeSizeDiffers(other)).toBe(true);
+    // sizeAware false: the plain level ratio, flagged the same way, no shift.
+    const plain = hostScale(ref, run(0.7), "load30", 1280, false);
+    expect(plain).toEqual({ source: "probe", ratio: expect.closeTo(0.7, 12), steps: 104, probeInts: 1280, referenceProbeInts: 2048 });
+    expect(probeSizeDiffers(plain)).toBe(true);
+    // A longer list (a 1,024-token budget: 3,584 ints) at the fit's speed per int: ratio 1, preparation longer by
+    // the extra ints' conversion.
+    const longer = hostScale(ref, run(3584 / 2048), "load30", 3584);
+    expect(longer.ratio).toBeCloseTo(1, 12);
+    expect(longer.prepareShiftMs).toBeCloseTo(0.03 * (3584 / 2048 - 1), 12);
     // Either size unknown (older servers, a calibration.json from before sizes were kept): nothing to compare.
     expect(probeSizeDiffers(hostScale(ref, run(1), "load30"))).toBe(false);
+    expect(hostScale(ref, run(0.7), "load30")).not.toHaveProperty("prepareShiftMs");
     expect(probeSizeDiffers(hostScale(hostReference("probe", fit, "fit"), run(1), "load30", 1280))).toBe(false);
+    expect(hostScale(hostReference("probe", fit, "fit"), run(0.7), "load30", 1280).ratio).toBeCloseTo(0.7, 12);
     // The phases source has no probe size.
     expect(hostReference("phases", fit, "fit", 2048)).not.toHaveProperty("probeInts");
   });

@@ -1360,7 +1360,10 @@ export const HOST_INDEX_MIN_REF_STEPS = 20;
  */
 export type HostReference = { source: "probe"; probeMs: number; steps: number; probeInts?: number } | { source: "phases"; medianMsByBatch: Record<string, number>; steps: number };
 
-/** How one run's host compares with the fit's: `ratio` scales the table's host phases. */
+/**
+ * How one run's host compares with the fit's: `ratio` scales the table's host phases, and `prepareShiftMs` (when
+ * set) is added to every row's input preparation after that.
+ */
 export interface HostScale {
   source: HostScaleSource;
   ratio: number;
@@ -1369,12 +1372,19 @@ export interface HostScale {
   /** probe: the run's probe size and the reference's, each when known (`HostReference`). */
   probeInts?: number;
   referenceProbeInts?: number;
+  /**
+   * probe, sizes known and different, size-aware (`hostScale`): the run's own list conversion (its probe level, ms)
+   * less the fit's scaled one (ratio x the fit's level), so the simulated preparation carries this configuration's
+   * list instead of the fit's.
+   */
+  prepareShiftMs?: number;
 }
 
 /**
- * True when a probe scale compares probes of two known, different sizes (another token budget or batch cap): the
- * ratio then mixes the host's speed with the probe's size, and with the preparation work that grows with the same
- * step token limit, so it is not the host's speed alone.
+ * True when a probe scale compares probes of two known, different sizes (another token budget or batch cap): a
+ * plain level ratio then mixes the host's speed with the probe's size, and with the preparation work that grows
+ * with the same step token limit, so it is not the host's speed alone (`hostScale`'s size-aware scale separates
+ * them).
  */
 export function probeSizeDiffers(scale: HostScale): boolean {
   return scale.probeInts !== undefined && scale.referenceProbeInts !== undefined && scale.probeInts !== scale.referenceProbeInts;
@@ -1442,21 +1452,28 @@ export function hostReference(source: HostScaleSource, fitSteps: readonly Iterat
 }
 
 /**
- * One run's host against the fit's reference. probe: the run's probe level over the fit's (probeInts: the run's
- * probe size, when its server recorded it; `probeSizeDiffers` tells a ratio of two sizes). phases: each of the
- * run's decode-only steps at a batch size the reference has, its host time over the reference median there; the
- * ratio is their mean (each step weighs one, so the run's own mix of batch sizes sets it). `what` names the run.
+ * One run's host against the fit's reference. `what` names the run.
+ * - probe: the run's probe level over the fit's (probeInts: the run's probe size, when its server recorded it). When
+ *   both sizes are known and differ (another token budget or batch cap; `probeSizeDiffers`) and `sizeAware` is on
+ *   (the default), the probe is read as what it is, the conversion of the step's whole input list: the host's speed
+ *   is the ratio of the two levels per int, and the run's own level replaces the fit's (scaled) list conversion in
+ *   the preparation (`prepareShiftMs` = level - ratio x fit level; 0 at equal sizes, so one formula covers both).
+ *   sizeAware false keeps the plain level ratio (the eighteenth session's scale).
+ * - phases: each of the run's decode-only steps at a batch size the reference has, its host time over the reference
+ *   median there; the ratio is their mean (each step weighs one, so the run's own mix of batch sizes sets it).
  */
-export function hostScale(ref: HostReference, steps: readonly Iteration[], what: string, probeInts?: number): HostScale {
+export function hostScale(ref: HostReference, steps: readonly Iteration[], what: string, probeInts?: number, sizeAware = true): HostScale {
   if (ref.source === "probe") {
     const ms = probeMs(steps, what);
-    return {
-      source: "probe",
-      ratio: trimmedMean(ms, 0.05) / ref.probeMs,
-      steps: ms.length,
+    const level = trimmedMean(ms, 0.05);
+    const sizes = {
       ...(probeInts !== undefined ? { probeInts } : {}),
       ...(ref.probeInts !== undefined ? { referenceProbeInts: ref.probeInts } : {}),
     };
+    const scale: HostScale = { source: "probe", ratio: level / ref.probeMs, steps: ms.length, ...sizes };
+    if (!sizeAware || !probeSizeDiffers(scale)) return scale;
+    const ratio = (level / probeInts!) / (ref.probeMs / ref.probeInts!);
+    return { ...scale, ratio, prepareShiftMs: level - ratio * ref.probeMs };
   }
   const ratios = decodeHostMs(steps).flatMap(({ batch, ms }) => {
     const base = ref.medianMsByBatch[String(batch)];
@@ -1472,13 +1489,17 @@ export function hostScale(ref: HostReference, steps: readonly Iteration[], what:
 }
 
 /**
- * The table with every row's host phases (schedule, prepare, process) times `ratio` and its overhead moved by the
- * same amount, so its model-time bias, prefill extra, jitter and terms stay as fitted. Needs the phase split
- * (`table.phases`): without it there is no host part to scale.
+ * The table with every row's host phases (schedule, prepare, process) times `ratio`, `prepareShiftMs` added to its
+ * preparation (not below 0; `HostScale`), and its overhead moved by the same amount, so its model-time bias, prefill
+ * extra, jitter and terms stay as fitted. Needs the phase split (`table.phases`): without it there is no host part
+ * to scale.
  */
-export function scaleHostPhases(table: CpuOverheadTable, ratio: number): CpuOverheadTable {
+export function scaleHostPhases(table: CpuOverheadTable, ratio: number, prepareShiftMs = 0): CpuOverheadTable {
   if (!(Number.isFinite(ratio) && ratio > 0)) {
     throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `host scale ${ratio}: expected a finite number > 0`);
+  }
+  if (!Number.isFinite(prepareShiftMs)) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `preparation shift ${prepareShiftMs} ms: expected a finite number`);
   }
   if (table.phases !== true || table.rows.some((r) => r.hostPhasesMs == null)) {
     throw new VidurBridgeError(
@@ -1488,7 +1509,7 @@ export function scaleHostPhases(table: CpuOverheadTable, ratio: number): CpuOver
   }
   const rows = table.rows.map((r) => {
     const h = r.hostPhasesMs!;
-    const scaled = { schedule: h.schedule * ratio, prepare: h.prepare * ratio, process: h.process * ratio };
+    const scaled = { schedule: h.schedule * ratio, prepare: Math.max(0, h.prepare * ratio + prepareShiftMs), process: h.process * ratio };
     const moved = scaled.schedule + scaled.prepare + scaled.process - (h.schedule + h.prepare + h.process);
     return { ...r, overheadMs: r.overheadMs + moved, hostPhasesMs: scaled };
   });

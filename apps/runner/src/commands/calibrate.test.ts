@@ -130,8 +130,24 @@ describe("calibrationCells / formatCalibrationMd", () => {
     });
     const lines = md.split("\n");
     const at = lines.indexOf("| r6 | 900 | 0.6900 |");
-    expect(lines[at + 2]).toMatch(/^Warning: the probe's size differs from the fit's \(2048 ints: 3 x the step token limit \+ the slots\) on r6 1280: another token budget or batch cap\./);
+    expect(lines[at + 2]).toMatch(/^Warning: the probe's size differs from the fit's \(2048 ints: 3 x the step token limit \+ the slots\) on r6 1280: another token budget or batch cap\..*\(--no-probe-size\)/);
     expect(lines[at + 2]).not.toContain("r15");
+  });
+
+  it("adds the preparation shift's column and says how a size-aware scale reads the probe", () => {
+    const args = { experiment: "b256", fitLoad: "r15", command: "runner calibrate x --frozen d --host-scale probe", table };
+    const md = formatCalibrationMd({
+      ...args,
+      loads: [
+        { ...load("r6", "held-out"), hostScale: { source: "probe", ratio: 1.1, steps: 900, probeInts: 1280, referenceProbeInts: 2048, prepareShiftMs: -0.0703 } },
+        { ...load("r15", "fit"), hostScale: { source: "probe", ratio: 1, steps: 800, probeInts: 2048, referenceProbeInts: 2048 } },
+      ],
+    });
+    const lines = md.split("\n");
+    const at = lines.indexOf("| load | steps | host scale | preparation shift (ms) |");
+    expect(lines.slice(at + 1, at + 4)).toEqual(["|---|---|---|---|", "| r15 | 800 | 1.0000 | 0.0000 |", "| r6 | 900 | 1.1000 | -0.0703 |"]);
+    expect(lines[at + 5]).toMatch(/^The probe's size differs from the fit's \(2048 ints: .*\) on r6 1280: .*ratio of the two levels per int/);
+    expect(md).not.toContain("Warning");
   });
 });
 

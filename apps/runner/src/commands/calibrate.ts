@@ -194,16 +194,31 @@ export function formatCalibrationMd(args: {
         ? "Host scale (--host-scale probe): each load simulated with the table's host phases (schedule, prepare, process) x its real run's in-band host probe level over the fit's: a prediction conditioned on how fast the host's CPU was during the run."
         : "Host scale (--host-scale phases): each load simulated with the table's host phases x its real run's own measured host time over the fit's at the same batch sizes. This reads the very host time being predicted: attribution (what is left once the host's speed is known), not a prediction.",
       "",
-      "| load | steps | host scale |",
-      "|---|---|---|",
-      ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} |`),
     );
+    // The preparation shift's column only where a size-aware scale set one (another configuration's probe).
+    if (hosted.some((l) => l.hostScale!.prepareShiftMs !== undefined)) {
+      lines.push(
+        "| load | steps | host scale | preparation shift (ms) |",
+        "|---|---|---|---|",
+        ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} | ${(l.hostScale!.prepareShiftMs ?? 0).toFixed(4)} |`),
+      );
+    } else {
+      lines.push("| load | steps | host scale |", "|---|---|---|", ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} |`));
+    }
     const differ = hosted.filter((l) => probeSizeDiffers(l.hostScale!));
-    if (differ.length > 0) {
-      const sizes = differ.map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
+    const shifted = differ.filter((l) => l.hostScale!.prepareShiftMs !== undefined);
+    if (shifted.length > 0) {
+      const sizes = shifted.map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
       lines.push(
         "",
-        `Warning: the probe's size differs from the fit's (${differ[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe's time grows with its size, and so does part of the step's input preparation, so those scales mix the host's speed with the configuration; predict another configuration without --host-scale.`,
+        `The probe's size differs from the fit's (${shifted[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe times the conversion of the step's whole input list, so those loads' host scale is the ratio of the two levels per int (the host's speed), and their preparation carries their own list's conversion (their probe level) in place of the fit's scaled one: the shift column (--no-probe-size: the plain level ratio).`,
+      );
+    }
+    if (differ.length > shifted.length) {
+      const sizes = differ.filter((l) => l.hostScale!.prepareShiftMs === undefined).map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
+      lines.push(
+        "",
+        `Warning: the probe's size differs from the fit's (${differ[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe's time grows with its size, and so does part of the step's input preparation, so these plain level ratios (--no-probe-size) mix the host's speed with the configuration; leave the flag out to read the probe per int.`,
       );
     }
   }
@@ -378,6 +393,11 @@ export async function calibrate(
      * reference its calibration.json recorded.
      */
     hostScale?: HostScaleSource;
+    /**
+     * With --host-scale probe, read a probe of another size than the fit's as the conversion of that configuration's
+     * input list (default true; @vf/vidur-bridge `hostScale`'s sizeAware); false: the plain level ratio.
+     */
+    probeSize?: boolean;
     force?: boolean;
     signal?: AbortSignal;
     command: string;
@@ -457,9 +477,11 @@ export async function calibrate(
   if (hostSource !== undefined) {
     hostRef = frozen !== undefined ? frozen.hostReference! : await hostReferenceOf(hostSource, fitReal);
     for (const l of before.loads) {
-      const scale = await hostScaleOf(hostRef, l.realDir, `--host-scale ${hostSource}: load ${l.name} (${join(l.realDir, "iterations.csv")})`);
+      const scale = await hostScaleOf(hostRef, l.realDir, `--host-scale ${hostSource}: load ${l.name} (${join(l.realDir, "iterations.csv")})`, ctx.probeSize !== false);
       hostScales.set(l.name, scale);
-      if (probeSizeDiffers(scale)) {
+      if (scale.prepareShiftMs !== undefined) {
+        log(`calibrate: --host-scale probe: load ${l.name}'s server times a ${scale.probeInts}-int probe, the fit's a ${scale.referenceProbeInts}-int one: host scale ${scale.ratio.toFixed(4)} per int, preparation ${scale.prepareShiftMs >= 0 ? "+" : ""}${scale.prepareShiftMs.toFixed(4)} ms (its own list's conversion)`);
+      } else if (probeSizeDiffers(scale)) {
         log(`calibrate: warning: --host-scale probe: load ${l.name}'s server times a ${scale.probeInts}-int probe, the fit's a ${scale.referenceProbeInts}-int one (another token budget or batch cap): its scale mixes the host's speed with the probe's size`);
       }
     }
@@ -718,10 +740,10 @@ async function hostReferenceOf(source: HostScaleSource, fitReal: readonly string
 }
 
 /** One load's host scale against the reference (hostScale); `what` names the load and its file. */
-async function hostScaleOf(ref: HostReference, realDir: string, what: string): Promise<HostScale> {
+async function hostScaleOf(ref: HostReference, realDir: string, what: string, sizeAware: boolean): Promise<HostScale> {
   const steps = await stepsOf([realDir], `--host-scale ${ref.source}`);
   const probeInts = ref.source === "probe" ? await probeIntsOf(realDir, `--host-scale ${ref.source}`) : undefined;
-  return bridgeUsage(() => hostScale(ref, steps, what, probeInts));
+  return bridgeUsage(() => hostScale(ref, steps, what, probeInts, sizeAware));
 }
 
 /** A real run's host probe size (readHostProbeSize's ints; undefined when its server did not record it). */
@@ -735,7 +757,7 @@ async function probeIntsOf(dir: string, flag: string): Promise<number | undefine
 
 /** The table with its host phases scaled for one load (scaleHostPhases), its error naming the load. */
 function hostScaled(table: CpuOverheadTable, host: HostScale, load: string): CpuOverheadTable {
-  return bridgeUsage(() => scaleHostPhases(table, host.ratio), `--host-scale ${host.source}: load ${load}: `);
+  return bridgeUsage(() => scaleHostPhases(table, host.ratio, host.prepareShiftMs ?? 0), `--host-scale ${host.source}: load ${load}: `);
 }
 
 /** Runs `f`, turning a @vf/vidur-bridge input error into a UsageError (with `prefix`). */
