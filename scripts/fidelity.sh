@@ -835,6 +835,30 @@ for mode in blind plain probe; do
   fi
 done
 echo
+echo "## Nineteenth session: capacity, B1's and C1's saturation runs (uncalibrated; Q1's fit frozen, probe per int)"
+for x in azure-conv-b1024-b1 sharegpt-b1024-b1 azure-conv-cap64-c1 sharegpt-cap64-c1; do
+  "${R[@]}" run "$E/$x-capacity.json" >&2
+  "${R[@]}" calibrate "$E/$x-capacity.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
+done
+python3 scripts/fidelity-table.py --throughput \
+  "Azure conv, 1,024 budget (B1)=$C/azure-conv-b1024-b1-capacity-saturation,$C/azure-conv-b1024-b1-capacity-saturation-cal" \
+  "ShareGPT, 1,024 budget (B1)=$C/sharegpt-b1024-b1-capacity-saturation,$C/sharegpt-b1024-b1-capacity-saturation-cal" \
+  "Azure conv, 64 cap (C1)=$C/azure-conv-cap64-c1-capacity-saturation,$C/azure-conv-cap64-c1-capacity-saturation-cal" \
+  "ShareGPT, 64 cap (C1)=$C/sharegpt-cap64-c1-capacity-saturation,$C/sharegpt-cap64-c1-capacity-saturation-cal"
+echo
+echo "## Nineteenth session: the same Azure conv capacities on the hybrid profile (attn_decode from profiles-engine), uncalibrated"
+.venv/bin/python scripts/hybrid-profile.py data/h200-qwen3-0.6b/profiles data/h200-qwen3-0.6b/profiles-engine tmp/profiles-hybrid \
+  compute/h200/Qwen/Qwen3-0.6B >&2
+for x in azure-conv-b1024-b1 azure-conv-cap64-c1; do "${R[@]}" run "$E/$x-capacity-ph.json" >&2; done
+python3 scripts/fidelity-table.py --throughput \
+  "Azure conv, 1,024 budget (B1), hybrid profile=$C/azure-conv-b1024-b1-capacity-ph-saturation,$C/azure-conv-b1024-b1-capacity-ph-saturation" \
+  "Azure conv, 64 cap (C1), hybrid profile=$C/azure-conv-cap64-c1-capacity-ph-saturation,$C/azure-conv-cap64-c1-capacity-ph-saturation"
+echo
+echo "## Nineteenth session: where the saturated steps' time goes (Azure conv saturation runs against uncalibrated Vidur)"
+.venv/bin/python scripts/step-attribution.py \
+  "C1 Azure saturation=$S/c1/runs/azure-saturation,tmp/vidur_runs/azure-conv-cap64-c1-capacity-saturation" \
+  "B1 Azure saturation=$S/b1/runs/azure-saturation,tmp/vidur_runs/azure-conv-b1024-b1-capacity-saturation"
+echo
 echo "## Nineteenth session: cells within 5 % of their own run, by calibration"
 echo "| configuration (runs) | cells | uncalibrated | blind | plain probe ratio | probe per int |"
 echo "|---|---|---|---|---|---|"
