@@ -196,17 +196,18 @@ export function formatCalibrationMd(args: {
       "",
     );
     // The preparation shift's column only where a size-aware scale set one (another configuration's probe).
-    if (hosted.some((l) => l.hostScale!.prepareShiftMs !== undefined)) {
-      lines.push(
-        "| load | steps | host scale | preparation shift (ms) |",
-        "|---|---|---|---|",
-        ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} | ${(l.hostScale!.prepareShiftMs ?? 0).toFixed(4)} |`),
-      );
-    } else {
-      lines.push("| load | steps | host scale |", "|---|---|---|", ...hosted.map((l) => `| ${l.name} | ${l.hostScale!.steps} | ${l.hostScale!.ratio.toFixed(4)} |`));
-    }
+    const withShift = hosted.some((l) => l.hostScale!.prepareShiftMs !== undefined);
+    lines.push(
+      `| load | steps | host scale |${withShift ? " preparation shift (ms) |" : ""}`,
+      withShift ? "|---|---|---|---|" : "|---|---|---|",
+      ...hosted.map((l) => {
+        const h = l.hostScale!;
+        return `| ${l.name} | ${h.steps} | ${h.ratio.toFixed(4)} |${withShift ? ` ${(h.prepareShiftMs ?? 0).toFixed(4)} |` : ""}`;
+      }),
+    );
     const differ = hosted.filter((l) => probeSizeDiffers(l.hostScale!));
     const shifted = differ.filter((l) => l.hostScale!.prepareShiftMs !== undefined);
+    const plain = differ.filter((l) => l.hostScale!.prepareShiftMs === undefined);
     if (shifted.length > 0) {
       const sizes = shifted.map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
       lines.push(
@@ -214,11 +215,11 @@ export function formatCalibrationMd(args: {
         `The probe's size differs from the fit's (${shifted[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe times the conversion of the step's whole input list, so those loads' host scale is the ratio of the two levels per int (the host's speed), and their preparation carries their own list's conversion (their probe level) in place of the fit's scaled one: the shift column (--no-probe-size: the plain level ratio).`,
       );
     }
-    if (differ.length > shifted.length) {
-      const sizes = differ.filter((l) => l.hostScale!.prepareShiftMs === undefined).map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
+    if (plain.length > 0) {
+      const sizes = plain.map((l) => `${l.name} ${l.hostScale!.probeInts}`).join(", ");
       lines.push(
         "",
-        `Warning: the probe's size differs from the fit's (${differ[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe's time grows with its size, and so does part of the step's input preparation, so these plain level ratios (--no-probe-size) mix the host's speed with the configuration; leave the flag out to read the probe per int.`,
+        `Warning: the probe's size differs from the fit's (${plain[0]!.hostScale!.referenceProbeInts} ints: 3 x the step token limit + the slots) on ${sizes}: another token budget or batch cap. The probe's time grows with its size, and so does part of the step's input preparation, so these plain level ratios (--no-probe-size) mix the host's speed with the configuration; leave the flag out to read the probe per int.`,
       );
     }
   }
