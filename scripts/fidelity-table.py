@@ -12,6 +12,8 @@
       "5%" when within 5 % of run A, "band" when inside [min, max] of the real runs widened by 5 %, else "off".
   fidelity-table.py --throughput LABEL=DIR[,DIR_CAL] [...]
       sustained throughput (requests/s, output tokens/s), real vs simulated (and vs the calibrated simulation).
+  fidelity-table.py --throughput-by NAME,NAME[,...] LABEL=DIR,DIR[,...] [...]
+      the same requests/s, one named simulation column per dir (one real run: the first dir's real side).
 """
 
 import json
@@ -65,6 +67,19 @@ if args and args[0] == "--throughput":
             f"| {label} | {t['real']['requestsPerS']:.2f} | {t['sim']['requestsPerS']:.2f} ({pct(t['relErr']['requestsPerS'])}) | {cal} | "
             f"{t['real']['outputTokensPerS']:.0f} | {t['sim']['outputTokensPerS']:.0f} ({pct(t['relErr']['outputTokensPerS'])}) |"
         )
+    sys.exit(0)
+
+if args and args[0] == "--throughput-by":
+    names = args[1].split(",")
+    print(f"| workload / server | real req/s | {' | '.join(f'{n} req/s (error)' for n in names)} |")
+    print(f"|---|---|{'---|' * len(names)}")
+    for arg in args[2:]:
+        label, paths = arg.split("=", 1)
+        ts = [json.loads((Path(d) / "comparison.json").read_text())["throughput"] for d in paths.split(",")]
+        if len(ts) != len(names):
+            sys.exit(f"fidelity-table.py --throughput-by: {label} has {len(ts)} dirs, expected {len(names)} ({args[1]})")
+        cells = " | ".join(f"{t['sim']['requestsPerS']:.2f} ({pct(t['relErr']['requestsPerS'])})" for t in ts)
+        print(f"| {label} | {ts[0]['real']['requestsPerS']:.2f} | {cells} |")
     sys.exit(0)
 
 if args and args[0] == "--band":

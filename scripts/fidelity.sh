@@ -26,7 +26,9 @@
 # starts of that layout, a 256-token budget on three starts and the demo on two, runs-s18/, with Q1's fit frozen onto
 # them; about 12 minutes), `--eighteenth` alone; the nineteenth's (a 1,024-token budget and a 64-request cap on three
 # starts each, runs-s19/, Q1's fit frozen onto them and onto the 256-token budget and 32-request cap, blind, with the
-# plain probe ratio and with the probe read per int), `--nineteenth` alone.
+# plain probe ratio and with the probe read per int), `--nineteenth` alone; the twentieth's (every committed saturation
+# run simulated in the workload's order and in the order its server admitted the burst, uncalibrated and from Q1's
+# frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 40 minutes), `--twentieth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -45,6 +47,7 @@ FIFTEENTH_ONLY=
 SEVENTEENTH_ONLY=
 EIGHTEENTH_ONLY=
 NINETEENTH_ONLY=
+TWENTIETH_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -60,7 +63,8 @@ case "${2:-}" in
   --seventeenth) SEVENTEENTH_ONLY=1 ;;
   --eighteenth) EIGHTEENTH_ONLY=1 ;;
   --nineteenth) NINETEENTH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth or --nineteenth)" >&2; exit 2 ;;
+  --twentieth) TWENTIETH_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth or --twentieth)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -894,6 +898,157 @@ args=()
 own_rows -cal azure-conv-b1024-b2 sharegpt-b1024-b2 azure-conv-cap64-c2 sharegpt-cap64-c2
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
+# The twentieth session's saturation experiments, each a committed saturation run with two loads (its workload's order
+# and the real admission order): EXPERIMENT|LABEL|RUN DIR. Servers O1, P1, O4 (fifteenth session), R1 (eighteenth),
+# B1, C1 (nineteenth), Q10 and C4 (twentieth, call 51, one machine), B5 and Q11 (call 52, another); "no preconnect":
+# runner bench --preconnect 0.
+S20_SAT=(
+  "azure-conv-o1|Azure conv, O1|s15/o1/runs/azure" "sharegpt-o1|ShareGPT, O1|s15/o1/runs/sharegpt"
+  "mooncake-o1|Mooncake, O1|s15/o1/runs/mooncake" "azure-conv-p1|Azure conv, P1|s15/p1/runs/azure"
+  "sharegpt-p1|ShareGPT, P1|s15/p1/runs/sharegpt" "mooncake-p1|Mooncake, P1|s15/p1/runs/mooncake"
+  "azure-conv-cap32-o4|Azure conv, O4 (32 cap)|s15/o4/runs/azure"
+  "azure-conv-b256-r1|Azure conv, R1 (256 budget)|s18/r1/runs/azure" "sharegpt-b256-r1|ShareGPT, R1 (256 budget)|s18/r1/runs/sharegpt"
+  "azure-conv-b1024-b1|Azure conv, B1 (1,024 budget)|s19/b1/runs/azure" "sharegpt-b1024-b1|ShareGPT, B1 (1,024 budget)|s19/b1/runs/sharegpt"
+  "azure-conv-cap64-c1|Azure conv, C1 (64 cap)|s19/c1/runs/azure" "sharegpt-cap64-c1|ShareGPT, C1 (64 cap)|s19/c1/runs/sharegpt"
+  "azure-conv-q10|Azure conv, Q10|s20/q10/runs/azure" "azure-conv-q10-np|Azure conv, Q10, no preconnect|s20/q10/runs/azure0"
+  "sharegpt-q10|ShareGPT, Q10|s20/q10/runs/sharegpt" "sharegpt-q10-np|ShareGPT, Q10, no preconnect|s20/q10/runs/sharegpt0"
+  "mooncake-q10|Mooncake, Q10|s20/q10/runs/mooncake"
+  "azure-conv-cap64-c4|Azure conv, C4 (64 cap)|s20/c4/runs/azure" "azure-conv-cap64-c4-np|Azure conv, C4 (64 cap), no preconnect|s20/c4/runs/azure0"
+  "sharegpt-cap64-c4|ShareGPT, C4 (64 cap)|s20/c4/runs/sharegpt"
+  "azure-conv-b1024-b5-np|Azure conv, B5 (1,024 budget), no preconnect|s20/b5/runs/azure0"
+  "azure-conv-q11|Azure conv, Q11|s20/q11/runs/azure" "azure-conv-q11-np|Azure conv, Q11, no preconnect|s20/q11/runs/azure0")
+# Those in Q1's pinned layout (R1, B1, C1, Q10, C4): Q1's fit applies to them.
+s20_pinned() { [[ $1 == *-r1 || $1 == *-b1 || $1 == *-c1 || $1 == *-q1[01]* || $1 == *-c4* || $1 == *-b5* ]]; }
+# A variant of experiment X as tmp/experiments-s20/X-SUFFIX.json: its relative paths made absolute, its name suffixed,
+# its `simulate` merged with SIMULATE (JSON). Usage: s20_variant X SUFFIX SIMULATE
+s20_variant() {
+  mkdir -p tmp/experiments-s20
+  python3 - "$E/$1.json" "$2" "$3" <<'PY'
+import json, os, sys
+src, suffix, patch = sys.argv[1:]
+base = os.path.dirname(os.path.abspath(src))
+d = json.load(open(src))
+absolute = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+d["name"] = f"{d['name']}-{suffix}"
+d["model"]["config"] = absolute(d["model"]["config"])
+if "path" in d["workload"]["source"]:
+    d["workload"]["source"]["path"] = absolute(d["workload"]["source"]["path"])
+for load in d["loads"]:
+    if "realRunDir" in load:
+        load["realRunDir"] = absolute(load["realRunDir"])
+if "profileRoot" in d:
+    d["profileRoot"] = absolute(d["profileRoot"])
+d["simulate"] = {**d.get("simulate", {}), **json.loads(patch)}
+out = f"tmp/experiments-s20/{os.path.basename(src)[:-5]}-{suffix}.json"
+open(out, "w").write(json.dumps(d, indent=2) + "\n")
+PY
+}
+twentieth() {
+# The twentieth session (docs/runbook.md, "The twentieth H200 session"): a saturation run's burst reaches the engine in
+# an order the server's HTTP front picks (with the bench's 64 preconnected connections: requests 0-63 last), and the
+# simulation took it in the workload's order. Every committed saturation run simulated both ways (the experiments'
+# load admissionOrder "arrival" and "real"), uncalibrated and, for the servers in Q1's pinned layout, from Q1's Azure
+# conv 60 % fit (with the front's backlog) frozen, the probe read per int; then the same without Vidur's GQA decode
+# extra (simulate.attentionDecodeBatchingOverheadFraction 0), for capacity and for the nineteenth's held-out loads.
+unpack_runs s15
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+unpack_runs s20
+local row x label run args=() runs=() pinned=()
+for row in "${S20_SAT[@]}"; do
+  IFS='|' read -r x label run <<<"$row"
+  runs+=("$label=tmp/h200-runs-$run-saturation")
+  if s20_pinned "$x"; then pinned+=("$row"); fi
+done
+echo
+echo "## Twentieth session: the order each server admitted its saturation burst in (the engine's first tokens)"
+.venv/bin/python scripts/admission-order.py "${runs[@]}"
+for row in "${S20_SAT[@]}"; do "${R[@]}" run "$E/${row%%|*}-saturation.json" >&2; done
+"${R[@]}" calibrate "$E/azure-conv-q1.json" --fit load60 --admission-backlog --host-scale probe >&2
+for row in "${pinned[@]}"; do
+  "${R[@]}" calibrate "$E/${row%%|*}-saturation.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twentieth session: capacity (sustained throughput of the saturation run), uncalibrated, in either order"
+args=()
+for row in "${S20_SAT[@]}"; do
+  IFS='|' read -r x label run <<<"$row"
+  args+=("$label=$C/$x-saturation-arrival,$C/$x-saturation-real")
+done
+python3 scripts/fidelity-table.py --throughput-by "workload order,real order" "${args[@]}"
+echo
+echo "## Twentieth session: the same for Q1's pinned layout from Q1's fit frozen (--host-scale probe), in either order"
+args=()
+for row in "${pinned[@]}"; do
+  IFS='|' read -r x label run <<<"$row"
+  args+=("$label=$C/$x-saturation-arrival-cal,$C/$x-saturation-real-cal")
+done
+python3 scripts/fidelity-table.py --throughput-by "workload order,real order" "${args[@]}"
+# Without Vidur's GQA decode extra: Q1's fit again, frozen onto the pinned saturation runs and the nineteenth's loads.
+local g0='{"attentionDecodeBatchingOverheadFraction": 0}' X=tmp/experiments-s20 mode members
+s20_variant azure-conv-q1 g0 "$g0"
+"${R[@]}" calibrate "$X/azure-conv-q1-g0.json" --fit load60 --admission-backlog --host-scale probe >&2
+for row in "${pinned[@]}"; do
+  x=${row%%|*}
+  s20_variant "$x-saturation" g0 "$g0"
+  "${R[@]}" calibrate "$X/$x-saturation-g0.json" --frozen "$C/azure-conv-q1-g0-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twentieth session: the pinned layout's capacity in the real order, with Vidur's GQA decode extra (0.1) and without (0)"
+args=()
+for row in "${pinned[@]}"; do
+  IFS='|' read -r x label run <<<"$row"
+  args+=("$label=$C/$x-saturation-real,$C/$x-saturation-g0-real,$C/$x-saturation-real-cal,$C/$x-saturation-g0-real-cal")
+done
+python3 scripts/fidelity-table.py --throughput-by "uncalibrated 0.1,uncalibrated 0,calibrated 0.1,calibrated 0" "${args[@]}"
+for x in "${S19_B[@]}" "${S19_C[@]}" "${S19_R[@]}" "${S19_CAP32[@]}"; do
+  "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
+  s20_variant "$x" g0 "$g0"
+  "${R[@]}" calibrate "$X/$x-g0.json" --frozen "$C/azure-conv-q1-g0-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twentieth session: the nineteenth's held-out loads (Q1's fit frozen, probe per int), cells within 5 % of their own run"
+echo "| configuration (runs) | cells | uncalibrated, extra 0.1 | uncalibrated, 0 | calibrated, 0.1 | calibrated, 0 |"
+echo "|---|---|---|---|---|---|"
+local g label2 n line
+for g in B C R CAP32; do
+  case $g in
+    B) members=("${S19_B[@]}"); label2="1,024-token budget (B1-B3)" ;;
+    C) members=("${S19_C[@]}"); label2="64-request cap (C1-C3)" ;;
+    R) members=("${S19_R[@]}"); label2="256-token budget (R1-R3)" ;;
+    CAP32) members=("${S19_CAP32[@]}"); label2="32-request cap (Q4, Q6)" ;;
+  esac
+  line="| $label2"
+  n=0
+  for mode in "" -g0 -cal -g0-cal; do
+    args=()
+    for x in "${members[@]}"; do
+      for l in 30 60 85; do
+        local suffix=${mode%-cal} tail=
+        [[ $mode == *-cal ]] && tail=-cal
+        if [[ -d $C/$x$suffix-load$l$tail ]]; then args+=("$x $l%=$C/$x$suffix-load$l$tail"); fi
+      done
+    done
+    [[ $n -gt 0 ]] || { n=$((${#args[@]} * 4)); line="$line | $n"; }
+    line="$line | $(python3 scripts/fidelity-table.py --band "${args[@]}" | sed -n 's/^verdicts: .*5% \([0-9]*\).*/\1/p')"
+  done
+  echo "$line |"
+done
+echo
+echo "## Twentieth session: the 64-request cap's Azure conv at 30 / 60 / 85 % of its capacity in the workload's order (C5, call 52), from Q1's fit frozen"
+"${R[@]}" calibrate "$E/azure-conv-cap64-c5.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
+args=()
+for l in 30 60 85; do args+=("Azure conv, 64 cap, $l% (C5), uncalibrated=$C/azure-conv-cap64-c5-load$l"); done
+for l in 30 60 85; do args+=("Azure conv, 64 cap, $l% (C5), Q1's fit=$C/azure-conv-cap64-c5-load$l-cal"); done
+python3 scripts/fidelity-table.py --band "${args[@]}"
+echo
+echo "## Twentieth session: Vidur's decode step from the hybrid profile's ops against the engine's graphed step (profiles-engine's engine_decode)"
+.venv/bin/python scripts/hybrid-profile.py data/h200-qwen3-0.6b/profiles data/h200-qwen3-0.6b/profiles-engine tmp/profiles-hybrid \
+  compute/h200/Qwen/Qwen3-0.6B >&2
+.venv/bin/python scripts/decode-step-offset.py tmp/profiles-hybrid/compute/h200/Qwen/Qwen3-0.6B \
+  data/h200-qwen3-0.6b/profiles-engine/compute/h200/Qwen/Qwen3-0.6B/profile.json
+}
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
 fit_freeze() {
@@ -924,6 +1079,7 @@ if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
+if [[ -n $TWENTIETH_ONLY ]]; then twentieth; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

@@ -129,13 +129,14 @@ def build_workload(args, out: Path, name: str, flags: str, rate: float, limit: i
     return wdir
 
 
-def bench(args, server: Server, wdir: Path, run_dir: Path, budget_end: float) -> dict:
+def bench(args, server: Server, wdir: Path, run_dir: Path, budget_end: float, family: str | None = None) -> dict:
     left = budget_end - time.time()
     if left < 20:
         raise TimeoutError("time budget exhausted")
+    extra = dict(f.split("=", 1) for f in args.family_bench_args).get(family, "") if family is not None else ""
     runner(args, "bench", "--workload", str(wdir), "--endpoint", server.url, "--engine-timeline",
            "--model", args.model_name, "--warmup", str(args.warmup), "--timeout-s", str(args.request_timeout_s),
-           "--out", str(run_dir), timeout=left)
+           *shlex.split(extra), "--out", str(run_dir), timeout=left)
     stats = read_run(run_dir)
     log(f"{run_dir.name}: {json.dumps(stats)}")
     return stats
@@ -206,7 +207,7 @@ def family_requests(args, name: str) -> int:
 def saturation_capacity(args, server: Server, out: Path, name: str, flags: str, fam: dict, budget_end: float):
     """Sustained throughput (req/s) of the family's requests all sent at once (--saturation-rate)."""
     wdir = build_workload(args, out, name, flags, args.saturation_rate, family_requests(args, name))
-    stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end)
+    stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end, name)
     stats["rate_rps"] = args.saturation_rate
     fam["saturation"] = stats
     if stats["failed"] or not math.isfinite(stats["sustained_rps"]):
@@ -263,7 +264,7 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
             if name == args.demo_family and args.demo:
                 record_demo(args, server, out, fam["capacity_rps"])  # right away: the demo recording matters most
                 continue
-            if family_requests(args, name) == 0:
+            if family_requests(args, name) == 0 or args.capacity_only:
                 continue
             for r, frac in rates:
                 wdir = build_workload(args, out, name, flags, r, family_requests(args, name))
@@ -271,7 +272,7 @@ def phase_serve(args, out: Path, budget_end: float) -> None:
                     tag = f"load{int(frac * 100)}" if frac is not None else f"r{r:g}"
                     run_dir = out / "runs" / f"{name}-{tag}-rep{rep}"
                     try:
-                        stats = bench(args, server, wdir, run_dir, budget_end)
+                        stats = bench(args, server, wdir, run_dir, budget_end, name)
                     except TimeoutError:
                         log("time budget exhausted; stopping loads")
                         break
@@ -310,6 +311,9 @@ def main() -> int:
                     help="geometric bisections between the last good and first bad sweep rate")
     ap.add_argument("--family-rates", action="append", default=[],
                     help="NAME=R1,R2,... run family NAME at these rates (req/s) instead of sweeping")
+    ap.add_argument("--capacity-only", action="store_true", help="measure each family's capacity, no loads")
+    ap.add_argument("--family-bench-args", action="append", default=[],
+                    help="NAME=ARGS: extra `runner bench` flags for family NAME's runs, e.g. azure0='--preconnect 0'")
     ap.add_argument("--rep-offset", type=int, default=0, help="first repeat index in run dir names")
     ap.add_argument("--demo-family", default=None,
                     help="family whose capacity sets the demo loads (--load-fractions of it); no loads of its own")

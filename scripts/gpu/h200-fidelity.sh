@@ -147,6 +147,14 @@
 #   call49 B_AZ B_SG C_AZ C_SG: on another machine, B2 and C2 (second starts, rep1) at B1's and C1's rates (from call
 #          48's results/{b1,c1}/sweep.json), then Q9 (Q1's flags, a sixth start; rep5) at Azure conv 60 / 30 / 85 %.
 #   call50 B_AZ B_SG C_AZ C_SG: a third machine, B3 and C3 (rep2), ShareGPT first.
+# The twentieth session's call (the admission order of a saturation burst, and capacity on Q1's pinned layout):
+#   call51: one machine, saturation runs only (gpu_half.py --capacity-only): server Q10 (Q1's flags) Azure conv,
+#          ShareGPT and Mooncake (512 requests), Azure conv and ShareGPT again with `runner bench --preconnect 0`
+#          (families azure0, sharegpt0: no keep-alive connections opened before the burst); server C4 (the 64-request
+#          cap) Azure conv, Azure conv with --preconnect 0, ShareGPT.
+#   call52 C_AZ: another machine: server C5 (the 64-request cap, rep3) serving Azure conv at C_AZ (30 / 60 / 85 % of
+#          C4's capacity in the workload's order, 38.62 req/s); server B5 (the 1,024-token budget) and Q11 (Q1's flags):
+#          Azure conv's saturation with --preconnect 0, then (Q11) as always.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -252,7 +260,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP | call48 | call49 B_AZ B_SG C_AZ C_SG | call50 B_AZ B_SG C_AZ C_SG}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP | call48 | call49 B_AZ B_SG C_AZ C_SG | call50 B_AZ B_SG C_AZ C_SG | call51 | call52 C_AZ}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -470,7 +478,22 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family-rates "sharegpt=${3:?B_SG}" --family "$AZ" --family-rates "azure=${2:?B_AZ}"
     serve_mix c3 170 "$PIN --max-batch-size 64" --rep-offset 2 --family "$SG" \
       --family-rates "sharegpt=${5:?C_SG}" --family "$AZ" --family-rates "azure=${4:?C_AZ}" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call50)" >&2; exit 2 ;;
+  call51)
+    pin_setup call51 "-call51"
+    AZ0="azure0=${AZ#azure=}"
+    SG0="sharegpt0=${SG#sharegpt=}"
+    serve_mix q10 230 "$PIN" --capacity-only --family "$AZ" --family "$AZ0" --family-bench-args "azure0=--preconnect 0" \
+      --family "$SG" --family "$SG0" --family-bench-args "sharegpt0=--preconnect 0" --family "$MC" --family-requests mooncake=512
+    serve_mix c4 150 "$PIN --max-batch-size 64" --capacity-only --family "$AZ" --family "$AZ0" \
+      --family-bench-args "azure0=--preconnect 0" --family "$SG" ;;
+  call52)
+    pin_setup call52 "-call52"
+    AZ0="azure0=${AZ#azure=}"
+    serve_mix c5 170 "$PIN --max-batch-size 64" --rep-offset 3 --family "$AZ" --family-rates "azure=${2:?C_AZ}"
+    serve_mix b5 90 "$PIN --max-num-batched-tokens 1024" --capacity-only --family "$AZ0" \
+      --family-bench-args "azure0=--preconnect 0"
+    serve_mix q11 110 "$PIN" --capacity-only --family "$AZ0" --family-bench-args "azure0=--preconnect 0" --family "$AZ" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call52)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

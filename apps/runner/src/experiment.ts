@@ -21,6 +21,12 @@ export const LoadSpecSchema = z.strictObject({
   arrivals: ArrivalSpecSchema,
   /** A recorded real run dir of exactly this workload (skips the bench step). */
   realRunDir: z.string().optional(),
+  /**
+   * The order the simulation takes the requests in: "arrival" (default), the workload's; "real", the order the real
+   * run's server admitted them (its first tokens' order; arrival times stay in place). For a burst sent at once,
+   * which the server's HTTP front takes in an order of its own: the saturation run.
+   */
+  admissionOrder: z.enum(["arrival", "real"]).default("arrival"),
 });
 
 export const ExperimentSchema = z.strictObject({

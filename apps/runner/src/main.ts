@@ -235,6 +235,7 @@ function buildProgram(): Command {
     .option("--model-config <file>", "model config for --serve builtin", paths.qwen3Config)
     .option("--concurrency <n>", "max requests in flight (queueing recorded separately as queue_time)")
     .option("--warmup <n>", "warm-up requests sent before the schedule, excluded", "8")
+    .option("--preconnect <n>", "keep-alive connections opened before the schedule (default min(connections, 64); 0: none)")
     .option("--timeout-s <s>", "per-request timeout, seconds", "600")
     .addOption(new Option("--prompt-mode <mode>", "send token ids or text").choices(["token_ids", "text"]).default("token_ids"))
     .option("--out <dir>", "run dir (default tmp/real_runs/<id>)")
@@ -260,6 +261,7 @@ function buildProgram(): Command {
         requestTimeoutS: parseNumberFlag("--timeout-s", str("timeoutS")!, { min: Number.MIN_VALUE }),
         promptMode: str("promptMode") as "token_ids" | "text",
         ...(str("concurrency") !== undefined ? { maxConcurrency: parseNumberFlag("--concurrency", str("concurrency")!, { int: true, min: 1 }) } : {}),
+        ...(str("preconnect") !== undefined ? { preconnect: parseNumberFlag("--preconnect", str("preconnect")!, { int: true, min: 0 }) } : {}),
         ...(apiKey !== undefined && apiKey !== "" ? { apiKey } : {}),
         signal: interruptSignal(),
         command,

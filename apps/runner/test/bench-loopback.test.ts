@@ -78,9 +78,29 @@ describe("runner bench against a loopback server", () => {
     }
     const tokens = (await readFile(join(runDir, "token_timestamps.csv"), "utf8")).trimEnd().split("\n");
     expect(tokens.length - 1).toBe(requests.reduce((s, q) => s + q.num_decode_tokens, 0));
-    const manifest = JSON.parse(await readFile(join(runDir, "run.json"), "utf8")) as { kind: string; command: string };
+    const manifest = JSON.parse(await readFile(join(runDir, "run.json"), "utf8")) as { kind: string; command: string; config: { preconnect: number } };
     expect(manifest.kind).toBe("real");
     expect(manifest.command).toContain("runner bench --workload");
+    // By default one keep-alive connection per request (up to 64) is opened first, each by a GET of the models list.
+    expect(manifest.config.preconnect).toBe(10);
+    expect(server.others).toEqual(Array.from({ length: 10 }, () => "GET /v1/models"));
+  });
+
+  it("opens no connection before the schedule with --preconnect 0, and names a bad value", async () => {
+    const workloadDir = join(tmp.dir, "w0");
+    const w = await runCli(["workload", "--prompts", writePrompts(4), "--decode", "per-prompt", "--arrival", "constant", "--rate", "40", "--out", workloadDir]);
+    expect(w.code, w.stderr).toBe(0);
+    server.others.length = 0;
+    const runDir = join(tmp.dir, "run0");
+    const r = await runCli(["bench", "--workload", workloadDir, "--endpoint", server.url, "--warmup", "0", "--preconnect", "0", "--out", runDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("bench: done: 4 ok");
+    expect(server.others).toEqual([]);
+    const manifest = JSON.parse(await readFile(join(runDir, "run.json"), "utf8")) as { config: { preconnect: number } };
+    expect(manifest.config.preconnect).toBe(0);
+    const bad = await runCli(["bench", "--workload", workloadDir, "--endpoint", server.url, "--preconnect", "-1", "--out", join(tmp.dir, "bad")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--preconnect");
   });
 });
 

@@ -18,7 +18,7 @@ const OPTIONS: Record<string, string[]> = {
   ],
   bench: [
     "--workload", "--endpoint", "--engine-timeline", "--serve", "--server-arg", "--model", "--model-config",
-    "--concurrency", "--warmup", "--timeout-s", "--prompt-mode", "--out",
+    "--concurrency", "--warmup", "--preconnect", "--timeout-s", "--prompt-mode", "--out",
   ],
   compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
   run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],

@@ -84,6 +84,8 @@ export interface ReceivedRequest {
 export interface LoopbackServer {
   url: string;
   received: ReceivedRequest[];
+  /** Requests other than completions (the bench's preconnecting `GET /v1/models`), by method and path. */
+  others: string[];
   /** Gap between two token events of one stream, ms (can be changed between runs). */
   tokenGapMs: number;
   close(): Promise<void>;
@@ -109,9 +111,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): Promise<LoopbackServer> {
   const received: ReceivedRequest[] = [];
+  const others: string[] = [];
   let state: LoopbackServer | undefined;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== "POST" || req.url !== "/v1/completions") {
+      others.push(`${req.method} ${req.url}`);
       res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"not found"}}');
       return;
     }
@@ -146,6 +150,7 @@ export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): P
   state = {
     url: `http://127.0.0.1:${port}`,
     received,
+    others,
     tokenGapMs: opts.tokenGapMs ?? 1,
     close: () =>
       new Promise<void>((r) => {

@@ -249,6 +249,8 @@ def test_manifest(profile_dir: Path) -> None:
     assert m["grid"]["num_tokens"] and m["grid"]["block_size"] == 32 and m["command"] == "pytest"
     assert m["engine"]["attention"]["module"] == "gpu_harness.engine.attention"
     assert m["duration_s"] > 0
+    # The decode rows time the batched kernel: Vidur's own batching extra would count it twice.
+    assert m["vidur_predictor"] == {"attention_decode_batching_overhead_fraction": 0.0}
     phases = {"mlp", "prefill", "decode", "decode_engine"}
     assert set(m["phase_s"]) == phases and all(v > 0 for v in m["phase_s"].values())
     # decode_call engine (the default): every measured batch size timed at every kv anchor of the grid.

@@ -62,11 +62,11 @@ export type {
   VidurProgress,
 } from "./options.js";
 /** Profile / CPU-overhead file location and content hashes (sha256). */
-export { hashFile, hashProfile, locateCpuOverhead, locateProfile } from "./profile.js";
-export type { ProfileFiles } from "./profile.js";
+export { hashFile, hashProfile, locateCpuOverhead, locateProfile, readProfilePredictorDefaults } from "./profile.js";
+export type { ProfileFiles, ProfilePredictorDefaults } from "./profile.js";
 /** Runs one simulation end to end (subprocess) and writes the run dir. */
 export { runVidur } from "./run-vidur.js";
 export type { RunVidurResult } from "./run-vidur.js";
 /** Reads a workload's vidur_trace.csv (row i = request i) and writes Vidur 0.0.26's trace format. */
-export { readVidurTrace, TRACE_DATE, writeVidur026Trace } from "./trace.js";
+export { readVidurTrace, reorderTrace, TRACE_DATE, writeVidur026Trace } from "./trace.js";
 export type { TraceRow } from "./trace.js";

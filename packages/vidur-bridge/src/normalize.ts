@@ -142,10 +142,12 @@ export async function normalizeVidurRun(
   let numTokens = 0;
   let numCompleted = 0;
   let maxMismatch = 0;
-  for (const r of trace) {
-    const times = grouped.get(r.requestId) ?? [];
+  // Vidur numbers the trace's rows 0..; a row's request id is the workload's (the same unless reordered).
+  const byRequest = [...trace.entries()].sort(([, a], [, b]) => a.requestId - b.requestId);
+  for (const [i, r] of byRequest) {
+    const times = grouped.get(i) ?? [];
     numTokens += times.length;
-    const vidurTtft = ttfts.get(r.requestId);
+    const vidurTtft = ttfts.get(i);
     const completed = times.length === r.numDecodeTokens && vidurTtft !== undefined;
     if (completed) numCompleted += 1;
     if (times.length > 0 && vidurTtft !== undefined) {
@@ -171,8 +173,8 @@ export async function normalizeVidurRun(
   }
   await writeRequestMetrics(join(runDir, "request_metrics.csv"), metrics);
   async function* tokenRows(): AsyncGenerator<TokenTimestamp> {
-    for (const r of trace) {
-      const times = grouped.get(r.requestId) ?? [];
+    for (const [i, r] of byRequest) {
+      const times = grouped.get(i) ?? [];
       const shifted = delayed(r.requestId, times);
       for (let k = 0; k < shifted.length; k++) yield { request_id: r.requestId, token_index: k, t: shifted[k]! };
     }

@@ -65,6 +65,12 @@ export interface RunVidurOptions {
   python: string;
   /** Workload dir written by @vf/workload-spec (its vidur_trace.csv is replayed). */
   workloadDir: string;
+  /**
+   * The order in which the simulation takes the workload's requests (workload request ids, each once), the arrival
+   * times staying in place (`reorderTrace`). Unset: the workload's own order. For a burst the real server admitted
+   * in an order of its own.
+   */
+  admissionOrder?: readonly number[];
   /** Run dir to fill (e.g. `tmp/vidur_runs/<id>`); created when missing. */
   runDir: string;
   /** Profiling root: `<root>/compute/<device>/<org>/<model>/{mlp,attention}.csv`, `<root>/network/<node>/...`. */

@@ -1,8 +1,8 @@
 /** Locates the profile CSVs Vidur will read and hashes their content (the predictor cache key). */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { VidurBridgeError } from "./errors.js";
 
 /** Absolute paths of the profile files one run reads (network files only when TP/PP > 1). */
@@ -40,6 +40,41 @@ export async function locateProfile(root: string, device: string, model: string,
   if (files.allReduce) await mustExist(files.allReduce, "all-reduce (TP > 1)");
   if (files.sendRecv) await mustExist(files.sendRecv, "send/recv (PP > 1)");
   return files;
+}
+
+/** Predictor settings a profile declares for itself (its `profile.json`'s `vidur_predictor`), and where from. */
+export interface ProfilePredictorDefaults {
+  /** Vidur's extra on batched decode attention that suits the profile's decode rows (0: they time the batch). */
+  attentionDecodeBatchingOverheadFraction?: number;
+  /** The profile.json read, or null when the profile has none or it declares nothing. */
+  source: string | null;
+}
+
+/**
+ * Reads `profile.json` beside the compute CSVs: a profile made by `gpu-harness profile` declares there
+ * (`vidur_predictor.attention_decode_batching_overhead_fraction`) that its decode attention rows time the batched
+ * kernel at each batch size, so Vidur's own extra for batching on GQA models would count that cost twice. Profiles
+ * without the file or the key (Vidur's own, older ones) declare nothing.
+ */
+export async function readProfilePredictorDefaults(files: ProfileFiles): Promise<ProfilePredictorDefaults> {
+  const path = join(dirname(files.mlp), "profile.json");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return { source: null };
+  }
+  let value: unknown;
+  try {
+    value = (JSON.parse(text) as { vidur_predictor?: Record<string, unknown> }).vidur_predictor?.attention_decode_batching_overhead_fraction;
+  } catch (e) {
+    throw new VidurBridgeError("VIDUR_PROFILE_INVALID", `${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (value === undefined) return { source: null };
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new VidurBridgeError("VIDUR_PROFILE_INVALID", `${path}: vidur_predictor.attention_decode_batching_overhead_fraction = ${JSON.stringify(value)}, expected a number >= 0`);
+  }
+  return { attentionDecodeBatchingOverheadFraction: value, source: path };
 }
 
 /**

@@ -26,8 +26,8 @@ import {
   type RunVidurOptions,
   type VidurProgress,
 } from "./options.js";
-import { hashFile, hashProfile, locateCpuOverhead, locateProfile } from "./profile.js";
-import { readVidurTrace, writeVidur026Trace } from "./trace.js";
+import { hashFile, hashProfile, locateCpuOverhead, locateProfile, readProfilePredictorDefaults } from "./profile.js";
+import { readVidurTrace, reorderTrace, writeVidur026Trace } from "./trace.js";
 
 /** What runVidur produced. */
 export interface RunVidurResult extends NormalizeSummary {
@@ -141,9 +141,14 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const node = resolveNode(options.node, device.defaultNode);
 
   const env = await checkVidurEnv(options.python);
-  const trace = await readVidurTrace(workloadDir);
+  const workloadTrace = await readVidurTrace(workloadDir);
+  const trace = options.admissionOrder === undefined ? workloadTrace : reorderTrace(workloadTrace, options.admissionOrder);
   const profile = await locateProfile(resolve(options.profilingRoot), device.name, options.modelName, node.name, tp, pp);
   const profileHashes = await hashProfile(profile);
+  // Vidur's GQA decode extra: the option, else what the profile declares for its decode rows, else Vidur's default.
+  const declared = await readProfilePredictorDefaults(profile);
+  const gqaSource = gqaOverhead !== undefined ? "option" : declared.source !== null ? declared.source : "vidur default (0.1)";
+  const gqaValue = gqaOverhead ?? declared.attentionDecodeBatchingOverheadFraction;
   const deliveryDelay = options.deliveryDelay ?? null;
   if (deliveryDelay !== null) {
     const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0, frontSPerToken = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
@@ -217,7 +222,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     outputDir: join(raw, "out"),
     chromeTrace: options.chromeTrace ?? false,
   };
-  const vidurArgs = buildVidurArgs(gqaOverhead === undefined ? argsInput : { ...argsInput, attentionDecodeBatchingOverheadFraction: gqaOverhead });
+  const vidurArgs = buildVidurArgs(gqaValue === undefined ? argsInput : { ...argsInput, attentionDecodeBatchingOverheadFraction: gqaValue });
   const spec = {
     model: { name: options.modelName, hf_config: modelConfigPath },
     device_name: device.name,
@@ -327,6 +332,11 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     command: options.command ?? argv.join(" "),
     config: {
       workload_dir: workloadDir,
+      // The order the simulation took the requests in, when it was given (null: the workload's own).
+      admission_order:
+        options.admissionOrder === undefined
+          ? null
+          : { requests: options.admissionOrder.length, sha256: createHash("sha256").update(options.admissionOrder.join(",")).digest("hex") },
       profiling_root: resolve(options.profilingRoot),
       model_name: options.modelName,
       model_config: modelConfigPath,
@@ -338,7 +348,14 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       tensor_parallel_size: tp,
       pipeline_stages: pp,
       seed,
-      predictor: { grid, k_fold_cv_splits: kFold, training_jobs: trainingJobs, kv_cache_prediction_granularity: granularity },
+      predictor: {
+        grid,
+        k_fold_cv_splits: kFold,
+        training_jobs: trainingJobs,
+        kv_cache_prediction_granularity: granularity,
+        attention_decode_batching_overhead_fraction: gqaValue ?? 0.1,
+        attention_decode_batching_overhead_fraction_from: gqaSource,
+      },
       grid_limits: limits,
       cache_dir: cacheDir,
       cpu_overhead_file: cpuOverheadFile,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isVidurBridgeError } from "./errors.js";
-import { readVidurTrace, TRACE_DATE, writeVidur026Trace } from "./trace.js";
+import { readVidurTrace, reorderTrace, TRACE_DATE, writeVidur026Trace } from "./trace.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -37,5 +37,29 @@ describe("readVidurTrace / writeVidur026Trace", () => {
     );
     await writeFile(join(dir, "vidur_trace.csv"), "time,prompt\n");
     await expect(readVidurTrace(dir)).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_WORKLOAD_INVALID") && e.message.includes(":1: header"));
+  });
+});
+
+describe("reorderTrace", () => {
+  it("keeps the arrival times in place and hands them to the requests in the given order", async () => {
+    await writeFile(join(dir, "vidur_trace.csv"), "arrived_at,num_prefill_tokens,num_decode_tokens\n0.000001,5,2\n0.000009,7,3\n0.5,11,4\n");
+    const rows = await readVidurTrace(dir);
+    const out = reorderTrace(rows, [2, 0, 1]);
+    expect(out.map((r) => r.requestId)).toEqual([2, 0, 1]);
+    expect(out.map((r) => r.arrivedAtText)).toEqual(["0.000001", "0.000009", "0.5"]);
+    expect(out.map((r) => [r.numPrefillTokens, r.numDecodeTokens])).toEqual([[11, 4], [5, 2], [7, 3]]);
+    // The identity order gives the trace back.
+    expect(reorderTrace(rows, [0, 1, 2])).toEqual(rows);
+  });
+
+  it("refuses an order that is not each request once", async () => {
+    await writeFile(join(dir, "vidur_trace.csv"), "arrived_at,num_prefill_tokens,num_decode_tokens\n0,5,2\n1,7,3\n");
+    const rows = await readVidurTrace(dir);
+    const bad = (order: number[], text: string) =>
+      expect(() => reorderTrace(rows, order)).toThrow(expect.objectContaining({ code: "VIDUR_BAD_OPTION", message: expect.stringContaining(text) }));
+    bad([0], "has 1 request ids, expected 2");
+    bad([1, 1], "admissionOrder[1] = 1");
+    bad([0, 2], "admissionOrder[1] = 2");
+    bad([0.5, 1], "admissionOrder[0] = 0.5");
   });
 });

@@ -77,6 +77,28 @@ export async function readVidurTrace(workloadDir: string): Promise<TraceRow[]> {
   return rows;
 }
 
+/**
+ * The trace with its requests taken in `order` (workload request ids, each once) and the arrival times kept in
+ * place: row k arrives at the k-th arrival time and is request `order[k]`, with that request's lengths and id. Vidur
+ * numbers the rows it is given 0.., so its request k is `order[k]` (the run dir's files say the workload's ids).
+ * For a burst that the real server admitted in an order of its own (all requests sent at once: the saturation run),
+ * the simulation then serves them in that order.
+ */
+export function reorderTrace(rows: readonly TraceRow[], order: readonly number[]): TraceRow[] {
+  if (order.length !== rows.length) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", `admissionOrder has ${order.length} request ids, expected ${rows.length} (each of the workload's requests once)`);
+  }
+  const seen = new Uint8Array(rows.length);
+  return order.map((id, k) => {
+    if (!Number.isInteger(id) || id < 0 || id >= rows.length || seen[id] === 1) {
+      throw new VidurBridgeError("VIDUR_BAD_OPTION", `admissionOrder[${k}] = ${id}: expected a request id in 0..${rows.length - 1} not given before`);
+    }
+    seen[id] = 1;
+    const at = rows[k]!;
+    return { ...rows[id]!, arrivedAtS: at.arrivedAtS, arrivedAtText: at.arrivedAtText };
+  });
+}
+
 /** Writes the rows in vidur 0.0.26's trace_replay format (atomically). */
 export async function writeVidur026Trace(path: string, rows: readonly TraceRow[]): Promise<void> {
   const out = ["Date,Time,PromptTokenCount,CompletionTokenCount"];

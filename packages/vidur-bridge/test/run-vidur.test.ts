@@ -140,6 +140,20 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
       return (await readIterations(join(dir, "iterations.csv"))).filter((it) => it.num_prefill_tokens === 0);
     };
     const [none, full] = [await stepsWith(0), await stepsWith(1)];
+    // The harness profile declares 0 in its profile.json (its decode rows time the batched kernel): without the
+    // option, the run takes that, and its decode steps are the 0 run's; the option overrides it.
+    const gqaFlag = argv.findIndex((a) => a.endsWith("attention_decode_batching_overhead_fraction"));
+    expect(argv[gqaFlag + 1]).toBe("0");
+    expect(manifest.config.predictor).toMatchObject({
+      attention_decode_batching_overhead_fraction: 0,
+      attention_decode_batching_overhead_fraction_from: join(harnessDir, "profile.json"),
+    });
+    const defaultDecode = (await readIterations(join(runDir, "iterations.csv"))).filter((it) => it.num_prefill_tokens === 0);
+    expect(defaultDecode.map((it) => it.gpu_time)).toEqual(none.map((it) => it.gpu_time));
+    expect((await readRunManifest(join(tmp, "runs", "gqa1"))).config.predictor).toMatchObject({
+      attention_decode_batching_overhead_fraction: 1,
+      attention_decode_batching_overhead_fraction_from: "option",
+    });
     const byKv = (steps: typeof none, batch: number) =>
       new Map(steps.filter((it) => it.batch_size === batch).map((it) => [it.kv_tokens_in_use, it.gpu_time ?? Number.NaN]));
     const loneNone = byKv(none, 1);
@@ -275,6 +289,45 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     );
   });
 
+  it("serves a burst in a given admission order, keeping the workload's request ids and arrival times", async () => {
+    // Three requests sent at once to a server that takes one at a time: in the workload's order, then in the order
+    // 2, 0, 1 (a real server's HTTP front may take a burst in an order of its own).
+    const requests = [
+      { arrived_at: 0, num_prefill_tokens: 40, num_decode_tokens: 3 },
+      { arrived_at: 0.000001, num_prefill_tokens: 80, num_decode_tokens: 4 },
+      { arrived_at: 0.000002, num_prefill_tokens: 120, num_decode_tokens: 5 },
+    ];
+    const workloadDir = join(tmp, "wl-burst");
+    await writeWorkloadDir(workloadDir, requests);
+    const options = (runDir: string): RunVidurOptions => ({
+      ...baseOptions(workloadDir, runDir),
+      scheduler: { kind: "sarathi", chunkSize: 256, batchSizeCap: 1 },
+    });
+    const plainDir = join(tmp, "runs", "burst-plain");
+    await runVidur(options(plainDir));
+    const orderedDir = join(tmp, "runs", "burst-ordered");
+    await runVidur({ ...options(orderedDir), admissionOrder: [2, 0, 1] });
+    const plain = await readRequestMetrics(join(plainDir, "request_metrics.csv"));
+    const ordered = await readRequestMetrics(join(orderedDir, "request_metrics.csv"));
+    const byFirstToken = (ms: typeof plain) => [...ms].sort((a, b) => a.first_token_at! - b.first_token_at!).map((m) => m.request_id);
+    expect(byFirstToken(plain)).toEqual([0, 1, 2]);
+    expect(byFirstToken(ordered)).toEqual([2, 0, 1]);
+    // The files keep the workload's ids and lengths, each request with the arrival time of its place in the order.
+    expect(ordered.map((m) => [m.request_id, m.num_prefill_tokens, m.num_decode_tokens])).toEqual([[0, 40, 3], [1, 80, 4], [2, 120, 5]]);
+    expect(ordered.map((m) => m.arrived_at)).toEqual([0.000001, 0.000002, 0]);
+    // Served first, request 2 takes the time its prompt and output take alone; the token times are its own.
+    const tokens = await readTokenTimestampsGrouped(join(orderedDir, "token_timestamps.csv"));
+    expect(tokens.get(2)!.length).toBe(5);
+    expect(ordered[2]!.ttft!).toBeLessThan(plain[2]!.ttft!);
+    expect(ordered[0]!.first_token_at!).toBeGreaterThan(ordered[2]!.completed_at! - 1e-9);
+    const manifest = await readRunManifest(orderedDir);
+    expect(manifest.config.admission_order).toEqual({ requests: 3, sha256: createHash("sha256").update("2,0,1").digest("hex") });
+    expect((await readRunManifest(plainDir)).config.admission_order).toBeNull();
+    await expect(runVidur({ ...options(join(tmp, "runs", "burst-bad")), admissionOrder: [2, 2, 1] })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionOrder[1] = 2"),
+    );
+  });
+
   it("runs with a derived cpu_overheads.csv: the prefill extra only on the prompt's batch", async () => {
     const workloadDir = join(tmp, "wl1");
     const runDir = join(tmp, "runs", "r1");
@@ -402,6 +455,26 @@ describe("[real-vidur] runVidur errors", { timeout: 120_000 }, () => {
     const opts = baseOptions(workloadDir, join(tmp, "runs", "err2"));
     await expect(runVidur({ ...opts, profilingRoot: join(tmp, "empty-root") })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_PROFILE_MISSING") && e.message.includes(join(tmp, "empty-root", "compute", "cpu-test")),
+    );
+    // A profile without profile.json declares nothing: Vidur's own extra.
+    await runVidur(opts);
+    expect((await readRunManifest(opts.runDir)).config.predictor).toMatchObject({
+      attention_decode_batching_overhead_fraction: 0.1,
+      attention_decode_batching_overhead_fraction_from: "vidur default (0.1)",
+    });
+    // A profile.json that declares a bad value is named, with the key.
+    const badRoot = join(tmp, "profiles-bad-json");
+    const badDir = await writeTinyProfile(badRoot, dims);
+    await writeFile(join(badDir, "profile.json"), JSON.stringify({ vidur_predictor: { attention_decode_batching_overhead_fraction: -1 } }));
+    await expect(runVidur({ ...opts, profilingRoot: badRoot })).rejects.toSatisfy(
+      (e: unknown) =>
+        isVidurBridgeError(e, "VIDUR_PROFILE_INVALID") &&
+        e.message.includes(join(badDir, "profile.json")) &&
+        e.message.includes("vidur_predictor.attention_decode_batching_overhead_fraction = -1, expected a number >= 0"),
+    );
+    await writeFile(join(badDir, "profile.json"), "{not json");
+    await expect(runVidur({ ...opts, profilingRoot: badRoot })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_PROFILE_INVALID") && e.message.includes("not valid JSON"),
     );
     const otherRoot = join(tmp, "profiles-8heads");
     await writeTinyProfile(otherRoot, dims, { nHeadOverride: 8 });

@@ -547,6 +547,7 @@ export async function calibrate(
       ...simulationSettings(experiment, { paths, profileRoot, configPath }),
       ...(machineScale !== undefined ? { stepTimeScale: (experiment.simulate.stepTimeScale ?? 1) * machineScale.ratio } : {}),
       workloadDir: l.workloadDir,
+      ...(l.admissionOrder !== undefined ? { admissionOrder: l.admissionOrder } : {}),
       runDir: simDir,
       cpuOverhead: overheads,
       ...(deliveryDelay !== null ? { deliveryDelay } : {}),

@@ -13,6 +13,7 @@ import type { LoadPoint } from "@vf/comparator";
 import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
 import { hashFile, type RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
+import { realAdmissionOrder } from "../admission-order.js";
 import { UsageError } from "../errors.js";
 import type { Experiment } from "../experiment.js";
 import { resolveFrom } from "../experiment.js";
@@ -30,7 +31,17 @@ export const STEPS: readonly Step[] = ["workload", "bench", "simulate", "compare
 
 /** What a run produced, per load. */
 export interface ExperimentOutcome {
-  loads: { name: string; workloadDir: string; workloadId: string; realDir: string; simDir: string; comparisonDir: string; reportPath: string }[];
+  loads: {
+    name: string;
+    workloadDir: string;
+    workloadId: string;
+    realDir: string;
+    simDir: string;
+    comparisonDir: string;
+    reportPath: string;
+    /** The order the simulation took the requests in (load.admissionOrder "real"); absent: the workload's. */
+    admissionOrder?: number[];
+  }[];
   loadsDir: string | null;
 }
 
@@ -199,9 +210,17 @@ export async function runExperiment(
     }
 
     const simDir = runDirPath(paths.root, "vidur", id);
+    let admissionOrder: number[] | undefined;
+    if (load.admissionOrder === "real" && want("simulate")) {
+      if (!existsSync(join(realDir, "run.json"))) throw new UsageError(`loads.${load.name}.admissionOrder "real": no real run in ${realDir} to take the order from`);
+      const o = await realAdmissionOrder(realDir, w.summary.requests);
+      admissionOrder = o.order;
+      log(`simulate: the real run's admission order (${o.source}), first ${o.order.slice(0, 8).join(", ")}, ...`);
+    }
+    const ordered = admissionOrder !== undefined ? { admissionOrder } : {};
     if (!want("simulate")) log("simulate: skipped (not in --steps)");
     else {
-      const settings = simulationSettings(experiment, { paths, profileRoot, configPath });
+      const settings = { ...simulationSettings(experiment, { paths, profileRoot, configPath }), ...ordered };
       const simKey = keyOf({ workload: w.workload.manifest.id, settings, profiles: await treeHashes(profileRoot), config: await hashFile(configPath) });
       if (ctx.force !== true && madeFrom(simDir, simKey)) log(`simulate: ${simDir} already complete, skipped`);
       else {
@@ -214,7 +233,7 @@ export async function runExperiment(
     const comparisonDir = runDirPath(paths.root, "comparison", id);
     if (!want("compare")) {
       log("compare: skipped (not in --steps)");
-      outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+      outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html"), ...ordered });
       continue;
     }
     const compareOptions = { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates };
@@ -228,7 +247,7 @@ export async function runExperiment(
     }
     const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
     points.push({ load: rate, dir: comparisonDir });
-    outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html") });
+    outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html"), ...ordered });
   }
   if (points.length > 1) {
     const loadsDir = runDirPath(paths.root, "comparison", `${experiment.name}-loads`);

@@ -603,6 +603,11 @@ def _manifest(
             f"{dims.head_dim} (Vidur would derive n_embd/n_head = {dims.n_embd // dims.n_head})",
             "attn_rope": "includes the q/k RMSNorm (Qwen3) before the rotary embedding",
             "attn_input_reshape/attn_output_reshape": "0.0: the engine's reshapes are views with no kernels",
+            "vidur_predictor": (
+                "attn_decode times the batched kernel at each batch size, so Vidur's extra for batched "
+                "decode on GQA models (default 0.1) would count it twice: 0 (read by @vf/vidur-bridge)"
+            ),
         },
+        "vidur_predictor": {"attention_decode_batching_overhead_fraction": 0.0},
         **opts.extra_manifest,
     }
