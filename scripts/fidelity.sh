@@ -28,7 +28,7 @@
 # starts each, runs-s19/, Q1's fit frozen onto them and onto the 256-token budget and 32-request cap, blind, with the
 # plain probe ratio and with the probe read per int), `--nineteenth` alone; the twentieth's (every committed saturation
 # run simulated in the workload's order and in the order its server admitted the burst, uncalibrated and from Q1's
-# frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 40 minutes), `--twentieth` alone.
+# frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 30 minutes), `--twentieth` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
