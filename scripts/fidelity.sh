@@ -943,6 +943,22 @@ out = f"tmp/experiments-s20/{os.path.basename(src)[:-5]}-{suffix}.json"
 open(out, "w").write(json.dumps(d, indent=2) + "\n")
 PY
 }
+# One --throughput-by table: NAMES (comma list), then a dir suffix per name, --, then the rows (EXPERIMENT|LABEL|RUN);
+# each row's dirs are $C/EXPERIMENT-saturation<SUFFIX>. Usage: s20_throughput NAMES SUFFIX... -- ROW...
+s20_throughput() {
+  local names=$1 row x label run sfx dirs
+  shift
+  local -a sfxs=() rows=()
+  while [[ $1 != -- ]]; do sfxs+=("$1"); shift; done
+  shift
+  for row in "$@"; do
+    IFS='|' read -r x label run <<<"$row"
+    dirs=
+    for sfx in "${sfxs[@]}"; do dirs+="${dirs:+,}$C/$x-saturation$sfx"; done
+    rows+=("$label=$dirs")
+  done
+  python3 scripts/fidelity-table.py --throughput-by "$names" "${rows[@]}"
+}
 twentieth() {
 # The twentieth session (docs/runbook.md, "The twentieth H200 session"): a saturation run's burst reaches the engine in
 # an order the server's HTTP front picks (with the bench's 64 preconnected connections: requests 0-63 last), and the
@@ -971,20 +987,10 @@ for row in "${pinned[@]}"; do
 done
 echo
 echo "## Twentieth session: capacity (sustained throughput of the saturation run), uncalibrated, in either order"
-args=()
-for row in "${S20_SAT[@]}"; do
-  IFS='|' read -r x label run <<<"$row"
-  args+=("$label=$C/$x-saturation-arrival,$C/$x-saturation-real")
-done
-python3 scripts/fidelity-table.py --throughput-by "workload order,real order" "${args[@]}"
+s20_throughput "workload order,real order" -arrival -real -- "${S20_SAT[@]}"
 echo
 echo "## Twentieth session: the same for Q1's pinned layout from Q1's fit frozen (--host-scale probe), in either order"
-args=()
-for row in "${pinned[@]}"; do
-  IFS='|' read -r x label run <<<"$row"
-  args+=("$label=$C/$x-saturation-arrival-cal,$C/$x-saturation-real-cal")
-done
-python3 scripts/fidelity-table.py --throughput-by "workload order,real order" "${args[@]}"
+s20_throughput "workload order,real order" -arrival-cal -real-cal -- "${pinned[@]}"
 # Without Vidur's GQA decode extra: Q1's fit again, frozen onto the pinned saturation runs and the nineteenth's loads.
 local g0='{"attentionDecodeBatchingOverheadFraction": 0}' X=tmp/experiments-s20 mode members
 s20_variant azure-conv-q1 g0 "$g0"
@@ -996,12 +1002,7 @@ for row in "${pinned[@]}"; do
 done
 echo
 echo "## Twentieth session: the pinned layout's capacity in the real order, with Vidur's GQA decode extra (0.1) and without (0)"
-args=()
-for row in "${pinned[@]}"; do
-  IFS='|' read -r x label run <<<"$row"
-  args+=("$label=$C/$x-saturation-real,$C/$x-saturation-g0-real,$C/$x-saturation-real-cal,$C/$x-saturation-g0-real-cal")
-done
-python3 scripts/fidelity-table.py --throughput-by "uncalibrated 0.1,uncalibrated 0,calibrated 0.1,calibrated 0" "${args[@]}"
+s20_throughput "uncalibrated 0.1,uncalibrated 0,calibrated 0.1,calibrated 0" -real -g0-real -real-cal -g0-real-cal -- "${pinned[@]}"
 for x in "${S19_B[@]}" "${S19_C[@]}" "${S19_R[@]}" "${S19_CAP32[@]}"; do
   "${R[@]}" calibrate "$E/$x.json" --frozen "$C/azure-conv-q1-calibration" --host-scale probe >&2
   s20_variant "$x" g0 "$g0"
