@@ -1049,6 +1049,12 @@ echo "## Twentieth session: Vidur's decode step from the hybrid profile's ops ag
   compute/h200/Qwen/Qwen3-0.6B >&2
 .venv/bin/python scripts/decode-step-offset.py tmp/profiles-hybrid/compute/h200/Qwen/Qwen3-0.6B \
   data/h200-qwen3-0.6b/profiles-engine/compute/h200/Qwen/Qwen3-0.6B/profile.json
+echo
+echo "## Twentieth session: the saturated runs' host phases against Q1's frozen table (host-scaled), decode-only steps"
+.venv/bin/python scripts/host-tail.py \
+  "ShareGPT, Q10=tmp/h200-runs-s20/q10/runs/sharegpt-saturation,$C/sharegpt-q10-saturation-prediction/cpu_overheads-host-real.csv" \
+  "Azure conv, Q10=tmp/h200-runs-s20/q10/runs/azure-saturation,$C/azure-conv-q10-saturation-prediction/cpu_overheads-host-real.csv" \
+  "Azure conv, C4=tmp/h200-runs-s20/c4/runs/azure-saturation,$C/azure-conv-cap64-c4-saturation-prediction/cpu_overheads-host-real.csv"
 }
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
