@@ -19,17 +19,16 @@ import sys
 def main() -> None:
     ops_dir, engine_json = sys.argv[1], sys.argv[2]
     layers = int(sys.argv[3]) if len(sys.argv) > 3 else 28
-    mlp = {
-        int(r["num_tokens"]): r
-        for r in csv.DictReader(open(f"{ops_dir}/mlp.csv", newline=""))
-    }
+    with open(f"{ops_dir}/mlp.csv", newline="") as f:
+        mlp = {int(r["num_tokens"]): r for r in csv.DictReader(f)}
     attn: dict[tuple[int, int], float] = {}
-    for r in csv.DictReader(open(f"{ops_dir}/attention.csv", newline="")):
-        if r["is_prefill"] == "False":
-            attn[(int(r["batch_size"]), int(r["kv_cache_size"]))] = float(
-                r["time_stats.attn_decode.median"]
-            )
-    rows = json.load(open(engine_json))["engine_decode"]["rows"]
+    with open(f"{ops_dir}/attention.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["is_prefill"] == "False":
+                key = (int(r["batch_size"]), int(r["kv_cache_size"]))
+                attn[key] = float(r["time_stats.attn_decode.median"])
+    with open(engine_json) as f:
+        rows = json.load(f)["engine_decode"]["rows"]
 
     def linear(tokens: int) -> float:
         key = min(mlp, key=lambda k: abs(k - math.ceil(tokens / 8) * 8))
