@@ -5,11 +5,10 @@
  * simulation in the workload's order serves other requests first: with `admissionOrder: "real"` it serves them in
  * the engine's first-token order, and its sustained throughput comes much closer to the real one.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, dataRoot, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-admission-order";
 const MEMBER = "c1/runs/azure-saturation";
@@ -45,20 +44,14 @@ const throughput = (load: string): { real: number; sim: number } => {
 let result: CliResult;
 beforeAll(async () => {
   removeOutputs();
-  execFileSync("tar", ["-xJf", resolve(repoRoot, "data/h200-qwen3-0.6b/runs-s19/c1.tar.xz"), "-C", tmp.dir, MEMBER]);
-  const expDir = resolve(repoRoot, "experiments/h200-qwen3-0.6b");
-  const base = JSON.parse(readFileSync(join(expDir, "azure-conv-cap64-c1-capacity.json"), "utf8"));
-  const load = (order: string) => ({ name: order, arrivals: base.loads[0].arrivals, realRunDir: join(tmp.dir, MEMBER), admissionOrder: order });
-  const exp = {
-    ...base,
+  const { path } = committedExperimentFile({
+    committed: "azure-conv-cap64-c1-capacity",
     name: NAME,
-    model: { ...base.model, config: resolve(expDir, base.model.config) },
-    workload: { ...base.workload, source: { ...base.workload.source, path: resolve(dataRoot, "azure-llm-2023", "AzureLLMInferenceTrace_conv.csv") } },
-    loads: [load("arrival"), load("real")],
-    profileRoot: resolve(expDir, base.profileRoot),
-  };
-  const path = join(tmp.dir, `${NAME}.json`);
-  writeFileSync(path, JSON.stringify(exp));
+    dir: tmp.dir,
+    runs: { tarball: "data/h200-qwen3-0.6b/runs-s19/c1.tar.xz", members: [MEMBER] },
+    loads: ([saturation]) =>
+      ["arrival", "real"].map((order) => ({ name: order, arrivals: saturation!.arrivals, realRunDir: join(tmp.dir, MEMBER), admissionOrder: order })),
+  });
   result = await runCli(["run", path], { timeoutMs: 600_000 });
 }, 700_000);
 afterAll(() => {

@@ -6,11 +6,10 @@
  * it was made with. The `phases` run also takes `--admission-backlog` (the front's per-token time and mean backlog
  * recorded with the delivery delay), which needs the admission delay.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, dataRoot, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-host-scale";
 const LOADS = ["load30", "load60"];
@@ -27,23 +26,15 @@ const removeOutputs = () => {
 
 /** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
 function experimentFile(): string {
-  const expDir = resolve(repoRoot, "experiments/h200-qwen3-0.6b");
-  const tarball = resolve(repoRoot, "data/h200-qwen3-0.6b/runs-s15/o4.tar.xz");
-  execFileSync("tar", ["-xJf", tarball, "-C", tmp.dir, ...LOADS.map((l) => `o4/runs/azure-${l}-rep0`)]);
-  const base = JSON.parse(readFileSync(join(expDir, "azure-conv-cap32-o.json"), "utf8"));
-  const trace = resolve(dataRoot, "azure-llm-2023", "AzureLLMInferenceTrace_conv.csv");
-  const exp = {
-    ...base,
+  const { path, experiment } = committedExperimentFile({
+    committed: "azure-conv-cap32-o",
     name: NAME,
-    model: { ...base.model, config: resolve(expDir, base.model.config) },
-    workload: { ...base.workload, source: { ...base.workload.source, path: trace } },
-    loads: base.loads.slice(0, 2).map((l: { name: string }) => ({ ...l, realRunDir: join(tmp.dir, "o4", "runs", `azure-${l.name}-rep0`) })),
-    profileRoot: resolve(expDir, base.profileRoot),
-  };
-  expect(exp.loads.map((l: { name: string }) => l.name)).toEqual(LOADS);
-  expect(existsSync(dirname(exp.workload.source.path))).toBe(true);
-  const path = join(tmp.dir, "exp.json");
-  writeFileSync(path, JSON.stringify(exp));
+    dir: tmp.dir,
+    runs: { tarball: "data/h200-qwen3-0.6b/runs-s15/o4.tar.xz", members: LOADS.map((l) => `o4/runs/azure-${l}-rep0`) },
+    loads: (loads) => loads.slice(0, 2).map((l) => ({ ...l, realRunDir: join(tmp.dir, "o4", "runs", `azure-${l.name}-rep0`) })),
+  });
+  expect(experiment.loads.map((l) => l.name)).toEqual(LOADS);
+  expect(existsSync(dirname(experiment.workload.source.path))).toBe(true);
   return path;
 }
 

@@ -5,11 +5,10 @@
  * 1,280-int probe: 3 x (budget + slots) + slots). By default the probe is read per int and the run's own list
  * conversion replaces the fit's in the preparation; --no-probe-size keeps the plain level ratio.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, dataRoot, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const FIT = "test-probe-size-fit";
 const TARGET = "test-probe-size-b256";
@@ -27,20 +26,14 @@ const removeOutputs = () => {
 
 /** A one-load experiment from a committed one: its load30 on the run `member` of `tarball`, paths made absolute. */
 function experimentFile(name: string, committed: string, tarball: string, member: string): string {
-  const expDir = resolve(repoRoot, "experiments/h200-qwen3-0.6b");
-  execFileSync("tar", ["-xJf", resolve(repoRoot, tarball), "-C", tmp.dir, member]);
-  const base = JSON.parse(readFileSync(join(expDir, `${committed}.json`), "utf8"));
-  const exp = {
-    ...base,
+  const { path, experiment } = committedExperimentFile({
+    committed,
     name,
-    model: { ...base.model, config: resolve(expDir, base.model.config) },
-    workload: { ...base.workload, source: { ...base.workload.source, path: resolve(dataRoot, "azure-llm-2023", "AzureLLMInferenceTrace_conv.csv") } },
-    loads: base.loads.filter((l: { name: string }) => l.name === "load30").map((l: object) => ({ ...l, realRunDir: join(tmp.dir, member) })),
-    profileRoot: resolve(expDir, base.profileRoot),
-  };
-  expect(exp.loads).toHaveLength(1);
-  const path = join(tmp.dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify(exp));
+    dir: tmp.dir,
+    runs: { tarball, members: [member] },
+    loads: (loads) => loads.filter((l) => l.name === "load30").map((l) => ({ ...l, realRunDir: join(tmp.dir, member) })),
+  });
+  expect(experiment.loads).toHaveLength(1);
   return path;
 }
 

@@ -3,9 +3,9 @@
  * OpenAI-style streaming server (node:http, SSE with `choices[0].token_ids`), and temp dirs. No mocks: the CLI,
  * its libraries and the HTTP exchange are all real.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -72,6 +72,45 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export function makeTempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `runner-${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A load of an experiment file (the fields these tests read and write). */
+export interface ExperimentLoad {
+  name: string;
+  arrivals: unknown;
+  realRunDir?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A committed H200 experiment (`experiments/h200-qwen3-0.6b/COMMITTED.json`) as a file of its own in `dir`, named
+ * `name`: its model config and profile root made absolute, its trace read from the shared data ($VF_SHARED_DATA),
+ * its loads replaced by `loads(base loads)`. With `runs`, members of a committed runs tarball are unpacked into `dir`
+ * first (`runs.members`, e.g. `c1/runs/azure-saturation`). Returns the file's path and its content.
+ */
+export function committedExperimentFile(opts: {
+  committed: string;
+  name: string;
+  dir: string;
+  runs?: { tarball: string; members: string[] };
+  loads: (base: ExperimentLoad[]) => ExperimentLoad[];
+}): { path: string; experiment: { loads: ExperimentLoad[]; workload: { source: { path: string } } } } {
+  if (opts.runs !== undefined) execFileSync("tar", ["-xJf", resolve(repoRoot, opts.runs.tarball), "-C", opts.dir, ...opts.runs.members]);
+  const expDir = resolve(repoRoot, "experiments/h200-qwen3-0.6b");
+  const base = JSON.parse(readFileSync(join(expDir, `${opts.committed}.json`), "utf8"));
+  const trace = String(base.workload.source.path).split("shared/data/")[1];
+  if (trace === undefined) throw new Error(`${opts.committed}.json: its trace is not under shared/data/`);
+  const experiment = {
+    ...base,
+    name: opts.name,
+    model: { ...base.model, config: resolve(expDir, base.model.config) },
+    workload: { ...base.workload, source: { ...base.workload.source, path: resolve(dataRoot, trace) } },
+    loads: opts.loads(base.loads),
+    profileRoot: resolve(expDir, base.profileRoot),
+  };
+  const path = join(opts.dir, `${opts.name}.json`);
+  writeFileSync(path, JSON.stringify(experiment));
+  return { path, experiment };
 }
 
 /** One completion request as the loopback server received it. */

@@ -231,9 +231,10 @@ export async function runExperiment(
     }
 
     const comparisonDir = runDirPath(paths.root, "comparison", id);
+    const produced = { name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html"), ...ordered };
     if (!want("compare")) {
       log("compare: skipped (not in --steps)");
-      outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html"), ...ordered });
+      outcome.loads.push(produced);
       continue;
     }
     const compareOptions = { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates };
@@ -247,7 +248,7 @@ export async function runExperiment(
     }
     const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
     points.push({ load: rate, dir: comparisonDir });
-    outcome.loads.push({ name: load.name, workloadDir: w.dir, workloadId: w.workload.manifest.id, realDir, simDir, comparisonDir, reportPath: join(comparisonDir, "report.html"), ...ordered });
+    outcome.loads.push(produced);
   }
   if (points.length > 1) {
     const loadsDir = runDirPath(paths.root, "comparison", `${experiment.name}-loads`);
