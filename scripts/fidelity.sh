@@ -28,7 +28,10 @@
 # starts each, runs-s19/, Q1's fit frozen onto them and onto the 256-token budget and 32-request cap, blind, with the
 # plain probe ratio and with the probe read per int), `--nineteenth` alone; the twentieth's (every committed saturation
 # run simulated in the workload's order and in the order its server admitted the burst, uncalibrated and from Q1's
-# frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 30 minutes), `--twentieth` alone.
+# frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 30 minutes), `--twentieth` alone; the
+# twenty-first's (the fit's host phases at one speed per step and the table's tail from its largest bins, Q1's fit
+# frozen onto every saturation and held-out run of its layout and onto the new starts Q12 and Q13, runs-s21/; about
+# 60 minutes), `--twenty-first` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -48,6 +51,7 @@ SEVENTEENTH_ONLY=
 EIGHTEENTH_ONLY=
 NINETEENTH_ONLY=
 TWENTIETH_ONLY=
+TWENTY_FIRST_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -64,7 +68,8 @@ case "${2:-}" in
   --eighteenth) EIGHTEENTH_ONLY=1 ;;
   --nineteenth) NINETEENTH_ONLY=1 ;;
   --twentieth) TWENTIETH_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth or --twentieth)" >&2; exit 2 ;;
+  --twenty-first) TWENTY_FIRST_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth or --twenty-first)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1056,6 +1061,159 @@ echo "## Twentieth session: the saturated runs' host phases against Q1's frozen 
   "Azure conv, Q10=tmp/h200-runs-s20/q10/runs/azure-saturation,$C/azure-conv-q10-saturation-prediction/cpu_overheads-host-real.csv" \
   "Azure conv, C4=tmp/h200-runs-s20/c4/runs/azure-saturation,$C/azure-conv-cap64-c4-saturation-prediction/cpu_overheads-host-real.csv"
 }
+# The twenty-first session's runs (calls 53 and 54, runs-s21/): Q12 and Q13, two starts of Q1's server on two machines,
+# every family at 30 / 60 / 85 % of its capacity in the workload's order (call 53's saturation runs with --preconnect 0).
+S21_NEW=(azure-conv-q12 sharegpt-q12 sharegpt-q12-rep1 mooncake-q12 azure-conv-q13 sharegpt-q13 sharegpt-q13-rep1
+  mooncake-q13)
+S21_SAT=("azure-conv-q12-np|Azure conv, Q12, no preconnect|s21/q12/runs/azure-saturation"
+  "sharegpt-q12-np|ShareGPT, Q12, no preconnect|s21/q12/runs/sharegpt-saturation"
+  "mooncake-q12-np|Mooncake, Q12, no preconnect|s21/q12/runs/mooncake-saturation")
+# Every earlier held-out run of Q1's pinned layout (seventeenth to twentieth sessions), by group: "LABEL|EXPERIMENT...".
+S21_GROUPS=(
+  "Q1's held-out loads, Q2-Q9 (Azure conv, ShareGPT, Mooncake)|azure-conv-q1 azure-conv-q2 azure-conv-q3 azure-conv-q5 azure-conv-q7 azure-conv-q9 sharegpt-q1 sharegpt-q2 sharegpt-q3 sharegpt-q5 sharegpt-q7 mooncake-q1 mooncake-q2 mooncake-q3 mooncake-q7 mooncake-q8"
+  "the demo's prompts (D1, D2)|demo-d1 demo-d2"
+  "32-request cap (Q4, Q6)|azure-conv-cap32-q4 azure-conv-cap32-q6"
+  "256-token budget (R1-R3)|${S19_R[*]}"
+  "1,024-token budget (B1-B3)|${S19_B[*]}"
+  "64-request cap (C1-C3)|${S19_C[*]}"
+  "64-request cap at its capacity in the workload's order (C5)|azure-conv-cap64-c5"
+  "new: every family at its capacity in the workload's order (Q12, Q13)|${S21_NEW[*]}")
+# A flags-only variant of experiment X as tmp/experiments-s21/X-SUFFIX.json (s20_variant with nothing merged: its own
+# output dirs), its uncalibrated simulations and comparisons seeded from X's: the runner keys both by their inputs,
+# which a rename does not change, so it takes them as complete instead of simulating again. Usage: s21_variant X SUFFIX
+s21_variant() {
+  s20_variant "$1" "$2" '{}'
+  mkdir -p tmp/experiments-s21
+  mv "tmp/experiments-s20/$(basename "$1")-$2.json" "tmp/experiments-s21/$(basename "$1")-$2.json"
+  local name l
+  name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$E/$1.json")
+  for l in $(python3 -c 'import json,sys; print(" ".join(l["name"] for l in json.load(open(sys.argv[1]))["loads"]))' "$E/$1.json"); do
+    for d in tmp/vidur_runs tmp/comparisons; do
+      if [[ -d $d/$name-$l && ! -d $d/$name-$2-$l ]]; then cp -r "$d/$name-$l" "$d/$name-$2-$l"; fi
+    done
+  done
+}
+# Cells within 5 % of their own run, per group of S21_GROUPS, for each variant suffix (EXPERIMENT-SUFFIX-LOAD-cal; the
+# fit load of azure-conv-q1 left out; "-" for the uncalibrated). Usage: s21_counts SUFFIX...
+s21_counts() {
+  local row label xs x v d l n line cells
+  echo "| group | cells | $(printf '%s | ' "$@")"
+  echo "|---|---|$(printf -- '---|%.0s' "$@")"
+  for row in "${S21_GROUPS[@]}" "all|"; do
+    label=${row%%|*}
+    line="| $label"
+    cells=
+    for v in "$@"; do
+      args=()
+      if [[ $label == all ]]; then xs=$(printf '%s\n' "${S21_GROUPS[@]}" | cut -d'|' -f2 | tr '\n' ' '); else xs=${row#*|}; fi
+      for x in $xs; do
+        for l in $(python3 -c 'import json,sys; print(" ".join(l["name"] for l in json.load(open(sys.argv[1]))["loads"]))' "$E/$x.json"); do
+          [[ $x == azure-conv-q1 && $l == load60 ]] && continue
+          if [[ $v == - ]]; then d="$C/$x-$l"; else d="$C/$x-$v-$l-cal"; fi
+          [[ -d $d ]] && args+=("$x $l=$d")
+        done
+      done
+      [[ -n $cells ]] || { cells=$((${#args[@]} * 4)); line="$line | $cells"; }
+      n=$(python3 scripts/fidelity-table.py --band "${args[@]}" | sed -n 's/^verdicts: .*5% \([0-9]*\).*/\1/p')
+      line="$line | ${n:-0}"
+    done
+    echo "$line |"
+  done
+}
+twenty_first() {
+# The twenty-first session (docs/runbook.md, "The twenty-first H200 session"): each fit step's host phases taken at one
+# host speed (runner calibrate --step-host-speed) and the table's tail continued along the growth of its two largest
+# bins (--host-tail upper), each alone and together, on Q1's Azure conv 60 % fit frozen onto every saturation run of
+# Q1's layout, every held-out run of it so far, and the two new starts Q12 and Q13; then Q12's own fit.
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+unpack_runs s20
+unpack_runs s21
+local row x v flags pinned=() sats=() held=()
+for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
+pinned+=("${S21_SAT[@]}")
+for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
+for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+for x in "${held[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for v in b0 hs ht hst; do
+  case $v in
+    b0) flags="" ;;
+    hs) flags="--step-host-speed" ;;
+    ht) flags="--host-tail upper" ;;
+    hst) flags="--step-host-speed --host-tail upper" ;;
+  esac
+  s21_variant azure-conv-q1 "$v"
+  # shellcheck disable=SC2086
+  "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe $flags >&2
+  for x in "${sats[@]}"; do
+    s21_variant "$x" "$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+  if [[ $v == b0 || $v == hst ]]; then
+    for x in "${held[@]}"; do
+      [[ $x == azure-conv-q1 ]] && continue
+      s21_variant "$x" "$v"
+      "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+    done
+  fi
+done
+echo
+echo "## Twenty-first session: Q1's fit table, host phases (schedule + prepare + process, ms) at the fit's largest knot and past it"
+echo "| fit | $(sed -n '2,$p' "$C/azure-conv-q1-b0-calibration/cpu_overheads.csv" | cut -d, -f3 | tr '\n' '|' | sed 's/|$//; s/|/ | /g') |"
+echo "|---|$(sed -n '2,$p' "$C/azure-conv-q1-b0-calibration/cpu_overheads.csv" | sed 's/.*/---|/' | tr -d '\n')"
+for v in b0 hs ht hst; do
+  echo "| $v | $(sed -n '2,$p' "$C/azure-conv-q1-$v-calibration/cpu_overheads.csv" | awk -F, '{printf "%s%.3f", (NR > 1 ? " | " : ""), $4 + $5 + $6}') |"
+done
+echo
+echo "## Twenty-first session: the saturated runs' host phases against Q1's table (b0: as before; hst: --step-host-speed --host-tail upper), decode-only steps"
+.venv/bin/python scripts/host-tail.py \
+  "ShareGPT, Q10, b0=$H-s20/q10/runs/sharegpt-saturation,$C/sharegpt-q10-saturation-b0-prediction/cpu_overheads-host-real.csv" \
+  "ShareGPT, Q10, hst=$H-s20/q10/runs/sharegpt-saturation,$C/sharegpt-q10-saturation-hst-prediction/cpu_overheads-host-real.csv" \
+  "Azure conv, Q10, b0=$H-s20/q10/runs/azure-saturation,$C/azure-conv-q10-saturation-b0-prediction/cpu_overheads-host-real.csv" \
+  "Azure conv, Q10, hst=$H-s20/q10/runs/azure-saturation,$C/azure-conv-q10-saturation-hst-prediction/cpu_overheads-host-real.csv"
+echo
+echo "## Twenty-first session: capacity in the real order, uncalibrated and from Q1's fit (b0 as before, hs --step-host-speed, ht --host-tail upper, hst both)"
+s20_throughput "uncalibrated,b0,hs,ht,hst" -real -b0-real-cal -hs-real-cal -ht-real-cal -hst-real-cal -- "${pinned[@]}"
+echo
+echo "## Twenty-first session: held-out cells within 5 % of their own run, Q1's fit frozen (b0 as before, hst: --step-host-speed --host-tail upper)"
+s21_counts - b0 hst
+echo
+echo "## Twenty-first session: Q12 and Q13 (new), Q1's fit frozen, b0 then hst, against both starts (Q12's run first)"
+for v in b0 hst; do
+  args=()
+  for l in 30 60 85; do
+    args+=("$(band "Azure conv $l% ($v)" azure-conv-q12 "load$l" "-$v-cal" azure-conv-q13)")
+    args+=("$(band "ShareGPT $l% ($v)" sharegpt-q12 "load$l" "-$v-cal" sharegpt-q12-rep1 sharegpt-q13 sharegpt-q13-rep1)")
+    args+=("$(band "Mooncake $l% ($v)" mooncake-q12 "load$l" "-$v-cal" mooncake-q13)")
+  done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+# Q12's own Azure conv 60 % fit, on its machine, frozen onto Q12's other families and onto Q13.
+for v in b0 hst; do
+  flags="--admission-backlog --host-scale probe"
+  [[ $v == hst ]] && flags="$flags --step-host-speed --host-tail upper"
+  s21_variant azure-conv-q12 "${v}o"
+  # shellcheck disable=SC2086
+  "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q12-${v}o.json" --fit load60 $flags >&2
+  for x in "${S21_NEW[@]:1}"; do
+    s21_variant "$x" "${v}o"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-${v}o.json" --frozen "$C/azure-conv-q12-${v}o-calibration" --host-scale probe >&2
+  done
+done
+echo
+echo "## Twenty-first session: Q12's own Azure conv 60 % fit frozen onto Q12's other loads and Q13, b0 then hst, each run alone"
+for v in b0o hsto; do
+  args=()
+  for x in "${S21_NEW[@]}"; do
+    for l in 30 60 85; do
+      [[ $x == azure-conv-q12 && $l == 60 ]] && continue
+      args+=("$x $l% ($v)=$C/$x-$v-load$l-cal")
+    done
+  done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
 fit_freeze() {
@@ -1087,6 +1245,7 @@ if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
 if [[ -n $TWENTIETH_ONLY ]]; then twentieth; exit 0; fi
+if [[ -n $TWENTY_FIRST_ONLY ]]; then twenty_first; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

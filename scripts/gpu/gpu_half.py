@@ -129,11 +129,14 @@ def build_workload(args, out: Path, name: str, flags: str, rate: float, limit: i
     return wdir
 
 
-def bench(args, server: Server, wdir: Path, run_dir: Path, budget_end: float, family: str | None = None) -> dict:
+def bench(args, server: Server, wdir: Path, run_dir: Path, budget_end: float, family: str | None = None,
+          capacity: bool = False) -> dict:
     left = budget_end - time.time()
     if left < 20:
         raise TimeoutError("time budget exhausted")
     extra = dict(f.split("=", 1) for f in args.family_bench_args).get(family, "") if family is not None else ""
+    if capacity and family is not None:
+        extra += " " + dict(f.split("=", 1) for f in args.capacity_bench_args).get(family, "")
     runner(args, "bench", "--workload", str(wdir), "--endpoint", server.url, "--engine-timeline",
            "--model", args.model_name, "--warmup", str(args.warmup), "--timeout-s", str(args.request_timeout_s),
            *shlex.split(extra), "--out", str(run_dir), timeout=left)
@@ -207,7 +210,7 @@ def family_requests(args, name: str) -> int:
 def saturation_capacity(args, server: Server, out: Path, name: str, flags: str, fam: dict, budget_end: float):
     """Sustained throughput (req/s) of the family's requests all sent at once (--saturation-rate)."""
     wdir = build_workload(args, out, name, flags, args.saturation_rate, family_requests(args, name))
-    stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end, name)
+    stats = bench(args, server, wdir, out / "runs" / f"{name}-saturation", budget_end, name, capacity=True)
     stats["rate_rps"] = args.saturation_rate
     fam["saturation"] = stats
     if stats["failed"] or not math.isfinite(stats["sustained_rps"]):
@@ -314,6 +317,10 @@ def main() -> int:
     ap.add_argument("--capacity-only", action="store_true", help="measure each family's capacity, no loads")
     ap.add_argument("--family-bench-args", action="append", default=[],
                     help="NAME=ARGS: extra `runner bench` flags for family NAME's runs, e.g. azure0='--preconnect 0'")
+    ap.add_argument("--capacity-bench-args", action="append", default=[],
+                    help="NAME=ARGS: more `runner bench` flags for family NAME's saturation run only (after "
+                         "--family-bench-args), e.g. azure='--preconnect 0': the capacity in the workload's order, "
+                         "its loads as always")
     ap.add_argument("--rep-offset", type=int, default=0, help="first repeat index in run dir names")
     ap.add_argument("--demo-family", default=None,
                     help="family whose capacity sets the demo loads (--load-fractions of it); no loads of its own")

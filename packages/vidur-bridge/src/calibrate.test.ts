@@ -15,11 +15,13 @@ import {
   fitStepTimeModel,
   foldInterStepGaps,
   formatCpuOverheadsCsv,
+  HOST_SPEED_HALF_WINDOW,
   hostReference,
   hostScale,
   probeSizeDiffers,
   INTER_STEP_GAP_MAX_S,
   modelTimeBiasMs,
+  normalizeHostSpeed,
   predictStepMs,
   scaleHostPhases,
   stepClassBounds,
@@ -850,6 +852,123 @@ describe("foldInterStepGaps", () => {
     const [r, m] = [await readIterations(join(dir, "real", "iterations.csv")), await readIterations(join(dir, "sim", "iterations.csv"))];
     const { interStepGap: _, ...rest } = on;
     expect(rest).toEqual(deriveCpuOverheads(foldInterStepGaps(r).steps, m, { minStepsPerBin: 1, jitter: false }));
+  });
+});
+
+describe("the host's speed per step (normalizeHostSpeed) and the tail's upper slope", () => {
+  /** A decode-only step of b requests whose host phases (ms) run at `slow` x their fast time, its probe too. */
+  const hostStep = (i: number, b: number, slow: number, probeMs: number | null = 0.15 * slow): Iteration => {
+    const host = [0.01 * slow, (0.3 + 0.004 * b) * slow, 0.002 * b * slow];
+    const wait = 1 + 0.01 * b;
+    const wall = host[0]! + host[1]! + wait + host[2]!;
+    return {
+      ...step(i, b, 0, b, wall),
+      start: i * 0.01,
+      end: i * 0.01 + wall / 1e3,
+      gpu_time: wait / 1e3,
+      schedule_time: host[0]! / 1e3,
+      prepare_time: host[1]! / 1e3,
+      wait_time: wait / 1e3,
+      process_time: host[2]! / 1e3,
+      host_probe_time: probeMs === null ? null : probeMs / 1e3,
+    };
+  };
+
+  it("takes each step's phases at the reference speed by the median probe around it, moving its end by the host removed", () => {
+    // 300 steps: the middle 100 on a CPU 1.75x slower, with one wild probe in the fast stretch the median ignores.
+    const steps = Array.from({ length: 300 }, (_, i) => hostStep(i, 8, i >= 100 && i < 200 ? 1.75 : 1, i === 20 ? 3 : undefined));
+    const { steps: out, factors } = normalizeHostSpeed(steps, 0.15);
+    for (const i of [0, 20, 40, 160, 299]) {
+      expect(factors[i]).toBeCloseTo(i >= 100 && i < 200 ? 1 / 1.75 : 1, 9);
+      const fast = hostStep(i, 8, 1);
+      expect(out[i]!.schedule_time! * 1e3).toBeCloseTo(fast.schedule_time! * 1e3, 9);
+      expect(out[i]!.prepare_time! * 1e3).toBeCloseTo(fast.prepare_time! * 1e3, 9);
+      expect(out[i]!.process_time! * 1e3).toBeCloseTo(fast.process_time! * 1e3, 9);
+      expect(out[i]!.wait_time).toBe(steps[i]!.wait_time);
+      expect(out[i]!.start).toBe(steps[i]!.start);
+      expect((out[i]!.end - out[i]!.start) * 1e3).toBeCloseTo((fast.end - fast.start) * 1e3, 9);
+    }
+    // Near a change of speed the window holds both: the factor moves with its median, halfway at the edge.
+    expect(factors[100 - HOST_SPEED_HALF_WINDOW - 1]).toBeCloseTo(1, 9);
+    expect(factors[100 + HOST_SPEED_HALF_WINDOW]).toBeCloseTo(1 / 1.75, 9);
+    // At another reference the phases come out at that speed; the input is not modified.
+    expect(normalizeHostSpeed(steps, 0.3).steps[0]!.prepare_time! * 1e3).toBeCloseTo(2 * (0.3 + 0.032), 9);
+    expect(steps[150]!.prepare_time! * 1e3).toBeCloseTo(1.75 * 0.332, 9);
+  });
+
+  it("leaves steps without phases or without a probe in their window as measured, and refuses a bad reference", () => {
+    const noProbe = Array.from({ length: 5 }, (_, i) => hostStep(i, 4, 1.5, null));
+    const r = normalizeHostSpeed(noProbe, 0.15, 2);
+    expect(r.factors).toEqual([null, null, null, null, null]);
+    expect(r.steps).toEqual(noProbe);
+    const mixed = [hostStep(0, 4, 2), { ...hostStep(1, 4, 2), prepare_time: null }, ...Array.from({ length: 5 }, (_, i) => hostStep(i + 2, 4, 2, null))];
+    const m = normalizeHostSpeed(mixed, 0.15, 1);
+    expect(m.factors.map((f) => (f === null ? null : Number(f.toFixed(9))))).toEqual([0.5, null, 0.5, null, null, null, null]);
+    expect(m.steps[1]).toEqual(mixed[1]);
+    for (const bad of [0, -1, Number.NaN]) expect(() => normalizeHostSpeed(mixed, bad)).toThrow(/reference probe/);
+    expect(() => normalizeHostSpeed(mixed, 0.15, 1.5)).toThrow(/half window/);
+  });
+
+  it("a fit whose large batches ran on the slow CPU: normalized, its table and tail follow the fast growth", () => {
+    // Batches 1-40; the steps of more than 24 requests (the busy seconds) ran 1.7x slower, as on a light fit load.
+    const real: Iteration[] = [];
+    for (let b = 1; b <= 40; b++) for (let k = 0; k < 12; k++) real.push(hostStep(real.length, b, b > 24 ? 1.7 : 1));
+    const sim = real.map((it, i) => ({ ...step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size) }));
+    const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
+    const raw = deriveCpuOverheads(real, sim, opts);
+    const fast = deriveCpuOverheads(normalizeHostSpeed(real, 0.15, 0).steps, sim, opts);
+    // Per step the window of 0 steps takes the step's own probe: every phase at the fast speed.
+    expect(fast.tail!.phaseMsPerRequest!.prepare).toBeCloseTo(0.004, 9);
+    expect(fast.tail!.phaseMsPerRequest!.process).toBeCloseTo(0.002, 9);
+    expect(raw.tail!.phaseMsPerRequest!.prepare).toBeGreaterThan(0.008);
+    const at128 = (t: typeof raw) => t.rows.at(-1)!;
+    expect(at128(fast).hostPhasesMs!.prepare).toBeCloseTo(0.3 + 0.004 * 128, 9);
+    expect(at128(raw).hostPhasesMs!.prepare).toBeGreaterThan(1.2);
+  });
+
+  it("tailSlope upper fits the slopes on the two largest bins' decode-only steps: a concave host continues flatter", () => {
+    // Host growth 8 us per request up to 16 requests, 2 us past it; steps of 1-40 requests.
+    const concave = (b: number) => 0.3 + 0.008 * Math.min(b, 16) + 0.002 * Math.max(0, b - 16);
+    const real: Iteration[] = [];
+    for (let b = 1; b <= 40; b++) {
+      for (let k = 0; k < 6; k++) {
+        const it = hostStep(real.length, b, 1);
+        const extra = concave(b) - it.prepare_time! * 1e3;
+        real.push({ ...it, prepare_time: concave(b) / 1e3, end: it.end + extra / 1e3 });
+      }
+    }
+    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
+    const all = deriveCpuOverheads(real, sim, opts);
+    const upper = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "upper" });
+    // Bins 17-32 and 33-64 hold the largest batches: the slope over them is the growth there, 2 us per request.
+    expect(upper.tail!.slopeFromBatchSize).toBe(17);
+    expect(all.tail!.slopeFromBatchSize).toBe(1);
+    expect(upper.tail!.phaseMsPerRequest!.prepare).toBeCloseTo(0.002, 9);
+    expect(all.tail!.phaseMsPerRequest!.prepare).toBeGreaterThan(0.004);
+    // The bins themselves are the same; only the rows past the last knot differ.
+    expect(upper.rows.slice(0, upper.bins.length)).toEqual(all.rows.slice(0, all.bins.length));
+    expect(upper.rows.at(-1)!.hostPhasesMs!.prepare).toBeLessThan(all.rows.at(-1)!.hostPhasesMs!.prepare - 0.15);
+  });
+
+  it("writeCpuOverheadsFromRuns({ hostSpeed }) normalizes each run on its own and reports the factors", async () => {
+    const real = Array.from({ length: 120 }, (_, i) => hostStep(i, 1 + (i % 8), i < 60 ? 1 : 2));
+    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    await writeIterations(join(dir, "real", "iterations.csv"), real);
+    await writeIterations(join(dir, "sim", "iterations.csv"), sim);
+    const base = { realDir: join(dir, "real"), simDir: join(dir, "sim"), modelName: "a/b", minStepsPerBin: 1, jitter: false };
+    const t = await writeCpuOverheadsFromRuns({ ...base, outPath: join(dir, "o.csv"), hostSpeed: { referenceProbeMs: 0.15, halfWindowSteps: 10 } });
+    expect(t.hostSpeed).toMatchObject({ referenceProbeMs: 0.15, halfWindowSteps: 10, scaledSteps: 120, unscaledSteps: 0 });
+    expect(t.hostSpeed!.factorQ10).toBeCloseTo(0.5, 9);
+    expect(t.hostSpeed!.factorQ90).toBeCloseTo(1, 9);
+    const [r, m] = [await readIterations(join(dir, "real", "iterations.csv")), await readIterations(join(dir, "sim", "iterations.csv"))];
+    const { hostSpeed: _, ...rest } = t;
+    expect(rest).toEqual(deriveCpuOverheads(normalizeHostSpeed(r, 0.15, 10).steps, m, { minStepsPerBin: 1, jitter: false }));
+    // A run with no probe at all cannot be normalized: the error names its file.
+    await writeIterations(join(dir, "bare", "iterations.csv"), real.map((it) => ({ ...it, host_probe_time: null })));
+    await expect(writeCpuOverheadsFromRuns({ ...base, realDir: join(dir, "bare"), outPath: join(dir, "b.csv"), hostSpeed: { referenceProbeMs: 0.15 } })).rejects.toThrow(
+      /bare\/iterations\.csv: no step has both a host_probe_time/,
+    );
   });
 });
 

@@ -139,6 +139,11 @@ export interface CpuOverheadTable {
      * per request, before clamping at 0), along which the tail rows' phases continue from the last knot's.
      */
     phaseMsPerRequest?: HostPhasesMs;
+    /**
+     * The smallest batch size of the decode-only steps the slopes were fitted on: 1 with `tailSlope` "all" (every
+     * decode-only step); with "upper", the lower bound of the second-largest batch-size bin. Absent in older tables (1).
+     */
+    slopeFromBatchSize?: number;
   } | null;
   /**
    * Whether the rows carry the phase split (`OverheadRow.hostPhasesMs`) and the CSV writes it as Vidur's columns
@@ -171,7 +176,27 @@ export interface CpuOverheadTable {
    * gaps, and their mean and median (ms). Absent when off (and in older tables).
    */
   interStepGap?: InterStepGap;
+  /**
+   * The real steps' host phases taken at one host speed before the fit (`normalizeHostSpeed`): the reference probe
+   * level and how far the steps were scaled. Absent when off (and in older tables).
+   */
+  hostSpeed?: HostSpeedSummary;
   realSteps: number;
+}
+
+/** CpuOverheadTable.hostSpeed. */
+export interface HostSpeedSummary {
+  /** The probe level (ms) every step's host phases were taken at: the fit's host reference (`hostReference`). */
+  referenceProbeMs: number;
+  /** Steps on each side of a step whose probes' median is that step's host speed. */
+  halfWindowSteps: number;
+  /** Steps scaled (those with a probe in their window and recorded phases) and steps left as measured. */
+  scaledSteps: number;
+  unscaledSteps: number;
+  /** Quantiles of the factor the host phases were multiplied by (reference / the step's probe median). */
+  factorQ10: number;
+  factorQ50: number;
+  factorQ90: number;
 }
 
 /** CpuOverheadTable.interStepGap. */
@@ -264,6 +289,14 @@ export interface DeriveCpuOverheadsOptions {
    * never are.
    */
   stepSizeTerm?: boolean;
+  /**
+   * Which decode-only steps the tail's host slopes are fitted on (default "all"). The engine's host time per step is
+   * concave in the batch size: on the H200 runs it grows 5-8 us per request up to about 30 requests and 3-4 past 40
+   * (saturated runs with 128 requests a step), so a line through every step of a light fit load continues too steeply.
+   * "upper" fits the slopes on the steps of the two largest batch-size bins only (on Azure conv 60 %: 17-48
+   * requests), the growth where the table ends.
+   */
+  tailSlope?: "all" | "upper";
 }
 
 /** A gap longer than this after a step that left requests in the engine is not loop time (clock trouble): left alone. */
@@ -292,6 +325,61 @@ export function foldInterStepGaps(steps: readonly Iteration[]): { steps: Iterati
     return { ...it, start: prev.end, ...(schedule !== undefined ? { schedule_time: schedule } : {}) };
   });
   return { steps: out, gapsMs };
+}
+
+/** Steps on each side of a step whose in-band probes' median is taken as that step's host speed (`normalizeHostSpeed`). */
+export const HOST_SPEED_HALF_WINDOW = 50;
+
+/**
+ * Each real step's host phases taken at one host speed, the `referenceProbeMs` probe level. The lent machines' CPUs
+ * run at two speeds in stretches of seconds (the fourteenth session: the slow one 1.7-1.8x as long), and a step's
+ * host phases are pure Python, so a fit load's bins mix the two in whatever share the run happened to hit at each
+ * batch size: the largest batches of a light load come in its busiest, often slowest, seconds, which steepens the
+ * table and its tail. A step's speed is the median in-band probe (`host_probe_time`) of the steps within
+ * `halfWindow` on either side of it (the probe times one fixed piece of host work every step; the median over about a
+ * third of a second follows the CPU's stretches, not a single slow probe). Its schedule, prepare and process phases
+ * are multiplied by reference / that median and its end moves by the host time so removed (the wait, the device's
+ * side, stays). A step without phases, or with no probe in its window, is left as measured. Steps must be in the
+ * run's order; normalize each run on its own.
+ */
+export function normalizeHostSpeed(
+  steps: readonly Iteration[],
+  referenceProbeMs: number,
+  halfWindow = HOST_SPEED_HALF_WINDOW,
+): { steps: Iteration[]; factors: (number | null)[] } {
+  if (!(Number.isFinite(referenceProbeMs) && referenceProbeMs > 0)) throw new VidurBridgeError("VIDUR_BAD_OPTION", `host speed: reference probe ${referenceProbeMs} ms, expected a number > 0`);
+  if (!Number.isInteger(halfWindow) || halfWindow < 0) throw new VidurBridgeError("VIDUR_BAD_OPTION", `host speed: half window ${halfWindow}, expected an integer >= 0`);
+  const probes = steps.map((s) => (s.host_probe_time == null || !(s.host_probe_time > 0) ? null : s.host_probe_time * 1e3));
+  const factors: (number | null)[] = [];
+  const out = steps.map((s, i) => {
+    const window = probes.slice(Math.max(0, i - halfWindow), i + halfWindow + 1).filter((p): p is number => p !== null);
+    const phases = [s.schedule_time, s.prepare_time, s.process_time];
+    if (window.length === 0 || phases.some((v) => v == null)) {
+      factors.push(null);
+      return { ...s };
+    }
+    const f = referenceProbeMs / median(window);
+    factors.push(f);
+    const [schedule, prepare, process] = phases as number[];
+    const removed = (1 - f) * (schedule! + prepare! + process!);
+    return { ...s, schedule_time: schedule! * f, prepare_time: prepare! * f, process_time: process! * f, end: s.end - removed };
+  });
+  return { steps: out, factors };
+}
+
+/** The summary of `normalizeHostSpeed`'s factors over every run (CpuOverheadTable.hostSpeed). */
+export function summarizeHostSpeed(referenceProbeMs: number, halfWindowSteps: number, factors: readonly (number | null)[]): HostSpeedSummary {
+  const known = factors.filter((f): f is number => f !== null).sort((a, b) => a - b);
+  const q = (p: number) => (known.length === 0 ? 1 : quantileSorted(known, p));
+  return {
+    referenceProbeMs,
+    halfWindowSteps,
+    scaledSteps: known.length,
+    unscaledSteps: factors.length - known.length,
+    factorQ10: q(0.1),
+    factorQ50: q(0.5),
+    factorQ90: q(0.9),
+  };
 }
 
 /** The prefill-prefix term needs at least this many mixed steps with a prefix on each side (real, simulated). */
@@ -605,12 +693,15 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (cap !== undefined) {
     if (!Number.isInteger(cap) || cap < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `extendToBatchSize ${cap}: expected an integer >= 1`);
     const timed = steps.filter((it) => it.gpu_time !== null && it.gpu_time !== undefined);
+    // "upper": the slopes over the two largest bins' decode-only steps (the growth where the table ends).
+    const tailSlope = options.tailSlope ?? "all";
+    const slopeFrom = tailSlope === "upper" && sorted.length >= 2 ? sorted.at(-2)!.lo : 1;
     // With the phase split, each host phase continues from the last knot along its own line over the decode-only
     // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
     // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
     let phaseSlopes: HostPhasesMs | undefined;
     if (phases === true) {
-      const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0);
+      const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0 && it.batch_size >= slopeFrom);
       const sizes = decodeOnly.map((it) => it.batch_size);
       const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
       phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
@@ -647,7 +738,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       hostSlopeFrom: phaseSlopes !== undefined ? "phases" : "gpu_time",
       stepsWithGpuTime: timed.length,
       rows: extra.length,
-      ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes } : {}),
+      ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes, slopeFromBatchSize: slopeFrom } : {}),
     };
   }
   return {
@@ -906,6 +997,10 @@ export async function writeCpuOverheadsFromRuns(args: {
   interStepGap?: boolean;
   minStepsPerBin?: number;
   extendToBatchSize?: number;
+  /** Take each real run's host phases at this probe level first (default off; `normalizeHostSpeed`). */
+  hostSpeed?: { referenceProbeMs: number; halfWindowSteps?: number };
+  /** `DeriveCpuOverheadsOptions.tailSlope`. */
+  tailSlope?: "all" | "upper";
 }): Promise<CpuOverheadTable> {
   const read = async (dir: string, side: string) => {
     try {
@@ -923,12 +1018,25 @@ export async function writeCpuOverheadsFromRuns(args: {
   const sim: Iteration[] = [];
   const work = { real: [] as number[], sim: [] as number[] };
   const gapsMs: number[] = [];
+  const speedFactors: (number | null)[] = [];
+  const halfWindow = args.hostSpeed?.halfWindowSteps ?? HOST_SPEED_HALF_WINDOW;
   for (let i = 0; i < realDirs.length; i++) {
     let r = await read(realDirs[i]!, "real");
     if (args.interStepGap === true) {
       const folded = foldInterStepGaps(r);
       r = folded.steps;
       gapsMs.push(...folded.gapsMs);
+    }
+    if (args.hostSpeed !== undefined) {
+      const normalized = normalizeHostSpeed(r, args.hostSpeed.referenceProbeMs, halfWindow);
+      if (normalized.factors.every((f) => f === null)) {
+        throw new VidurBridgeError(
+          "VIDUR_CALIBRATION_INPUT",
+          `real run ${join(realDirs[i]!, "iterations.csv")}: no step has both a host_probe_time and its host phases, so its host speed per step is unknown; record it with a gpu-harness server of the fifteenth session or later (lean engine)`,
+        );
+      }
+      r = normalized.steps;
+      speedFactors.push(...normalized.factors);
     }
     const m = await read(simDirs[i]!, "simulated");
     real.push(...r);
@@ -947,7 +1055,9 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
     ...(args.prefixTerm === true ? { prefixWork: work } : {}),
     ...(args.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
+    ...(args.tailSlope !== undefined ? { tailSlope: args.tailSlope } : {}),
   });
+  if (args.hostSpeed !== undefined) table.hostSpeed = summarizeHostSpeed(args.hostSpeed.referenceProbeMs, halfWindow, speedFactors);
   if (args.interStepGap === true) {
     const mean = gapsMs.length === 0 ? 0 : gapsMs.reduce((a, b) => a + b, 0) / gapsMs.length;
     table.interStepGap = { gaps: gapsMs.length, meanMs: mean, medianMs: gapsMs.length === 0 ? 0 : median([...gapsMs]) };

@@ -19,7 +19,10 @@ export {
   fitStepTimeModel,
   foldInterStepGaps,
   formatCpuOverheadsCsv,
+  HOST_SPEED_HALF_WINDOW,
   INTER_STEP_GAP_MAX_S,
+  normalizeHostSpeed,
+  summarizeHostSpeed,
   modelTimeBiasMs,
   STEP_CLASS_MIN_STEPS,
   stepClassBounds,
@@ -29,7 +32,7 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, HostSpeedSummary, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

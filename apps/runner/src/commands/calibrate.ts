@@ -241,6 +241,8 @@ export function formatCalibrationMd(args: {
     "",
     describeInterStepGap(t.interStepGap),
     "",
+    describeHostSpeed(t.hostSpeed),
+    "",
     t.binMisfit === true
       ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
@@ -279,7 +281,7 @@ export function describeTail(t: CpuOverheadTable): string | null {
   const perRequest = `${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us`;
   return t.tail.hostSlopeFrom === "phases"
 
-        ? `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (the sum of the schedule, prepare and process phases' slopes on batch size over the decode-only steps, each held at 0 when negative; wall - GPU time would miss the input preparation, which the server's GPU-time window holds); the model-time bias stays at the last knot's.`
+        ? `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (the sum of the schedule, prepare and process phases' slopes on batch size over the decode-only steps${(t.tail.slopeFromBatchSize ?? 1) > 1 ? ` of ${t.tail.slopeFromBatchSize} requests or more` : ""}, each held at 0 when negative; wall - GPU time would miss the input preparation, which the server's GPU-time window holds); the model-time bias stays at the last knot's.`
         : `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (least-squares line of wall - GPU time on batch size over ${t.tail.stepsWithGpuTime} steps: ${t.tail.hostInterceptMs.toFixed(3)} ms + ${perRequest} per request).`;
 }
 
@@ -310,7 +312,9 @@ export function describePhases(t: CpuOverheadTable): string[] {
   const slopes = t.tail?.phaseMsPerRequest;
   if (slopes !== undefined) {
     const us = (v: number) => `${(v * 1e3).toFixed(1)} us`;
-    lines.push("", `Tail rows continue each host phase along its own line on batch size over the decode-only steps: schedule ${us(slopes.schedule)}, prepare ${us(slopes.prepare)}, process ${us(slopes.process)} per request (negative slopes held at the last knot).`);
+    const from = t.tail?.slopeFromBatchSize ?? 1;
+    const over = from > 1 ? `the decode-only steps of ${from} requests or more (the two largest bins; --host-tail upper)` : "the decode-only steps";
+    lines.push("", `Tail rows continue each host phase along its own line on batch size over ${over}: schedule ${us(slopes.schedule)}, prepare ${us(slopes.prepare)}, process ${us(slopes.process)} per request (negative slopes held at the last knot).`);
   }
   return lines;
 }
@@ -333,6 +337,12 @@ export function describeStepSize(c: CpuOverheadTable["stepSize"]): string {
 export function describeInterStepGap(g: CpuOverheadTable["interStepGap"]): string {
   if (g === undefined) return "Inter-step gap: off (runner calibrate --inter-step-gap folds the engine loop's time between steps into the real steps): the residuals take each real step's end - start alone.";
   return `Inter-step gap: the engine loop's time between a step and the next while requests remain (handing out the step's tokens, taking in new requests), ${g.meanMs.toFixed(3)} ms mean, ${g.medianMs.toFixed(3)} ms median over ${g.gaps} gaps, is folded into the next step (its start moved back, its schedule phase longer) before the residuals: Vidur's steps run back to back.`;
+}
+
+/** The per-step host speed's line of calibration.md. */
+export function describeHostSpeed(h: CpuOverheadTable["hostSpeed"]): string {
+  if (h === undefined) return "Host speed per step: off (runner calibrate --step-host-speed takes every fit step's host phases at one speed): each bin holds its steps' host phases at whatever speed the CPU ran then.";
+  return `Host speed per step: every fit step's schedule, prepare and process phases taken at the probe level ${h.referenceProbeMs.toFixed(4)} ms, multiplied by it over the median in-band probe of the ${h.halfWindowSteps} steps on either side (the CPU's speed then), the step's end moved by the host time removed: factors ${h.factorQ10.toFixed(3)} / ${h.factorQ50.toFixed(3)} / ${h.factorQ90.toFixed(3)} (10th / 50th / 90th percentile) over ${h.scaledSteps} steps${h.unscaledSteps > 0 ? `, ${h.unscaledSteps} left as measured (no phases or no probe near them)` : ""}.`;
 }
 
 /** The prefill-prefix term's line of calibration.md. */
@@ -373,6 +383,13 @@ export async function calibrate(
     stepSizeTerm?: boolean;
     /** Fold the real runs' inter-step gaps into their steps before the fit (default false; @vf/vidur-bridge's `interStepGap`). */
     interStepGap?: boolean;
+    /**
+     * Take every fit step's host phases at the fit's host reference speed before the fit, by the in-band probes around
+     * it (default false; @vf/vidur-bridge's `normalizeHostSpeed`). --fit only.
+     */
+    stepHostSpeed?: boolean;
+    /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
+    hostTail?: "all" | "upper";
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -418,6 +435,9 @@ export async function calibrate(
   const fitAlso = ctx.fitAlso ?? [];
   if (fitAlso.length > 0 && (ctx.frozenDir !== undefined || fitNames.length !== 1)) {
     throw new UsageError("--fit-also: give it with exactly one --fit load (the runs are more recordings of that load)");
+  }
+  if (ctx.frozenDir !== undefined && (ctx.stepHostSpeed === true || ctx.hostTail !== undefined)) {
+    throw new UsageError(`${ctx.stepHostSpeed === true ? "--step-host-speed" : "--host-tail"}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   const machineProbe = ctx.machineProbe === true;
@@ -488,6 +508,9 @@ export async function calibrate(
     }
   }
   if (frozen === undefined) {
+    // --step-host-speed: every fit step at the fit's probe level (the --host-scale probe reference when given).
+    const speedRef = ctx.stepHostSpeed !== true ? undefined : hostRef?.source === "probe" ? hostRef : await hostReferenceOf("probe", fitReal);
+    if (speedRef !== undefined && speedRef.source === "probe") log(`calibrate: --step-host-speed: the fit's steps' host phases taken at its probe level ${speedRef.probeMs.toFixed(4)} ms`);
     table = await writeCpuOverheadsFromRuns({
       realDir: fitReal,
       simDir: [...fits.map((f) => f.simDir), ...fitAlso.map(() => fits[0]!.simDir)],
@@ -502,6 +525,8 @@ export async function calibrate(
       interStepGap: ctx.interStepGap ?? false,
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
+      ...(speedRef !== undefined && speedRef.source === "probe" ? { hostSpeed: { referenceProbeMs: speedRef.probeMs } } : {}),
+      ...(ctx.hostTail !== undefined ? { tailSlope: ctx.hostTail } : {}),
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")}${fitAlso.length > 0 ? ` (${fitReal.length} real runs)` : ""} -> ${cpuOverheadsPath}`);
     deliveryDelay =

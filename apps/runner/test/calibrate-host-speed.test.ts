@@ -1,0 +1,111 @@
+/**
+ * `runner calibrate --step-host-speed --host-tail upper` end to end: the built CLI, the real Vidur and Q1's committed
+ * Azure conv runs (seventeenth session, every step with its phases and the in-band host probe). The fit load is the
+ * 60 % run, whose largest batches (about 38 requests) came in stretches where the CPU ran slow. Calibrated as before
+ * first, then with each fit step's host phases taken at the fit's probe level and the tail's slopes fitted on the two
+ * largest bins: the table past the fit's batches grows less per request, and a frozen calibration refuses both flags.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
+
+const NAME = "test-host-speed";
+const LOADS = ["load30", "load60"];
+const RUNS: Record<string, string> = { load30: "q1/runs/azure-r12.987-rep0", load60: "q1/runs/azure-r25.974-rep0" };
+const tmp = makeTempDir("host-speed");
+const comparisons = join(repoRoot, "tmp", "comparisons");
+const calDir = join(comparisons, `${NAME}-calibration`);
+const outputs = [calDir, join(comparisons, `${NAME}-prediction`)];
+for (const load of LOADS) {
+  for (const suffix of ["", "-cal"]) outputs.push(join(comparisons, `${NAME}-${load}${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}${suffix}`));
+}
+const removeOutputs = () => {
+  for (const d of outputs) rmSync(d, { recursive: true, force: true });
+};
+
+type Tail = { hostMsPerRequest: number; slopeFromBatchSize?: number; phaseMsPerRequest: Record<string, number> };
+type HostSpeed = { referenceProbeMs: number; halfWindowSteps: number; scaledSteps: number; unscaledSteps: number; factorQ10: number; factorQ50: number; factorQ90: number };
+type Snapshot = {
+  result: CliResult;
+  cal: { host_reference: { probeMs: number }; table: { tail: Tail; hostSpeed?: HostSpeed; realSteps: number } };
+  rows: Record<string, number>[];
+  md: string;
+};
+
+/** The calibration's outputs right after a run (the next run overwrites them). */
+function snapshot(result: CliResult): Snapshot {
+  const [head, ...lines] = readFileSync(join(calDir, "cpu_overheads.csv"), "utf8").trimEnd().split("\n");
+  const cols = head!.split(",");
+  return {
+    result,
+    cal: JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8")),
+    rows: lines.map((r) => Object.fromEntries(r.split(",").flatMap((v, i) => (i === 0 ? [] : [[cols[i]!, Number(v)]])))),
+    md: readFileSync(join(calDir, "calibration.md"), "utf8"),
+  };
+}
+
+/** A row's host phases (ms): what the tail continues. */
+const host = (r: Record<string, number>) => r.schedule_median! + r.prepare_inputs_e2e_median! + r.process_model_outputs_median!;
+
+let before: Snapshot;
+let after: Snapshot;
+let frozen: CliResult;
+beforeAll(async () => {
+  removeOutputs();
+  const { path } = committedExperimentFile({
+    committed: "azure-conv-q1",
+    name: NAME,
+    dir: tmp.dir,
+    runs: { tarball: "data/h200-qwen3-0.6b/runs-s17/q1.tar.xz", members: Object.values(RUNS) },
+    loads: (loads) => loads.filter((l) => LOADS.includes(l.name)).map((l) => ({ ...l, realRunDir: join(tmp.dir, RUNS[l.name]!) })),
+  });
+  const fit = ["calibrate", path, "--fit", "load60", "--host-scale", "probe"];
+  before = snapshot(await runCli(fit));
+  after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper"]));
+  frozen = await runCli(["calibrate", path, "--frozen", calDir, "--host-scale", "probe", "--step-host-speed"]);
+}, 600_000);
+afterAll(() => {
+  removeOutputs();
+  tmp.remove();
+});
+
+describe("runner calibrate --step-host-speed --host-tail upper", () => {
+  it("takes every fit step's host phases at the fit's probe level, and says how far it scaled them", () => {
+    expect(before.result.code, before.result.stderr).toBe(0);
+    expect(after.result.code, after.result.stderr).toBe(0);
+    expect(before.cal.table.hostSpeed).toBeUndefined();
+    const h = after.cal.table.hostSpeed!;
+    expect(h.referenceProbeMs).toBe(after.cal.host_reference.probeMs);
+    expect(h.halfWindowSteps).toBe(50);
+    expect(h.scaledSteps + h.unscaledSteps).toBe(after.cal.table.realSteps);
+    expect(h.scaledSteps).toBeGreaterThan(0.99 * after.cal.table.realSteps);
+    // Q1's 60 % ran in both of the CPU's speeds: some stretches scaled down, most up to the mean level.
+    expect(h.factorQ10).toBeLessThan(0.9);
+    expect(h.factorQ90).toBeGreaterThan(1.05);
+    expect(after.result.stderr).toContain(`calibrate: --step-host-speed: the fit's steps' host phases taken at its probe level ${h.referenceProbeMs.toFixed(4)} ms`);
+    expect(after.md).toContain("Host speed per step: every fit step's schedule, prepare and process phases taken at the probe level");
+    expect(before.md).toContain("Host speed per step: off (runner calibrate --step-host-speed");
+  });
+
+  it("continues the table past the fit's batches along the growth of its two largest bins, less steeply", () => {
+    const [b, a] = [before.cal.table.tail, after.cal.table.tail];
+    expect(b.slopeFromBatchSize).toBe(1);
+    expect(a.slopeFromBatchSize).toBe(17);
+    expect(a.hostMsPerRequest).toBeLessThan(b.hostMsPerRequest - 0.001);
+    expect(after.md).toContain("over the decode-only steps of 17 requests or more (the two largest bins; --host-tail upper)");
+    // Same rows; at the batch cap the host phases sit lower, as far as the slopes and the last knot's host differ.
+    expect(after.rows.map((r) => r.batch_size)).toEqual(before.rows.map((r) => r.batch_size));
+    const last = (s: Snapshot) => s.rows.at(-1)!;
+    expect(last(after).batch_size).toBe(128);
+    expect(host(last(after))).toBeLessThan(host(last(before)) - 0.1);
+    // Inside the fit's range the knots move too: the slow stretches' steps no longer lift their bins.
+    const moved = after.rows.filter((r, i) => r.batch_size! <= 34 && Math.abs(host(r) - host(before.rows[i]!)) > 0.01);
+    expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it("refuses the flags with --frozen, whose table is used as is", () => {
+    expect(frozen.code).toBe(2);
+    expect(frozen.stderr).toContain("--step-host-speed: shapes the table a fit writes; with --frozen the frozen table is used as is");
+  });
+});
