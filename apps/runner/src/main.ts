@@ -391,6 +391,10 @@ function buildProgram(): Command {
         .choices(["all", "upper"])
         .default("all"),
     )
+    .option(
+      "--decode-kv-term",
+      "also fit the decode KV term (how much faster Vidur's decode-only step grows with the KV it reads than the real engine's device wait, both fitted within exact batch sizes on the fit load's decode-only steps): added per 1,000 KV tokens of every decode-only step, so workloads of shorter or longer contexts than the fit's are not carried the fit's excess",
+    )
     .option("--no-bin-misfit", "take each bin's residual against the linear model of Vidur's step time alone, without correcting it by the model's misfit to Vidur's own predictions in that bin")
     .option(
       "--machine-probe",
@@ -412,7 +416,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper"; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -431,6 +435,7 @@ function buildProgram(): Command {
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
         ...(o.stepHostSpeed === true ? { stepHostSpeed: true } : {}),
         ...(o.hostTail !== "all" ? { hostTail: o.hostTail } : {}),
+        ...(o.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,

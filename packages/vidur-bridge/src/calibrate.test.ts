@@ -5,6 +5,8 @@ import type { Iteration, MachineProbe, RequestMetric } from "@vf/metrics-io";
 import { readIterations, writeIterations, writeRequestMetrics } from "@vf/metrics-io";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  DECODE_KV_MIN_GROUP,
+  DECODE_KV_MIN_STEPS,
   deriveAdmissionDelay,
   fitFrontWorker,
   frontBacklog,
@@ -969,6 +971,81 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
     await expect(writeCpuOverheadsFromRuns({ ...base, realDir: join(dir, "bare"), outPath: join(dir, "b.csv"), hostSpeed: { referenceProbeMs: 0.15 } })).rejects.toThrow(
       /bare\/iterations\.csv: no step has both a host_probe_time/,
     );
+  });
+});
+
+describe("the decode KV term (decodeKvTerm)", () => {
+  // Decode-only steps of 4-8 requests reading 10-30k KV tokens. The engine's device wait grows 30 us per 1,000 KV
+  // tokens, Vidur's predicted step 36 (its profile's excess); host phases 0.5 ms a step.
+  const realWait = (b: number, kv: number) => 1.2 + 0.02 * b + 0.03 * (kv / 1e3);
+  const simStep = (b: number, kv: number) => 1 + 0.025 * b + 0.036 * (kv / 1e3);
+  const withKv = (it: Iteration, kv: number): Iteration => ({ ...it, kv_tokens_in_use: kv });
+  const realStep = (i: number, b: number, kv: number): Iteration => {
+    const wait = realWait(b, kv);
+    return {
+      ...withKv(step(i, b, 0, b, wait + 0.5), kv),
+      gpu_time: wait / 1e3,
+      schedule_time: 0.0001,
+      prepare_time: 0.0003,
+      wait_time: wait / 1e3,
+      process_time: 0.0001,
+    };
+  };
+  const real: Iteration[] = [];
+  const sim: Iteration[] = [];
+  for (let b = 4; b <= 8; b++) {
+    for (let k = 0; k < 40; k++) {
+      const kv = 10_000 + 500 * k + 37 * b;
+      real.push(realStep(real.length, b, kv));
+      sim.push(withKv(step(sim.length, b, 0, b, simStep(b, kv)), kv));
+    }
+  }
+  // Mixed steps so the line model sees prefill (their KV plays no part), at 4 requests: that bin holds one size, so
+  // they do not move its knot.
+  for (let k = 0; k < 10; k++) {
+    real.push(withKv({ ...realStep(real.length, 4, 20_000), num_prefill_tokens: 200 + k, end: real.length + 0.01 }, 20_000));
+    sim.push(withKv(step(sim.length, 4, 200 + k, 3, 4 + 0.01 * k), 20_000));
+  }
+  // Medians: each bin's sizes are symmetric, so a bin's value is exactly its knot's (a trimmed mean cuts unevenly by size).
+  const opts = { jitter: false, minStepsPerBin: 5, statistic: "median" } as const;
+
+  it("fits both slopes within exact batch sizes and corrects a step at any KV to the engine's", () => {
+    const t = deriveCpuOverheads(real, sim, { ...opts, decodeKvTerm: true });
+    const k = t.decodeKv!;
+    expect(k.realFrom).toBe("wait");
+    expect(k.realMsPerKToken).toBeCloseTo(0.03, 9);
+    expect(k.simMsPerKToken).toBeCloseTo(0.036, 9);
+    expect(k.msPerKToken).toBeCloseTo(-0.006, 9);
+    expect(k.realSteps).toBe(200);
+    expect(k.simSteps).toBe(200);
+    // Vidur's step + the row's overhead + the term x KV is the engine's step, also at 2k KV, far below the fit's
+    // 10-30k: without the term the fit's excess at its own KV (about 0.12 ms) comes along.
+    const without = deriveCpuOverheads(real, sim, opts);
+    const at = (table: typeof t, b: number) => interpolate(table.rows.map((r) => r.batchSize), table.rows.map((r) => r.overheadMs), b);
+    for (const [b, kv] of [[6, 2_000], [5, 20_000], [4, 45_000]] as const) {
+      const engine = realWait(b, kv) + 0.5;
+      expect(simStep(b, kv) + at(t, b) + k.msPerKToken * (kv / 1e3)).toBeCloseTo(engine, 6);
+      if (kv === 2_000) expect(simStep(b, kv) + at(without, b) - engine).toBeLessThan(-0.05);
+    }
+    const csv = formatCpuOverheadsCsv(t, { modelName: "m" }).trimEnd().split("\n");
+    const col = csv[0]!.split(",").indexOf("decode_kv_ms_per_ktoken");
+    expect(col).toBeGreaterThan(0);
+    for (const line of csv.slice(1)) expect(Number(line.split(",")[col])).toBeCloseTo(-0.006, 6);
+    expect(formatCpuOverheadsCsv(without, { modelName: "m" })).not.toContain("decode_kv");
+    expect(without.decodeKv).toBeUndefined();
+  });
+
+  it("is null below DECODE_KV_MIN_STEPS steps with a KV count in groups of DECODE_KV_MIN_GROUP, and takes the residual without phases", () => {
+    const noKv = real.map((it) => ({ ...it, kv_tokens_in_use: null }));
+    expect(deriveCpuOverheads(noKv, sim, { ...opts, decodeKvTerm: true }).decodeKv).toBeNull();
+    // Nine steps per batch size: every group is below DECODE_KV_MIN_GROUP.
+    const thin = real.filter((it) => it.num_prefill_tokens > 0 || it.step % 40 < DECODE_KV_MIN_GROUP - 1);
+    expect(deriveCpuOverheads(thin, sim, { ...opts, decodeKvTerm: true }).decodeKv).toBeNull();
+    expect(DECODE_KV_MIN_STEPS).toBeGreaterThan(9 * 5);
+    const bare = real.map(({ schedule_time: _s, prepare_time: _p, wait_time: _w, process_time: _q, ...rest }) => rest);
+    const t = deriveCpuOverheads(bare, sim, { ...opts, decodeKvTerm: true });
+    expect(t.decodeKv!.realFrom).toBe("residual");
+    expect(t.decodeKv!.realMsPerKToken).toBeCloseTo(0.03, 9);
   });
 });
 

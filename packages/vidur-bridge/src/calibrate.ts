@@ -181,6 +181,13 @@ export interface CpuOverheadTable {
    * level and how far the steps were scaled. Absent when off (and in older tables).
    */
   hostSpeed?: HostSpeedSummary;
+  /**
+   * The decode KV term (option `decodeKvTerm`): both sides' within-batch-size slopes of a decode-only step on the KV
+   * it reads and their difference, which the sidecar adds per 1,000 KV tokens of every decode-only batch
+   * (`decode_kv_ms_per_ktoken`); the decode-only residuals are at zero KV. Null when not identified (fewer than
+   * DECODE_KV_MIN_STEPS such steps on either side); absent when off (and in older tables).
+   */
+  decodeKv?: DecodeKvTerm | null;
   realSteps: number;
 }
 
@@ -297,6 +304,35 @@ export interface DeriveCpuOverheadsOptions {
    * requests), the growth where the table ends.
    */
   tailSlope?: "all" | "upper";
+  /**
+   * Fit the decode KV term (`CpuOverheadTable.decodeKv`; default false). A decode-only step's device time grows with
+   * the KV it reads, and the per-op profile makes Vidur's step grow faster than the engine's (H200, Q1's Azure conv
+   * 60 %: 35.4 against 29.3 us per 1,000 KV tokens at one batch size). Fitted at the fit load's contexts, each bin's
+   * correction takes that excess at the fit's KV and applies it to every other workload's: a workload of shorter
+   * contexts (ShareGPT) came out fast, one of longer (Mooncake) slow. The term is the difference of the two slopes,
+   * each fitted within exact batch sizes on the decode-only steps (real: the host's wait on the device, the step's
+   * device side; without phases the residual; simulated: Vidur's predicted step); the decode-only residuals are then
+   * taken at zero KV and the sidecar adds the term times each decode-only batch's KV.
+   */
+  decodeKvTerm?: boolean;
+}
+
+/** The decode KV term needs at least this many decode-only steps with a KV count, in groups of DECODE_KV_MIN_GROUP or more, on each side. */
+export const DECODE_KV_MIN_STEPS = 100;
+/** Smallest group of decode-only steps of one exact batch size the decode KV term's slopes use. */
+export const DECODE_KV_MIN_GROUP = 10;
+
+/** CpuOverheadTable.decodeKv (ms per 1,000 KV tokens). */
+export interface DecodeKvTerm {
+  realMsPerKToken: number;
+  realStandardErrorMsPerKToken: number;
+  /** What the real slope was fitted on: "wait" (the host's wait on the device) or "residual" (runs without phases). */
+  realFrom: "wait" | "residual";
+  simMsPerKToken: number;
+  /** real − simulated: what the sidecar adds per 1,000 KV tokens of a decode-only batch. */
+  msPerKToken: number;
+  realSteps: number;
+  simSteps: number;
 }
 
 /** A gap longer than this after a step that left requests in the engine is not loop time (clock trouble): left alone. */
@@ -550,25 +586,28 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     );
   }
   // Per bin: decode-only and mixed values, and the mixed steps' prefix work (0 without the term).
-  type Side = { decode: number[]; mixed: number[]; mixedWork: number[]; mixedTokens: number[] };
+  type Side = { decode: number[]; decodeKv: (number | null)[]; mixed: number[]; mixedWork: number[]; mixedTokens: number[] };
   const simByBin = new Map<number, Side>();
   sim.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const hi = binOf(it.batch_size)[1];
-    const bin = simByBin.get(hi) ?? { decode: [], mixed: [], mixedWork: [], mixedTokens: [] };
+    const bin = simByBin.get(hi) ?? { decode: [], decodeKv: [], mixed: [], mixedWork: [], mixedTokens: [] };
     simByBin.set(hi, bin);
     const gap = (it.gpu_time ?? it.end - it.start) * 1e3 - predictStepMs(model, it);
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(gap);
       bin.mixedWork.push(work?.sim[i] ?? 0);
       bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
-    } else bin.decode.push(gap);
+    } else {
+      bin.decode.push(gap);
+      bin.decodeKv.push(it.kv_tokens_in_use ?? null);
+    }
   });
   const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[]; decodePhases: number[][]; mixedPhases: number[][] }>();
   real.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], mixed: [], mixedWork: [], mixedTokens: [], decodePhases: [], mixedPhases: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], decodeKv: [], mixed: [], mixedWork: [], mixedTokens: [], decodePhases: [], mixedPhases: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
     if (phasesAvailable) (it.num_prefill_tokens > 0 ? bin.mixedPhases : bin.decodePhases).push(phasesOf(it).map((v) => v! * 1e3));
@@ -577,8 +616,34 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       bin.mixed.push(residual);
       bin.mixedWork.push(work?.real[i] ?? 0);
       bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
-    } else bin.decode.push(residual);
+    } else {
+      bin.decode.push(residual);
+      bin.decodeKv.push(it.kv_tokens_in_use ?? null);
+    }
   });
+  // The decode KV term: each side's slope on KV within exact batch sizes, then the decode-only values at zero KV.
+  let decodeKv: DecodeKvTerm | null = null;
+  if (options.decodeKvTerm === true) {
+    const realY = (it: Iteration) => (phasesAvailable ? it.wait_time! * 1e3 : (it.end - it.start) * 1e3);
+    const realFit = decodeKvSlope(real, realY);
+    const simFit = decodeKvSlope(sim, (it) => (it.gpu_time ?? it.end - it.start) * 1e3);
+    if (realFit !== null && simFit !== null) {
+      decodeKv = {
+        realMsPerKToken: realFit.slope,
+        realStandardErrorMsPerKToken: realFit.standardError,
+        realFrom: phasesAvailable ? "wait" : "residual",
+        simMsPerKToken: simFit.slope,
+        msPerKToken: realFit.slope - simFit.slope,
+        realSteps: realFit.n,
+        simSteps: simFit.n,
+      };
+      const atZeroKv = (b: Side, slope: number) => {
+        b.decode = b.decode.map((r, j) => r - slope * ((b.decodeKv[j] ?? 0) / 1e3));
+      };
+      for (const b of byBin.values()) atZeroKv(b, realFit.slope);
+      for (const b of simByBin.values()) atZeroKv(b, simFit.slope);
+    }
+  }
   const sorted = [...byBin.values()].sort((x, y) => x.hi - y.hi);
   // The step-size classes (identified where both sides have STEP_CLASS_MIN_STEPS mixed steps) and whether the
   // prefill-prefix term is identified; then each side's within-bin fit of its mixed values on them, and every mixed
@@ -751,9 +816,32 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     binMisfit: misfitOn,
     ...(work !== undefined ? { prefix } : {}),
     ...(options.stepSizeTerm === true ? { stepSize } : {}),
+    ...(options.decodeKvTerm === true ? { decodeKv } : {}),
     ...(phases !== undefined ? { phases } : {}),
     realSteps: steps.length,
   };
+}
+
+/**
+ * The slope (ms per 1,000 KV tokens) of `y` on a decode-only step's KV in use within exact batch sizes (groups of
+ * DECODE_KV_MIN_GROUP steps or more, 1 % trimmed at each end), with its standard error; null below DECODE_KV_MIN_STEPS
+ * steps or when the KV does not vary within the groups.
+ */
+function decodeKvSlope(steps: readonly Iteration[], y: (it: Iteration) => number): { slope: number; standardError: number; n: number } | null {
+  const groups = new Map<number, { y: number[]; kv: number[] }>();
+  for (const it of steps) {
+    if (it.batch_size <= 0 || it.num_prefill_tokens > 0 || it.kv_tokens_in_use == null) continue;
+    const v = y(it);
+    if (!Number.isFinite(v)) continue;
+    const g = groups.get(it.batch_size) ?? { y: [], kv: [] };
+    groups.set(it.batch_size, g);
+    g.y.push(v);
+    g.kv.push(it.kv_tokens_in_use / 1e3);
+  }
+  const used = [...groups.values()].filter((g) => g.y.length >= DECODE_KV_MIN_GROUP).map((g) => ({ y: g.y, x: [g.kv] }));
+  if (used.reduce((n, g) => n + g.y.length, 0) < DECODE_KV_MIN_STEPS) return null;
+  const fit = leastSquaresWithinGroups(used);
+  return fit === null ? null : { slope: fit.coef[0]!, standardError: fit.standardErrors[0]!, n: fit.n };
 }
 
 /**
@@ -962,10 +1050,11 @@ export function formatCpuOverheadsCsv(table: CpuOverheadTable, id: { modelName: 
   const classes = table.stepSize ?? null;
   const classCols = classes === null ? "" : classes.boundsTokens.map((b) => `,step_tokens_le_${b}`).join("");
   const classVals = classes === null ? "" : classes.correctionMs.map((v) => `,${num(v)}`).join("");
-  const header = `model_name,tensor_parallel_degree,batch_size,${overheadCols}${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${classCols}${jitter ? jitterCols : ""}`;
+  const kv = table.decodeKv ?? null;
+  const header = `model_name,tensor_parallel_degree,batch_size,${overheadCols}${split ? ",prefill_extra_median" : ""}${prefix ? ",prefix_ms_per_mpair" : ""}${classCols}${kv ? ",decode_kv_ms_per_ktoken" : ""}${jitter ? jitterCols : ""}`;
   const lines = table.rows.map(
     (r) =>
-      `${id.modelName},${tp},${num(r.batchSize)},${overheadVals(r)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${classVals}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
+      `${id.modelName},${tp},${num(r.batchSize)},${overheadVals(r)}${split ? `,${num(r.prefillExtraMs)}` : ""}${prefix ? `,${num(prefix.msPerMPair)}` : ""}${classVals}${kv ? `,${num(kv.msPerKToken)}` : ""}${jitter ? r.jitterMs!.map((v) => `,${num(v)}`).join("") : ""}`,
   );
   return `${[header, ...lines].join("\n")}\n`;
 }
@@ -1001,6 +1090,8 @@ export async function writeCpuOverheadsFromRuns(args: {
   hostSpeed?: { referenceProbeMs: number; halfWindowSteps?: number };
   /** `DeriveCpuOverheadsOptions.tailSlope`. */
   tailSlope?: "all" | "upper";
+  /** `DeriveCpuOverheadsOptions.decodeKvTerm`. */
+  decodeKvTerm?: boolean;
 }): Promise<CpuOverheadTable> {
   const read = async (dir: string, side: string) => {
     try {
@@ -1056,6 +1147,7 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.prefixTerm === true ? { prefixWork: work } : {}),
     ...(args.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
     ...(args.tailSlope !== undefined ? { tailSlope: args.tailSlope } : {}),
+    ...(args.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
   });
   if (args.hostSpeed !== undefined) table.hostSpeed = summarizeHostSpeed(args.hostSpeed.referenceProbeMs, halfWindow, speedFactors);
   if (args.interStepGap === true) {

@@ -8,6 +8,8 @@ export type { VidurArgsInput } from "./args.js";
  * by batch size; the admission delay read off the engine's timeline.
  */
 export {
+  DECODE_KV_MIN_GROUP,
+  DECODE_KV_MIN_STEPS,
   deliveryDelayFromRuns,
   fitFrontWorker,
   frontBacklog,
@@ -32,7 +34,7 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, HostSpeedSummary, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, DecodeKvTerm, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, HostSpeedSummary, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";

@@ -364,6 +364,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_prefix_ms_per_mpair_by_batch_size: resolved.cpu_overhead_prefix_ms_per_mpair_by_batch_size ?? null,
       cpu_overhead_jitter: resolved.cpu_overhead_jitter ?? null,
       cpu_overhead_step_classes_ms: resolved.cpu_overhead_step_classes_ms ?? null,
+      cpu_overhead_decode_kv_ms_per_ktoken: resolved.cpu_overhead_decode_kv_ms_per_ktoken ?? null,
       delivery_delay: deliveryDelay,
       step_time_scale: stepTimeScale,
       vidur_argv: vidurArgv,

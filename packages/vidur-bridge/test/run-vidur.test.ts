@@ -433,6 +433,17 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const classMs = classed.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
     for (const [i, ms] of [2, 2, 1, 0, 0].entries()) expect(classMs[i]).toBeCloseTo(ms, 6);
     expect((await readRunManifest(longClass)).config.cpu_overhead_step_classes_ms).toEqual({ "128": 1, "256": 2 });
+
+    // The decode KV column: every decode-only step adds 1 ms per 1,000 KV tokens of its requests, each in whole
+    // 16-token blocks (the 600-token prompt's decodes read 600 and 601 tokens: 608 in blocks), prefill steps nothing.
+    const kvPath = join(tmp, "kv_cpu_overheads.csv");
+    await writeFile(kvPath, ["model_name,tensor_parallel_degree,batch_size,schedule_median,decode_kv_ms_per_ktoken", `${TINY_MODEL},1,1,0,1`].join("\n"));
+    const longKv = join(tmp, "runs", "r-long-kv");
+    await runVidur({ ...baseOptions(longDir, longKv), cpuOverhead: kvPath });
+    const kvSteps = await readIterations(join(longKv, "iterations.csv"));
+    const kvMs = kvSteps.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
+    for (const [i, ms] of [0, 0, 0, 0.608, 0.608].entries()) expect(kvMs[i]).toBeCloseTo(ms, 6);
+    expect((await readRunManifest(longKv)).config.cpu_overhead_decode_kv_ms_per_ktoken).toBe(1);
   });
 });
 

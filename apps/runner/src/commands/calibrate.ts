@@ -8,6 +8,7 @@ import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, type RunManifest, readHostProbeSize, readIterations, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
 import {
+  DECODE_KV_MIN_STEPS,
   STEP_CLASS_MIN_STEPS,
   type CpuOverheadTable,
   type DeliveryDelayTable,
@@ -243,6 +244,8 @@ export function formatCalibrationMd(args: {
     "",
     describeHostSpeed(t.hostSpeed),
     "",
+    describeDecodeKv(t.decodeKv),
+    "",
     t.binMisfit === true
       ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
@@ -345,6 +348,14 @@ export function describeHostSpeed(h: CpuOverheadTable["hostSpeed"]): string {
   return `Host speed per step: every fit step's schedule, prepare and process phases taken at the probe level ${h.referenceProbeMs.toFixed(4)} ms, multiplied by it over the median in-band probe of the ${h.halfWindowSteps} steps on either side (the CPU's speed then), the step's end moved by the host time removed: factors ${h.factorQ10.toFixed(3)} / ${h.factorQ50.toFixed(3)} / ${h.factorQ90.toFixed(3)} (10th / 50th / 90th percentile) over ${h.scaledSteps} steps${h.unscaledSteps > 0 ? `, ${h.unscaledSteps} left as measured (no phases or no probe near them)` : ""}.`;
 }
 
+/** The decode KV term's line of calibration.md. */
+export function describeDecodeKv(k: CpuOverheadTable["decodeKv"]): string {
+  if (k === undefined) return "Decode KV term: off (runner calibrate --decode-kv-term fits it).";
+  if (k === null) return `Decode KV term: not identified (fewer than ${DECODE_KV_MIN_STEPS} decode-only steps with a KV count in groups of one batch size, real or simulated).`;
+  const us = (v: number) => `${v >= 0 ? "+" : ""}${(v * 1e3).toFixed(1)} us`;
+  return `Decode KV term: at one batch size a decode-only step's ${k.realFrom === "wait" ? "wait on the device" : "time"} grows ${us(k.realMsPerKToken)} (± ${(k.realStandardErrorMsPerKToken * 1e3).toFixed(1)}) per 1,000 KV tokens on the real engine (${k.realSteps} steps) and Vidur's predicted step ${us(k.simMsPerKToken)} (${k.simSteps} steps; slopes within exact batch sizes); the difference, ${us(k.msPerKToken)} per 1,000 KV tokens, is added to every simulated decode-only step times its KV, and the decode-only corrections below are at zero KV.`;
+}
+
 /** The prefill-prefix term's line of calibration.md. */
 export function describePrefix(p: CpuOverheadTable["prefix"]): string {
   if (p === undefined) return "Prefill-prefix term: off (--no-prefix-term).";
@@ -390,6 +401,8 @@ export async function calibrate(
     stepHostSpeed?: boolean;
     /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
     hostTail?: "all" | "upper";
+    /** Fit the decode KV term (default false; @vf/vidur-bridge's `decodeKvTerm`). --fit only. */
+    decodeKvTerm?: boolean;
     minStepsPerBin?: number;
     /** Model the fit load's delivery delay (default true); a frozen fit keeps the one it was made with. */
     deliveryDelay?: boolean;
@@ -436,8 +449,9 @@ export async function calibrate(
   if (fitAlso.length > 0 && (ctx.frozenDir !== undefined || fitNames.length !== 1)) {
     throw new UsageError("--fit-also: give it with exactly one --fit load (the runs are more recordings of that load)");
   }
-  if (ctx.frozenDir !== undefined && (ctx.stepHostSpeed === true || ctx.hostTail !== undefined)) {
-    throw new UsageError(`${ctx.stepHostSpeed === true ? "--step-host-speed" : "--host-tail"}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
+  if (ctx.frozenDir !== undefined) {
+    const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
+    if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   const machineProbe = ctx.machineProbe === true;
@@ -527,6 +541,7 @@ export async function calibrate(
       extendToBatchSize: experiment.scheduler.batchSizeCap,
       ...(speedRef !== undefined && speedRef.source === "probe" ? { hostSpeed: { referenceProbeMs: speedRef.probeMs } } : {}),
       ...(ctx.hostTail !== undefined ? { tailSlope: ctx.hostTail } : {}),
+      ...(ctx.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")}${fitAlso.length > 0 ? ` (${fitReal.length} real runs)` : ""} -> ${cpuOverheadsPath}`);
     deliveryDelay =

@@ -74,7 +74,7 @@ def _run(spec: dict[str, Any]) -> None:
     if overhead is not None:
         from . import cpu_overhead
 
-        cpu_overhead.install(*overhead)
+        cpu_overhead.install(*overhead, block_size=int(spec["block_size"]))
     scale = float(spec.get("step_time_scale", 1.0))
     if scale != 1.0:
         from . import cpu_overhead
@@ -99,6 +99,7 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_step_classes_ms": (
                     {str(b): v for b, v in zip(*overhead[5], strict=True)} if overhead and overhead[5] is not None else None
                 ),
+                "cpu_overhead_decode_kv_ms_per_ktoken": overhead[6] if overhead else None,
                 "cpu_overhead_jitter": (
                     {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
                 ),

@@ -31,6 +31,11 @@ the overhead, is multiplied by the batch's prefill-prefix work, the sum over its
 tokens of that prompt already in KV) / 1e6, and added to every batch. The engine's chunk steps grow with the prefix
 faster than Vidur predicts them from the per-op profile; without it long prompts' TTFT comes out short.
 
+Extension (ours): an optional column `decode_kv_ms_per_ktoken` (ms per 1,000 KV tokens; one value, repeated on every
+row) is multiplied by a decode-only batch's KV, the sum of its requests' `num_kv_tokens` in whole blocks, / 1e3,
+and added to it. The per-op profile makes Vidur's decode step grow faster with the KV it reads than the engine's;
+the calibration fits the difference and takes its decode-only corrections at zero KV.
+
 Extension (ours): optional columns `step_tokens_le_N` (ms; N = a class's upper bound in tokens per step) hold the
 step-size term: a batch carrying prefill tokens, of t prefill + decode tokens in all, adds the value of the first
 class with N >= t (the last class past the last bound). One prefill extra per batch size averages the fit load's
@@ -48,6 +53,7 @@ from .protocol import SidecarError
 
 PREFILL_EXTRA = "prefill_extra_median"
 PREFIX = "prefix_ms_per_mpair"
+DECODE_KV = "decode_kv_ms_per_ktoken"
 STEP_CLASS = re.compile(r"^step_tokens_le_(\d+)$")
 TERMS = (
     "schedule_median",
@@ -70,13 +76,15 @@ OverheadTable = tuple[
     tuple[list[float], list[list[float]]] | None,
     list[float] | None,
     tuple[list[int], list[float]] | None,
+    float | None,
 ]
 
 
 def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
     """Returns (batch sizes, overhead ms, prefill-only extra ms or None, jitter (levels, per-level ms by batch size)
     or None, prefix ms per million pairs by batch size or None, chunk-size classes (upper bounds ascending, ms
-    each) or None) sorted by batch size; raises VIDUR_PROFILE_* errors."""
+    each) or None, the decode KV term in ms per 1,000 KV tokens or None) sorted by batch size; raises VIDUR_PROFILE_*
+    errors."""
     import pandas as pd
 
     if not os.path.isfile(path):
@@ -118,7 +126,9 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
     if ccols:
         # One value per class (the calibration repeats it on every row): the median over the model's rows.
         classes = ([int(STEP_CLASS.match(c).group(1)) for c in ccols], [float(rows[c].fillna(0).median()) for c in ccols])
-    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix, classes
+    # One value (the calibration repeats it on every row): the median over the model's rows.
+    decode_kv = float(rows[DECODE_KV].fillna(0).median()) if DECODE_KV in df.columns else None
+    return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix, classes, decode_kv
 
 
 # A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
@@ -135,6 +145,12 @@ def prefill_prefix_work(batch: Any) -> float:
         if int(q) > 1 or not request.is_prefill_complete:
             pairs += int(q) * (int(kv) - int(q))
     return pairs / 1e6
+
+
+def decode_kv_ktokens(batch: Any, block_size: int) -> float:
+    """A decode-only batch's KV in thousands of tokens: the sum of its requests' `num_kv_tokens`, each rounded up to
+    whole blocks of `block_size`, as the simulation's `kv_tokens_in_use` (the blocks in use) counts them."""
+    return sum(-(-int(kv) // block_size) * block_size for kv in batch.num_kv_tokens) / 1e3
 
 
 def step_class_ms(classes: tuple[list[int], list[float]], step_tokens: int) -> float:
@@ -167,10 +183,13 @@ def install(
     jitter: tuple[list[float], list[list[float]]] | None = None,
     prefix_ms_per_mpair: list[float] | None = None,
     step_classes: tuple[list[int], list[float]] | None = None,
+    decode_kv_ms_per_ktoken: float | None = None,
+    block_size: int = 16,
 ) -> None:
     """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
     (plus the prefill-only extra and the chunk-size class's value when the batch carries prefill tokens, plus the
-    prefix term times the batch's prefill-prefix work, plus a seeded jitter draw, when given)."""
+    prefix term times the batch's prefill-prefix work, plus the decode KV term times a decode-only batch's KV, plus a
+    seeded jitter draw, when given)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
@@ -193,6 +212,8 @@ def install(
             overhead_ms += step_class_ms(step_classes, prefill_tokens + int(getattr(batch, "num_decode_tokens", 0)))
         if prefix is not None:
             overhead_ms += float(np.interp(len(batch.requests), xs, prefix)) * prefill_prefix_work(batch)
+        if decode_kv_ms_per_ktoken is not None and prefill_tokens == 0:
+            overhead_ms += decode_kv_ms_per_ktoken * decode_kv_ktokens(batch, block_size)
         if per_level is not None:
             qs = [float(np.interp(len(batch.requests), xs, v)) for v in per_level]
             overhead_ms += float(np.interp(rng.random(), levels, qs))
