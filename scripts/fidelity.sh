@@ -31,7 +31,8 @@
 # frozen fit, with and without Vidur's GQA decode extra; runs-s20/; about 30 minutes), `--twentieth` alone; the
 # twenty-first's (the fit's host phases at one speed per step and the table's tail from its largest bins, Q1's fit
 # frozen onto every saturation and held-out run of its layout and onto the new starts Q12 and Q13, runs-s21/; about
-# 60 minutes), `--twenty-first` alone.
+# 60 minutes), `--twenty-first` alone; then its decode KV term on the same runs (after it; about 30 minutes),
+# `--twenty-first-kv` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -52,6 +53,7 @@ EIGHTEENTH_ONLY=
 NINETEENTH_ONLY=
 TWENTIETH_ONLY=
 TWENTY_FIRST_ONLY=
+TWENTY_FIRST_KV_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -69,7 +71,8 @@ case "${2:-}" in
   --nineteenth) NINETEENTH_ONLY=1 ;;
   --twentieth) TWENTIETH_ONLY=1 ;;
   --twenty-first) TWENTY_FIRST_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth or --twenty-first)" >&2; exit 2 ;;
+  --twenty-first-kv) TWENTY_FIRST_KV_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first or --twenty-first-kv)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1183,9 +1186,9 @@ echo "## Twenty-first session: Q12 and Q13 (new), Q1's fit frozen, b0 then hst, 
 for v in b0 hst; do
   args=()
   for l in 30 60 85; do
-    args+=("$(band "Azure conv $l% ($v)" azure-conv-q12 "load$l" "-$v-cal" azure-conv-q13)")
-    args+=("$(band "ShareGPT $l% ($v)" sharegpt-q12 "load$l" "-$v-cal" sharegpt-q12-rep1 sharegpt-q13 sharegpt-q13-rep1)")
-    args+=("$(band "Mooncake $l% ($v)" mooncake-q12 "load$l" "-$v-cal" mooncake-q13)")
+    args+=("$(band "Azure conv $l% ($v)" "azure-conv-q12-$v" "load$l" -cal azure-conv-q13)")
+    args+=("$(band "ShareGPT $l% ($v)" "sharegpt-q12-$v" "load$l" -cal sharegpt-q12-rep1 sharegpt-q13 sharegpt-q13-rep1)")
+    args+=("$(band "Mooncake $l% ($v)" "mooncake-q12-$v" "load$l" -cal mooncake-q13)")
   done
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
@@ -1213,6 +1216,46 @@ for v in b0o hsto; do
   done
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
+}
+twenty_first_kv() {
+# The twenty-first session's decode KV term (runner calibrate --decode-kv-term) on top of both host flags (hstk), Q1's
+# Azure conv 60 % fit frozen onto the same runs as the --twenty-first section's, whose columns (b0: as before; hst: the
+# two host flags) it prints beside; run that section first.
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+unpack_runs s20
+unpack_runs s21
+local row x pinned=() sats=() held=()
+for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
+pinned+=("${S21_SAT[@]}")
+for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
+for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+for x in "${held[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+s21_variant azure-conv-q1 hstk
+"${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hstk.json --fit load60 --admission-backlog --host-scale probe \
+  --step-host-speed --host-tail upper --decode-kv-term >&2
+for x in "${sats[@]}" "${held[@]}"; do
+  [[ $x == azure-conv-q1 ]] && continue
+  s21_variant "$x" hstk
+  "${R[@]}" calibrate "tmp/experiments-s21/$x-hstk.json" --frozen "$C/azure-conv-q1-hstk-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twenty-first session: Q1's fit with the decode KV term (hstk: --step-host-speed --host-tail upper --decode-kv-term)"
+grep '^Decode KV term' "$C/azure-conv-q1-hstk-calibration/calibration.md"
+echo
+echo "## Twenty-first session: capacity in the real order, uncalibrated and from Q1's fit (b0 as before, hst both host flags, hstk with the decode KV term)"
+s20_throughput "uncalibrated,b0,hst,hstk" -real -b0-real-cal -hst-real-cal -hstk-real-cal -- "${pinned[@]}"
+echo
+echo "## Twenty-first session: held-out cells within 5 % of their own run, Q1's fit frozen (b0, hst, hstk)"
+s21_counts - b0 hst hstk
+echo
+echo "## Twenty-first session: Q12 and Q13, Q1's fit frozen with the decode KV term (hstk), each run alone"
+args=()
+for x in "${S21_NEW[@]}"; do
+  for l in 30 60 85; do args+=("$x $l% (hstk)=$C/$x-hstk-load$l-cal"); done
+done
+python3 scripts/fidelity-table.py --band "${args[@]}"
 }
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
@@ -1246,6 +1289,7 @@ if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
 if [[ -n $TWENTIETH_ONLY ]]; then twentieth; exit 0; fi
 if [[ -n $TWENTY_FIRST_ONLY ]]; then twenty_first; exit 0; fi
+if [[ -n $TWENTY_FIRST_KV_ONLY ]]; then twenty_first_kv; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

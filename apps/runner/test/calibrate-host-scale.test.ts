@@ -6,23 +6,17 @@
  * it was made with. The `phases` run also takes `--admission-backlog` (the front's per-token time and mean backlog
  * recorded with the delivery delay), which needs the admission delay.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-host-scale";
 const LOADS = ["load30", "load60"];
 const tmp = makeTempDir("host-scale");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const calDir = join(comparisons, `${NAME}-calibration`);
-const outputs = [calDir, join(comparisons, `${NAME}-prediction`)];
-for (const load of LOADS) {
-  for (const suffix of ["", "-cal"]) outputs.push(join(comparisons, `${NAME}-${load}${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}${suffix}`));
-}
-const removeOutputs = () => {
-  for (const d of outputs) rmSync(d, { recursive: true, force: true });
-};
+const removeOutputs = calibrationOutputs([NAME], LOADS).remove;
 
 /** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
 function experimentFile(): string {

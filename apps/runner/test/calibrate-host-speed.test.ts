@@ -1,14 +1,16 @@
 /**
- * `runner calibrate --step-host-speed --host-tail upper` end to end: the built CLI, the real Vidur and Q1's committed
+ * `runner calibrate --step-host-speed --host-tail upper --decode-kv-term` end to end: the built CLI, the real Vidur and Q1's committed
  * Azure conv runs (seventeenth session, every step with its phases and the in-band host probe). The fit load is the
  * 60 % run, whose largest batches (about 38 requests) came in stretches where the CPU ran slow. Calibrated as before
  * first, then with each fit step's host phases taken at the fit's probe level and the tail's slopes fitted on the two
- * largest bins: the table past the fit's batches grows less per request, and a frozen calibration refuses both flags.
+ * largest bins: the table past the fit's batches grows less per request. The decode KV term (Vidur's decode step grows
+ * faster with the KV it reads than the engine's device wait) reaches every calibrated simulation. A frozen calibration
+ * refuses the flags.
  */
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-host-speed";
 const LOADS = ["load30", "load60"];
@@ -16,19 +18,14 @@ const RUNS: Record<string, string> = { load30: "q1/runs/azure-r12.987-rep0", loa
 const tmp = makeTempDir("host-speed");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const calDir = join(comparisons, `${NAME}-calibration`);
-const outputs = [calDir, join(comparisons, `${NAME}-prediction`)];
-for (const load of LOADS) {
-  for (const suffix of ["", "-cal"]) outputs.push(join(comparisons, `${NAME}-${load}${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}${suffix}`));
-}
-const removeOutputs = () => {
-  for (const d of outputs) rmSync(d, { recursive: true, force: true });
-};
+const removeOutputs = calibrationOutputs([NAME], LOADS).remove;
 
 type Tail = { hostMsPerRequest: number; slopeFromBatchSize?: number; phaseMsPerRequest: Record<string, number> };
 type HostSpeed = { referenceProbeMs: number; halfWindowSteps: number; scaledSteps: number; unscaledSteps: number; factorQ10: number; factorQ50: number; factorQ90: number };
+type DecodeKv = { realMsPerKToken: number; simMsPerKToken: number; msPerKToken: number; realFrom: string; realSteps: number };
 type Snapshot = {
   result: CliResult;
-  cal: { host_reference: { probeMs: number }; table: { tail: Tail; hostSpeed?: HostSpeed; realSteps: number } };
+  cal: { host_reference: { probeMs: number }; table: { tail: Tail; hostSpeed?: HostSpeed; decodeKv?: DecodeKv | null; realSteps: number } };
   rows: Record<string, number>[];
   md: string;
 };
@@ -62,7 +59,7 @@ beforeAll(async () => {
   });
   const fit = ["calibrate", path, "--fit", "load60", "--host-scale", "probe"];
   before = snapshot(await runCli(fit));
-  after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper"]));
+  after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper", "--decode-kv-term"]));
   frozen = await runCli(["calibrate", path, "--frozen", calDir, "--host-scale", "probe", "--step-host-speed"]);
 }, 600_000);
 afterAll(() => {
@@ -102,6 +99,26 @@ describe("runner calibrate --step-host-speed --host-tail upper", () => {
     // Inside the fit's range the knots move too: the slow stretches' steps no longer lift their bins.
     const moved = after.rows.filter((r, i) => r.batch_size! <= 34 && Math.abs(host(r) - host(before.rows[i]!)) > 0.01);
     expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it("--decode-kv-term: fits both sides' KV slopes and hands their difference to every calibrated simulation", () => {
+    expect(before.cal.table.decodeKv).toBeUndefined();
+    expect(before.md).toContain("Decode KV term: off");
+    const k = after.cal.table.decodeKv!;
+    expect(k.realFrom).toBe("wait");
+    expect(k.realSteps).toBeGreaterThan(1000);
+    // The engine's device wait grows 25-35 us per 1,000 KV tokens at one batch size, Vidur's step faster.
+    expect(k.realMsPerKToken).toBeGreaterThan(0.025);
+    expect(k.realMsPerKToken).toBeLessThan(0.035);
+    expect(k.simMsPerKToken).toBeGreaterThan(k.realMsPerKToken);
+    expect(k.msPerKToken).toBeCloseTo(k.realMsPerKToken - k.simMsPerKToken, 12);
+    for (const r of after.rows) expect(r.decode_kv_ms_per_ktoken).toBeCloseTo(k.msPerKToken, 6);
+    expect(before.rows[0]!.decode_kv_ms_per_ktoken).toBeUndefined();
+    expect(after.md).toContain("Decode KV term: at one batch size a decode-only step's wait on the device grows");
+    for (const load of LOADS) {
+      const run = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}-cal`, "run.json"), "utf8"));
+      expect(run.config.cpu_overhead_decode_kv_ms_per_ktoken).toBeCloseTo(k.msPerKToken, 6);
+    }
   });
 
   it("refuses the flags with --frozen, whose table is used as is", () => {

@@ -5,10 +5,10 @@
  * 1,280-int probe: 3 x (budget + slots) + slots). By default the probe is read per int and the run's own list
  * conversion replaces the fit's in the preparation; --no-probe-size keeps the plain level ratio.
  */
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const FIT = "test-probe-size-fit";
 const TARGET = "test-probe-size-b256";
@@ -16,13 +16,7 @@ const tmp = makeTempDir("probe-size");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const fitCal = join(comparisons, `${FIT}-calibration`);
 const prediction = join(comparisons, `${TARGET}-prediction`);
-const outputs = [fitCal, join(comparisons, `${FIT}-prediction`), prediction];
-for (const name of [FIT, TARGET]) {
-  for (const suffix of ["", "-cal"]) outputs.push(join(comparisons, `${name}-load30${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${name}-load30${suffix}`));
-}
-const removeOutputs = () => {
-  for (const d of outputs) rmSync(d, { recursive: true, force: true });
-};
+const removeOutputs = calibrationOutputs([FIT, TARGET], ["load30"]).remove;
 
 /** A one-load experiment from a committed one: its load30 on the run `member` of `tarball`, paths made absolute. */
 function experimentFile(name: string, committed: string, tarball: string, member: string): string {

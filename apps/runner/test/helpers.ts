@@ -199,3 +199,24 @@ export async function startLoopbackServer(opts: { tokenGapMs?: number } = {}): P
   };
   return state;
 }
+
+/**
+ * The dirs a calibrate test's experiments `names` write under the repo's tmp/ for their `loads` (the calibration and
+ * prediction dirs, the loads' overview, each load's uncalibrated and calibrated simulation and comparison), and a
+ * function removing them.
+ */
+export function calibrationOutputs(names: readonly string[], loads: readonly string[]): { dirs: string[]; remove: () => void } {
+  const comparisons = join(repoRoot, "tmp", "comparisons");
+  const dirs = names.flatMap((name) => [
+    join(comparisons, `${name}-calibration`),
+    join(comparisons, `${name}-prediction`),
+    join(comparisons, `${name}-loads`),
+    ...loads.flatMap((load) => ["", "-cal"].flatMap((suffix) => [join(comparisons, `${name}-${load}${suffix}`), join(repoRoot, "tmp", "vidur_runs", `${name}-${load}${suffix}`)])),
+  ]);
+  return {
+    dirs,
+    remove: () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
