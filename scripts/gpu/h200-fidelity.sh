@@ -160,6 +160,8 @@
 #          with `runner bench --preconnect 0` (gpu_half.py --capacity-bench-args: the burst taken in the workload's
 #          order), then 30 / 60 / 85 % of it with the bench's default connections, as every earlier load.
 #   call54 SG AZ MC: another machine, server Q13 (Q1's flags, rep1): the same loads at call 53's rates.
+#   call55: another machine, server Q14 (Q1's flags): ShareGPT's capacity with --preconnect 0, then 85 % and 60 % of it
+#          four times each (does ShareGPT at 85 % repeat on one server?), then Azure conv at Q12's 60 % rate.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -265,7 +267,7 @@ profile_pair() {
     pack_out
   done
 }
-case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP | call48 | call49 B_AZ B_SG C_AZ C_SG | call50 B_AZ B_SG C_AZ C_SG | call51 | call52 C_AZ | call53 | call54 SG AZ MC}" in
+case "${1:?usage: h200-fidelity.sh call1 | call2 R30,R60,R85 | call3 | call4 | call5 MC CAP32 | call6 CAP32_R85 | call7 CAP32_RATES | call8 RATE | call9 | call10 | call11 | call12 | call13 | call14 SG MC AZ | call15 CAP32 B AZ | call16 AZ | call17 LP AZ | call18 | call19 | call20 | call21 | call22 | call23 | call24 | call25 | call26 | call27 | call28 | call29 | call30 | call31 | call32 | call33 | call34 | call35 | call36 | call37 | call38 | call39 | call40 AZ SG MC | call41 | call42 | call43 | call44 | call45 | call46 AZ SG | call47 AZ SG DEMO_EXP | call48 | call49 B_AZ B_SG C_AZ C_SG | call50 B_AZ B_SG C_AZ C_SG | call51 | call52 C_AZ | call53 | call54 SG AZ MC | call55}" in
   call1)
     timeout -s INT 150 "${G[@]}" --out /tmp/vf/results/p --phases host,profile \
       --profile-args "--time-budget-s 75 --max-seq-len 4608" --time-budget-s 140 2>&1 | tail -n 15
@@ -508,7 +510,11 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     serve_mix q13 545 "$PIN" --rep-offset 1 --family "$SG" --family-rates "sharegpt=${2:?SG}" --family-repeats sharegpt=2 \
       --family "$AZ" --family-rates "azure=${3:?AZ}" --family "$MC" --family-requests mooncake=1600 \
       --family-rates "mooncake=${4:?MC}" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call54)" >&2; exit 2 ;;
+  call55)
+    pin_setup call55 "-call55"
+    serve_mix q14 400 "$PIN" --family "$SG" --load-fractions 0.85,0.6 --family-repeats sharegpt=4 \
+      --capacity-bench-args "sharegpt=--preconnect 0" --family "$AZ" --family-rates "azure=25.692" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call55)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
