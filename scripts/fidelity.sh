@@ -32,7 +32,8 @@
 # twenty-first's (the fit's host phases at one speed per step and the table's tail from its largest bins, Q1's fit
 # frozen onto every saturation and held-out run of its layout and onto the new starts Q12 and Q13, runs-s21/; about
 # 60 minutes), `--twenty-first` alone; then its decode KV term on the same runs (after it; about 30 minutes),
-# `--twenty-first-kv` alone.
+# `--twenty-first-kv` alone; then call 55's four ShareGPT repeats on one server under the same three calibrations
+# (after both; a few minutes), `--twenty-first-q14` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -54,6 +55,7 @@ NINETEENTH_ONLY=
 TWENTIETH_ONLY=
 TWENTY_FIRST_ONLY=
 TWENTY_FIRST_KV_ONLY=
+TWENTY_FIRST_Q14_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -72,7 +74,8 @@ case "${2:-}" in
   --twentieth) TWENTIETH_ONLY=1 ;;
   --twenty-first) TWENTY_FIRST_ONLY=1 ;;
   --twenty-first-kv) TWENTY_FIRST_KV_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first or --twenty-first-kv)" >&2; exit 2 ;;
+  --twenty-first-q14) TWENTY_FIRST_Q14_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv or --twenty-first-q14)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1257,6 +1260,27 @@ for x in "${S21_NEW[@]}"; do
 done
 python3 scripts/fidelity-table.py --band "${args[@]}"
 }
+twenty_first_q14() {
+# The twenty-first session's call 55 (runs-s21/q14): does ShareGPT at 85 % of its capacity repeat on one server? Q14's
+# four repeats at 60 and 85 %, Q1's fit frozen as before (b0), with both host flags (hst) and with the decode KV term
+# too (hstk): the calibrations the --twenty-first and --twenty-first-kv sections made; run those first.
+unpack_runs s21
+local x v i args=()
+for i in "" -rep1 -rep2 -rep3; do "${R[@]}" run "$E/sharegpt-q14$i.json" >&2; done
+for v in b0 hst hstk; do
+  for i in "" -rep1 -rep2 -rep3; do
+    s21_variant "sharegpt-q14$i" "$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/sharegpt-q14$i-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+done
+echo
+echo "## Twenty-first session: ShareGPT at 60 and 85 % on one server (Q14, call 55), four repeats, Q1's fit frozen (b0, hst, hstk), against every repeat"
+for v in b0 hst hstk; do
+  args=()
+  for x in 60 85; do args+=("$(band "ShareGPT $x% ($v)" "sharegpt-q14-$v" "load$x" -cal sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)"); done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
 fit_freeze() {
@@ -1290,6 +1314,7 @@ if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
 if [[ -n $TWENTIETH_ONLY ]]; then twentieth; exit 0; fi
 if [[ -n $TWENTY_FIRST_ONLY ]]; then twenty_first; exit 0; fi
 if [[ -n $TWENTY_FIRST_KV_ONLY ]]; then twenty_first_kv; exit 0; fi
+if [[ -n $TWENTY_FIRST_Q14_ONLY ]]; then twenty_first_q14; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
