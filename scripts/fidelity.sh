@@ -33,7 +33,14 @@
 # frozen onto every saturation and held-out run of its layout and onto the new starts Q12 and Q13, runs-s21/; about
 # 60 minutes), `--twenty-first` alone; then its decode KV term on the same runs (after it; about 30 minutes),
 # `--twenty-first-kv` alone; then call 55's four ShareGPT repeats on one server under the same three calibrations
-# (after both; a few minutes), `--twenty-first-q14` alone.
+# (after both; a few minutes), `--twenty-first-q14` alone; the twenty-second's (the hybrid profile, Vidur's decode
+# attention from the engine's graphed decode step, under both host flags, on the same runs; after those three; about 60
+# minutes), `--twenty-second` alone; then calls 56-58's new runs (Self-Instruct, a prompt set no fit has seen, on two
+# starts of Q1's layout and on the 64-request cap; runs-s22/) under every calibration so far (after it; about 30
+# minutes), `--twenty-second-runs` alone; then the table's tail held flat past the fit's batches (runner calibrate
+# --host-tail flat) on all of them (after both; about 40 minutes), `--twenty-second-flat` alone; then call 59's check
+# made after it (Self-Instruct and Mooncake on the 1,024-token budget, under every calibration; a few minutes),
+# `--twenty-second-b6` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -56,6 +63,10 @@ TWENTIETH_ONLY=
 TWENTY_FIRST_ONLY=
 TWENTY_FIRST_KV_ONLY=
 TWENTY_FIRST_Q14_ONLY=
+TWENTY_SECOND_ONLY=
+TWENTY_SECOND_RUNS_ONLY=
+TWENTY_SECOND_FLAT_ONLY=
+TWENTY_SECOND_B6_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -75,7 +86,11 @@ case "${2:-}" in
   --twenty-first) TWENTY_FIRST_ONLY=1 ;;
   --twenty-first-kv) TWENTY_FIRST_KV_ONLY=1 ;;
   --twenty-first-q14) TWENTY_FIRST_Q14_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv or --twenty-first-q14)" >&2; exit 2 ;;
+  --twenty-second) TWENTY_SECOND_ONLY=1 ;;
+  --twenty-second-runs) TWENTY_SECOND_RUNS_ONLY=1 ;;
+  --twenty-second-flat) TWENTY_SECOND_FLAT_ONLY=1 ;;
+  --twenty-second-b6) TWENTY_SECOND_B6_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat or --twenty-second-b6)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1100,7 +1115,8 @@ s21_variant() {
   done
 }
 # Cells within 5 % of their own run, per group of S21_GROUPS, for each variant suffix (EXPERIMENT-SUFFIX-LOAD-cal; the
-# fit load of azure-conv-q1 left out; "-" for the uncalibrated). Usage: s21_counts SUFFIX...
+# fit load of azure-conv-q1, or each load of S21_SKIP, left out; "-" for the uncalibrated, "-SUFFIX" for that variant's uncalibrated). Usage:
+# s21_counts SUFFIX...
 s21_counts() {
   local row label xs x v d l n line cells
   echo "| group | cells | $(printf '%s | ' "$@")"
@@ -1114,8 +1130,8 @@ s21_counts() {
       if [[ $label == all ]]; then xs=$(printf '%s\n' "${S21_GROUPS[@]}" | cut -d'|' -f2 | tr '\n' ' '); else xs=${row#*|}; fi
       for x in $xs; do
         for l in $(python3 -c 'import json,sys; print(" ".join(l["name"] for l in json.load(open(sys.argv[1]))["loads"]))' "$E/$x.json"); do
-          [[ $x == azure-conv-q1 && $l == load60 ]] && continue
-          if [[ $v == - ]]; then d="$C/$x-$l"; else d="$C/$x-$v-$l-cal"; fi
+          [[ $x == azure-conv-q1 && " ${S21_SKIP[*]:-load60} " == *" $l "* ]] && continue
+          if [[ $v == - ]]; then d="$C/$x-$l"; elif [[ $v == -* ]]; then d="$C/$x$v-$l"; else d="$C/$x-$v-$l-cal"; fi
           [[ -d $d ]] && args+=("$x $l=$d")
         done
       done
@@ -1281,6 +1297,204 @@ for v in b0 hst hstk; do
   python3 scripts/fidelity-table.py --band "${args[@]}"
 done
 }
+twenty_second() {
+# The twenty-second session: Vidur's decode attention from the engine's own graphed decode step (the hybrid profile:
+# the committed profile with profiles-engine's attn_decode rows, made by scripts/hybrid-profile.py, with Vidur's GQA
+# decode extra at 0) under both host flags (phst), Q1's Azure conv 60 % fit frozen onto the same runs as the
+# --twenty-first section's and onto call 55's Q14 repeats; its b0 / hst / hstk columns are that section's and
+# --twenty-first-kv's: run those first. About 60 minutes (every run simulated again, uncalibrated too, on the profile).
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+unpack_runs s20
+unpack_runs s21
+.venv/bin/python scripts/hybrid-profile.py data/h200-qwen3-0.6b/profiles data/h200-qwen3-0.6b/profiles-engine tmp/profiles-hybrid \
+  compute/h200/Qwen/Qwen3-0.6B >&2
+local row x l pinned=() sats=() held=() args=()
+for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
+pinned+=("${S21_SAT[@]}")
+for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
+for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+s22_variant azure-conv-q1
+"${R[@]}" calibrate tmp/experiments-s22/azure-conv-q1-phst.json --fit load60 --admission-backlog --host-scale probe \
+  --step-host-speed --host-tail upper >&2
+for x in "${sats[@]}" "${held[@]}" sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3; do
+  [[ $x == azure-conv-q1 ]] && continue
+  s22_variant "$x"
+  "${R[@]}" calibrate "tmp/experiments-s22/$x-phst.json" --frozen "$C/azure-conv-q1-phst-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twenty-second session: the decode step's growth with KV at one batch size, Q1's Azure conv 60 %: real (the engine's wait), Vidur on the committed and on the hybrid profile"
+.venv/bin/python scripts/decode-kv-slope.py "Q1 Azure conv 60 %=real,$H-s17/q1/runs/azure-r25.974-rep0" \
+  "committed profile=sim,tmp/vidur_runs/azure-conv-q1-load60" "hybrid profile=sim,tmp/vidur_runs/azure-conv-q1-phst-load60"
+echo
+echo "## Twenty-second session: capacity in the real order (b0 as before, hst both host flags, hstk with the decode KV term; ph the hybrid profile uncalibrated, phst with both host flags)"
+s20_throughput "uncalibrated,b0,hst,hstk,ph,phst" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real -phst-real-cal -- "${pinned[@]}"
+echo
+echo "## Twenty-second session: held-out cells within 5 % of their own run, Q1's fit frozen (b0, hst, hstk; -phst the hybrid profile uncalibrated, phst with both host flags)"
+s21_counts - b0 hst hstk -phst phst
+echo
+echo "## Twenty-second session: Q12 and Q13, Q1's fit frozen on the hybrid profile with both host flags (phst), each run alone"
+s22_each phst "${S21_NEW[@]}"
+echo
+echo "## Twenty-second session: ShareGPT at 60 and 85 % on one server (Q14), four repeats, Q1's fit frozen on the hybrid profile (phst), against every repeat"
+s22_q14 phst
+}
+# Each run of EXPERIMENT... at 30 / 60 / 85 % under variant V (its calibrated dirs), each alone. Usage: s22_each V EXPERIMENT...
+s22_each() {
+  local v=$1 x l args=()
+  shift
+  for x in "$@"; do for l in 30 60 85; do args+=("$x $l% ($v)=$C/$x-$v-load$l-cal"); done; done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+# Q14's ShareGPT at 60 and 85 % under variant V against every one of its four repeats. Usage: s22_q14 V
+s22_q14() {
+  local v=$1 l args=()
+  for l in 60 85; do args+=("$(band "ShareGPT $l% ($v)" "sharegpt-q14-$v" "load$l" -cal sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)"); done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+# The twenty-second session's new runs (calls 56-58, runs-s22/): Q15 and Q16, two more starts of Q1's layout on two
+# machines, each serving Self-Instruct (a prompt set no fit or earlier call has seen), Azure conv and ShareGPT at 30 /
+# 60 / 85 % of its capacity in the workload's order (measured on Q15); C6, the 64-request cap on a third machine,
+# Self-Instruct and ShareGPT at 30 / 60 / 85 % of its own capacities in that order.
+S22_NEW=(selfinstruct-q15 selfinstruct-q16 azure-conv-q15 azure-conv-q16 sharegpt-q15 sharegpt-q16 selfinstruct-cap64-c6
+  sharegpt-cap64-c6)
+S22_SAT=("selfinstruct-q15-np|Self-Instruct, Q15, no preconnect|s22/q15/runs/selfinstruct-saturation"
+  "azure-conv-q15-np|Azure conv, Q15, no preconnect|s22/q15/runs/azure-saturation"
+  "sharegpt-q15-np|ShareGPT, Q15, no preconnect|s22/q15/runs/sharegpt-saturation"
+  "selfinstruct-cap64-c6-np|Self-Instruct, C6 (64 cap), no preconnect|s22/c6/runs/selfinstruct-saturation"
+  "sharegpt-cap64-c6-np|ShareGPT, C6 (64 cap), no preconnect|s22/c6/runs/sharegpt-saturation")
+twenty_second_runs() {
+# Calls 56-58's runs from Q1's Azure conv 60 % fit frozen: as before (b0), with both host flags (hst), with the
+# decode KV term too (hstk), on the hybrid profile with both host flags (phst); the calibrations the --twenty-first,
+# --twenty-first-kv and --twenty-second sections made: run those first. About 20 minutes.
+unpack_runs s22
+local row x v l sats=() args=()
+for row in "${S22_SAT[@]}"; do sats+=("${row%%|*}-saturation"); done
+for x in "${S22_NEW[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for x in "${S22_NEW[@]}" "${sats[@]}"; do
+  for v in b0 hst hstk; do
+    s21_variant "$x" "$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+  s22_variant "$x"
+  "${R[@]}" calibrate "tmp/experiments-s22/$x-phst.json" --frozen "$C/azure-conv-q1-phst-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twenty-second session: capacity in the real order on Q15 and C6 (new), uncalibrated and from Q1's fit (b0, hst, hstk; ph the hybrid profile uncalibrated, phst with both host flags)"
+s20_throughput "uncalibrated,b0,hst,hstk,ph,phst" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real -phst-real-cal -- "${S22_SAT[@]}"
+echo
+echo "## Twenty-second session: Q15, Q16 and C6 (new), cells within 5 % of their own run, Q1's fit frozen"
+local -a S21_GROUPS=("Self-Instruct (never fitted on), Q15 and Q16|selfinstruct-q15 selfinstruct-q16"
+  "Azure conv, Q15 and Q16|azure-conv-q15 azure-conv-q16" "ShareGPT, Q15 and Q16|sharegpt-q15 sharegpt-q16"
+  "64-request cap (C6): Self-Instruct and ShareGPT|selfinstruct-cap64-c6 sharegpt-cap64-c6")
+s21_counts - b0 hst hstk -phst phst
+for v in b0 hst hstk phst; do
+  echo
+  echo "## Twenty-second session: Q15, Q16 and C6, Q1's fit frozen ($v), each run alone"
+  s22_each "$v" "${S22_NEW[@]}"
+done
+}
+twenty_second_flat() {
+# The twenty-second session's flat tail (runner calibrate --host-tail flat): Q1's Azure conv 60 % fit with
+# --step-host-speed and the table's tail held at its last knot (hsf), frozen onto every run the --twenty-first,
+# --twenty-second and --twenty-second-runs sections used, beside their columns; first Q1's fit made on its 85 % load
+# (steps of up to 77 requests) with both host flags, whose table shows the correction no longer growing past ~20
+# requests. Run those sections first. About 40 minutes.
+unpack_runs s17
+unpack_runs s18
+unpack_runs s19
+unpack_runs s20
+unpack_runs s21
+unpack_runs s22
+local row x pinned=() sats=() held=() args=()
+for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
+pinned+=("${S21_SAT[@]}" "${S22_SAT[@]}")
+for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
+for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+s21_variant azure-conv-q1 f85hst
+"${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-f85hst.json --fit load85 --admission-backlog --host-scale probe \
+  --step-host-speed --host-tail upper >&2
+for v in hsf hsfk; do
+  s21_variant azure-conv-q1 "$v"
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe \
+    --step-host-speed --host-tail flat $([[ $v == hsfk ]] && echo --decode-kv-term) >&2
+  for x in "${sats[@]}" "${held[@]}" "${S22_NEW[@]}" sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3; do
+    [[ $x == azure-conv-q1 ]] && continue
+    s21_variant "$x" "$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+done
+echo
+echo "## Twenty-second session: the step's whole correction (overhead, ms) by batch size, Q1's fit on its 60 % (hst: both host flags) and on its 85 % (f85hst: the same flags), and the flat tail (hsf)"
+for x in hst f85hst hsf; do
+  echo "### $x"
+  sed -n '/^| batch sizes | knot/,/^$/p' "$C/azure-conv-q1-$x-calibration/calibration.md" | cut -d'|' -f2,3,4,10
+done
+echo
+echo "## Twenty-second session: capacity in the real order from Q1's fit (b0 as before, hst both host flags, hstk with the decode KV term, phst the hybrid profile, hsf --step-host-speed --host-tail flat, hsfk with the decode KV term)"
+s20_throughput "uncalibrated,b0,hst,hstk,phst,hsf,hsfk" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real-cal -hsf-real-cal -hsfk-real-cal -- "${pinned[@]}"
+echo
+echo "## Twenty-second session: held-out cells within 5 % of their own run, Q1's fit frozen (b0, hst, hstk, phst, hsf, hsfk)"
+s21_counts - b0 hst hstk phst hsf hsfk
+local -a S21_GROUPS=("Self-Instruct (never fitted on), Q15 and Q16|selfinstruct-q15 selfinstruct-q16"
+  "Azure conv, Q15 and Q16|azure-conv-q15 azure-conv-q16" "ShareGPT, Q15 and Q16|sharegpt-q15 sharegpt-q16"
+  "64-request cap (C6): Self-Instruct and ShareGPT|selfinstruct-cap64-c6 sharegpt-cap64-c6"
+  "ShareGPT at 60 and 85 % on Q14 (four repeats)|sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3")
+s21_counts - b0 hst hstk phst hsf hsfk
+echo
+echo "## Twenty-second session: Q15, Q16 and C6, Q1's fit frozen with the flat tail (hsf), each run alone"
+s22_each hsf "${S22_NEW[@]}"
+echo
+echo "## Twenty-second session: ShareGPT at 60 and 85 % on one server (Q14), four repeats, Q1's fit frozen with the flat tail (hsf), against every repeat"
+s22_q14 hsf
+}
+twenty_second_b6() {
+# The twenty-second session's last call (59, runs-s22/b6): a check made after the flat tail was chosen. Server B6, the
+# 1,024-token budget, serving Self-Instruct and Mooncake (neither measured on that budget before) at 30 / 60 / 85 % of
+# its capacities in the workload's order; from Q1's fit frozen under every calibration of the --twenty-first,
+# --twenty-first-kv, --twenty-second and --twenty-second-flat sections (run those first). A few minutes.
+unpack_runs s22
+local x v sats=(selfinstruct-b1024-b6-np-saturation mooncake-b1024-b6-np-saturation) new=(selfinstruct-b1024-b6 mooncake-b1024-b6)
+for x in "${new[@]}" "${sats[@]}"; do
+  "${R[@]}" run "$E/$x.json" >&2
+  for v in b0 hst hstk hsf hsfk; do
+    s21_variant "$x" "$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+  s22_variant "$x"
+  "${R[@]}" calibrate "tmp/experiments-s22/$x-phst.json" --frozen "$C/azure-conv-q1-phst-calibration" --host-scale probe >&2
+done
+echo
+echo "## Twenty-second session: B6 (1,024-token budget, call 59), capacity in the real order from Q1's fit (b0, hst, hstk, phst, hsf)"
+s20_throughput "uncalibrated,b0,hst,hstk,phst,hsf,hsfk" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real-cal -hsf-real-cal -hsfk-real-cal -- \
+  "selfinstruct-b1024-b6-np|Self-Instruct, B6 (1,024 budget), no preconnect|s22/b6/runs/selfinstruct-saturation" \
+  "mooncake-b1024-b6-np|Mooncake, B6 (1,024 budget), no preconnect|s22/b6/runs/mooncake-saturation"
+echo
+echo "## Twenty-second session: B6, cells within 5 % of their own run, Q1's fit frozen"
+local -a S21_GROUPS=("Self-Instruct, B6 (1,024 budget)|selfinstruct-b1024-b6" "Mooncake, B6 (1,024 budget)|mooncake-b1024-b6")
+s21_counts - b0 hst hstk phst hsf hsfk
+for v in hst hsf; do
+  echo
+  echo "## Twenty-second session: B6, Q1's fit frozen ($v), each run alone"
+  s22_each "$v" "${new[@]}"
+done
+}
+# The twenty-second session's variant of experiment X on the hybrid profile (tmp/profiles-hybrid, Vidur's GQA decode
+# extra 0): tmp/experiments-s22/X-phst.json, simulated anew (the profile is one of a simulation's inputs).
+# Usage: s22_variant X
+s22_variant() {
+  s20_variant "$1" phst '{"attentionDecodeBatchingOverheadFraction": 0}'
+  mkdir -p tmp/experiments-s22
+  python3 - "tmp/experiments-s20/$(basename "$1")-phst.json" "tmp/experiments-s22/$(basename "$1")-phst.json" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+d["profileRoot"] = os.path.abspath("tmp/profiles-hybrid")
+open(sys.argv[2], "w").write(json.dumps(d, indent=2) + "\n")
+os.remove(sys.argv[1])
+PY
+}
 # Calibrate EXPERIMENT with FIT_FLAGS and SHARED_FLAGS, then freeze that calibration onto each of the OTHERS with
 # SHARED_FLAGS (flag strings split on spaces). Usage: fit_freeze EXPERIMENT FIT_FLAGS SHARED_FLAGS OTHER...
 fit_freeze() {
@@ -1315,6 +1529,10 @@ if [[ -n $TWENTIETH_ONLY ]]; then twentieth; exit 0; fi
 if [[ -n $TWENTY_FIRST_ONLY ]]; then twenty_first; exit 0; fi
 if [[ -n $TWENTY_FIRST_KV_ONLY ]]; then twenty_first_kv; exit 0; fi
 if [[ -n $TWENTY_FIRST_Q14_ONLY ]]; then twenty_first_q14; exit 0; fi
+if [[ -n $TWENTY_SECOND_ONLY ]]; then twenty_second; exit 0; fi
+if [[ -n $TWENTY_SECOND_RUNS_ONLY ]]; then twenty_second_runs; exit 0; fi
+if [[ -n $TWENTY_SECOND_FLAT_ONLY ]]; then twenty_second_flat; exit 0; fi
+if [[ -n $TWENTY_SECOND_B6_ONLY ]]; then twenty_second_b6; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

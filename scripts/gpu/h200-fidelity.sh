@@ -160,6 +160,13 @@
 #          with `runner bench --preconnect 0` (gpu_half.py --capacity-bench-args: the burst taken in the workload's
 #          order), then 30 / 60 / 85 % of it with the bench's default connections, as every earlier load.
 #   call54 SG AZ MC: another machine, server Q13 (Q1's flags, rep1): the same loads at call 53's rates.
+#   call56: server Q15 (Q1's flags): Self-Instruct (new), Azure conv and ShareGPT, each its capacity with --preconnect 0,
+#          then 30 / 60 / 85 % of it.
+#   call57 SI AZ SG: another machine, server Q16 (Q1's flags, rep1): the same loads at call 56's rates.
+#   call58: server C6 (Q1's flags, the 64-request cap): Self-Instruct and ShareGPT, each its capacity with
+#          --preconnect 0, then 30 / 60 / 85 % of it (another configuration and a new prompt set at once).
+#   call59: server B6 (Q1's flags, the 1,024-token budget): Self-Instruct and Mooncake, each its capacity with
+#          --preconnect 0, then 30 / 60 / 85 % of it (a check made after the flat tail was chosen).
 #   call55: another machine, server Q14 (Q1's flags): ShareGPT's capacity with --preconnect 0, then 85 % and 60 % of it
 #          four times each (does ShareGPT at 85 % repeat on one server?), then Azure conv at Q12's 60 % rate.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
@@ -175,6 +182,9 @@ AZ="azure=--azure .carry/data/AzureLLMInferenceTrace_conv.csv --arrival poisson 
 SG="sharegpt=--prompts .carry/data/sharegpt-500.jsonl --decode lognormal:128:0.6:16:1024 --arrival poisson --seed 1"
 MC="mooncake=--mooncake .carry/data/mooncake_conversation_trace.jsonl --context-limit 4608 --over-context drop --arrival poisson --seed 1"
 LP="longprompt=--synthetic 300 --prefill uniform:1024:4096 --decode uniform:8:64 --arrival poisson --seed 1"
+# Self-Instruct's 252 user-oriented instructions (instruction and input; scripts/gpu/pack.sh) reused in order for 500
+# requests, with outputs twice ShareGPT's median: a prompt set no fit or earlier call has seen (call 56).
+SI="selfinstruct=--prompts .carry/data/self-instruct.jsonl --count 500 --decode lognormal:256:0.6:16:1024 --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
 # One server start NAME with batch cap CAP (128: the default server) serving Azure conv at RATES (R1,R2,...) under
 # a LIMIT-second timeout, with EXTRA server flags if given; its runs land in results/NAME.
@@ -514,7 +524,24 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     pin_setup call55 "-call55"
     serve_mix q14 400 "$PIN" --family "$SG" --load-fractions 0.85,0.6 --family-repeats sharegpt=4 \
       --capacity-bench-args "sharegpt=--preconnect 0" --family "$AZ" --family-rates "azure=25.692" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call55)" >&2; exit 2 ;;
+  call56)
+    pin_setup call56 "-call56"
+    serve_mix q15 545 "$PIN" --family "$SI" --family "$AZ" --family "$SG" \
+      --capacity-bench-args "selfinstruct=--preconnect 0" --capacity-bench-args "azure=--preconnect 0" \
+      --capacity-bench-args "sharegpt=--preconnect 0" ;;
+  call57)
+    pin_setup call57 "-call57"
+    serve_mix q16 545 "$PIN" --rep-offset 1 --family "$SI" --family-rates "selfinstruct=${2:?SI}" \
+      --family "$AZ" --family-rates "azure=${3:?AZ}" --family "$SG" --family-rates "sharegpt=${4:?SG}" ;;
+  call58)
+    pin_setup call58 "-call58"
+    serve_mix c6 545 "$PIN --max-batch-size 64" --family "$SI" --family "$SG" \
+      --capacity-bench-args "selfinstruct=--preconnect 0" --capacity-bench-args "sharegpt=--preconnect 0" ;;
+  call59)
+    pin_setup call59 "-call59"
+    serve_mix b6 545 "$PIN --max-num-batched-tokens 1024" --family "$SI" --family "$MC" --family-requests mooncake=1600 \
+      --capacity-bench-args "selfinstruct=--preconnect 0" --capacity-bench-args "mooncake=--preconnect 0" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call59)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

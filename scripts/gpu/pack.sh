@@ -33,4 +33,15 @@ with open(sys.argv[2], "w") as f:
             f.write(json.dumps({"prompt_id": r["id"], "text": text}, ensure_ascii=False) + "\n")
 PY
 mv .carry/data/.sharegpt-500.jsonl .carry/data/sharegpt-500.jsonl
+# Self-Instruct's user-oriented instructions -> prompts JSONL: the instruction, then its instance's input if any.
+python3 - "$DATA/self-instruct-user-oriented/user_oriented_instructions.jsonl" .carry/data/.self-instruct.jsonl <<'PY'
+import json, sys
+with open(sys.argv[1]) as src, open(sys.argv[2], "w") as f:
+    for line in src:
+        r = json.loads(line)
+        given = (r["instances"][0].get("input") or "").strip() if r["instances"] else ""
+        text = r["instruction"].strip() + ("\n\n" + given if given else "")
+        f.write(json.dumps({"prompt_id": r["id"], "text": text}, ensure_ascii=False) + "\n")
+PY
+mv .carry/data/.self-instruct.jsonl .carry/data/self-instruct.jsonl
 du -sh .carry/* >&2

@@ -386,9 +386,9 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         "--host-tail <steps>",
-        "which decode-only steps the table's tail (past the fit load's largest batch) takes each host phase's growth per request from: all, or upper = those of the two largest batch-size bins (the growth where the table ends; the host's growth per request falls as the batch grows)",
+        "which decode-only steps the table's tail (past the fit load's largest batch) takes each host phase's growth per request from: all, upper = those of the two largest batch-size bins (the growth where the table ends; the host's growth per request falls as the batch grows), or flat = none: every column held at the last knot's (the step's whole correction stops growing)",
       )
-        .choices(["all", "upper"])
+        .choices(["all", "upper", "flat"])
         .default("all"),
     )
     .option(
@@ -416,7 +416,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {

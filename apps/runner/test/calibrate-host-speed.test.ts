@@ -1,9 +1,10 @@
 /**
- * `runner calibrate --step-host-speed --host-tail upper --decode-kv-term` end to end: the built CLI, the real Vidur and Q1's committed
+ * `runner calibrate --step-host-speed --host-tail upper|flat --decode-kv-term` end to end: the built CLI, the real Vidur and Q1's committed
  * Azure conv runs (seventeenth session, every step with its phases and the in-band host probe). The fit load is the
  * 60 % run, whose largest batches (about 38 requests) came in stretches where the CPU ran slow. Calibrated as before
  * first, then with each fit step's host phases taken at the fit's probe level and the tail's slopes fitted on the two
- * largest bins: the table past the fit's batches grows less per request. The decode KV term (Vidur's decode step grows
+ * largest bins: the table past the fit's batches grows less per request; with the flat tail it holds the last knot's
+ * values. The decode KV term (Vidur's decode step grows
  * faster with the KV it reads than the engine's device wait) reaches every calibrated simulation. A frozen calibration
  * refuses the flags.
  */
@@ -47,6 +48,7 @@ const host = (r: Record<string, number>) => r.schedule_median! + r.prepare_input
 
 let before: Snapshot;
 let after: Snapshot;
+let flat: Snapshot;
 let frozen: CliResult;
 beforeAll(async () => {
   removeOutputs();
@@ -59,6 +61,8 @@ beforeAll(async () => {
   });
   const fit = ["calibrate", path, "--fit", "load60", "--host-scale", "probe"];
   before = snapshot(await runCli(fit));
+  // The flat tail before the decode KV term's fit: the calibrated simulations' run.json files are the last fit's.
+  flat = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat"]));
   after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper", "--decode-kv-term"]));
   frozen = await runCli(["calibrate", path, "--frozen", calDir, "--host-scale", "probe", "--step-host-speed"]);
 }, 600_000);
@@ -99,6 +103,18 @@ describe("runner calibrate --step-host-speed --host-tail upper", () => {
     // Inside the fit's range the knots move too: the slow stretches' steps no longer lift their bins.
     const moved = after.rows.filter((r, i) => r.batch_size! <= 34 && Math.abs(host(r) - host(before.rows[i]!)) > 0.01);
     expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it("--host-tail flat: every row past the fit's batches holds the last knot's columns", () => {
+    expect(flat.result.code, flat.result.stderr).toBe(0);
+    const knots = flat.rows.filter((r) => r.batch_size! <= 34);
+    const tail = flat.rows.slice(knots.length);
+    expect(tail.map((r) => r.batch_size)).toEqual([64, 128]);
+    for (const r of tail) expect({ ...r, batch_size: 0 }).toEqual({ ...knots.at(-1)!, batch_size: 0 });
+    // Below the cap the upper tail grows; the flat one sits lower by that growth.
+    expect(host(after.rows.at(-1)!)).toBeGreaterThan(host(flat.rows.at(-1)!) + 0.1);
+    expect(flat.cal.table.tail.hostMsPerRequest).toBe(0);
+    expect(flat.md).toContain("every column held at the last knot's value (--host-tail flat)");
   });
 
   it("--decode-kv-term: fits both sides' KV slopes and hands their difference to every calibrated simulation", () => {

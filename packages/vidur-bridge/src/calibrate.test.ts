@@ -953,6 +953,36 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
     expect(upper.rows.at(-1)!.hostPhasesMs!.prepare).toBeLessThan(all.rows.at(-1)!.hostPhasesMs!.prepare - 0.15);
   });
 
+  it("tailSlope flat holds every column of the tail at the last knot's value", () => {
+    // The host grows 8 us per request over steps of 1-40 requests; "flat" ignores that growth past the last knot.
+    const real: Iteration[] = [];
+    for (let b = 1; b <= 40; b++) {
+      for (let k = 0; k < 6; k++) {
+        const it = hostStep(real.length, b, 1);
+        const grown = 0.3 + 0.008 * b;
+        real.push({ ...it, prepare_time: grown / 1e3, end: it.end + (grown - it.prepare_time! * 1e3) / 1e3 });
+      }
+    }
+    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
+    const all = deriveCpuOverheads(real, sim, opts);
+    const flat = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "flat" });
+    const knots = flat.bins.length;
+    const last = flat.rows[knots - 1]!;
+    expect(flat.rows.length).toBeGreaterThan(knots);
+    expect(flat.rows.slice(0, knots)).toEqual(all.rows.slice(0, knots));
+    for (const r of flat.rows.slice(knots)) {
+      expect(r.overheadMs).toBe(last.overheadMs);
+      expect(r.hostPhasesMs).toEqual(last.hostPhasesMs);
+      expect(r.prefillExtraMs).toBe(last.prefillExtraMs);
+    }
+    expect(flat.rows.at(-1)!.batchSize).toBe(128);
+    expect(flat.tail).toMatchObject({ flat: true, hostMsPerRequest: 0, phaseMsPerRequest: { schedule: 0, prepare: 0, process: 0 } });
+    // The "all" tail grows along the 8 us per request the steps show.
+    expect(all.tail!.flat).toBeUndefined();
+    expect(all.rows.at(-1)!.overheadMs - last.overheadMs).toBeGreaterThan(0.008 * (128 - last.batchSize) * 0.9);
+  });
+
   it("writeCpuOverheadsFromRuns({ hostSpeed }) normalizes each run on its own and reports the factors", async () => {
     const real = Array.from({ length: 120 }, (_, i) => hostStep(i, 1 + (i % 8), i < 60 ? 1 : 2));
     const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));

@@ -144,6 +144,8 @@ export interface CpuOverheadTable {
      * decode-only step); with "upper", the lower bound of the second-largest batch-size bin. Absent in older tables (1).
      */
     slopeFromBatchSize?: number;
+    /** True with `tailSlope` "flat": every tail row holds the last knot's values (no slope fitted). */
+    flat?: boolean;
   } | null;
   /**
    * Whether the rows carry the phase split (`OverheadRow.hostPhasesMs`) and the CSV writes it as Vidur's columns
@@ -301,9 +303,12 @@ export interface DeriveCpuOverheadsOptions {
    * concave in the batch size: on the H200 runs it grows 5-8 us per request up to about 30 requests and 3-4 past 40
    * (saturated runs with 128 requests a step), so a line through every step of a light fit load continues too steeply.
    * "upper" fits the slopes on the steps of the two largest batch-size bins only (on Azure conv 60 %: 17-48
-   * requests), the growth where the table ends.
+   * requests), the growth where the table ends. "flat" holds every column at the last knot's value: the step's whole
+   * correction stops growing. On the H200 runs it does past about 20 requests (Q1's Azure conv 85 % fit, steps of up
+   * to 77 requests: -0.48 ms at 22 and 57 requests, -0.42 at 68), because the host work the server hands over while
+   * the next step computes hides under the device time as the batch grows.
    */
-  tailSlope?: "all" | "upper";
+  tailSlope?: "all" | "upper" | "flat";
   /**
    * Fit the decode KV term (`CpuOverheadTable.decodeKv`; default false). A decode-only step's device time grows with
    * the KV it reads, and the per-op profile makes Vidur's step grow faster than the engine's (H200, Q1's Azure conv
@@ -761,16 +766,20 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     // "upper": the slopes over the two largest bins' decode-only steps (the growth where the table ends).
     const tailSlope = options.tailSlope ?? "all";
     const slopeFrom = tailSlope === "upper" && sorted.length >= 2 ? sorted.at(-2)!.lo : 1;
+    // "flat": no growth past the last knot (every column held).
+    const flat = tailSlope === "flat";
     // With the phase split, each host phase continues from the last knot along its own line over the decode-only
     // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
     // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
     let phaseSlopes: HostPhasesMs | undefined;
-    if (phases === true) {
+    if (phases === true && flat) {
+      phaseSlopes = { schedule: 0, prepare: 0, process: 0 };
+    } else if (phases === true) {
       const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0 && it.batch_size >= slopeFrom);
       const sizes = decodeOnly.map((it) => it.batch_size);
       const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
       phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
-    } else if (timed.length < 2) {
+    } else if (timed.length < 2 && !flat) {
       throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time or step phases (${timed.length} of ${steps.length} steps have gpu_time)`);
     }
     const line = timed.length >= 2
@@ -779,7 +788,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
           timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
         )
       : { intercept: Number.NaN, slope: Number.NaN };
-    const slope = phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
+    const slope = flat ? 0 : phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
     const last = rows.at(-1)!;
     const lastPhases = last.hostPhasesMs;
     const extra = tailAlongLine(last.batchSize, last.overheadMs, slope, cap).map(({ x, y }): OverheadRow => ({
@@ -798,12 +807,13 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     }));
     rows = [...rows, ...extra];
     tail = {
-      hostMsPerRequest: phaseSlopes !== undefined ? slope : line.slope,
+      hostMsPerRequest: phaseSlopes !== undefined || flat ? slope : line.slope,
       hostInterceptMs: line.intercept,
       hostSlopeFrom: phaseSlopes !== undefined ? "phases" : "gpu_time",
       stepsWithGpuTime: timed.length,
       rows: extra.length,
       ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes, slopeFromBatchSize: slopeFrom } : {}),
+      ...(flat ? { flat: true } : {}),
     };
   }
   return {
@@ -1089,7 +1099,7 @@ export async function writeCpuOverheadsFromRuns(args: {
   /** Take each real run's host phases at this probe level first (default off; `normalizeHostSpeed`). */
   hostSpeed?: { referenceProbeMs: number; halfWindowSteps?: number };
   /** `DeriveCpuOverheadsOptions.tailSlope`. */
-  tailSlope?: "all" | "upper";
+  tailSlope?: "all" | "upper" | "flat";
   /** `DeriveCpuOverheadsOptions.decodeKvTerm`. */
   decodeKvTerm?: boolean;
 }): Promise<CpuOverheadTable> {

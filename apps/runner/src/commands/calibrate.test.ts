@@ -212,6 +212,10 @@ describe("describeDelay / onePrefillStep (the serving path's delays)", () => {
     expect(describePhases(md({ hostSlopeFrom: "phases" })).join("\n")).not.toContain("Tail rows");
     expect(describeTail(md({ hostSlopeFrom: "phases" }))).toContain("7.5 us (the sum of the schedule, prepare and process phases' slopes");
     expect(describeTail(md({}))).toContain("7.5 us (least-squares line of wall - GPU time on batch size over 56 steps");
+    // --host-tail flat: the tail holds the last knot's columns, and the phase section states no slopes.
+    const flat = md({ hostSlopeFrom: "phases", flat: true, hostMsPerRequest: 0, phaseMsPerRequest: { schedule: 0, prepare: 0, process: 0 } });
+    expect(describeTail(flat)).toContain("every column held at the last knot's value (--host-tail flat)");
+    expect(describePhases({ ...flat, phases: true }).join("\n")).not.toContain("Tail rows continue");
   });
   it("reads the admission delay off prompts one step prefills: half a chunking scheduler's budget", () => {
     expect(onePrefillStep({ kind: "sarathi", chunkSize: 512, batchSizeCap: 128 })).toBe(256);

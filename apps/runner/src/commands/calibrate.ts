@@ -282,6 +282,9 @@ export function formatCalibrationMd(args: {
 export function describeTail(t: CpuOverheadTable): string | null {
   if (t.tail === null || t.tail === undefined) return null;
   const perRequest = `${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us`;
+  if (t.tail.flat === true) {
+    return "Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): every column held at the last knot's value (--host-tail flat): the step's whole correction stops growing past the fit's batches.";
+  }
   return t.tail.hostSlopeFrom === "phases"
 
         ? `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the last knot's overhead plus the real engine's host time per request, ${perRequest} (the sum of the schedule, prepare and process phases' slopes on batch size over the decode-only steps${(t.tail.slopeFromBatchSize ?? 1) > 1 ? ` of ${t.tail.slopeFromBatchSize} requests or more` : ""}, each held at 0 when negative; wall - GPU time would miss the input preparation, which the server's GPU-time window holds); the model-time bias stays at the last knot's.`
@@ -313,7 +316,7 @@ export function describePhases(t: CpuOverheadTable): string[] {
     );
   });
   const slopes = t.tail?.phaseMsPerRequest;
-  if (slopes !== undefined) {
+  if (slopes !== undefined && t.tail?.flat !== true) {
     const us = (v: number) => `${(v * 1e3).toFixed(1)} us`;
     const from = t.tail?.slopeFromBatchSize ?? 1;
     const over = from > 1 ? `the decode-only steps of ${from} requests or more (the two largest bins; --host-tail upper)` : "the decode-only steps";
@@ -400,7 +403,7 @@ export async function calibrate(
      */
     stepHostSpeed?: boolean;
     /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
-    hostTail?: "all" | "upper";
+    hostTail?: "all" | "upper" | "flat";
     /** Fit the decode KV term (default false; @vf/vidur-bridge's `decodeKvTerm`). --fit only. */
     decodeKvTerm?: boolean;
     minStepsPerBin?: number;
