@@ -34,12 +34,13 @@
 # 60 minutes), `--twenty-first` alone; then its decode KV term on the same runs (after it; about 30 minutes),
 # `--twenty-first-kv` alone; then call 55's four ShareGPT repeats on one server under the same three calibrations
 # (after both; a few minutes), `--twenty-first-q14` alone; the twenty-second's (the hybrid profile, Vidur's decode
-# attention from the engine's graphed decode step, under both host flags, on the same runs; after those three; about 60
+# attention from the engine's graphed decode step, under both host flags, on the same runs; after those three; about 20
 # minutes), `--twenty-second` alone; then calls 56-58's new runs (Self-Instruct, a prompt set no fit has seen, on two
 # starts of Q1's layout and on the 64-request cap; runs-s22/) under every calibration so far (after it; about 30
 # minutes), `--twenty-second-runs` alone; then the table's tail held flat past the fit's batches (runner calibrate
-# --host-tail flat) on all of them (after both; about 40 minutes), `--twenty-second-flat` alone; then call 59's check
-# made after it (Self-Instruct and Mooncake on the 1,024-token budget, under every calibration; a few minutes),
+# --host-tail flat), alone and with the decode KV term, on all of them (after both; about 50 minutes),
+# `--twenty-second-flat` alone; then call 59's check made after it (Self-Instruct and Mooncake on the 1,024-token
+# budget, under every calibration; about 10 minutes),
 # `--twenty-second-b6` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -1302,7 +1303,7 @@ twenty_second() {
 # the committed profile with profiles-engine's attn_decode rows, made by scripts/hybrid-profile.py, with Vidur's GQA
 # decode extra at 0) under both host flags (phst), Q1's Azure conv 60 % fit frozen onto the same runs as the
 # --twenty-first section's and onto call 55's Q14 repeats; its b0 / hst / hstk columns are that section's and
-# --twenty-first-kv's: run those first. About 60 minutes (every run simulated again, uncalibrated too, on the profile).
+# --twenty-first-kv's: run those first. About 20 minutes (every run simulated again, uncalibrated too, on the profile).
 unpack_runs s17
 unpack_runs s18
 unpack_runs s19
@@ -1340,6 +1341,22 @@ echo
 echo "## Twenty-second session: ShareGPT at 60 and 85 % on one server (Q14), four repeats, Q1's fit frozen on the hybrid profile (phst), against every repeat"
 s22_q14 phst
 }
+# Experiment X from Q1's fit frozen under each variant V (its calibration $C/azure-conv-q1-V-calibration; phst on the
+# hybrid profile, s22_variant's). Usage: s22_freeze X V...
+s22_freeze() {
+  local x=$1 v f
+  shift
+  for v in "$@"; do
+    if [[ $v == phst ]]; then
+      s22_variant "$x"
+      f=tmp/experiments-s22/$x-phst.json
+    else
+      s21_variant "$x" "$v"
+      f=tmp/experiments-s21/$x-$v.json
+    fi
+    "${R[@]}" calibrate "$f" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+  done
+}
 # Each run of EXPERIMENT... at 30 / 60 / 85 % under variant V (its calibrated dirs), each alone. Usage: s22_each V EXPERIMENT...
 s22_each() {
   local v=$1 x l args=()
@@ -1372,14 +1389,7 @@ unpack_runs s22
 local row x v l sats=() args=()
 for row in "${S22_SAT[@]}"; do sats+=("${row%%|*}-saturation"); done
 for x in "${S22_NEW[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-for x in "${S22_NEW[@]}" "${sats[@]}"; do
-  for v in b0 hst hstk; do
-    s21_variant "$x" "$v"
-    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
-  done
-  s22_variant "$x"
-  "${R[@]}" calibrate "tmp/experiments-s22/$x-phst.json" --frozen "$C/azure-conv-q1-phst-calibration" --host-scale probe >&2
-done
+for x in "${S22_NEW[@]}" "${sats[@]}"; do s22_freeze "$x" b0 hst hstk phst; done
 echo
 echo "## Twenty-second session: capacity in the real order on Q15 and C6 (new), uncalibrated and from Q1's fit (b0, hst, hstk; ph the hybrid profile uncalibrated, phst with both host flags)"
 s20_throughput "uncalibrated,b0,hst,hstk,ph,phst" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real -phst-real-cal -- "${S22_SAT[@]}"
@@ -1397,10 +1407,11 @@ done
 }
 twenty_second_flat() {
 # The twenty-second session's flat tail (runner calibrate --host-tail flat): Q1's Azure conv 60 % fit with
-# --step-host-speed and the table's tail held at its last knot (hsf), frozen onto every run the --twenty-first,
+# --step-host-speed and the table's tail held at its last knot (hsf; hsfk with --decode-kv-term too), frozen onto every
+# run the --twenty-first,
 # --twenty-second and --twenty-second-runs sections used, beside their columns; first Q1's fit made on its 85 % load
 # (steps of up to 77 requests) with both host flags, whose table shows the correction no longer growing past ~20
-# requests. Run those sections first. About 40 minutes.
+# requests. Run those sections first. About 50 minutes.
 unpack_runs s17
 unpack_runs s18
 unpack_runs s19
@@ -1454,20 +1465,15 @@ twenty_second_b6() {
 # The twenty-second session's last call (59, runs-s22/b6): a check made after the flat tail was chosen. Server B6, the
 # 1,024-token budget, serving Self-Instruct and Mooncake (neither measured on that budget before) at 30 / 60 / 85 % of
 # its capacities in the workload's order; from Q1's fit frozen under every calibration of the --twenty-first,
-# --twenty-first-kv, --twenty-second and --twenty-second-flat sections (run those first). A few minutes.
+# --twenty-first-kv, --twenty-second and --twenty-second-flat sections (run those first). About 10 minutes.
 unpack_runs s22
 local x v sats=(selfinstruct-b1024-b6-np-saturation mooncake-b1024-b6-np-saturation) new=(selfinstruct-b1024-b6 mooncake-b1024-b6)
 for x in "${new[@]}" "${sats[@]}"; do
   "${R[@]}" run "$E/$x.json" >&2
-  for v in b0 hst hstk hsf hsfk; do
-    s21_variant "$x" "$v"
-    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
-  done
-  s22_variant "$x"
-  "${R[@]}" calibrate "tmp/experiments-s22/$x-phst.json" --frozen "$C/azure-conv-q1-phst-calibration" --host-scale probe >&2
+  s22_freeze "$x" b0 hst hstk hsf hsfk phst
 done
 echo
-echo "## Twenty-second session: B6 (1,024-token budget, call 59), capacity in the real order from Q1's fit (b0, hst, hstk, phst, hsf)"
+echo "## Twenty-second session: B6 (1,024-token budget, call 59), capacity in the real order from Q1's fit (b0, hst, hstk, phst, hsf, hsfk)"
 s20_throughput "uncalibrated,b0,hst,hstk,phst,hsf,hsfk" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real-cal -hsf-real-cal -hsfk-real-cal -- \
   "selfinstruct-b1024-b6-np|Self-Instruct, B6 (1,024 budget), no preconnect|s22/b6/runs/selfinstruct-saturation" \
   "mooncake-b1024-b6-np|Mooncake, B6 (1,024 budget), no preconnect|s22/b6/runs/mooncake-saturation"
@@ -1475,7 +1481,7 @@ echo
 echo "## Twenty-second session: B6, cells within 5 % of their own run, Q1's fit frozen"
 local -a S21_GROUPS=("Self-Instruct, B6 (1,024 budget)|selfinstruct-b1024-b6" "Mooncake, B6 (1,024 budget)|mooncake-b1024-b6")
 s21_counts - b0 hst hstk phst hsf hsfk
-for v in hst hsf; do
+for v in hst hsf hsfk; do
   echo
   echo "## Twenty-second session: B6, Q1's fit frozen ($v), each run alone"
   s22_each "$v" "${new[@]}"
