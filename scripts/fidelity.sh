@@ -41,7 +41,8 @@
 # --host-tail flat), alone and with the decode KV term, on all of them (after both; about 50 minutes),
 # `--twenty-second-flat` alone; then call 59's check made after it (Self-Instruct and Mooncake on the 1,024-token
 # budget, under every calibration; about 10 minutes),
-# `--twenty-second-b6` alone.
+# `--twenty-second-b6` alone; then the flat tail and the KV term without the front's backlog (after the flat section;
+# about 10 minutes), `--twenty-second-front` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -68,6 +69,7 @@ TWENTY_SECOND_ONLY=
 TWENTY_SECOND_RUNS_ONLY=
 TWENTY_SECOND_FLAT_ONLY=
 TWENTY_SECOND_B6_ONLY=
+TWENTY_SECOND_FRONT_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -91,7 +93,8 @@ case "${2:-}" in
   --twenty-second-runs) TWENTY_SECOND_RUNS_ONLY=1 ;;
   --twenty-second-flat) TWENTY_SECOND_FLAT_ONLY=1 ;;
   --twenty-second-b6) TWENTY_SECOND_B6_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat or --twenty-second-b6)" >&2; exit 2 ;;
+  --twenty-second-front) TWENTY_SECOND_FRONT_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6 or --twenty-second-front)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1487,6 +1490,30 @@ for v in hst hsf hsfk; do
   s22_each "$v" "${new[@]}"
 done
 }
+twenty_second_front() {
+# The twenty-second session's last look: at 85 % the simulation queues new requests while its TBT and capacity are
+# right. The admission delay's front backlog (--admission-backlog: one worker serving every simulated token at the
+# fit's 37.5 us) saturates at high token rates (Self-Instruct and ShareGPT at 85 %: 20-30 thousand tokens a second).
+# The flat tail with the KV term fitted without it (hsfkn: a constant admission delay), frozen onto the new runs and
+# Q12 / Q13 / Q14, beside hsfk; run --twenty-second-flat first. About 10 minutes.
+unpack_runs s21
+unpack_runs s22
+local x
+s21_variant azure-conv-q1 hsfkn
+"${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hsfkn.json --fit load60 --host-scale probe --step-host-speed \
+  --host-tail flat --decode-kv-term >&2
+for x in "${S22_NEW[@]}" "${S21_NEW[@]}" sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3; do
+  s22_freeze "$x" hsfkn
+done
+echo
+echo "## Twenty-second session: cells within 5 % of their own run, the flat tail and the KV term with the front's backlog (hsfk) and without (hsfkn)"
+local -a S21_GROUPS=("new: Q15, Q16 and C6|${S22_NEW[*]}" "Q12 and Q13|${S21_NEW[*]}"
+  "ShareGPT at 60 and 85 % on Q14 (four repeats)|sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3")
+s21_counts hst hsfk hsfkn
+echo
+echo "## Twenty-second session: Q15, Q16 and C6 without the front's backlog (hsfkn), each run alone"
+s22_each hsfkn "${S22_NEW[@]}"
+}
 # The twenty-second session's variant of experiment X on the hybrid profile (tmp/profiles-hybrid, Vidur's GQA decode
 # extra 0): tmp/experiments-s22/X-phst.json, simulated anew (the profile is one of a simulation's inputs).
 # Usage: s22_variant X
@@ -1539,6 +1566,7 @@ if [[ -n $TWENTY_SECOND_ONLY ]]; then twenty_second; exit 0; fi
 if [[ -n $TWENTY_SECOND_RUNS_ONLY ]]; then twenty_second_runs; exit 0; fi
 if [[ -n $TWENTY_SECOND_FLAT_ONLY ]]; then twenty_second_flat; exit 0; fi
 if [[ -n $TWENTY_SECOND_B6_ONLY ]]; then twenty_second_b6; exit 0; fi
+if [[ -n $TWENTY_SECOND_FRONT_ONLY ]]; then twenty_second_front; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity
