@@ -1172,15 +1172,10 @@ for v in b0 hs ht hst; do
   s21_variant azure-conv-q1 "$v"
   # shellcheck disable=SC2086
   "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe $flags >&2
-  for x in "${sats[@]}"; do
-    s21_variant "$x" "$v"
-    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
-  done
+  for x in "${sats[@]}"; do q1_freeze "$x" "$v"; done
   if [[ $v == b0 || $v == hst ]]; then
     for x in "${held[@]}"; do
-      [[ $x == azure-conv-q1 ]] && continue
-      s21_variant "$x" "$v"
-      "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+      [[ $x == azure-conv-q1 ]] || q1_freeze "$x" "$v"
     done
   fi
 done
@@ -1259,9 +1254,7 @@ s21_variant azure-conv-q1 hstk
 "${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hstk.json --fit load60 --admission-backlog --host-scale probe \
   --step-host-speed --host-tail upper --decode-kv-term >&2
 for x in "${sats[@]}" "${held[@]}"; do
-  [[ $x == azure-conv-q1 ]] && continue
-  s21_variant "$x" hstk
-  "${R[@]}" calibrate "tmp/experiments-s21/$x-hstk.json" --frozen "$C/azure-conv-q1-hstk-calibration" --host-scale probe >&2
+  [[ $x == azure-conv-q1 ]] || q1_freeze "$x" hstk
 done
 echo
 echo "## Twenty-first session: Q1's fit with the decode KV term (hstk: --step-host-speed --host-tail upper --decode-kv-term)"
@@ -1285,21 +1278,12 @@ twenty_first_q14() {
 # four repeats at 60 and 85 %, Q1's fit frozen as before (b0), with both host flags (hst) and with the decode KV term
 # too (hstk): the calibrations the --twenty-first and --twenty-first-kv sections made; run those first.
 unpack_runs s21
-local x v i args=()
+local v i
 for i in "" -rep1 -rep2 -rep3; do "${R[@]}" run "$E/sharegpt-q14$i.json" >&2; done
-for v in b0 hst hstk; do
-  for i in "" -rep1 -rep2 -rep3; do
-    s21_variant "sharegpt-q14$i" "$v"
-    "${R[@]}" calibrate "tmp/experiments-s21/sharegpt-q14$i-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
-  done
-done
+for i in "" -rep1 -rep2 -rep3; do q1_freeze "sharegpt-q14$i" b0 hst hstk; done
 echo
 echo "## Twenty-first session: ShareGPT at 60 and 85 % on one server (Q14, call 55), four repeats, Q1's fit frozen (b0, hst, hstk), against every repeat"
-for v in b0 hst hstk; do
-  args=()
-  for x in 60 85; do args+=("$(band "ShareGPT $x% ($v)" "sharegpt-q14-$v" "load$x" -cal sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)"); done
-  python3 scripts/fidelity-table.py --band "${args[@]}"
-done
+for v in b0 hst hstk; do q14_band "$v"; done
 }
 twenty_second() {
 # The twenty-second session: Vidur's decode attention from the engine's own graphed decode step (the hybrid profile:
@@ -1342,11 +1326,11 @@ echo "## Twenty-second session: Q12 and Q13, Q1's fit frozen on the hybrid profi
 s22_each phst "${S21_NEW[@]}"
 echo
 echo "## Twenty-second session: ShareGPT at 60 and 85 % on one server (Q14), four repeats, Q1's fit frozen on the hybrid profile (phst), against every repeat"
-s22_q14 phst
+q14_band phst
 }
 # Experiment X from Q1's fit frozen under each variant V (its calibration $C/azure-conv-q1-V-calibration; phst on the
-# hybrid profile, s22_variant's). Usage: s22_freeze X V...
-s22_freeze() {
+# hybrid profile, s22_variant's). Usage: q1_freeze X V...
+q1_freeze() {
   local x=$1 v f
   shift
   for v in "$@"; do
@@ -1367,8 +1351,8 @@ s22_each() {
   for x in "$@"; do for l in 30 60 85; do args+=("$x $l% ($v)=$C/$x-$v-load$l-cal"); done; done
   python3 scripts/fidelity-table.py --band "${args[@]}"
 }
-# Q14's ShareGPT at 60 and 85 % under variant V against every one of its four repeats. Usage: s22_q14 V
-s22_q14() {
+# Q14's ShareGPT at 60 and 85 % under variant V against every one of its four repeats. Usage: q14_band V
+q14_band() {
   local v=$1 l args=()
   for l in 60 85; do args+=("$(band "ShareGPT $l% ($v)" "sharegpt-q14-$v" "load$l" -cal sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)"); done
   python3 scripts/fidelity-table.py --band "${args[@]}"
@@ -1392,7 +1376,7 @@ unpack_runs s22
 local row x v l sats=() args=()
 for row in "${S22_SAT[@]}"; do sats+=("${row%%|*}-saturation"); done
 for x in "${S22_NEW[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
-for x in "${S22_NEW[@]}" "${sats[@]}"; do s22_freeze "$x" b0 hst hstk phst; done
+for x in "${S22_NEW[@]}" "${sats[@]}"; do q1_freeze "$x" b0 hst hstk phst; done
 echo
 echo "## Twenty-second session: capacity in the real order on Q15 and C6 (new), uncalibrated and from Q1's fit (b0, hst, hstk; ph the hybrid profile uncalibrated, phst with both host flags)"
 s20_throughput "uncalibrated,b0,hst,hstk,ph,phst" -real -b0-real-cal -hst-real-cal -hstk-real-cal -phst-real -phst-real-cal -- "${S22_SAT[@]}"
@@ -1435,9 +1419,7 @@ for v in hsf hsfk; do
   "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe \
     --step-host-speed --host-tail flat $([[ $v == hsfk ]] && echo --decode-kv-term) >&2
   for x in "${sats[@]}" "${held[@]}" "${S22_NEW[@]}" sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3; do
-    [[ $x == azure-conv-q1 ]] && continue
-    s21_variant "$x" "$v"
-    "${R[@]}" calibrate "tmp/experiments-s21/$x-$v.json" --frozen "$C/azure-conv-q1-$v-calibration" --host-scale probe >&2
+    [[ $x == azure-conv-q1 ]] || q1_freeze "$x" "$v"
   done
 done
 echo
@@ -1462,7 +1444,7 @@ echo "## Twenty-second session: Q15, Q16 and C6, Q1's fit frozen with the flat t
 s22_each hsf "${S22_NEW[@]}"
 echo
 echo "## Twenty-second session: ShareGPT at 60 and 85 % on one server (Q14), four repeats, Q1's fit frozen with the flat tail (hsf), against every repeat"
-s22_q14 hsf
+q14_band hsf
 }
 twenty_second_b6() {
 # The twenty-second session's last call (59, runs-s22/b6): a check made after the flat tail was chosen. Server B6, the
@@ -1473,7 +1455,7 @@ unpack_runs s22
 local x v sats=(selfinstruct-b1024-b6-np-saturation mooncake-b1024-b6-np-saturation) new=(selfinstruct-b1024-b6 mooncake-b1024-b6)
 for x in "${new[@]}" "${sats[@]}"; do
   "${R[@]}" run "$E/$x.json" >&2
-  s22_freeze "$x" b0 hst hstk hsf hsfk phst
+  q1_freeze "$x" b0 hst hstk hsf hsfk phst
 done
 echo
 echo "## Twenty-second session: B6 (1,024-token budget, call 59), capacity in the real order from Q1's fit (b0, hst, hstk, phst, hsf, hsfk)"
@@ -1503,7 +1485,7 @@ s21_variant azure-conv-q1 hsfkn
 "${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hsfkn.json --fit load60 --host-scale probe --step-host-speed \
   --host-tail flat --decode-kv-term >&2
 for x in "${S22_NEW[@]}" "${S21_NEW[@]}" sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3; do
-  s22_freeze "$x" hsfkn
+  q1_freeze "$x" hsfkn
 done
 echo
 echo "## Twenty-second session: cells within 5 % of their own run, the flat tail and the KV term with the front's backlog (hsfk) and without (hsfkn)"
