@@ -42,7 +42,10 @@
 # `--twenty-second-flat` alone; then call 59's check made after it (Self-Instruct and Mooncake on the 1,024-token
 # budget, under every calibration; about 10 minutes),
 # `--twenty-second-b6` alone; then the flat tail and the KV term without the front's backlog (after the flat section;
-# about 10 minutes), `--twenty-second-front` alone.
+# about 10 minutes), `--twenty-second-front` alone; then the twenty-third's (the front's backlog paid per token and per
+# step, runner calibrate --front-per-step, on every run of the twenty-first and twenty-second sections; self-contained,
+# about 60 minutes), `--twenty-third` alone; then calls 60 and 61's new runs (HumanEval and MT-Bench, runs-s23/) under
+# those and the earlier calibrations (about 15 minutes), `--twenty-third-runs` alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -70,6 +73,8 @@ TWENTY_SECOND_RUNS_ONLY=
 TWENTY_SECOND_FLAT_ONLY=
 TWENTY_SECOND_B6_ONLY=
 TWENTY_SECOND_FRONT_ONLY=
+TWENTY_THIRD_ONLY=
+TWENTY_THIRD_RUNS_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -94,7 +99,9 @@ case "${2:-}" in
   --twenty-second-flat) TWENTY_SECOND_FLAT_ONLY=1 ;;
   --twenty-second-b6) TWENTY_SECOND_B6_ONLY=1 ;;
   --twenty-second-front) TWENTY_SECOND_FRONT_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6 or --twenty-second-front)" >&2; exit 2 ;;
+  --twenty-third) TWENTY_THIRD_ONLY=1 ;;
+  --twenty-third-runs) TWENTY_THIRD_RUNS_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third or --twenty-third-runs)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1537,6 +1544,152 @@ if [[ -n $TWELFTH_ONLY ]]; then twelfth; exit 0; fi
 if [[ -n $THIRTEENTH_ONLY ]]; then thirteenth; exit 0; fi
 if [[ -n $FOURTEENTH_ONLY ]]; then fourteenth; exit 0; fi
 if [[ -n $FIFTEENTH_ONLY ]]; then fifteenth; exit 0; fi
+# The twenty-third session's variants: the front's backlog with a time per step (runner calibrate --front-per-step: the
+# front's per-token time read off the fit runs' steps' spread, its per-step time fitted on their delivery delays) under
+# the flat tail and the KV term (hsfks: hsfk's flags) and under both host flags (hsts: hst's).
+S23_VARIANTS=(hsfks hsts)
+s23_flags() {  # VARIANT: its calibrate flags
+  case $1 in
+    hsfks) echo "--step-host-speed --host-tail flat --decode-kv-term --front-per-step" ;;
+    hsts) echo "--step-host-speed --host-tail upper --front-per-step" ;;
+  esac
+}
+twenty_third() {
+# The twenty-third session: at 85 % of Self-Instruct's and ShareGPT's capacity the front's backlog as one worker per
+# token (the fit's 37.5 us) is 75-110 % busy and queues new requests the real server takes at once. The real front
+# writes a step's tokens one after another at about 20 us each (the spread of a step's receive times, the same at
+# every load); the rest of the fit's 37.5 us is per step. Q1's Azure conv 60 % fit with --front-per-step (hsfks, hsts)
+# frozen onto every run of the twenty-first and twenty-second sections, the two variants two at a time (one process
+# each). Self-contained (it runs what it needs uncalibrated first); about 60 minutes on 2 cores.
+local s row x v pinned=() sats=() held=() all=() b6=(selfinstruct-b1024-b6 mooncake-b1024-b6)
+for s in s17 s18 s19 s20 s21 s22; do unpack_runs "$s"; done
+local -a b6sat=("selfinstruct-b1024-b6-np|Self-Instruct, B6 (1,024 budget), no preconnect|s22/b6/runs/selfinstruct-saturation"
+  "mooncake-b1024-b6-np|Mooncake, B6 (1,024 budget), no preconnect|s22/b6/runs/mooncake-saturation")
+local -a q14=(sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)
+for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
+pinned+=("${S21_SAT[@]}" "${S22_SAT[@]}" "${b6sat[@]}")
+for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
+for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+all=("${sats[@]}" "${held[@]}" "${S22_NEW[@]}" "${b6[@]}" "${q14[@]}")
+for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+mkdir -p tmp/logs
+for v in "${S23_VARIANTS[@]}"; do
+  (
+    s21_variant azure-conv-q1 "$v"
+    # shellcheck disable=SC2046
+    "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe $(s23_flags "$v")
+    for x in "${all[@]}"; do [[ $x == azure-conv-q1 ]] || q1_freeze "$x" "$v"; done
+  ) >"tmp/logs/twenty-third-$v.log" 2>&1 &
+done
+wait
+echo
+echo "## Twenty-third session: the front Q1's fit reads (hsfk as before: one worker per token; hsfks: per token off the steps' spread, per step fitted)"
+for v in hsfk "${S23_VARIANTS[@]}"; do
+  [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || continue
+  python3 - "$v" "$C/azure-conv-q1-$v-calibration/calibration.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[2]))["delivery_delay"]
+step = d.get("frontSPerStep")
+print(f"- {sys.argv[1]}: {d['frontSPerToken'] * 1e6:.1f} us a token" + ("" if step is None else f", {step * 1e6:.0f} us a step")
+      + f"; admission {d['admissionS'] * 1e3:.2f} ms less the fit's mean backlog {d['admissionBacklogMeanS'] * 1e3:.2f} ms")
+PY
+done
+echo
+echo "## Twenty-third session: the front's load at each run (busy share of one worker, real engine token times; its mean backlog at the arrivals, ms)"
+local fronts="hsfks=$C/azure-conv-q1-hsfks-calibration/calibration.json"
+[[ -f $C/azure-conv-q1-hsfk-calibration/calibration.json ]] && fronts="hsfk=$C/azure-conv-q1-hsfk-calibration/calibration.json,$fronts"
+.venv/bin/python scripts/front-load.py "$fronts" \
+  "Q1 Azure conv 60 % (fit)=$H-s17/q1/runs/azure-r25.974-rep0" \
+  "Q15 Azure conv 85 %=$H-s22/q15/runs/azure-load85-rep0" \
+  "Q15 Self-Instruct 30 %=$H-s22/q15/runs/selfinstruct-load30-rep0" "Q15 Self-Instruct 60 %=$H-s22/q15/runs/selfinstruct-load60-rep0" \
+  "Q15 Self-Instruct 85 %=$H-s22/q15/runs/selfinstruct-load85-rep0" "Q15 ShareGPT 85 %=$H-s22/q15/runs/sharegpt-load85-rep0" \
+  "C6 Self-Instruct 85 %=$H-s22/c6/runs/selfinstruct-load85-rep0"
+echo
+echo "## Twenty-third session: capacity in the real order from Q1's fit (hsfks, hsts)"
+s20_throughput "uncalibrated,hsfks,hsts" -real -hsfks-real-cal -hsts-real-cal -- "${pinned[@]}"
+echo
+echo "## Twenty-third session: held-out cells within 5 % of their own run, Q1's fit frozen (hsfks, hsts)"
+s21_counts - "${S23_VARIANTS[@]}"
+local -a S21_GROUPS=("Self-Instruct (never fitted on), Q15 and Q16|selfinstruct-q15 selfinstruct-q16"
+  "Azure conv, Q15 and Q16|azure-conv-q15 azure-conv-q16" "ShareGPT, Q15 and Q16|sharegpt-q15 sharegpt-q16"
+  "64-request cap (C6): Self-Instruct and ShareGPT|selfinstruct-cap64-c6 sharegpt-cap64-c6"
+  "ShareGPT at 60 and 85 % on Q14 (four repeats)|${q14[*]}"
+  "Self-Instruct, B6 (1,024 budget)|selfinstruct-b1024-b6" "Mooncake, B6 (1,024 budget)|mooncake-b1024-b6")
+s21_counts - "${S23_VARIANTS[@]}"
+for v in "${S23_VARIANTS[@]}"; do
+  echo
+  echo "## Twenty-third session: Q15, Q16, C6 and B6, Q1's fit frozen ($v), each run alone"
+  s22_each "$v" "${S22_NEW[@]}" "${b6[@]}"
+  echo
+  echo "## Twenty-third session: ShareGPT at 60 and 85 % on Q14, four repeats, Q1's fit frozen ($v), against every repeat"
+  q14_band "$v"
+done
+}
+# Every calibration the twenty-third session compares, with its flags (Q1's Azure conv 60 % fit, --admission-backlog
+# --host-scale probe with each): hst and hsfk as the twenty-first and twenty-second sessions made them, hsfks and hsts.
+s23_fit_flags() {  # VARIANT: its calibrate flags
+  case $1 in
+    hst) echo "--step-host-speed --host-tail upper" ;;
+    hsfk) echo "--step-host-speed --host-tail flat --decode-kv-term" ;;
+    *) s23_flags "$1" ;;
+  esac
+}
+S23_NEW=(humaneval-q17 humaneval-q18 mtbench-q17 mtbench-q18)
+S23_SAT=("humaneval-q17-np|HumanEval, Q17, no preconnect|s23/q17/runs/humaneval-saturation"
+  "mtbench-q17-np|MT-Bench, Q17, no preconnect|s23/q17/runs/mtbench-saturation")
+twenty_third_runs() {
+# The twenty-third session's new runs (calls 60 and 61, runs-s23/: HumanEval and MT-Bench, two prompt sets never
+# served before, on Q17 and at Q17's rates on Q18, another machine), recorded after --front-per-step was written and
+# predicted from Q1's frozen fit under each calibration: as the twenty-first and twenty-second sessions left them
+# (hst, hsfk) and with the front's per-step time (hsfks, hsts). Each fit is made here when missing. About 15 minutes.
+unpack_runs s17
+unpack_runs s23
+local row x v sats=()
+for row in "${S23_SAT[@]}"; do sats+=("${row%%|*}-saturation"); done
+for x in "${S23_NEW[@]}" "${sats[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for v in hst hsfk "${S23_VARIANTS[@]}"; do
+  if [[ ! -f $C/azure-conv-q1-$v-calibration/calibration.json ]]; then
+    s21_variant azure-conv-q1 "$v"
+    # shellcheck disable=SC2046
+    "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe \
+      $(s23_fit_flags "$v") >&2
+  fi
+  for x in "${S23_NEW[@]}" "${sats[@]}"; do q1_freeze "$x" "$v"; done
+done
+echo
+echo "## Twenty-third session: HumanEval and MT-Bench (new, calls 60 and 61), capacity in the real order from Q1's fit"
+s20_throughput "uncalibrated,hst,hsfk,hsfks,hsts" -real -hst-real-cal -hsfk-real-cal -hsfks-real-cal -hsts-real-cal -- "${S23_SAT[@]}"
+echo
+echo "## Twenty-third session: HumanEval and MT-Bench, cells within 5 % of their own run, Q1's fit frozen"
+local -a S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18")
+s21_counts - hst hsfk "${S23_VARIANTS[@]}"
+for v in - hst hsfk "${S23_VARIANTS[@]}"; do
+  echo
+  if [[ $v == - ]]; then
+    echo "## Twenty-third session: HumanEval and MT-Bench, uncalibrated, each run alone"
+    local l args=()
+    for x in "${S23_NEW[@]}"; do for l in 30 60 85; do args+=("$x $l% (uncalibrated)=$C/$x-load$l"); done; done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  else
+    echo "## Twenty-third session: HumanEval and MT-Bench, Q1's fit frozen ($v), each run alone"
+    s22_each "$v" "${S23_NEW[@]}"
+  fi
+done
+echo
+echo "## Twenty-third session: the front's load on the fit, on Self-Instruct's 85 % and on the new runs (hsfk: per token; hsfks: per token and per step)"
+unpack_runs s22
+.venv/bin/python scripts/front-load.py "hsfk=$C/azure-conv-q1-hsfk-calibration/calibration.json,hsfks=$C/azure-conv-q1-hsfks-calibration/calibration.json" \
+  "Q1 Azure conv 60 % (fit)=$H-s17/q1/runs/azure-r25.974-rep0" "Q15 Self-Instruct 85 %=$H-s22/q15/runs/selfinstruct-load85-rep0" \
+  "Q17 HumanEval 85 %=$H-s23/q17/runs/humaneval-load85-rep0" "Q17 MT-Bench 85 %=$H-s23/q17/runs/mtbench-load85-rep0" \
+  "Q18 HumanEval 85 %=$H-s23/q18/runs/humaneval-r115.209-rep1" "Q18 MT-Bench 85 %=$H-s23/q18/runs/mtbench-r67.252-rep1"
+echo
+echo "## Twenty-third session: the real admission delay (ms) by the batch size of the step a request arrived in, and the share of its requests' intervals holding it"
+.venv/bin/python scripts/admission-by-batch.py "Q1 Azure conv 60 % (fit)=$H-s17/q1/runs/azure-r25.974-rep0" \
+  "Q1 Azure conv 85 %=$H-s17/q1/runs/azure-r36.797-rep0" "Q15 Self-Instruct 30 %=$H-s22/q15/runs/selfinstruct-load30-rep0" \
+  "Q15 Self-Instruct 85 %=$H-s22/q15/runs/selfinstruct-load85-rep0" "Q15 ShareGPT 60 %=$H-s22/q15/runs/sharegpt-load60-rep0" \
+  "Q15 ShareGPT 85 %=$H-s22/q15/runs/sharegpt-load85-rep0" "C6 Self-Instruct 85 % (64 cap)=$H-s22/c6/runs/selfinstruct-load85-rep0" \
+  "Q17 MT-Bench 85 %=$H-s23/q17/runs/mtbench-load85-rep0" "Q17 HumanEval 85 %=$H-s23/q17/runs/humaneval-load85-rep0"
+}
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
@@ -1549,6 +1702,8 @@ if [[ -n $TWENTY_SECOND_RUNS_ONLY ]]; then twenty_second_runs; exit 0; fi
 if [[ -n $TWENTY_SECOND_FLAT_ONLY ]]; then twenty_second_flat; exit 0; fi
 if [[ -n $TWENTY_SECOND_B6_ONLY ]]; then twenty_second_b6; exit 0; fi
 if [[ -n $TWENTY_SECOND_FRONT_ONLY ]]; then twenty_second_front; exit 0; fi
+if [[ -n $TWENTY_THIRD_ONLY ]]; then twenty_third; exit 0; fi
+if [[ -n $TWENTY_THIRD_RUNS_ONLY ]]; then twenty_third_runs; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

@@ -169,6 +169,10 @@
 #          --preconnect 0, then 30 / 60 / 85 % of it (a check made after the flat tail was chosen).
 #   call55: another machine, server Q14 (Q1's flags): ShareGPT's capacity with --preconnect 0, then 85 % and 60 % of it
 #          four times each (does ShareGPT at 85 % repeat on one server?), then Azure conv at Q12's 60 % rate.
+# The twenty-third session's calls (after the front's per-step time was written, before any fit or check used it):
+#   call60: server Q17 (Q1's flags): HumanEval and MT-Bench (two prompt sets never served before), each its capacity
+#          with --preconnect 0, then 30 / 60 / 85 % of it.
+#   call61 HE MT: another machine, server Q18 (Q1's flags, rep1): the same loads at call 60's rates.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -185,6 +189,10 @@ LP="longprompt=--synthetic 300 --prefill uniform:1024:4096 --decode uniform:8:64
 # Self-Instruct's 252 user-oriented instructions (instruction and input; scripts/gpu/pack.sh) reused in order for 500
 # requests, with outputs twice ShareGPT's median: a prompt set no fit or earlier call has seen (call 56).
 SI="selfinstruct=--prompts .carry/data/self-instruct.jsonl --count 500 --decode lognormal:256:0.6:16:1024 --arrival poisson --seed 1"
+# HumanEval's 164 code prompts and MT-Bench's and Vicuna's 160 first turns (scripts/gpu/pack.sh), each reused in order for
+# 500 requests: two more prompt sets no fit has seen (call 60), outputs of median 192 and 384 tokens.
+HE="humaneval=--prompts .carry/data/humaneval.jsonl --count 500 --decode lognormal:192:0.5:16:1024 --arrival poisson --seed 1"
+MT="mtbench=--prompts .carry/data/mt-bench.jsonl --count 500 --decode lognormal:384:0.5:16:1024 --arrival poisson --seed 1"
 DEMO="demo=--prompts packages/workload-spec/examples/prompts.jsonl --decode lognormal:128:0.6:16:512 --arrival poisson --seed 20261128"
 # One server start NAME with batch cap CAP (128: the default server) serving Azure conv at RATES (R1,R2,...) under
 # a LIMIT-second timeout, with EXTRA server flags if given; its runs land in results/NAME.
@@ -541,7 +549,15 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     pin_setup call59 "-call59"
     serve_mix b6 545 "$PIN --max-num-batched-tokens 1024" --family "$SI" --family "$MC" --family-requests mooncake=1600 \
       --capacity-bench-args "selfinstruct=--preconnect 0" --capacity-bench-args "mooncake=--preconnect 0" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call59)" >&2; exit 2 ;;
+  call60)
+    pin_setup call60 "-call60"
+    serve_mix q17 545 "$PIN" --family "$HE" --family "$MT" \
+      --capacity-bench-args "humaneval=--preconnect 0" --capacity-bench-args "mtbench=--preconnect 0" ;;
+  call61)
+    pin_setup call61 "-call61"
+    serve_mix q18 545 "$PIN" --rep-offset 1 --family "$HE" --family-rates "humaneval=${2:?HE}" \
+      --family "$MT" --family-rates "mtbench=${3:?MT}" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call61)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -44,4 +44,24 @@ with open(sys.argv[1]) as src, open(sys.argv[2], "w") as f:
         f.write(json.dumps({"prompt_id": r["id"], "text": text}, ensure_ascii=False) + "\n")
 PY
 mv .carry/data/.self-instruct.jsonl .carry/data/self-instruct.jsonl
+# HumanEval's 164 code prompts (signature and docstring) -> prompts JSONL.
+python3 - "$DATA/humaneval/HumanEval.jsonl.gz" .carry/data/.humaneval.jsonl <<'PY'
+import gzip, json, sys
+with gzip.open(sys.argv[1], "rt") as src, open(sys.argv[2], "w") as f:
+    for line in src:
+        r = json.loads(line)
+        f.write(json.dumps({"prompt_id": r["task_id"], "text": r["prompt"]}, ensure_ascii=False) + "\n")
+PY
+mv .carry/data/.humaneval.jsonl .carry/data/humaneval.jsonl
+# MT-Bench's 80 questions and the Vicuna benchmark's 80, first turns -> prompts JSONL (160 prompts).
+python3 - "$DATA/mt-bench/mt_bench_question.jsonl" "$DATA/mt-bench/vicuna_bench_question.jsonl" .carry/data/.mt-bench.jsonl <<'PY'
+import json, sys
+with open(sys.argv[3], "w") as f:
+    for name, path in (("mt", sys.argv[1]), ("vicuna", sys.argv[2])):
+        with open(path) as src:
+            for line in src:
+                r = json.loads(line)
+                f.write(json.dumps({"prompt_id": f"{name}-{r['question_id']}", "text": r["turns"][0]}, ensure_ascii=False) + "\n")
+PY
+mv .carry/data/.mt-bench.jsonl .carry/data/mt-bench.jsonl
 du -sh .carry/* >&2

@@ -414,9 +414,13 @@ function buildProgram(): Command {
       "--admission-backlog",
       "make the admission delay grow with the server front's backlog: the front as one worker serving every token at a per-token time fitted on the fit runs' delivery delays; each request's admission delay is the fitted constant less the fit runs' mean backlog plus the backlog at its arrival in the simulation (with --frozen: as its calibration recorded)",
     )
+    .option(
+      "--front-per-step",
+      "with --admission-backlog, the front's worker pays a time per engine step as well as per token: the per-token time read off the fit runs' steps' spread (a step's last token reaches the client later than its first), the per-step time fitted on their delivery delays; the backlog then grows with the step rate, not with the token rate alone",
+    )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -440,6 +444,7 @@ function buildProgram(): Command {
         deliveryDelay: o.deliveryDelay,
         admissionDelay: o.admissionDelay,
         ...(o.admissionBacklog === true ? { admissionBacklog: true } : {}),
+        ...(o.frontPerStep === true ? { frontPerStep: true } : {}),
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
         ...(o.probeSize === false ? { probeSize: false } : {}),
@@ -482,6 +487,11 @@ function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // A reader that stops early (`runner --help | head`) closes the pipe: stop quietly instead of crashing on EPIPE.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (e) {

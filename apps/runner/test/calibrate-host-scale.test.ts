@@ -3,8 +3,9 @@
  * family (server O4's committed H200 runs, which carry every step's phases but not yet the in-band host probe), the
  * real Vidur, the real comparator. With `phases` each load is simulated with the table's host phases x its real
  * run's host speed over the fit's; `probe` must refuse these runs by name; a frozen calibration only takes the source
- * it was made with. The `phases` run also takes `--admission-backlog` (the front's per-token time and mean backlog
- * recorded with the delivery delay), which needs the admission delay.
+ * it was made with. The `phases` run also takes `--admission-backlog --front-per-step` (the front's per-token time
+ * read off the fit runs' steps, its per-step time and mean backlog recorded with the delivery delay), which needs the
+ * admission delay; --front-per-step needs --admission-backlog and is a fit's flag only.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -44,11 +45,15 @@ let phases: CliResult;
 let probe: CliResult;
 let frozenProbe: CliResult;
 let backlogWithout: CliResult;
+let stepWithout: CliResult;
+let stepFrozen: CliResult;
 beforeAll(async () => {
   removeOutputs();
   exp = experimentFile();
   backlogWithout = await runCli(["calibrate", exp, "--fit", "load30", "--admission-backlog", "--no-admission-delay"]);
-  phases = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "phases", "--admission-backlog"]);
+  stepWithout = await runCli(["calibrate", exp, "--fit", "load30", "--front-per-step"]);
+  phases = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "phases", "--admission-backlog", "--front-per-step"]);
+  stepFrozen = await runCli(["calibrate", exp, "--frozen", calDir, "--admission-backlog", "--front-per-step"]);
   probe = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "probe"]);
   frozenProbe = await runCli(["calibrate", exp, "--frozen", calDir, "--host-scale", "probe"]);
 }, 600_000);
@@ -90,21 +95,31 @@ describe("runner calibrate --host-scale", () => {
     expect(md).toMatch(/\| load60 \| \d+ \| \d\.\d{4} \|/);
   });
 
-  it("--admission-backlog: records the front's per-token time and mean backlog, and needs the admission delay", () => {
+  it("--admission-backlog --front-per-step: records the front's per-token and per-step times and mean backlog, and needs the admission delay", () => {
     expect(backlogWithout.code).toBe(2);
     expect(backlogWithout.stderr).toContain("--admission-backlog: needs the delivery and admission delays");
+    expect(stepWithout.code).toBe(2);
+    expect(stepWithout.stderr).toContain("--front-per-step: shapes the front's backlog; give it with --admission-backlog");
+    expect(stepFrozen.code).toBe(2);
+    expect(stepFrozen.stderr).toContain("--front-per-step: shapes the table a fit writes");
     const cal = JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8"));
-    const d = cal.delivery_delay as { admissionS: number; frontSPerToken: number; admissionBacklogMeanS: number };
-    expect(d.frontSPerToken).toBeGreaterThanOrEqual(10e-6);
-    expect(d.frontSPerToken).toBeLessThanOrEqual(70e-6);
+    const d = cal.delivery_delay as { admissionS: number; frontSPerToken: number; frontSPerStep: number; admissionBacklogMeanS: number };
+    // O4's front writes a step's tokens one after another at some 20 us each (the steps' spread); the step's own
+    // time comes off the grid (0-1 ms).
+    expect(d.frontSPerToken).toBeGreaterThan(5e-6);
+    expect(d.frontSPerToken).toBeLessThan(40e-6);
+    expect(d.frontSPerStep).toBeGreaterThanOrEqual(0);
+    expect(d.frontSPerStep).toBeLessThanOrEqual(1e-3);
     expect(d.admissionBacklogMeanS).toBeGreaterThanOrEqual(0);
     expect(d.admissionBacklogMeanS).toBeLessThan(d.admissionS + 0.01);
     // The simulations were given it: each run's manifest holds the same delivery delay.
     for (const load of LOADS) {
       const run = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-${load}-cal`, "run.json"), "utf8"));
       expect(run.config.delivery_delay.frontSPerToken).toBe(d.frontSPerToken);
+      expect(run.config.delivery_delay.frontSPerStep).toBe(d.frontSPerStep);
     }
     expect(phases.stderr).toContain("plus each request's front backlog at its arrival (--admission-backlog");
+    expect(phases.stderr).toMatch(/and every step at \d+ us, --front-per-step\)/);
   });
 
   it("probe: refuses runs recorded before the in-band probe, naming the flag and the fit's runs", () => {

@@ -2,8 +2,9 @@
  * `--help` of the built CLI and of every subcommand: exit 0, and the options listed are exactly the options each
  * command reads (a flag added to main.ts without updating this list, or a flag dropped from the help, fails).
  */
+import { spawn } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, mapLimit, runCli } from "./helpers.js";
+import { type CliResult, cliPath, mapLimit, runCli } from "./helpers.js";
 
 /** The long flags each command's action reads in src/main.ts (plus commander's --help). */
 const OPTIONS: Record<string, string[]> = {
@@ -23,7 +24,7 @@ const OPTIONS: Record<string, string[]> = {
   compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
   run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],
   demo: ["--force", "--no-calibrated", "--no-host-scale", "--no-admission-backlog"],
-  calibrate: ["--fit", "--fit-also", "--frozen", "--mode", "--statistic", "--min-steps", "--no-jitter", "--no-delivery-delay", "--no-admission-delay", "--no-prefix-term", "--inter-step-gap", "--step-size-term", "--step-host-speed", "--host-tail", "--decode-kv-term", "--no-bin-misfit", "--machine-probe", "--host-scale", "--no-probe-size", "--admission-backlog", "--force"],
+  calibrate: ["--fit", "--fit-also", "--frozen", "--mode", "--statistic", "--min-steps", "--no-jitter", "--no-delivery-delay", "--no-admission-delay", "--no-prefix-term", "--inter-step-gap", "--step-size-term", "--step-host-speed", "--host-tail", "--decode-kv-term", "--no-bin-misfit", "--machine-probe", "--host-scale", "--no-probe-size", "--admission-backlog", "--front-per-step", "--force"],
 };
 
 /** Flags defined in a commander help's option lines (two-space indent; wrapped description lines are deeper). */
@@ -58,6 +59,19 @@ describe("runner --help", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Usage: runner ${command}`);
     expect(definedFlags(r.stdout).sort()).toEqual([...flags, "--help"].sort());
+  });
+
+  it("stops quietly when its reader closes the pipe early (runner --help | head)", async () => {
+    // The read end closed before the help is written: the write fails with EPIPE, which must not crash the CLI.
+    const child = spawn(process.execPath, [cliPath, "calibrate", "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    const code = await new Promise<number | null>((done) => child.once("close", done));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 
   it("run --help names its experiment argument and the steps", () => {

@@ -10,6 +10,7 @@ import {
   deriveAdmissionDelay,
   fitFrontWorker,
   frontBacklog,
+  frontTokenSpread,
   frontWorkerDone,
   deriveCpuOverheads,
   deriveDeliveryDelay,
@@ -1099,6 +1100,33 @@ describe("the front as one worker (--admission-backlog)", () => {
     expect(fit.perTokenS).toBeCloseTo(40e-6, 7);
     expect(fit.latencyS).toBeCloseTo(0.8e-3, 5);
     expect(() => fitFrontWorker([{ emitS: [], delayS: [] }])).toThrow(/needs tokens with both engine and client times/);
+  });
+
+  it("pays a time per step once, before the step's first token (--front-per-step)", () => {
+    // Three tokens of one step at 0 and one at 10 ms, 2 ms a token and 1 ms a step: done at 3, 5, 7 and 13 ms.
+    const emit = [0, 0, 0, 0.01];
+    for (const [i, want] of [0.003, 0.005, 0.007, 0.013].entries()) expect(frontWorkerDone(emit, 0.002, 0.001)[i]).toBeCloseTo(want, 12);
+    expect(frontBacklog(emit, 0.002, [0.001, 0.0105], 0.001)).toEqual([expect.closeTo(0.006, 12), expect.closeTo(0.0025, 12)]);
+  });
+
+  it("reads the per-token time off the steps' spread and fits the per-step time and latency on the delays", () => {
+    // Steps of 1-60 tokens every 1 ms, served at 20 us a token and 300 us a step plus 0.8 ms (the worker 90 % busy,
+    // so steps queue behind each other and the step's time is not the latency's): the spread within a step is the
+    // per-token time alone, and at that time the grid finds the step's.
+    const emitS: number[] = [];
+    const sizes = Array.from({ length: 400 }, (_, step) => 1 + ((step * 37) % 60));
+    for (const [step, n] of sizes.entries()) for (let k = 0; k < n; k++) emitS.push(step * 0.001);
+    const delayS = frontWorkerDone(emitS, 20e-6, 300e-6).map((d, i) => d - emitS[i]! + 0.8e-3);
+    const spread = frontTokenSpread([{ emitS, delayS }]);
+    expect(spread!.perTokenS).toBeCloseTo(20e-6, 9);
+    expect(spread!.steps).toBe(sizes.filter((n) => n >= 2).length);
+    const fit = fitFrontWorker([{ emitS, delayS }], spread!.perTokenS);
+    expect(fit.perTokenS).toBe(spread!.perTokenS);
+    expect(fit.perStepS).toBeCloseTo(300e-6, 7);
+    expect(fit.latencyS).toBeCloseTo(0.8e-3, 5);
+    // The per-token fit alone makes no per-step time; too few steps of two or more tokens read no spread.
+    expect(fitFrontWorker([{ emitS, delayS }]).perStepS).toBe(0);
+    expect(frontTokenSpread([{ emitS: emitS.slice(0, 100), delayS: delayS.slice(0, 100) }])).toBeNull();
   });
 });
 

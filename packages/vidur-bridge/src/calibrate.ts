@@ -1214,6 +1214,11 @@ export interface DeliveryDelayTable {
    * worker's backlog at its arrival. Absent: the constant admissionS.
    */
   frontSPerToken?: number;
+  /**
+   * `--front-per-step`: the worker also pays this many seconds once per engine step (the hand-over of the step's
+   * tokens: one wakeup, one message), before the step's first token; absent (0): every token alike.
+   */
+  frontSPerStep?: number;
   /** The worker's mean backlog at the fit runs' arrivals (s), which admissionS already holds. */
   admissionBacklogMeanS?: number;
 }
@@ -1376,21 +1381,25 @@ export function deriveAdmissionDelay(
 
 /**
  * Finish times of one worker serving tokens in emit order (`emitS` sorted ascending), `perTokenS` each: the server's
- * front (its one thread parses requests and writes every token's SSE event) as a queue.
+ * front (its one thread parses requests and writes every token's SSE event) as a queue. With `perStepS`, a token
+ * emitted at another time than the one before it opens a step (the engine hands a step's tokens over at once) and
+ * costs that much more.
  */
-export function frontWorkerDone(emitS: readonly number[], perTokenS: number): number[] {
+export function frontWorkerDone(emitS: readonly number[], perTokenS: number, perStepS = 0): number[] {
   const done: number[] = [];
   let last = Number.NEGATIVE_INFINITY;
+  let previous = Number.NaN;
   for (const t of emitS) {
-    last = Math.max(t, last) + perTokenS;
+    last = Math.max(t, last) + perTokenS + (t === previous ? 0 : perStepS);
+    previous = t;
     done.push(last);
   }
   return done;
 }
 
 /** The worker's remaining work (s) at each time of `atS`, its tokens emitted at `emitS` (sorted ascending). */
-export function frontBacklog(emitS: readonly number[], perTokenS: number, atS: readonly number[]): number[] {
-  const done = frontWorkerDone(emitS, perTokenS);
+export function frontBacklog(emitS: readonly number[], perTokenS: number, atS: readonly number[], perStepS = 0): number[] {
+  const done = frontWorkerDone(emitS, perTokenS, perStepS);
   return atS.map((t) => {
     // The last token emitted at or before t (binary search).
     let lo = 0;
@@ -1405,11 +1414,46 @@ export function frontBacklog(emitS: readonly number[], perTokenS: number, atS: r
 }
 
 /**
+ * The front's time per token read off its steps' spread: the engine emits a step's tokens at one time and the front
+ * writes them one after another, so the client receives a step's last token later than its first by about that time
+ * per token after the first. The least-squares slope of (last receive - first receive) on (tokens - 1) over every
+ * step of two or more tokens (at least 0); null with fewer than `minSteps` such steps.
+ */
+export function frontTokenSpread(runs: readonly { emitS: readonly number[]; delayS: readonly number[] }[], minSteps = 20): { perTokenS: number; steps: number } | null {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const run of runs) {
+    const byStep = new Map<number, { lo: number; hi: number; n: number }>();
+    for (const [i, t] of run.emitS.entries()) {
+      const received = t + run.delayS[i]!;
+      const step = byStep.get(t);
+      if (step === undefined) byStep.set(t, { lo: received, hi: received, n: 1 });
+      else {
+        step.lo = Math.min(step.lo, received);
+        step.hi = Math.max(step.hi, received);
+        step.n += 1;
+      }
+    }
+    for (const { lo, hi, n } of byStep.values()) {
+      if (n < 2) continue;
+      xs.push(n - 1);
+      ys.push(hi - lo);
+    }
+  }
+  if (xs.length < minSteps) return null;
+  return { perTokenS: Math.max(0, fitLine(xs, ys).slope), steps: xs.length };
+}
+
+/**
  * The front's per-token time from real runs' delivery delays (client receive - engine emit, every token): the
  * worker model plus a fixed latency, on a grid (10-70 us a token by 2.5, 0.2-1.6 ms fixed by 0.02), matching the
- * pooled delays' P50 and P90 (sum of their relative misses). Each run is queued on its own.
+ * pooled delays' P50 and P90 (sum of their relative misses). Each run is queued on its own. With `perTokenS` given
+ * (`frontTokenSpread`'s), the grid is over a time per step instead (0-1 ms by 10 us) at that per-token time.
  */
-export function fitFrontWorker(runs: readonly { emitS: number[]; delayS: number[] }[]): { perTokenS: number; latencyS: number } {
+export function fitFrontWorker(
+  runs: readonly { emitS: number[]; delayS: number[] }[],
+  perTokenS?: number,
+): { perTokenS: number; perStepS: number; latencyS: number } {
   const ordered = runs.map((r) => {
     const idx = r.emitS.map((_, i) => i).sort((a, b) => r.emitS[a]! - r.emitS[b]!);
     return { emitS: idx.map((i) => r.emitS[i]!), delayS: idx.map((i) => r.delayS[i]!) };
@@ -1418,19 +1462,22 @@ export function fitFrontWorker(runs: readonly { emitS: number[]; delayS: number[
   if (all.length === 0) throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "the front's per-token time needs tokens with both engine and client times (got none)");
   const p50 = quantileSorted(all, 0.5);
   const p90 = quantileSorted(all, 0.9);
-  let best = { err: Number.POSITIVE_INFINITY, perTokenS: 0, latencyS: 0 };
-  for (let k = 0; k < 24; k++) {
-    const perTokenS = 10e-6 + k * 2.5e-6;
-    const queued = ordered.flatMap((r) => frontWorkerDone(r.emitS, perTokenS).map((d, i) => d - r.emitS[i]!)).sort((a, b) => a - b);
+  const candidates =
+    perTokenS === undefined
+      ? Array.from({ length: 24 }, (_, k) => ({ perTokenS: 10e-6 + k * 2.5e-6, perStepS: 0 }))
+      : Array.from({ length: 101 }, (_, k) => ({ perTokenS, perStepS: k * 10e-6 }));
+  let best = { err: Number.POSITIVE_INFINITY, perTokenS: 0, perStepS: 0, latencyS: 0 };
+  for (const c of candidates) {
+    const queued = ordered.flatMap((r) => frontWorkerDone(r.emitS, c.perTokenS, c.perStepS).map((d, i) => d - r.emitS[i]!)).sort((a, b) => a - b);
     const q50 = quantileSorted(queued, 0.5);
     const q90 = quantileSorted(queued, 0.9);
     for (let j = 0; j < 70; j++) {
       const latencyS = 0.2e-3 + j * 0.02e-3;
       const err = Math.abs(q50 + latencyS - p50) / p50 + Math.abs(q90 + latencyS - p90) / p90;
-      if (err < best.err) best = { err, perTokenS, latencyS };
+      if (err < best.err) best = { err, ...c, latencyS };
     }
   }
-  return { perTokenS: best.perTokenS, latencyS: best.latencyS };
+  return { perTokenS: best.perTokenS, perStepS: best.perStepS, latencyS: best.latencyS };
 }
 
 /**
@@ -1441,7 +1488,7 @@ export async function deliveryDelayFromRuns(
   realDirs: readonly string[],
   extendToBatchSize?: number,
   admissionMaxPromptTokens?: number,
-  admissionBacklog = false,
+  admissionBacklog: boolean | "step" = false,
 ): Promise<DeliveryDelayTable> {
   const runs = [];
   for (const dir of realDirs) {
@@ -1470,21 +1517,31 @@ export async function deliveryDelayFromRuns(
     admissionMaxPromptTokens,
   );
   const withAdmission = { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
-  if (!admissionBacklog) return withAdmission;
+  if (admissionBacklog === false) return withAdmission;
   // --admission-backlog: the front's per-token time from the fit runs' delivery delays, and its mean backlog at their
-  // arrivals (which the constant already holds).
+  // arrivals (which the constant already holds). "step" (--front-per-step): the per-token time from the steps'
+  // spread (frontTokenSpread), and a time per step fitted on the delays instead.
   const queued = runs.map((run) => {
     const tokens = tokenDelays(run.engine, run.client);
     return { emitS: tokens.map((t) => t.emitS), delayS: tokens.map((t) => t.delayS) };
   });
-  const { perTokenS } = fitFrontWorker(queued);
+  let spread: number | undefined;
+  if (admissionBacklog === "step") {
+    const read = frontTokenSpread(queued);
+    if (read === null) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `--front-per-step: the fit runs (${realDirs.join(", ")}) have fewer than 20 steps of two or more tokens with engine and client times`);
+    }
+    spread = read.perTokenS;
+  }
+  const { perTokenS, perStepS } = fitFrontWorker(queued, spread);
   const backlogs = runs.flatMap((run) => {
     const emitS = [...run.engine.values()].flat().sort((a, b) => a - b);
-    return frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at));
+    return frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
   });
   const admissionBacklogMeanS = backlogs.length === 0 ? 0 : backlogs.reduce((a, b) => a + b, 0) / backlogs.length;
-  return { ...withAdmission, frontSPerToken: perTokenS, admissionBacklogMeanS };
+  return { ...withAdmission, frontSPerToken: perTokenS, ...(admissionBacklog === "step" ? { frontSPerStep: perStepS } : {}), admissionBacklogMeanS };
 }
+
 
 /**
  * Machine probes (gpu-harness `serve --probe-repeats`, read by @vf/metrics-io's readMachineProbe) pooled into one:

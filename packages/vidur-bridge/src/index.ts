@@ -13,6 +13,7 @@ export {
   deliveryDelayFromRuns,
   fitFrontWorker,
   frontBacklog,
+  frontTokenSpread,
   frontWorkerDone,
   deriveAdmissionDelay,
   deriveCpuOverheads,

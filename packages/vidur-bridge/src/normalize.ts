@@ -115,15 +115,16 @@ export async function normalizeVidurRun(
   const ttfts = await readVidurTtfts(join(outDir, "request_metrics.csv"));
   const grouped = await readTokenTimestampsGrouped(join(raw, "bridge_tokens.csv"));
   // Each request's admission delay: the constant, or (frontSPerToken) the constant less the fit's mean backlog plus
-  // the front's backlog at its arrival, the front serving every simulated token in emit order.
+  // the front's backlog at its arrival, the front serving every simulated token in emit order (and, with
+  // frontSPerStep, paying that once per simulated step: a step's tokens share their time).
   const admission = new Map<number, number>();
   if (deliveryDelay !== null) {
-    const { admissionS = 0, frontSPerToken, admissionBacklogMeanS = 0 } = deliveryDelay;
+    const { admissionS = 0, frontSPerToken, frontSPerStep = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
     if (frontSPerToken === undefined) {
       for (const r of trace) admission.set(r.requestId, admissionS);
     } else {
       const emitS = [...grouped.values()].flat().sort((a, b) => a - b);
-      const backlog = frontBacklog(emitS, frontSPerToken, trace.map((r) => r.arrivedAtS));
+      const backlog = frontBacklog(emitS, frontSPerToken, trace.map((r) => r.arrivedAtS), frontSPerStep);
       for (const [i, r] of trace.entries()) admission.set(r.requestId, Math.max(0, admissionS - admissionBacklogMeanS) + backlog[i]!);
     }
   }

@@ -106,7 +106,8 @@ export interface RunVidurOptions {
    * `runner calibrate` derives it from the fit load (`deriveDeliveryDelay`, `deriveAdmissionDelay`). With
    * `frontSPerToken` (> 0) the admission delay grows with the server front's backlog: each request's is
    * `admissionS - admissionBacklogMeanS` (at least 0) plus the backlog, at its arrival, of one worker serving every
-   * simulated token at `frontSPerToken` seconds in emit order (`frontBacklog`), and the request's tokens move by it.
+   * simulated token at `frontSPerToken` seconds in emit order (`frontBacklog`), and the request's tokens move by it;
+   * with `frontSPerStep` the worker also pays that once per simulated step (before the step's first token).
    */
   deliveryDelay?: DeliveryDelayOption;
   /**
@@ -158,5 +159,6 @@ export interface DeliveryDelayOption {
   firstTokenExtraS?: number;
   admissionS?: number;
   frontSPerToken?: number;
+  frontSPerStep?: number;
   admissionBacklogMeanS?: number;
 }

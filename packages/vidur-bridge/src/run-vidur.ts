@@ -151,7 +151,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const gqaValue = gqaOverhead ?? declared.attentionDecodeBatchingOverheadFraction;
   const deliveryDelay = options.deliveryDelay ?? null;
   if (deliveryDelay !== null) {
-    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0, frontSPerToken = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
+    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0, frontSPerToken = 0, frontSPerStep = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
     const finite = (v: number) => Number.isFinite(v);
     if (
       xs.length === 0 ||
@@ -162,11 +162,12 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       !finite(extra) ||
       !(finite(admissionS) && admissionS >= 0) ||
       !(finite(frontSPerToken) && frontSPerToken >= 0) ||
+      !(finite(frontSPerStep) && frontSPerStep >= 0) ||
       !(finite(admissionBacklogMeanS) && admissionBacklogMeanS >= 0)
     ) {
       throw new VidurBridgeError(
         "VIDUR_BAD_OPTION",
-        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS, and admissionS, frontSPerToken and admissionBacklogMeanS >= 0 (seconds)`,
+        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS, and admissionS, frontSPerToken, frontSPerStep and admissionBacklogMeanS >= 0 (seconds)`,
       );
     }
   }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readIterations, readRequestMetrics, readRunManifest, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deriveCpuOverheads, formatCpuOverheadsCsv, isVidurBridgeError, type RunVidurOptions, runVidur, type VidurProgress } from "../src/index.js";
+import { deriveCpuOverheads, formatCpuOverheadsCsv, frontBacklog, isVidurBridgeError, type RunVidurOptions, runVidur, type VidurProgress } from "../src/index.js";
 import {
   makeRequests,
   PYTHON,
@@ -279,14 +279,45 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     await expect(
       runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad3")), deliveryDelay: { ...backlogDelay, frontSPerToken: -1e-4 } }),
     ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("frontSPerToken"));
+    await expect(
+      runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad4")), deliveryDelay: { ...backlogDelay, frontSPerStep: Number.NaN } }),
+    ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("frontSPerStep"));
     const bad = { batchSizes: [4, 2], delaysS: [0.001, 0.002] };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad")), deliveryDelay: bad })).rejects.toSatisfy(
       (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("batchSizes increasing"),
     );
     const early = { ...deliveryDelay, admissionS: -0.001 };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad2")), deliveryDelay: early })).rejects.toSatisfy(
-      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS, frontSPerToken and admissionBacklogMeanS >= 0"),
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS, frontSPerToken, frontSPerStep and admissionBacklogMeanS >= 0"),
     );
+  });
+
+  it("grows a later request's admission delay by the front's backlog, a step's tokens paying the per-step time once", async () => {
+    // Request 0 is served alone (its three tokens come from three steps); request 1 arrives 0.5 s later. The front
+    // pays 0.1 ms a token and, with frontSPerStep, 1 s a step: still busy with request 0's tokens when request 1
+    // arrives, so request 1's admission waits that backlog, read off the simulation's own emit times.
+    const workloadDir = join(tmp, "wl-front");
+    await writeWorkloadDir(workloadDir, [
+      { arrived_at: 0, num_prefill_tokens: 40, num_decode_tokens: 3 },
+      { arrived_at: 0.5, num_prefill_tokens: 40, num_decode_tokens: 3 },
+    ]);
+    const delay = { batchSizes: [1], delaysS: [0], admissionS: 0, frontSPerToken: 1e-4, admissionBacklogMeanS: 0 };
+    const tokenDir = join(tmp, "runs", "front-token");
+    const stepDir = join(tmp, "runs", "front-step");
+    await runVidur({ ...baseOptions(workloadDir, tokenDir), deliveryDelay: delay });
+    await runVidur({ ...baseOptions(workloadDir, stepDir), deliveryDelay: { ...delay, frontSPerStep: 1 } });
+    const raw = await readTokenTimestampsGrouped(join(stepDir, "vidur", "bridge_tokens.csv"));
+    const emitS = [...raw.values()].flat().sort((x, y) => x - y);
+    expect(emitS.filter((t) => t < 0.5)).toHaveLength(3);
+    const [waited] = frontBacklog(emitS, 1e-4, [0.5], 1);
+    // Three steps at 1 s each before 0.5 s: about 2.5 s of backlog, none without the per-step time.
+    expect(waited).toBeGreaterThan(2.4);
+    expect(frontBacklog(emitS, 1e-4, [0.5])[0]).toBe(0);
+    const token = await readRequestMetrics(join(tokenDir, "request_metrics.csv"));
+    const step = await readRequestMetrics(join(stepDir, "request_metrics.csv"));
+    expect(step[0]!.ttft!).toBeCloseTo(token[0]!.ttft!, 9);
+    expect(step[1]!.ttft! - token[1]!.ttft!).toBeCloseTo(waited!, 9);
+    expect((await readRunManifest(stepDir)).config.delivery_delay).toEqual({ ...delay, frontSPerStep: 1 });
   });
 
   it("serves a burst in a given admission order, keeping the workload's request ids and arrival times", async () => {

@@ -110,7 +110,7 @@ export function describeDelay(d: DeliveryDelayTable): string {
   const backlog =
     d.frontSPerToken === undefined
       ? ""
-      : `, less the fit runs' mean front backlog ${((d.admissionBacklogMeanS ?? 0) * 1e3).toFixed(2)} ms plus each request's front backlog at its arrival (--admission-backlog: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us)`;
+      : `, less the fit runs' mean front backlog ${((d.admissionBacklogMeanS ?? 0) * 1e3).toFixed(2)} ms plus each request's front backlog at its arrival (--admission-backlog: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us${d.frontSPerStep === undefined ? "" : ` and every step at ${(d.frontSPerStep * 1e6).toFixed(0)} us, --front-per-step`})`;
   return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})${admission}${backlog}`;
 }
 
@@ -417,6 +417,11 @@ export async function calibrate(
      */
     admissionBacklog?: boolean;
     /**
+     * With admissionBacklog, the front's worker pays a time per step as well as per token: the per-token time from the
+     * fit runs' steps' spread, the per-step time fitted on their delays (@vf/vidur-bridge's `frontTokenSpread`). --fit only.
+     */
+    frontPerStep?: boolean;
+    /**
      * Scale each load's calibrated step times by its real run's machine probe over the fit runs' pooled probe
      * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
      */
@@ -454,6 +459,7 @@ export async function calibrate(
   }
   if (ctx.frozenDir !== undefined) {
     const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
+    if (ctx.frontPerStep === true) shaping.push("--front-per-step");
     if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
@@ -468,6 +474,9 @@ export async function calibrate(
     throw new UsageError(
       `--host-scale ${hostSource}: the frozen calibration ${ctx.frozenDir} was made ${frozen.hostReference === null ? "without --host-scale" : `with --host-scale ${frozen.hostReference.source}`} (its calibration.json's host_reference); recalibrate it with --fit ... --host-scale ${hostSource} or leave the flag out`,
     );
+  }
+  if (ctx.frontPerStep === true && ctx.admissionBacklog !== true) {
+    throw new UsageError("--front-per-step: shapes the front's backlog; give it with --admission-backlog");
   }
   if (ctx.admissionBacklog === true) {
     if (ctx.deliveryDelay === false || ctx.admissionDelay === false) {
@@ -554,7 +563,7 @@ export async function calibrate(
             fitReal,
             experiment.scheduler.batchSizeCap,
             ctx.admissionDelay === false ? undefined : onePrefillStep(experiment.scheduler),
-            ctx.admissionBacklog === true,
+            ctx.admissionBacklog === true ? (ctx.frontPerStep === true ? "step" : true) : false,
           );
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {
