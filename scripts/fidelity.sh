@@ -1689,6 +1689,13 @@ echo "## Twenty-third session: the real admission delay (ms) by the batch size o
   "Q15 Self-Instruct 85 %=$H-s22/q15/runs/selfinstruct-load85-rep0" "Q15 ShareGPT 60 %=$H-s22/q15/runs/sharegpt-load60-rep0" \
   "Q15 ShareGPT 85 %=$H-s22/q15/runs/sharegpt-load85-rep0" "C6 Self-Instruct 85 % (64 cap)=$H-s22/c6/runs/selfinstruct-load85-rep0" \
   "Q17 MT-Bench 85 %=$H-s23/q17/runs/mtbench-load85-rep0" "Q17 HumanEval 85 %=$H-s23/q17/runs/humaneval-load85-rep0"
+echo
+echo "## Twenty-third session: each request's admission split at the engine's inbox (calls 62-63: servers Q19, Q20, and Q20s with Python's switch interval 0.2 ms in the engine process)"
+.venv/bin/python scripts/admission-stages.py "Q19 Self-Instruct 30 %=$H-s23/q19/runs/selfinstruct-r33.435-rep2" \
+  "Q19 Self-Instruct 85 %=$H-s23/q19/runs/selfinstruct-r94.733-rep2" "Q19 MT-Bench 85 %=$H-s23/q19/runs/mtbench-r67.252-rep2" \
+  "Q19 HumanEval 85 %=$H-s23/q19/runs/humaneval-r115.209-rep2" "Q20 Self-Instruct 85 %=$H-s23/q20/runs/selfinstruct-r94.733-rep3" \
+  "Q20s Self-Instruct 85 %=$H-s23/q20s/runs/selfinstruct-r94.733-rep3" "Q20 MT-Bench 85 %=$H-s23/q20/runs/mtbench-r67.252-rep3" \
+  "Q20s MT-Bench 85 %=$H-s23/q20s/runs/mtbench-r67.252-rep3"
 }
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi

@@ -173,6 +173,12 @@
 #   call60: server Q17 (Q1's flags): HumanEval and MT-Bench (two prompt sets never served before), each its capacity
 #          with --preconnect 0, then 30 / 60 / 85 % of it.
 #   call61 HE MT: another machine, server Q18 (Q1's flags, rep1): the same loads at call 60's rates.
+#   call62: a third machine, server Q19 (Q1's flags, rep2), whose runs also carry each request's admission
+#          (server_admissions.csv: its arrival in the engine's inbox and the engine thread's intake): Self-Instruct at
+#          Q15's 30 and 85 %, HumanEval and MT-Bench at Q17's 30 and 85 %.
+#   call63: one machine, two servers in turn: Q20 (Q1's flags) and Q20s (the same with --switch-interval-us 200:
+#          Python's thread switch interval in the engine process 0.2 ms instead of 5), each serving Self-Instruct and
+#          MT-Bench at 85 % (does the engine's intake wait on the GIL at large batches?).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -557,7 +563,17 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
     pin_setup call61 "-call61"
     serve_mix q18 545 "$PIN" --rep-offset 1 --family "$HE" --family-rates "humaneval=${2:?HE}" \
       --family "$MT" --family-rates "mtbench=${3:?MT}" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call61)" >&2; exit 2 ;;
+  call62)
+    pin_setup call62 "-call62"
+    serve_mix q19 400 "$PIN" --rep-offset 2 --family "$SI" --family-rates "selfinstruct=33.435,94.733" \
+      --family "$HE" --family-rates "humaneval=40.662,115.209" --family "$MT" --family-rates "mtbench=23.736,67.252" ;;
+  call63)
+    pin_setup call63 "-call63"
+    serve_mix q20 240 "$PIN" --rep-offset 3 --family "$SI" --family-rates "selfinstruct=94.733" \
+      --family "$MT" --family-rates "mtbench=67.252"
+    serve_mix q20s 240 "$PIN --switch-interval-us 200" --rep-offset 3 --family "$SI" --family-rates "selfinstruct=94.733" \
+      --family "$MT" --family-rates "mtbench=67.252" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call63)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

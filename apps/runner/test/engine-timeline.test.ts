@@ -110,5 +110,19 @@ describe("runner bench --engine-timeline against gpu-harness serve (CPU, tiny co
     expect(serverRun).toMatchObject({ device: "cpu", model: "qwen3-tiny" });
     const serverTokens = (await readFile(join(runDir, "server", "server_tokens.csv"), "utf8")).trimEnd().split("\n");
     expect(serverTokens.length - 1).toBe(served);
+
+    // Each request's admission on the run clock: it reached the engine's inbox after it was sent, the engine thread
+    // took it in after that, before its first token.
+    const admissions = (await readFile(join(runDir, "server_admissions.csv"), "utf8")).trimEnd().split("\n");
+    expect(admissions[0]).toBe("request_id,inbox,drained");
+    const byId = new Map(admissions.slice(1).map((line) => line.split(",").map(Number) as [number, number, number]).map(([id, inbox, drained]) => [id, { inbox, drained }]));
+    const engineFirst = new Map((await readFile(join(runDir, "server_token_timestamps.csv"), "utf8")).trimEnd().split("\n").slice(1).map((line) => line.split(",").map(Number)).filter(([, index]) => index === 0).map(([id, , t]) => [id!, t!]));
+    expect([...byId.keys()].sort((x, y) => x - y)).toEqual(metrics.map((m) => m.request_id).sort((x, y) => x - y));
+    for (const m of metrics) {
+      const a = byId.get(m.request_id)!;
+      expect(a.inbox).toBeGreaterThanOrEqual(m.sent_at! - 0.005);
+      expect(a.drained).toBeGreaterThanOrEqual(a.inbox);
+      expect(a.drained).toBeLessThan(engineFirst.get(m.request_id)!);
+    }
   });
 });

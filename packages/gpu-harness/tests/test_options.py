@@ -49,6 +49,7 @@ def test_kv_memory_fraction_sizes_blocks_within_the_slot_cache() -> None:
         ({"token_delivery": "per-token", "engine_process": True}, "--engine-process: sends a step's tokens"),
         ({"engine_cpus": "one"}, "--engine-cpus 'one': expected CPU numbers"),
         ({"engine_cpus": "0,4096"}, "--engine-cpus 0,4096: CPU 4096 is not one this process may use"),
+        ({"switch_interval_us": 0}, "--switch-interval-us 0: expected an integer >= 1"),
     ],
 )
 def test_bad_flags_raise_coded_errors_naming_the_flag(change: dict[str, object], needle: str) -> None:

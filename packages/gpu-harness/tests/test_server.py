@@ -87,7 +87,12 @@ def stop_server(srv: Server) -> None:
 
 @pytest.fixture(
     scope="module",
-    params=["per-token", "per-step", "overlap", "overlap --engine-process --engine-cpus 0"],
+    params=[
+        "per-token",
+        "per-step",
+        "overlap",
+        "overlap --engine-process --engine-cpus 0 --switch-interval-us 200",
+    ],
 )
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("srv"), request.param)
@@ -298,7 +303,7 @@ def test_disconnect_mid_stream_cancels_and_frees_kv(server: Server) -> None:
 
 
 def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
-    async def go() -> tuple[Any, str, Any]:
+    async def go() -> tuple[Any, str, Any, str]:
         async with aiohttp.ClientSession() as s:
             async with s.post(f"{server.url}/v1/engine/flush") as r:
                 flushed = await r.json()
@@ -311,14 +316,18 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
                 headers={"X-Request-Id": "last"},
             ) as r:
                 last = await r.json()
-            return flushed, after_reset, last
+            admitted = await _get(s, f"{server.url}/v1/engine/admissions")
+            return flushed, after_reset, last, admitted
 
-    flushed, after_reset, last = asyncio.run(go())
+    flushed, after_reset, last, admitted = asyncio.run(go())
     assert sorted(Path(p).name for p in flushed["written"]) == [
         "iterations.csv",
+        "server_admissions.csv",
         "server_run.json",
         "server_tokens.csv",
     ]
+    # The one request since the reset: its admission over HTTP, as the flush writes it.
+    assert [r["request_id"] for r in _csv(admitted)] == ["last"]
     assert after_reset.strip().split("\n") == [
         "step,start,end,gpu_time,num_prefill_tokens,num_decode_tokens,batch_size,kv_tokens_in_use,"
         "schedule_time,prepare_time,wait_time,process_time,host_probe_time"
@@ -333,6 +342,9 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     assert info["options"]["token_delivery"] == server.delivery.split()[0]
     assert info["engine_process"] == ("--engine-process" in server.delivery)
     assert info["engine_cpus"] == ([0] if "--engine-cpus 0" in server.delivery else None)
+    # Python's thread switch interval where the engine runs: --switch-interval-us, else Python's 5 ms.
+    lowered = "--switch-interval-us 200" in server.delivery
+    assert info["switch_interval_s"] == pytest.approx(0.0002 if lowered else 0.005)
     # The steps ran in the server's own process, or in the engine process it spawned.
     assert (info.get("engine_pid", server.proc.pid) != server.proc.pid) == info["engine_process"]
     # gc.freeze() before READY: torch's and transformers' import-time objects alone are ~450k, so a freeze
@@ -344,6 +356,11 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     its = _csv((server.log_dir / "iterations.csv").read_text())
     toks = _csv((server.log_dir / "server_tokens.csv").read_text())
     assert [r["request_id"] for r in toks] == ["last"] * 4
+    # It reached the engine's inbox, then the engine thread took it in before the step that prefilled it.
+    [adm] = _csv((server.log_dir / "server_admissions.csv").read_text())
+    assert adm["request_id"] == "last"
+    assert float(adm["inbox"]) <= float(adm["drained"]) <= min(float(r["start"]) for r in its)
+    assert float(adm["drained"]) < float(toks[0]["t"])
     assert sum(int(r["num_prefill_tokens"]) for r in its) == 2
     assert sum(int(r["num_decode_tokens"]) for r in its) == 3
     assert all(r["gpu_time"] == "" for r in its)  # CPU: no CUDA events

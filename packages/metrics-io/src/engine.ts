@@ -23,6 +23,8 @@ export interface EngineTimelineImport {
   droppedIterations: number;
   /** Engine-side token rows written (requests with integer ids only). */
   tokens: number;
+  /** Engine-side admission rows written (server_admissions.csv; 0 when the server wrote none). */
+  admissions: number;
 }
 
 async function readAnchor(path: string): Promise<{ anchor: number; manifest: Record<string, unknown> }> {
@@ -61,33 +63,47 @@ export async function importEngineTimeline(args: {
     kept.push({ ...row, start, end });
   }
   await writeIterations(join(args.runDir, "iterations.csv"), kept);
-  let tokens = 0;
-  const tokensPath = join(args.serverDir, "server_tokens.csv");
-  if (await fileExists(tokensPath)) {
-    const text = await readFile(tokensPath, "utf8");
-    const lines = text.split("\n");
-    const out = ["request_id,token_index,t"];
-    lines.slice(1).forEach((line, i) => {
-      if (line === "") return;
-      const [id, index, t] = line.split(",");
-      if (id === undefined || index === undefined || t === undefined) {
-        throw new MetricsIoError("METRICS_CORRUPT_FILE", `${tokensPath}:${i + 2}: expected request_id,token_index,t`);
-      }
-      if (!/^\d+$/.test(id)) return; // warm-up and other requests without a workload id
-      const shifted = Number(t) + offsetS;
-      if (!Number.isFinite(shifted)) {
-        throw new MetricsIoError("METRICS_INVALID_ROW", `${tokensPath}:${i + 2}: column t = ${JSON.stringify(t)}, expected a number`);
-      }
-      out.push(`${id},${index},${Math.round(shifted * 1e9) / 1e9}`);
-      tokens += 1;
-    });
-    await atomicWriteFile(join(args.runDir, "server_token_timestamps.csv"), `${out.join("\n")}\n`);
-  }
+  const tokens = await shiftServerCsv(join(args.serverDir, "server_tokens.csv"), join(args.runDir, "server_token_timestamps.csv"), ["request_id", "token_index", "t"], ["t"], offsetS);
+  const admissions = await shiftServerCsv(join(args.serverDir, "server_admissions.csv"), join(args.runDir, "server_admissions.csv"), ["request_id", "inbox", "drained"], ["inbox", "drained"], offsetS);
   await atomicWriteFile(
     join(args.runDir, "server_run.json"),
     `${JSON.stringify({ ...manifest, run_clock_offset_s: offsetS }, null, 2)}\n`,
   );
-  return { offsetS, iterations: kept.length, droppedIterations: all.length - kept.length, tokens };
+  return { offsetS, iterations: kept.length, droppedIterations: all.length - kept.length, tokens, admissions };
+}
+
+/**
+ * Copies a server per-request CSV (`columns`, request_id first) to `outPath` with the `timeColumns` shifted by
+ * `offsetS` onto the run clock, keeping the rows of requests with an integer (workload) id; returns the rows kept.
+ * A missing file writes nothing (0).
+ */
+async function shiftServerCsv(path: string, outPath: string, columns: readonly string[], timeColumns: readonly string[], offsetS: number): Promise<number> {
+  if (!(await fileExists(path))) return 0;
+  const lines = (await readFile(path, "utf8")).split("\n");
+  const timeAt = new Set(timeColumns.map((c) => columns.indexOf(c)));
+  const out = [columns.join(",")];
+  lines.slice(1).forEach((line, i) => {
+    if (line === "") return;
+    const cells = line.split(",");
+    if (cells.length !== columns.length) {
+      throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}:${i + 2}: expected ${columns.join(",")}`);
+    }
+    if (!/^\d+$/.test(cells[0]!)) return; // warm-up and other requests without a workload id
+    out.push(
+      cells
+        .map((cell, k) => {
+          if (!timeAt.has(k)) return cell;
+          const shifted = Number(cell) + offsetS;
+          if (cell === "" || !Number.isFinite(shifted)) {
+            throw new MetricsIoError("METRICS_INVALID_ROW", `${path}:${i + 2}: column ${columns[k]} = ${JSON.stringify(cell)}, expected a number`);
+          }
+          return String(Math.round(shifted * 1e9) / 1e9);
+        })
+        .join(","),
+    );
+  });
+  await atomicWriteFile(outPath, `${out.join("\n")}\n`);
+  return out.length - 1;
 }
 
 /** One timed composition of a machine probe (ms); other keys (decodes, kv, chunk, context) are kept. */

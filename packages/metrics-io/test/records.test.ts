@@ -215,8 +215,13 @@ describe("importEngineTimeline", () => {
       { step: 1, start: 10.0, end: 10.25, gpu_time: 0.2, num_prefill_tokens: 0, num_decode_tokens: 2, batch_size: 2, kv_tokens_in_use: 20 },
     ]);
     await writeFile(join(server, "server_tokens.csv"), "request_id,token_index,t\nwarmup-0,0,1.5\n3,0,10.25\n");
+    await writeFile(join(server, "server_admissions.csv"), "request_id,inbox,drained\nwarmup-0,0.500000,0.900000\n3,9.900000,10.000000\n");
     const r = await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 });
-    expect(r).toEqual({ offsetS: -8, iterations: 1, droppedIterations: 1, tokens: 1 });
+    expect(r).toEqual({ offsetS: -8, iterations: 1, droppedIterations: 1, tokens: 1, admissions: 1 });
+    // Each workload request's arrival in the engine's inbox and its intake, on the run clock.
+    expect(await readFile(join(run, "server_admissions.csv"), "utf8")).toBe("request_id,inbox,drained\n3,1.9,2\n");
+    await writeFile(join(server, "server_admissions.csv"), "request_id,inbox,drained\n3,9.9,\n");
+    await expect(importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 })).rejects.toThrow(/server_admissions\.csv:2: column drained = "", expected a number/);
     const rows = await readIterations(join(run, "iterations.csv"));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.wait_time).toBeUndefined();

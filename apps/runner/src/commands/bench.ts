@@ -54,7 +54,7 @@ export async function bench(
     const zero = manifest.clock?.zero_unix_s;
     if (typeof zero === "number") {
       const imported = await importEngineTimeline({ serverDir: join(options.outDir, "server"), runDir: result.runDir, runZeroUnixS: zero });
-      log(`bench: engine timeline: ${imported.iterations} steps (${imported.droppedIterations} warm-up steps dropped), ${imported.tokens} engine token times`);
+      log(`bench: engine timeline: ${imported.iterations} steps (${imported.droppedIterations} warm-up steps dropped), ${imported.tokens} engine token times${imported.admissions > 0 ? `, ${imported.admissions} admissions` : ""}`);
       serverTimeline = true;
     }
   }

@@ -154,6 +154,15 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "pinned); recorded in server_run.json as engine_cpus",
     )
     p.add_argument(
+        "--switch-interval-us",
+        type=int,
+        default=None,
+        help="Python's thread switch interval (sys.setswitchinterval, microseconds) in the process the "
+        "engine runs in: how long a thread that wants the GIL (the engine process's request reader) waits "
+        "before the step loop must yield it (default: Python's 5,000); recorded in server_run.json as "
+        "switch_interval_s",
+    )
+    p.add_argument(
         "--tokenizer", default=None, help="tokenizer.json enabling text prompts and text in outputs"
     )
     p.add_argument(
@@ -218,6 +227,7 @@ def _serve(args: argparse.Namespace) -> int:
         hf_compile_level=args.hf_compile_level,
         engine_process=args.engine_process,
         engine_cpus=args.engine_cpus,
+        switch_interval_us=args.switch_interval_us,
     )
 
     def emit(line: str) -> None:

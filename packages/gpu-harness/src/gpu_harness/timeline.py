@@ -1,9 +1,9 @@
 """Engine-side timeline: one monotonic clock since server start, per-token times and the per-step log.
 
 Owns the clock (`time.perf_counter` relative to start, anchored to the wall clock once), the in-memory logs,
-their CSV rendering (metrics-io columns) and the atomic write of `iterations.csv`, `server_tokens.csv` and
-`server_run.json`. Thread-safe: the engine thread records, the HTTP thread reads/flushes/resets.
-It does not decide what a step or a token is (the engines do).
+their CSV rendering (metrics-io columns) and the atomic write of `iterations.csv`, `server_tokens.csv`,
+`server_admissions.csv` and `server_run.json`. Thread-safe: the engine thread records, the HTTP thread
+reads/flushes/resets. It does not decide what a step or a token is (the engines do).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ ITERATION_COLUMNS = (
     "host_probe_time",
 )
 TOKEN_COLUMNS = ("request_id", "token_index", "t")
+# Per request: when the engine side got it (its driver's inbox), when the engine thread took it in.
+ADMISSION_COLUMNS = ("request_id", "inbox", "drained")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Timeline:
         self._lock = threading.Lock()
         self._tokens: list[tuple[str, int, float]] = []
         self._iterations: list[Iteration] = []
+        self._admissions: list[tuple[str, float, float]] = []
         self._next_step = 0
         self.resets = 0
 
@@ -115,6 +118,11 @@ class Timeline:
     def record_token(self, request_id: str, token_index: int, t: float) -> None:
         with self._lock:
             self._tokens.append((request_id, token_index, t))
+
+    def record_admission(self, request_id: str, inbox: float, drained: float) -> None:
+        """A request reached the engine's inbox at `inbox` and the engine thread took it in at `drained`."""
+        with self._lock:
+            self._admissions.append((request_id, inbox, drained))
 
     def record_iteration(
         self,
@@ -157,11 +165,16 @@ class Timeline:
         with self._lock:
             return list(self._tokens)
 
+    def admissions(self) -> list[tuple[str, float, float]]:
+        with self._lock:
+            return list(self._admissions)
+
     def reset(self) -> None:
         """Drop the logs (between runs); the clock and its anchor stay."""
         with self._lock:
             self._tokens.clear()
             self._iterations.clear()
+            self._admissions.clear()
             self._next_step = 0
             self.resets += 1
 
@@ -189,6 +202,13 @@ class Timeline:
             buf.write(f"{rid},{idx},{_fmt(t)}\n")
         return buf.getvalue()
 
+    def admissions_csv(self) -> str:
+        buf = io.StringIO()
+        buf.write(",".join(ADMISSION_COLUMNS) + "\n")
+        for rid, inbox, drained in self.admissions():
+            buf.write(f"{rid},{_fmt(inbox)},{_fmt(drained)}\n")
+        return buf.getvalue()
+
     def manifest(self, run_info: dict[str, Any]) -> dict[str, Any]:
         """server_run.json's content: run_info plus the clock, its wall anchor, now and the reset count."""
         info = dict(run_info)
@@ -205,11 +225,17 @@ class Timeline:
         return info
 
     def write(self, log_dir: str | os.PathLike[str], run_info: dict[str, Any]) -> list[Path]:
-        """Write the three files atomically into `log_dir`; returns their paths."""
+        """Write the four files atomically into `log_dir`; returns their paths."""
         d = Path(log_dir)
         info = self.manifest(run_info)
-        paths = [d / "iterations.csv", d / "server_tokens.csv", d / "server_run.json"]
+        paths = [
+            d / "iterations.csv",
+            d / "server_tokens.csv",
+            d / "server_run.json",
+            d / "server_admissions.csv",
+        ]
         atomic_write_text(paths[0], self.iterations_csv())
         atomic_write_text(paths[1], self.tokens_csv())
         atomic_write_text(paths[2], json.dumps(info, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(paths[3], self.admissions_csv())
         return paths

@@ -45,6 +45,10 @@ class EngineDriver:
         self._cpus = cpus
         if after_launch:
             engine.on_launch = after_step
+        # The engine's timeline (lean, hf-cb: `engine.timeline`), where each request's admission is
+        # recorded: its arrival in the inbox (submit, any thread) and the engine thread taking it in
+        # (_drain, between steps).
+        self._timeline = getattr(engine, "timeline", None)
         self._inbox: deque[tuple[str, Any]] = deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -58,12 +62,16 @@ class EngineDriver:
         self._thread.start()
 
     def submit(self, req: EngineRequest) -> int:
+        inbox = self._clock()
         with self._cv:
             ticket = self._next_ticket
             self._next_ticket += 1
-            self._inbox.append(("add", (ticket, req)))
+            self._inbox.append(("add", (ticket, req, inbox)))
             self._cv.notify()
         return ticket
+
+    def _clock(self) -> float | None:
+        return None if self._timeline is None else self._timeline.now()
 
     def cancel(self, ticket: int) -> None:
         with self._cv:
@@ -114,7 +122,9 @@ class EngineDriver:
                     return
                 kind, payload = self._inbox.popleft()
             if kind == "add":
-                ticket, req = payload
+                ticket, req, inbox = payload
+                if self._timeline is not None and inbox is not None:
+                    self._timeline.record_admission(req.request_id, inbox, self._timeline.now())
                 wrapped = self._wrap(ticket, req)
                 self._live[ticket] = req
                 try:

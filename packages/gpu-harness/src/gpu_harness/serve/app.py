@@ -274,6 +274,12 @@ async def handle_tokens(request: web.Request) -> web.Response:
     return web.Response(text=await request.app[CTX_KEY].front.call("tokens"), content_type="text/csv")
 
 
+async def handle_admissions(request: web.Request) -> web.Response:
+    """Per request, when the engine side got it and when the engine thread took it in (timeline clock)."""
+    text = await request.app[CTX_KEY].front.call("admissions")
+    return web.Response(text=text, content_type="text/csv")
+
+
 async def handle_run(request: web.Request) -> web.Response:
     """The run manifest that a flush writes as server_run.json (incl. the wall-clock anchor), over HTTP."""
     info = await request.app[CTX_KEY].front.call("run")
@@ -305,6 +311,7 @@ def build_app(ctx: ServerContext) -> web.Application:
     app.router.add_get("/v1/engine/stats", handle_stats)
     app.router.add_get("/v1/engine/iterations", handle_iterations)
     app.router.add_get("/v1/engine/tokens", handle_tokens)
+    app.router.add_get("/v1/engine/admissions", handle_admissions)
     app.router.add_get("/v1/engine/run", handle_run)
     app.router.add_post("/v1/engine/flush", handle_flush)
     app.router.add_post("/v1/engine/reset", handle_reset)

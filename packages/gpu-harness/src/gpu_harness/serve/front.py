@@ -17,7 +17,7 @@ from ..timeline import Timeline
 
 #: The calls a front answers (`EngineFront.call`): the engine's counters, the two logs as CSV, the run
 #: manifest, writing the logs to a folder, dropping them.
-CALLS = ("stats", "iterations", "tokens", "run", "flush", "reset")
+CALLS = ("stats", "iterations", "tokens", "admissions", "run", "flush", "reset")
 
 
 def engine_call(
@@ -36,6 +36,8 @@ def engine_call(
         return timeline.iterations_csv()
     if what == "tokens":
         return timeline.tokens_csv()
+    if what == "admissions":
+        return timeline.admissions_csv()
     if what == "run":
         return timeline.manifest(run_info)
     if what == "flush":

@@ -13,6 +13,7 @@ import os
 import platform
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class ServeOptions:
     hf_compile_level: int = 0
     engine_process: bool = False
     engine_cpus: str | None = None
+    switch_interval_us: int | None = None
 
 
 def _device_name(device: torch.device) -> str:
@@ -190,6 +192,11 @@ def check_options(opts: ServeOptions) -> Any:
             "--engine-process: sends a step's tokens together; use --token-delivery per-step or overlap",
         )
     engine_cpus(opts)
+    if opts.switch_interval_us is not None and opts.switch_interval_us < 1:
+        raise HarnessError(
+            "HARNESS_BAD_FLAG",
+            f"--switch-interval-us {opts.switch_interval_us}: expected an integer >= 1 (microseconds)",
+        )
     if opts.probe_repeats is not None and opts.probe_repeats < 0:
         raise HarnessError(
             "HARNESS_BAD_FLAG",
@@ -234,6 +241,8 @@ def build_engine_side(opts: ServeOptions, config: Any) -> tuple[Engine, Timeline
         weights_dir=opts.weights,
         attn_implementation=attn,
     )
+    if opts.switch_interval_us is not None:
+        sys.setswitchinterval(opts.switch_interval_us / 1e6)
     timeline = Timeline()
     engine = build_engine(opts, model, timeline, config)
     if opts.warmup:
@@ -262,6 +271,7 @@ def build_engine_side(opts: ServeOptions, config: Any) -> tuple[Engine, Timeline
         "machine_probe": probe,
         "engine_process": opts.engine_process,
         "engine_cpus": sorted(engine_cpus(opts) or []) or None,
+        "switch_interval_s": sys.getswitchinterval(),
     }
     return engine, timeline, run_info
 
