@@ -62,16 +62,13 @@ class EngineDriver:
         self._thread.start()
 
     def submit(self, req: EngineRequest) -> int:
-        inbox = self._clock()
+        inbox = None if self._timeline is None else self._timeline.now()
         with self._cv:
             ticket = self._next_ticket
             self._next_ticket += 1
             self._inbox.append(("add", (ticket, req, inbox)))
             self._cv.notify()
         return ticket
-
-    def _clock(self) -> float | None:
-        return None if self._timeline is None else self._timeline.now()
 
     def cancel(self, ticket: int) -> None:
         with self._cv:
@@ -123,7 +120,7 @@ class EngineDriver:
                 kind, payload = self._inbox.popleft()
             if kind == "add":
                 ticket, req, inbox = payload
-                if self._timeline is not None and inbox is not None:
+                if inbox is not None:  # the engine has a timeline
                     self._timeline.record_admission(req.request_id, inbox, self._timeline.now())
                 wrapped = self._wrap(ticket, req)
                 self._live[ticket] = req
