@@ -45,7 +45,11 @@
 # about 10 minutes), `--twenty-second-front` alone; then the twenty-third's (the front's backlog paid per token and per
 # step, runner calibrate --front-per-step, on every run of the twenty-first and twenty-second sections; self-contained,
 # about 60 minutes), `--twenty-third` alone; then calls 60 and 61's new runs (HumanEval and MT-Bench, runs-s23/) under
-# those and the earlier calibrations (about 15 minutes), `--twenty-third-runs` alone.
+# those and the earlier calibrations (about 15 minutes), `--twenty-third-runs` alone; then the twenty-fourth's: call 64's
+# runs (Q21, runs-s24/) under Q1's fit and their own machine's (`--twenty-fourth`, about 15 minutes), the admission
+# moved into the simulation (runner calibrate --admission-in-sim) on every run the twenty-third compared
+# (`--twenty-fourth-wide`, about 35 minutes; `--twenty-fourth-wide-tables` prints its tables again), and call 65's
+# 85 % repeats on Q22 (`--twenty-fourth-q22`, after both; about 15 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -75,6 +79,10 @@ TWENTY_SECOND_B6_ONLY=
 TWENTY_SECOND_FRONT_ONLY=
 TWENTY_THIRD_ONLY=
 TWENTY_THIRD_RUNS_ONLY=
+TWENTY_FOURTH_ONLY=
+TWENTY_FOURTH_WIDE_ONLY=
+TWENTY_FOURTH_Q22_ONLY=
+TWENTY_FOURTH_WIDE_TABLES_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -101,7 +109,11 @@ case "${2:-}" in
   --twenty-second-front) TWENTY_SECOND_FRONT_ONLY=1 ;;
   --twenty-third) TWENTY_THIRD_ONLY=1 ;;
   --twenty-third-runs) TWENTY_THIRD_RUNS_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third or --twenty-third-runs)" >&2; exit 2 ;;
+  --twenty-fourth) TWENTY_FOURTH_ONLY=1 ;;
+  --twenty-fourth-wide) TWENTY_FOURTH_WIDE_ONLY=1 ;;
+  --twenty-fourth-q22) TWENTY_FOURTH_Q22_ONLY=1 ;;
+  --twenty-fourth-wide-tables) TWENTY_FOURTH_WIDE_TABLES_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables or --twenty-fourth-q22)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1554,6 +1566,28 @@ s23_flags() {  # VARIANT: its calibrate flags
     hsts) echo "--step-host-speed --host-tail upper --front-per-step" ;;
   esac
 }
+# The runs the twenty-third session compares on, all of Q1's layout (unpacking their sessions): S23_PINNED, every
+# pinned saturation run (s20_throughput rows); S23_ALL, the experiments: those saturation runs, every held-out run of
+# the twenty-first section's groups (S21_GROUPS, the 480 cells), the twenty-second session's new runs, B6 and Q14's
+# repeats; S23_GROUPS_NEW, the groups of those last three (the 152 cells).
+s23_sets() {
+  local s row x sats=() held=()
+  for s in s17 s18 s19 s20 s21 s22; do unpack_runs "$s"; done
+  S23_PINNED=()
+  for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then S23_PINNED+=("$row"); fi; done
+  S23_PINNED+=("${S21_SAT[@]}" "${S22_SAT[@]}"
+    "selfinstruct-b1024-b6-np|Self-Instruct, B6 (1,024 budget), no preconnect|s22/b6/runs/selfinstruct-saturation"
+    "mooncake-b1024-b6-np|Mooncake, B6 (1,024 budget), no preconnect|s22/b6/runs/mooncake-saturation")
+  for row in "${S23_PINNED[@]}"; do sats+=("${row%%|*}-saturation"); done
+  for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
+  S23_ALL=("${sats[@]}" "${held[@]}" "${S22_NEW[@]}" selfinstruct-b1024-b6 mooncake-b1024-b6
+    sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)
+  S23_GROUPS_NEW=("Self-Instruct (never fitted on), Q15 and Q16|selfinstruct-q15 selfinstruct-q16"
+    "Azure conv, Q15 and Q16|azure-conv-q15 azure-conv-q16" "ShareGPT, Q15 and Q16|sharegpt-q15 sharegpt-q16"
+    "64-request cap (C6): Self-Instruct and ShareGPT|selfinstruct-cap64-c6 sharegpt-cap64-c6"
+    "ShareGPT at 60 and 85 % on Q14 (four repeats)|sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3"
+    "Self-Instruct, B6 (1,024 budget)|selfinstruct-b1024-b6" "Mooncake, B6 (1,024 budget)|mooncake-b1024-b6")
+}
 twenty_third() {
 # The twenty-third session: at 85 % of Self-Instruct's and ShareGPT's capacity the front's backlog as one worker per
 # token (the fit's 37.5 us) is 75-110 % busy and queues new requests the real server takes at once. The real front
@@ -1561,16 +1595,10 @@ twenty_third() {
 # every load); the rest of the fit's 37.5 us is per step. Q1's Azure conv 60 % fit with --front-per-step (hsfks, hsts)
 # frozen onto every run of the twenty-first and twenty-second sections, the two variants two at a time (one process
 # each). Self-contained (it runs what it needs uncalibrated first); about 60 minutes on 2 cores.
-local s row x v pinned=() sats=() held=() all=() b6=(selfinstruct-b1024-b6 mooncake-b1024-b6)
-for s in s17 s18 s19 s20 s21 s22; do unpack_runs "$s"; done
-local -a b6sat=("selfinstruct-b1024-b6-np|Self-Instruct, B6 (1,024 budget), no preconnect|s22/b6/runs/selfinstruct-saturation"
-  "mooncake-b1024-b6-np|Mooncake, B6 (1,024 budget), no preconnect|s22/b6/runs/mooncake-saturation")
+local x v
+s23_sets
+local -a pinned=("${S23_PINNED[@]}") all=("${S23_ALL[@]}") b6=(selfinstruct-b1024-b6 mooncake-b1024-b6)
 local -a q14=(sharegpt-q14 sharegpt-q14-rep1 sharegpt-q14-rep2 sharegpt-q14-rep3)
-for row in "${S20_SAT[@]}"; do if s20_pinned "${row%%|*}"; then pinned+=("$row"); fi; done
-pinned+=("${S21_SAT[@]}" "${S22_SAT[@]}" "${b6sat[@]}")
-for row in "${pinned[@]}"; do sats+=("${row%%|*}-saturation"); done
-for row in "${S21_GROUPS[@]}"; do for x in ${row#*|}; do held+=("$x"); done; done
-all=("${sats[@]}" "${held[@]}" "${S22_NEW[@]}" "${b6[@]}" "${q14[@]}")
 for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 mkdir -p tmp/logs
 for v in "${S23_VARIANTS[@]}"; do
@@ -1610,11 +1638,7 @@ s20_throughput "uncalibrated,hsfks,hsts" -real -hsfks-real-cal -hsts-real-cal --
 echo
 echo "## Twenty-third session: held-out cells within 5 % of their own run, Q1's fit frozen (hsfks, hsts)"
 s21_counts - "${S23_VARIANTS[@]}"
-local -a S21_GROUPS=("Self-Instruct (never fitted on), Q15 and Q16|selfinstruct-q15 selfinstruct-q16"
-  "Azure conv, Q15 and Q16|azure-conv-q15 azure-conv-q16" "ShareGPT, Q15 and Q16|sharegpt-q15 sharegpt-q16"
-  "64-request cap (C6): Self-Instruct and ShareGPT|selfinstruct-cap64-c6 sharegpt-cap64-c6"
-  "ShareGPT at 60 and 85 % on Q14 (four repeats)|${q14[*]}"
-  "Self-Instruct, B6 (1,024 budget)|selfinstruct-b1024-b6" "Mooncake, B6 (1,024 budget)|mooncake-b1024-b6")
+local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
 s21_counts - "${S23_VARIANTS[@]}"
 for v in "${S23_VARIANTS[@]}"; do
   echo
@@ -1631,6 +1655,8 @@ s23_fit_flags() {  # VARIANT: its calibrate flags
   case $1 in
     hst) echo "--step-host-speed --host-tail upper" ;;
     hsfk) echo "--step-host-speed --host-tail flat --decode-kv-term" ;;
+    hsfki) echo "--step-host-speed --host-tail flat --decode-kv-term --admission-in-sim" ;;
+    hsfksi) echo "--step-host-speed --host-tail flat --decode-kv-term --front-per-step --admission-in-sim" ;;
     *) s23_flags "$1" ;;
   esac
 }
@@ -1697,6 +1723,139 @@ echo "## Twenty-third session: each request's admission split at the engine's in
   "Q20s Self-Instruct 85 %=$H-s23/q20s/runs/selfinstruct-r94.733-rep3" "Q20 MT-Bench 85 %=$H-s23/q20/runs/mtbench-r67.252-rep3" \
   "Q20s MT-Bench 85 %=$H-s23/q20s/runs/mtbench-r67.252-rep3"
 }
+# The twenty-fourth session: call 64's runs (server Q21, runs-s24/: Azure conv at Q1's 30 / 60 / 85 %, Self-Instruct,
+# HumanEval and MT-Bench at 30 and 85 %, each request's path stamped from the client's socket write to the engine's
+# intake). S24_NEW: their experiments.
+S24_NEW=(azure-conv-q21 selfinstruct-q21 humaneval-q21 mtbench-q21)
+# Each run of EXPERIMENT... at its own loads under variant V (its calibrated dirs), each alone. Usage: s24_each V EXPERIMENT...
+s24_each() {
+  local v=$1 x l args=()
+  shift
+  for x in "$@"; do
+    for l in $(python3 -c 'import json,sys; print(" ".join(l["name"] for l in json.load(open(sys.argv[1]))["loads"]))' "$E/$x.json"); do
+      [[ $v == - ]] && args+=("$x $l (uncalibrated)=$C/$x-$l") || args+=("$x $l ($v)=$C/$x-$v-$l-cal")
+    done
+  done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+}
+# Fit on a machine's own Azure conv 60 % (FIT_EXPERIMENT) under variant V's flags (suffix mV: same machine), frozen
+# onto that machine's other runs. Usage: machine_fit FIT_EXPERIMENT V EXPERIMENT...
+machine_fit() {
+  local fit=$1 v=$2 x
+  shift 2
+  s21_variant "$fit" "m$v"
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate "tmp/experiments-s21/$fit-m$v.json" --fit load60 --admission-backlog --host-scale probe \
+    $(s23_fit_flags "$v") >&2
+  for x in "$@"; do
+    s21_variant "$x" "m$v"
+    "${R[@]}" calibrate "tmp/experiments-s21/$x-m$v.json" --frozen "$C/$fit-m$v-calibration" --host-scale probe >&2
+  done
+}
+twenty_fourth() {
+unpack_runs s17
+unpack_runs s24
+local x v
+for x in "${S24_NEW[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for v in hsfk hsfks; do
+  [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-third-runs first" >&2; exit 1; }
+  for x in "${S24_NEW[@]}"; do q1_freeze "$x" "$v"; done
+  machine_fit azure-conv-q21 "$v" "${S24_NEW[@]:1}"
+done
+echo
+echo "## Twenty-fourth session: Q21's runs (call 64), uncalibrated"
+s24_each - "${S24_NEW[@]}"
+for v in hsfk hsfks; do
+  echo
+  echo "## Twenty-fourth session: Q21's runs, Q1's fit frozen ($v)"
+  s24_each "$v" "${S24_NEW[@]}"
+  echo
+  echo "## Twenty-fourth session: Q21's runs, Q21's own Azure conv 60 % fit frozen (m$v: the same machine)"
+  s24_each "m$v" "${S24_NEW[@]}"
+done
+}
+# The twenty-fourth session's variants: hsfk and hsfks with the admission moved into the simulation (runner calibrate
+# --admission-in-sim: the sidecar's front gate delays each arrival by the constant plus the front's backlog, the front
+# taking a step's tokens at the next step's launch), Q1's Azure conv 60 % fit frozen onto every run the twenty-third
+# session compared (480 + 152 cells), the HumanEval and MT-Bench runs (48) and Q21's (call 64), the two variants two
+# at a time (one process each), then the cell counts beside hsfk and hsfks. Needs --twenty-third-runs and
+# --twenty-fourth's outputs (hsfk, hsfks and the uncalibrated runs); about 60 minutes on 2 cores.
+S24_VARIANTS=(hsfki hsfksi)
+# The tables of --twenty-fourth-wide from its calibrations (hsfk as the twenty-second session made it on the 480 and
+# 152 cells, hsfks as the twenty-third did); `--twenty-fourth-wide-tables` prints them again without recomputing.
+twenty_fourth_wide_tables() {
+local v x sats=()
+s23_sets >/dev/null
+for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
+echo
+echo "## Twenty-fourth session: cells within 5 % of their own run, Q1's fit frozen, the admission after the simulation (hsfks) or inside it (hsfki, hsfksi)"
+echo
+echo "### Every held-out run of Q1's layout (the twenty-first session's 480 cells)"
+s21_counts - hsfks "${S24_VARIANTS[@]}"
+echo
+echo "### The twenty-second session's new runs, Q14's repeats and B6 (152 cells)"
+local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
+s21_counts - hsfks "${S24_VARIANTS[@]}"
+echo
+echo "### HumanEval and MT-Bench on Q17 and Q18 (48 cells), and Q21's runs (call 64)"
+S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18" "Q21 (call 64): Azure conv, Self-Instruct, HumanEval, MT-Bench|${S24_NEW[*]}")
+s21_counts - hsfk hsfks "${S24_VARIANTS[@]}"
+echo
+echo "## Twenty-fourth session: capacity in the real order from Q1's fit (hsfks, hsfki, hsfksi)"
+s20_throughput "uncalibrated,hsfks,hsfki,hsfksi" -real -hsfks-real-cal -hsfki-real-cal -hsfksi-real-cal -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
+for v in "${S24_VARIANTS[@]}"; do
+  echo
+  echo "## Twenty-fourth session: Q15, Q16, C6, B6, HumanEval, MT-Bench and Q21, Q1's fit frozen ($v), each run alone"
+  s24_each "$v" "${S22_NEW[@]}" selfinstruct-b1024-b6 mooncake-b1024-b6 "${S23_NEW[@]}" "${S24_NEW[@]}"
+done
+}
+twenty_fourth_wide() {
+local x v sats=()
+s23_sets
+unpack_runs s23
+unpack_runs s24
+for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
+for x in "${S23_ALL[@]}" "${S23_NEW[@]}" "${sats[@]}" "${S24_NEW[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+mkdir -p tmp/logs
+for v in "${S24_VARIANTS[@]}"; do
+  (
+    s21_variant azure-conv-q1 "$v"
+    # shellcheck disable=SC2046
+    "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe $(s23_fit_flags "$v")
+    for x in "${S23_ALL[@]}" "${S23_NEW[@]}" "${sats[@]}" "${S24_NEW[@]}"; do [[ $x == azure-conv-q1 ]] || q1_freeze "$x" "$v"; done
+  ) >"tmp/logs/twenty-fourth-$v.log" 2>&1 &
+done
+wait
+twenty_fourth_wide_tables
+}
+# Call 65's runs (server Q22, runs-s24/q22): Azure conv 60 % once, Self-Instruct, HumanEval and MT-Bench at 85 % three
+# times each (experiments *-q22.json, *-q22-rep{1,2}.json). Q1's frozen fit under each variant and Q22's own Azure conv
+# 60 % fit (mV), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes.
+S24_Q22=(selfinstruct-q22 humaneval-q22 mtbench-q22)
+twenty_fourth_q22() {
+unpack_runs s17
+unpack_runs s24
+local x v k label args
+for x in azure-conv-q22 "${S24_Q22[@]}"; do
+  "${R[@]}" run "$E/$x.json" >&2
+  for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
+done
+for v in hsfk hsfks "${S24_VARIANTS[@]}"; do
+  [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
+  for x in "${S24_Q22[@]}"; do q1_freeze "$x" "$v"; done
+  machine_fit azure-conv-q22 "$v" "${S24_Q22[@]}"
+done
+for v in - hsfk hsfks "${S24_VARIANTS[@]}" mhsfk mhsfks mhsfki mhsfksi; do
+  echo
+  echo "## Twenty-fourth session: Q22's 85 % loads (call 65) against their three repeats, $([[ $v == - ]] && echo uncalibrated || { [[ $v == m* ]] && echo "Q22's own Azure conv 60 % fit (${v#m}, the same machine)" || echo "Q1's fit frozen ($v)"; })"
+  args=()
+  for x in "${S24_Q22[@]}"; do
+    label="${x%-q22} 85% ($v)"
+    if [[ $v == - ]]; then args+=("$(band "$label" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "$label" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+  done
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi
@@ -1711,6 +1870,10 @@ if [[ -n $TWENTY_SECOND_B6_ONLY ]]; then twenty_second_b6; exit 0; fi
 if [[ -n $TWENTY_SECOND_FRONT_ONLY ]]; then twenty_second_front; exit 0; fi
 if [[ -n $TWENTY_THIRD_ONLY ]]; then twenty_third; exit 0; fi
 if [[ -n $TWENTY_THIRD_RUNS_ONLY ]]; then twenty_third_runs; exit 0; fi
+if [[ -n $TWENTY_FOURTH_ONLY ]]; then twenty_fourth; exit 0; fi
+if [[ -n $TWENTY_FOURTH_WIDE_ONLY ]]; then twenty_fourth_wide; exit 0; fi
+if [[ -n $TWENTY_FOURTH_Q22_ONLY ]]; then twenty_fourth_q22; exit 0; fi
+if [[ -n $TWENTY_FOURTH_WIDE_TABLES_ONLY ]]; then twenty_fourth_wide_tables; exit 0; fi
 OTHERS=(azure-conv-rep1 azure-conv-rep2 azure-conv-chunk256 azure-conv-chunk256-rep1 sharegpt sharegpt-rep1 sharegpt-rep2
   azure-conv-cap32 azure-conv-cap32-rep1 azure-conv-cap32-rep2 azure-conv-cap32-rep3 azure-conv-cap32-rep4 azure-conv-ab128 azure-conv-ab128-rep1 mooncake mooncake-rep1
   azure-conv-capacity azure-conv-chunk256-capacity sharegpt-capacity azure-conv-cap32-capacity mooncake-capacity

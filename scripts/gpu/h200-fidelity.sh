@@ -179,6 +179,14 @@
 #   call63: one machine, two servers in turn: Q20 (Q1's flags) and Q20s (the same with --switch-interval-us 200:
 #          Python's thread switch interval in the engine process 0.2 ms instead of 5), each serving Self-Instruct and
 #          MT-Bench at 85 % (does the engine's intake wait on the GIL at large batches?).
+# The twenty-fourth session's call:
+#   call64: server Q21 (Q1's flags, rep4), whose runs also carry the HTTP front's stamps (server_admissions.csv's
+#          received and submitted: its handler starting and handing the request to the engine process) and the
+#          client's socket writes (client_sends.csv's written_at): where does a request wait before the engine's
+#          inbox at large batches? Azure conv at Q1's 30 / 60 / 85 % (a fit load on this machine), Self-Instruct at
+#          Q15's 30 and 85 %, HumanEval and MT-Bench at Q17's 30 and 85 %.
+#   call65: another machine, server Q22 (Q1's flags, rep5-7): Azure conv at Q1's 60 % once (a fit load on this machine),
+#          then Self-Instruct, HumanEval and MT-Bench at 85 % three times each (the real spread at 85 % on one server).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -573,7 +581,18 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family "$MT" --family-rates "mtbench=67.252"
     serve_mix q20s 240 "$PIN --switch-interval-us 200" --rep-offset 3 --family "$SI" --family-rates "selfinstruct=94.733" \
       --family "$MT" --family-rates "mtbench=67.252" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call63)" >&2; exit 2 ;;
+  call64)
+    pin_setup call64 "-call64"
+    serve_mix q21 470 "$PIN" --rep-offset 4 --family "$AZ" --family-rates "azure=12.987,25.974,36.797" \
+      --family "$SI" --family-rates "selfinstruct=33.435,94.733" --family "$HE" --family-rates "humaneval=40.662,115.209" \
+      --family "$MT" --family-rates "mtbench=23.736,67.252" ;;
+  call65)
+    pin_setup call65 "-call65"
+    serve_mix q22 470 "$PIN" --rep-offset 5 --family "$AZ" --family-rates "azure=25.974" \
+      --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
+      --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
+      --family-repeats mtbench=3 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call65)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -418,9 +418,13 @@ function buildProgram(): Command {
       "--front-per-step",
       "with --admission-backlog, the front's worker pays a time per engine step as well as per token: the per-token time read off the fit runs' steps' spread (a step's last token reaches the client later than its first), the per-step time fitted on their delivery delays; the backlog then grows with the step rate, not with the token rate alone",
     )
+    .option(
+      "--admission-in-sim",
+      "with --admission-backlog, move each request's arrival inside the simulation by its admission delay (a front gate in Vidur's event loop, fed each simulated step's tokens once the next step is launched) instead of moving its token times afterwards, so it joins the step a real engine takes it into; the constant is fitted with each fit request's own backlog taken out",
+    )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -445,6 +449,7 @@ function buildProgram(): Command {
         admissionDelay: o.admissionDelay,
         ...(o.admissionBacklog === true ? { admissionBacklog: true } : {}),
         ...(o.frontPerStep === true ? { frontPerStep: true } : {}),
+        ...(o.admissionInSim === true ? { admissionInSim: true } : {}),
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
         ...(o.probeSize === false ? { probeSize: false } : {}),

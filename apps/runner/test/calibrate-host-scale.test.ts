@@ -5,7 +5,9 @@
  * run's host speed over the fit's; `probe` must refuse these runs by name; a frozen calibration only takes the source
  * it was made with. The `phases` run also takes `--admission-backlog --front-per-step` (the front's per-token time
  * read off the fit runs' steps, its per-step time and mean backlog recorded with the delivery delay), which needs the
- * admission delay; --front-per-step needs --admission-backlog and is a fit's flag only.
+ * admission delay; --front-per-step needs --admission-backlog and is a fit's flag only. A second fit of the same runs
+ * takes `--admission-backlog --admission-in-sim` (the admission moved into the simulation: its constant fitted with
+ * each request's backlog taken out, the front taking a step's tokens at the next step's launch), also a fit's flag.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -13,17 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-host-scale";
+const IN_SIM = "test-host-scale-in-sim";
 const LOADS = ["load30", "load60"];
 const tmp = makeTempDir("host-scale");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const calDir = join(comparisons, `${NAME}-calibration`);
-const removeOutputs = calibrationOutputs([NAME], LOADS).remove;
+const removeOutputs = calibrationOutputs([NAME, IN_SIM], LOADS).remove;
 
 /** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
-function experimentFile(): string {
+function experimentFile(name = NAME): string {
   const { path, experiment } = committedExperimentFile({
     committed: "azure-conv-cap32-o",
-    name: NAME,
+    name,
     dir: tmp.dir,
     runs: { tarball: "data/h200-qwen3-0.6b/runs-s15/o4.tar.xz", members: LOADS.map((l) => `o4/runs/azure-${l}-rep0`) },
     loads: (loads) => loads.slice(0, 2).map((l) => ({ ...l, realRunDir: join(tmp.dir, "o4", "runs", `azure-${l.name}-rep0`) })),
@@ -47,6 +50,9 @@ let frozenProbe: CliResult;
 let backlogWithout: CliResult;
 let stepWithout: CliResult;
 let stepFrozen: CliResult;
+let inSim: CliResult;
+let inSimWithout: CliResult;
+let inSimFrozen: CliResult;
 beforeAll(async () => {
   removeOutputs();
   exp = experimentFile();
@@ -56,7 +62,11 @@ beforeAll(async () => {
   stepFrozen = await runCli(["calibrate", exp, "--frozen", calDir, "--admission-backlog", "--front-per-step"]);
   probe = await runCli(["calibrate", exp, "--fit", "load30", "--host-scale", "probe"]);
   frozenProbe = await runCli(["calibrate", exp, "--frozen", calDir, "--host-scale", "probe"]);
-}, 600_000);
+  const inSimExp = experimentFile(IN_SIM);
+  inSimWithout = await runCli(["calibrate", inSimExp, "--fit", "load30", "--admission-in-sim"]);
+  inSimFrozen = await runCli(["calibrate", inSimExp, "--frozen", calDir, "--admission-backlog", "--admission-in-sim"]);
+  inSim = await runCli(["calibrate", inSimExp, "--fit", "load30", "--host-scale", "phases", "--admission-backlog", "--admission-in-sim"]);
+}, 900_000);
 afterAll(() => {
   removeOutputs();
   tmp.remove();
@@ -120,6 +130,33 @@ describe("runner calibrate --host-scale", () => {
     }
     expect(phases.stderr).toContain("plus each request's front backlog at its arrival (--admission-backlog");
     expect(phases.stderr).toMatch(/and every step at \d+ us, --front-per-step\)/);
+  });
+
+  it("--admission-in-sim: moves the admission into the simulation (a front gate), a fit's flag that needs --admission-backlog", () => {
+    expect(inSimWithout.code).toBe(2);
+    expect(inSimWithout.stderr).toContain("--admission-in-sim: moves the front's backlog into the simulation; give it with --admission-backlog");
+    expect(inSimFrozen.code).toBe(2);
+    expect(inSimFrozen.stderr).toContain("--admission-in-sim: shapes the table a fit writes");
+    expect(inSim.code, inSim.stderr).toBe(0);
+    const cal = JSON.parse(readFileSync(join(comparisons, `${IN_SIM}-calibration`, "calibration.json"), "utf8"));
+    const d = cal.delivery_delay as { admissionS: number; frontSPerToken: number; admissionBacklogMeanS: number; admissionInSimulation: boolean; frontHandoffS: number };
+    expect(d.admissionInSimulation).toBe(true);
+    // The constant holds no backlog (taken out per request); O4's steps carry their phases: the front takes a step's
+    // tokens once the next step is launched, some tenths of a millisecond after the step ends.
+    expect(d.admissionBacklogMeanS).toBe(0);
+    expect(d.admissionS).toBeGreaterThan(0);
+    expect(d.frontHandoffS).toBeGreaterThan(0.05e-3);
+    expect(d.frontHandoffS).toBeLessThan(3e-3);
+    expect(inSim.stderr).toContain("moving each arrival inside the simulation with the front's backlog at it (--admission-in-sim");
+    for (const load of LOADS) {
+      const simDir = join(repoRoot, "tmp", "vidur_runs", `${IN_SIM}-${load}-cal`);
+      const spec = JSON.parse(readFileSync(join(simDir, "vidur", "sidecar_spec.json"), "utf8"));
+      expect(spec.front_gate).toEqual({ constant_s: d.admissionS, per_token_s: d.frontSPerToken, per_step_s: 0, handoff_s: d.frontHandoffS });
+      // Every request went through the gate: at least the constant, more where the front was busy at its arrival.
+      const delays = readFileSync(join(simDir, "vidur", "bridge_admissions.csv"), "utf8").trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
+      expect(delays.length).toBeGreaterThan(100);
+      expect(Math.min(...delays)).toBeCloseTo(d.admissionS, 9);
+    }
   });
 
   it("probe: refuses runs recorded before the in-band probe, naming the flag and the fit's runs", () => {

@@ -111,16 +111,30 @@ describe("runner bench --engine-timeline against gpu-harness serve (CPU, tiny co
     const serverTokens = (await readFile(join(runDir, "server", "server_tokens.csv"), "utf8")).trimEnd().split("\n");
     expect(serverTokens.length - 1).toBe(served);
 
-    // Each request's admission on the run clock: it reached the engine's inbox after it was sent, the engine thread
-    // took it in after that, before its first token.
+    // Each request's path on the run clock: the client wrote it to its socket after its send (client_sends.csv),
+    // the server's HTTP handler started after that and handed it over, it reached the engine's inbox, and the
+    // engine thread took it in after that, before its first token.
     const admissions = (await readFile(join(runDir, "server_admissions.csv"), "utf8")).trimEnd().split("\n");
-    expect(admissions[0]).toBe("request_id,inbox,drained");
-    const byId = new Map(admissions.slice(1).map((line) => line.split(",").map(Number) as [number, number, number]).map(([id, inbox, drained]) => [id, { inbox, drained }]));
+    expect(admissions[0]).toBe("request_id,inbox,drained,received,submitted");
+    const byId = new Map(
+      admissions
+        .slice(1)
+        .map((line) => line.split(",").map(Number) as [number, number, number, number, number])
+        .map(([id, inbox, drained, received, submitted]) => [id, { inbox, drained, received, submitted }]),
+    );
+    const sends = (await readFile(join(runDir, "client_sends.csv"), "utf8")).trimEnd().split("\n");
+    expect(sends[0]).toBe("request_id,arrived_at,dispatched_at,sent_at,written_at");
+    const written = new Map(sends.slice(1).map((line) => line.split(",").map(Number)).map(([id, , , , w]) => [id!, w!]));
     const engineFirst = new Map((await readFile(join(runDir, "server_token_timestamps.csv"), "utf8")).trimEnd().split("\n").slice(1).map((line) => line.split(",").map(Number)).filter(([, index]) => index === 0).map(([id, , t]) => [id!, t!]));
     expect([...byId.keys()].sort((x, y) => x - y)).toEqual(metrics.map((m) => m.request_id).sort((x, y) => x - y));
     for (const m of metrics) {
       const a = byId.get(m.request_id)!;
-      expect(a.inbox).toBeGreaterThanOrEqual(m.sent_at! - 0.005);
+      const w = written.get(m.request_id)!;
+      expect(w).toBeGreaterThanOrEqual(m.sent_at!);
+      // Two processes' clocks joined through their wall anchors: a few ms of slack.
+      expect(a.received).toBeGreaterThanOrEqual(w - 0.005);
+      expect(a.submitted).toBeGreaterThanOrEqual(a.received);
+      expect(a.inbox).toBeGreaterThanOrEqual(a.submitted);
       expect(a.drained).toBeGreaterThanOrEqual(a.inbox);
       expect(a.drained).toBeLessThan(engineFirst.get(m.request_id)!);
     }

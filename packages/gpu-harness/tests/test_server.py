@@ -356,9 +356,12 @@ def test_flush_reset_and_sigterm_write_the_timeline(server: Server) -> None:
     its = _csv((server.log_dir / "iterations.csv").read_text())
     toks = _csv((server.log_dir / "server_tokens.csv").read_text())
     assert [r["request_id"] for r in toks] == ["last"] * 4
-    # It reached the engine's inbox, then the engine thread took it in before the step that prefilled it.
+    # The HTTP handler started, handed it over, it reached the engine's inbox (in the engine process when
+    # there is one: the stamps share the host's monotonic clock), then the engine thread took it in before
+    # the step that prefilled it.
     [adm] = _csv((server.log_dir / "server_admissions.csv").read_text())
     assert adm["request_id"] == "last"
+    assert 0 < float(adm["received"]) <= float(adm["submitted"]) <= float(adm["inbox"])
     assert float(adm["inbox"]) <= float(adm["drained"]) <= min(float(r["start"]) for r in its)
     assert float(adm["drained"]) < float(toks[0]["t"])
     assert sum(int(r["num_prefill_tokens"]) for r in its) == 2

@@ -64,7 +64,15 @@ export async function importEngineTimeline(args: {
   }
   await writeIterations(join(args.runDir, "iterations.csv"), kept);
   const tokens = await shiftServerCsv(join(args.serverDir, "server_tokens.csv"), join(args.runDir, "server_token_timestamps.csv"), ["request_id", "token_index", "t"], ["t"], offsetS);
-  const admissions = await shiftServerCsv(join(args.serverDir, "server_admissions.csv"), join(args.runDir, "server_admissions.csv"), ["request_id", "inbox", "drained"], ["inbox", "drained"], offsetS);
+  // Servers before the twenty-fourth session wrote the first three columns only; the front's stamps may be empty.
+  const admissions = await shiftServerCsv(
+    join(args.serverDir, "server_admissions.csv"),
+    join(args.runDir, "server_admissions.csv"),
+    ["request_id", "inbox", "drained", "received", "submitted"],
+    ["inbox", "drained", "received", "submitted"],
+    offsetS,
+    3,
+  );
   await atomicWriteFile(
     join(args.runDir, "server_run.json"),
     `${JSON.stringify({ ...manifest, run_clock_offset_s: offsetS }, null, 2)}\n`,
@@ -75,27 +83,40 @@ export async function importEngineTimeline(args: {
 /**
  * Copies a server per-request CSV (`columns`, request_id first) to `outPath` with the `timeColumns` shifted by
  * `offsetS` onto the run clock, keeping the rows of requests with an integer (workload) id; returns the rows kept.
- * A missing file writes nothing (0).
+ * The file's header may be the first `required` of `columns` (an older server's); a time column past those may be
+ * empty. A missing file writes nothing (0).
  */
-async function shiftServerCsv(path: string, outPath: string, columns: readonly string[], timeColumns: readonly string[], offsetS: number): Promise<number> {
+async function shiftServerCsv(
+  path: string,
+  outPath: string,
+  columns: readonly string[],
+  timeColumns: readonly string[],
+  offsetS: number,
+  required = columns.length,
+): Promise<number> {
   if (!(await fileExists(path))) return 0;
   const lines = (await readFile(path, "utf8")).split("\n");
-  const timeAt = new Set(timeColumns.map((c) => columns.indexOf(c)));
-  const out = [columns.join(",")];
+  const header = lines[0]!.split(",");
+  const layouts = [...new Set([columns.slice(0, required).join(","), columns.join(",")])];
+  if (!layouts.includes(header.join(","))) {
+    throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}:1: header ${JSON.stringify(lines[0])}, expected ${layouts.join(" or ")}`);
+  }
+  const timeAt = new Set(timeColumns.map((c) => header.indexOf(c)).filter((k) => k >= 0));
+  const out = [header.join(",")];
   lines.slice(1).forEach((line, i) => {
     if (line === "") return;
     const cells = line.split(",");
-    if (cells.length !== columns.length) {
-      throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}:${i + 2}: expected ${columns.join(",")}`);
+    if (cells.length !== header.length) {
+      throw new MetricsIoError("METRICS_CORRUPT_FILE", `${path}:${i + 2}: expected ${header.join(",")}`);
     }
     if (!/^\d+$/.test(cells[0]!)) return; // warm-up and other requests without a workload id
     out.push(
       cells
         .map((cell, k) => {
-          if (!timeAt.has(k)) return cell;
+          if (!timeAt.has(k) || (cell === "" && k >= required)) return cell;
           const shifted = Number(cell) + offsetS;
           if (cell === "" || !Number.isFinite(shifted)) {
-            throw new MetricsIoError("METRICS_INVALID_ROW", `${path}:${i + 2}: column ${columns[k]} = ${JSON.stringify(cell)}, expected a number`);
+            throw new MetricsIoError("METRICS_INVALID_ROW", `${path}:${i + 2}: column ${header[k]} = ${JSON.stringify(cell)}, expected a number`);
           }
           return String(Math.round(shifted * 1e9) / 1e9);
         })

@@ -222,6 +222,17 @@ describe("importEngineTimeline", () => {
     expect(await readFile(join(run, "server_admissions.csv"), "utf8")).toBe("request_id,inbox,drained\n3,1.9,2\n");
     await writeFile(join(server, "server_admissions.csv"), "request_id,inbox,drained\n3,9.9,\n");
     await expect(importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 })).rejects.toThrow(/server_admissions\.csv:2: column drained = "", expected a number/);
+    // A newer server's file: the front's stamps (handler start, hand-over) shifted too, or kept empty.
+    await writeFile(
+      join(server, "server_admissions.csv"),
+      "request_id,inbox,drained,received,submitted\n3,9.9,10,9.5,9.6\n4,9.95,10,,\nwarmup-1,1,2,0.5,0.6\n",
+    );
+    expect((await importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 })).admissions).toBe(2);
+    expect(await readFile(join(run, "server_admissions.csv"), "utf8")).toBe("request_id,inbox,drained,received,submitted\n3,1.9,2,1.5,1.6\n4,1.95,2,,\n");
+    await writeFile(join(server, "server_admissions.csv"), "request_id,drained,inbox\n3,10,9.9\n");
+    await expect(importEngineTimeline({ serverDir: server, runDir: run, runZeroUnixS: 1008.0 })).rejects.toThrow(
+      /server_admissions\.csv:1: header "request_id,drained,inbox", expected request_id,inbox,drained or request_id,inbox,drained,received,submitted/,
+    );
     const rows = await readIterations(join(run, "iterations.csv"));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.wait_time).toBeUndefined();

@@ -8,12 +8,14 @@ import type { ResolvedOptions } from "./options.js";
 import type { BenchRequest } from "./schema.js";
 import { summarize } from "./stats.js";
 
-/** Per sent request: scheduled, released and sent times (s, run clock). */
+/** Per sent request: scheduled, released, sent and written times (s, run clock). */
 export interface SendRecord {
   request_id: number;
   arrived_at: number;
   dispatched_at: number;
   sent_at: number;
+  /** When undici wrote the request's head to its socket (null: not reported, e.g. never written). */
+  written_at: number | null;
 }
 
 /** p50/p99/max/mean in ms over `count` samples (nulls when none). */
@@ -39,6 +41,8 @@ export interface BenchHealth {
   schedule_lag_ms: LagSummaryMs;
   /** Wait for a concurrency slot, ms (all zero without a cap). */
   queue_time_ms: LagSummaryMs;
+  /** Sent -> written to the socket (undici's sendHeaders), ms: the client's own delay past the send. */
+  write_lag_ms: LagSummaryMs;
   lag_warn_threshold_ms: number;
   fell_behind: boolean;
   /** (n-1) / (last - first scheduled arrival), null for a single instant. */
@@ -86,6 +90,7 @@ function rate(times: number[]): number | null {
 export function computeHealth(h: HealthInput): BenchHealth {
   const lag = summarize(h.sends.map((s) => (s.dispatched_at - s.arrived_at) * 1000));
   const queue = summarize(h.sends.map((s) => (s.sent_at - s.dispatched_at) * 1000));
+  const writeLag = summarize(h.sends.flatMap((s) => (s.written_at === null ? [] : [(s.written_at - s.sent_at) * 1000])));
   const count = (status: RequestMetric["status"]): number => h.metrics.filter((m) => m.status === status).length;
   const arrivals = h.requests.map((r) => r.arrived_at);
   const targetRate = rate(arrivals);
@@ -118,6 +123,7 @@ export function computeHealth(h: HealthInput): BenchHealth {
     aborted: h.aborted,
     schedule_lag_ms: lag,
     queue_time_ms: queue,
+    write_lag_ms: writeLag,
     lag_warn_threshold_ms: h.opts.lagWarnThresholdMs,
     fell_behind: fellBehind,
     target_rate_rps: targetRate,

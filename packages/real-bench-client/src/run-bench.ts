@@ -12,6 +12,7 @@ import {
   atomicWriteFile,
   computeRequestMetric,
   describeHost,
+  formatNumber,
   type RequestMetric,
   type RunManifest,
   type TokenTimestamp,
@@ -28,6 +29,7 @@ import { type BenchProgress, type ResolvedOptions, type RunBenchOptions, resolve
 import { readBenchWorkload } from "./parse.js";
 import type { BenchRequest } from "./schema.js";
 import { type StreamOutcome, streamCompletion } from "./stream.js";
+import { trackWrites } from "./writes.js";
 
 /** Version of this client, recorded in run.json. */
 export const CLIENT_VERSION = "0.1.0";
@@ -87,6 +89,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const counters = { sent: 0, done: 0, failed: 0, inFlight: 0, queued: 0 };
   const cpuStart = process.cpuUsage();
   const clock = createRunClock(opts.startLeadS);
+  const writes = trackWrites(opts.origin, clock);
   const lastArrivalS = order[order.length - 1]?.arrived_at ?? 0;
   const progress = (): BenchProgress => progressOf(counters, clock, requests.length, lastArrivalS);
   const timer = options.onProgress
@@ -141,13 +144,14 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   aborted ||= signal?.aborted === true;
   const cpu = process.cpuUsage(cpuStart);
   const wallS = clock.nowS();
+  writes.close();
   if (timer !== null) clearInterval(timer);
   await pool.close().catch(() => undefined);
   options.onProgress?.(progress());
 
   const tokens: TokenTimestamp[] = [];
   const sends: SendRecord[] = [];
-  const metrics = slots.map((slot) => toMetric(slot, tokens, sends));
+  const metrics = slots.map((slot) => toMetric(slot, tokens, sends, writes.writtenAtS.get(slot.request.request_id) ?? null));
   const health = computeHealth({
     requests,
     metrics,
@@ -162,7 +166,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
     preconnected,
     failureKinds: countFailureKinds(slots),
   });
-  await writeRunDir(runDir, options, opts, clock, workloadId, metrics, tokens, health);
+  await writeRunDir(runDir, options, opts, clock, workloadId, metrics, tokens, health, sends);
   return { runDir, metrics, health, aborted };
 }
 
@@ -301,7 +305,7 @@ function progressOf(
 }
 
 /** Turns one slot into its request_metrics row, appending its token rows and send record. */
-function toMetric(slot: Slot, tokens: TokenTimestamp[], sends: SendRecord[]): RequestMetric {
+function toMetric(slot: Slot, tokens: TokenTimestamp[], sends: SendRecord[], writtenAtS: number | null): RequestMetric {
   const r = slot.request;
   const o = slot.outcome;
   if (o === null) {
@@ -327,6 +331,7 @@ function toMetric(slot: Slot, tokens: TokenTimestamp[], sends: SendRecord[]): Re
     arrived_at: r.arrived_at,
     dispatched_at: slot.dispatchedAtS ?? o.sentAtS,
     sent_at: o.sentAtS,
+    written_at: writtenAtS,
   });
   // One row per token; k tokens of one chunk share its arrival time, chunk index and size.
   const tokenTimesS: number[] = [];
@@ -367,6 +372,7 @@ async function writeRunDir(
   metrics: RequestMetric[],
   tokens: TokenTimestamp[],
   health: BenchHealth,
+  sends: readonly SendRecord[],
 ): Promise<void> {
   const manifest: RunManifest = {
     schema_version: 1,
@@ -419,6 +425,7 @@ async function writeRunDir(
     await writeRequestMetrics(path.join(runDir, "request_metrics.csv"), metrics);
     await writeTokenTimestamps(path.join(runDir, "token_timestamps.csv"), tokens, { withChunks: true });
     await atomicWriteFile(path.join(runDir, "bench_health.json"), `${JSON.stringify(health, null, 2)}\n`);
+    await atomicWriteFile(path.join(runDir, "client_sends.csv"), sendsCsv(sends));
     await writeRunManifest(runDir, manifest);
   } catch (cause) {
     throw new BenchError(
@@ -427,4 +434,14 @@ async function writeRunDir(
       { cause },
     );
   }
+}
+
+/** client_sends.csv: per sent request, its scheduled, released, sent and written times (s, run clock; written
+ * empty where undici did not report the write), in request_id order. */
+export function sendsCsv(sends: readonly SendRecord[]): string {
+  const rows = [...sends].sort((a, b) => a.request_id - b.request_id);
+  const cells = rows.map((r) =>
+    [r.request_id, r.arrived_at, r.dispatched_at, r.sent_at, r.written_at].map((v) => formatNumber(v)).join(","),
+  );
+  return `request_id,arrived_at,dispatched_at,sent_at,written_at\n${cells.map((c) => `${c}\n`).join("")}`;
 }

@@ -190,6 +190,20 @@ describe("timing against scripted delays", () => {
     // sent_at is on the run clock, near the scheduled arrival.
     for (const m of metrics) expect((m.sent_at ?? -1) - m.arrived_at).toBeGreaterThanOrEqual(0);
     for (const m of metrics) expect(m.queue_time).toBe(0);
+    // client_sends.csv: each request written to its socket after its send and before the server's request event.
+    const sendRows = (await readFile(path.join(outDir, "client_sends.csv"), "utf8")).trim().split("\n");
+    expect(sendRows[0]).toBe("request_id,arrived_at,dispatched_at,sent_at,written_at");
+    expect(sendRows.slice(1).map((r) => Number(r.split(",")[0]))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const row of sendRows.slice(1)) {
+      const [id, arrived, , sent, written] = row.split(",").map(Number) as [number, number, number, number, number];
+      expect(arrived).toBe(metrics[id]!.arrived_at);
+      expect(sent).toBe(metrics[id]!.sent_at);
+      expect(written).toBeGreaterThanOrEqual(sent);
+      const received = log.findLast((e) => e.requestId === String(id))!.receivedUnixMs / 1000 - zeroUnixS;
+      expect(written).toBeLessThan(received + 0.001);
+    }
+    expect(health.write_lag_ms.count).toBe(8);
+    expect(health.write_lag_ms.p50).toBeGreaterThanOrEqual(0);
   });
 
   it("sends the text prompt when promptMode is text", async () => {

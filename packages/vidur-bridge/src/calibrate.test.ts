@@ -10,6 +10,7 @@ import {
   deriveAdmissionDelay,
   fitFrontWorker,
   frontBacklog,
+  frontHandoff,
   frontTokenSpread,
   frontWorkerDone,
   deriveCpuOverheads,
@@ -1162,6 +1163,45 @@ describe("deriveAdmissionDelay", () => {
     const later = requests.map((r) => ({ ...r, firstEngineTokenS: firstToken(r.arrivedS, 0.0013) }));
     expect(deriveAdmissionDelay([{ steps, requests: later }], 256).admissionS).toBeCloseTo(0.0013, 4);
     expect(deriveAdmissionDelay([{ steps, requests }], 10)).toEqual({ admissionS: 0, requests: 0, consistent: 0 });
+  });
+
+  it("takes each request's known offset out first (--admission-in-sim: the front's backlog at its arrival)", () => {
+    // Every request waited 0.6 ms plus its own backlog (0-3 ms, varying): with the backlogs as offsets the constant
+    // is 0.6 ms again, held by every interval; without them no single constant holds most.
+    const requests = [];
+    for (let r = 0; r < 400; r++) {
+      const arrivedS = 0.01 + r * 0.02 + rand() * 0.01;
+      const offsetS = ((r * 7) % 16) * 0.0002;
+      requests.push({ arrivedS, promptTokens: 30, firstEngineTokenS: firstToken(arrivedS, 0.0006 + offsetS), offsetS });
+    }
+    const d = deriveAdmissionDelay([{ steps, requests }], 256);
+    expect(d.admissionS).toBeGreaterThan(0.00058);
+    expect(d.admissionS).toBeLessThan(0.00062);
+    expect(d.consistent).toBe(1);
+    const blind = deriveAdmissionDelay([{ steps, requests: requests.map(({ offsetS: _, ...r }) => r) }], 256);
+    expect(blind.consistent).toBeLessThan(0.7);
+  });
+});
+
+describe("frontHandoff", () => {
+  const step = (i: number, start: number, end: number, phases: boolean) => ({
+    step: i,
+    start,
+    end,
+    gpu_time: null,
+    num_prefill_tokens: 0,
+    num_decode_tokens: 1,
+    batch_size: 1,
+    kv_tokens_in_use: null,
+    ...(phases ? { schedule_time: 0.0001, prepare_time: 0.0004 } : {}),
+  });
+  it("reads the median end -> next launch over back-to-back steps, skipping idle gaps and steps without phases", () => {
+    // Steps of 3 ms back to back (launch 0.5 ms after the start), then a 10 ms idle gap that does not count.
+    const steps = [step(0, 0, 0.003, true), step(1, 0.003, 0.006, true), step(2, 0.00605, 0.009, true), step(3, 0.019, 0.022, true)];
+    expect(frontHandoff([steps])).toBeCloseTo(0.000525, 12);
+    expect(frontHandoff([steps.slice(0, 2)])).toBeCloseTo(0.0005, 12);
+    expect(frontHandoff([steps.map((s) => step(s.step, s.start, s.end, false))])).toBe(0);
+    expect(frontHandoff([])).toBe(0);
   });
 });
 

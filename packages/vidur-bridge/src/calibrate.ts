@@ -1221,6 +1221,14 @@ export interface DeliveryDelayTable {
   frontSPerStep?: number;
   /** The worker's mean backlog at the fit runs' arrivals (s), which admissionS already holds. */
   admissionBacklogMeanS?: number;
+  /**
+   * `--admission-in-sim`: the admission delay moves each arrival inside the simulation (the sidecar's front gate)
+   * instead of the token times after it; admissionS is then the front-free constant (fitted with each fit request's
+   * backlog taken out) and admissionBacklogMeanS 0.
+   */
+  admissionInSimulation?: boolean;
+  /** The front takes a step's tokens this long after the step ends (the fit runs' median end -> next launch). */
+  frontHandoffS?: number;
 }
 
 /** Linear interpolation over sorted knots, clamped at the ends. */
@@ -1329,7 +1337,11 @@ export interface AdmissionDelay {
 }
 
 export function deriveAdmissionDelay(
-  runs: readonly { steps: readonly Iteration[]; requests: readonly { arrivedS: number; promptTokens: number; firstEngineTokenS: number }[] }[],
+  runs: readonly {
+    steps: readonly Iteration[];
+    /** offsetS: a known part of the request's own delay (e.g. the front's backlog at its arrival), taken out first. */
+    requests: readonly { arrivedS: number; promptTokens: number; firstEngineTokenS: number; offsetS?: number }[];
+  }[],
   maxPromptTokens: number,
   maxS = 0.005,
   gridS = 0.00001,
@@ -1347,8 +1359,8 @@ export function deriveAdmissionDelay(
       if (i === 0 || i >= steps.length) continue;
       requests += 1;
       // Grid points k with lo < k * gridS <= hi.
-      const lo = starts[i - 1]! - r.arrivedS;
-      const up = starts[i]! - r.arrivedS;
+      const lo = starts[i - 1]! - r.arrivedS - (r.offsetS ?? 0);
+      const up = starts[i]! - r.arrivedS - (r.offsetS ?? 0);
       const from = Math.max(0, Math.floor(lo / gridS + 1e-9) + 1);
       const to = Math.min(points - 1, Math.floor(up / gridS + 1e-9));
       if (from > to) continue;
@@ -1481,6 +1493,26 @@ export function fitFrontWorker(
 }
 
 /**
+ * When the server's front takes a step's tokens, after the step ends: with the engine's steps back to back (the
+ * next starts within 0.2 ms), the median time from a step's end to the next step's launch (its start plus its
+ * schedule and prepare phases: the server hands the tokens over once the next step runs on the device); 0 where the
+ * steps carry no phases or never follow one another.
+ */
+export function frontHandoff(runs: readonly (readonly Iteration[])[]): number {
+  const gaps: number[] = [];
+  for (const steps of runs) {
+    const sorted = [...steps].sort((a, b) => a.start - b.start);
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      const next = sorted[i]!;
+      if (next.start - prev.end > 2e-4 || next.schedule_time == null || next.prepare_time == null) continue;
+      gaps.push(next.start + next.schedule_time + next.prepare_time - prev.end);
+    }
+  }
+  return gaps.length === 0 ? 0 : Math.max(0, median(gaps));
+}
+
+/**
  * deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv;
  * with `admissionMaxPromptTokens`, their admission delay too (deriveAdmissionDelay; request_metrics.csv as well).
  */
@@ -1489,7 +1521,11 @@ export async function deliveryDelayFromRuns(
   extendToBatchSize?: number,
   admissionMaxPromptTokens?: number,
   admissionBacklog: boolean | "step" = false,
+  inSimulation = false,
 ): Promise<DeliveryDelayTable> {
+  if (inSimulation && admissionBacklog === false) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "the admission inside the simulation needs the front's backlog (admissionBacklog)");
+  }
   const runs = [];
   for (const dir of realDirs) {
     const path = (f: string) => join(dir, f);
@@ -1534,12 +1570,45 @@ export async function deliveryDelayFromRuns(
     spread = read.perTokenS;
   }
   const { perTokenS, perStepS } = fitFrontWorker(queued, spread);
+  const step = admissionBacklog === "step" ? { frontSPerStep: perStepS } : {};
+  if (inSimulation) {
+    // The constant is fitted with each request's own backlog taken out (the front taking each step's tokens at the
+    // next step's launch, as the gate will), so the gate adds back the backlog the simulation makes.
+    const handoffS = frontHandoff(runs.map((r) => r.steps));
+    const admission = deriveAdmissionDelay(
+      runs.map((run) => {
+        const emitS = [...run.engine.values()].flat().sort((a, b) => a - b).map((t) => t + handoffS);
+        const backlog = frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
+        return {
+          steps: run.steps,
+          requests: run.metrics.flatMap((m, i) => {
+            const first = run.engine.get(m.request_id)?.[0];
+            return m.status === "ok" && first !== undefined
+              ? [{ arrivedS: m.arrived_at, promptTokens: m.num_prefill_tokens, firstEngineTokenS: first, offsetS: backlog[i]! }]
+              : [];
+          }),
+        };
+      }),
+      admissionMaxPromptTokens,
+    );
+    return {
+      ...table,
+      admissionS: admission.admissionS,
+      admissionRequests: admission.requests,
+      admissionConsistent: admission.consistent,
+      frontSPerToken: perTokenS,
+      ...step,
+      admissionBacklogMeanS: 0,
+      admissionInSimulation: true,
+      frontHandoffS: handoffS,
+    };
+  }
   const backlogs = runs.flatMap((run) => {
     const emitS = [...run.engine.values()].flat().sort((a, b) => a - b);
     return frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
   });
   const admissionBacklogMeanS = backlogs.length === 0 ? 0 : backlogs.reduce((a, b) => a + b, 0) / backlogs.length;
-  return { ...withAdmission, frontSPerToken: perTokenS, ...(admissionBacklog === "step" ? { frontSPerStep: perStepS } : {}), admissionBacklogMeanS };
+  return { ...withAdmission, frontSPerToken: perTokenS, ...step, admissionBacklogMeanS };
 }
 
 

@@ -13,6 +13,7 @@ export {
   deliveryDelayFromRuns,
   fitFrontWorker,
   frontBacklog,
+  frontHandoff,
   frontTokenSpread,
   frontWorkerDone,
   deriveAdmissionDelay,

@@ -118,7 +118,8 @@ export async function normalizeVidurRun(
   // the front's backlog at its arrival, the front serving every simulated token in emit order (and, with
   // frontSPerStep, paying that once per simulated step: a step's tokens share their time).
   const admission = new Map<number, number>();
-  if (deliveryDelay !== null) {
+  // admissionInSimulation: the sidecar already moved each arrival (its front gate); the tokens keep their times.
+  if (deliveryDelay !== null && deliveryDelay.admissionInSimulation !== true) {
     const { admissionS = 0, frontSPerToken, frontSPerStep = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
     if (frontSPerToken === undefined) {
       for (const r of trace) admission.set(r.requestId, admissionS);

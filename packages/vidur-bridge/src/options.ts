@@ -108,6 +108,10 @@ export interface RunVidurOptions {
    * `admissionS - admissionBacklogMeanS` (at least 0) plus the backlog, at its arrival, of one worker serving every
    * simulated token at `frontSPerToken` seconds in emit order (`frontBacklog`), and the request's tokens move by it;
    * with `frontSPerStep` the worker also pays that once per simulated step (before the step's first token).
+   * With `admissionInSimulation` the admission delay moves each request's arrival inside the simulation instead
+   * (the sidecar's front gate: it reaches Vidur's scheduler `admissionS - admissionBacklogMeanS` plus the front's
+   * backlog later, the front taking each simulated step's tokens `frontHandoffS` after the step ends), so it
+   * joins the step a real engine would take it into; the token times then move by the delivery delay only.
    */
   deliveryDelay?: DeliveryDelayOption;
   /**
@@ -161,4 +165,6 @@ export interface DeliveryDelayOption {
   frontSPerToken?: number;
   frontSPerStep?: number;
   admissionBacklogMeanS?: number;
+  admissionInSimulation?: boolean;
+  frontHandoffS?: number;
 }

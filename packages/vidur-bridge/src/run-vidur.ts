@@ -17,6 +17,7 @@ import { type NormalizeSummary, normalizeVidurRun } from "./normalize.js";
 import {
   BUILTIN_DEVICES,
   DEFAULT_SCHEDULER,
+  type DeliveryDelayOption,
   type DeviceSpec,
   EXTRA_DEVICES,
   FULL_FOREST_GRID,
@@ -98,6 +99,17 @@ function parseEvent(line: string): SidecarEvent | null {
 
 const PHASES = new Set(["load", "train", "predict", "simulate", "done"]);
 
+/** The sidecar's front gate (deliveryDelay.admissionInSimulation), null when the admission is added afterwards. */
+function frontGate(d: DeliveryDelayOption | null): Record<string, number> | null {
+  if (d === null || d.admissionInSimulation !== true) return null;
+  return {
+    constant_s: Math.max(0, (d.admissionS ?? 0) - (d.admissionBacklogMeanS ?? 0)),
+    per_token_s: d.frontSPerToken ?? 0,
+    per_step_s: d.frontSPerStep ?? 0,
+    handoff_s: d.frontHandoffS ?? 0,
+  };
+}
+
 /** Simulates the workload with Vidur and writes the normalized run dir; see RunVidurOptions for defaults. */
 export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult> {
   const t0 = performance.now();
@@ -151,7 +163,17 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   const gqaValue = gqaOverhead ?? declared.attentionDecodeBatchingOverheadFraction;
   const deliveryDelay = options.deliveryDelay ?? null;
   if (deliveryDelay !== null) {
-    const { batchSizes: xs, delaysS: ys, firstTokenExtraS: extra = 0, admissionS = 0, frontSPerToken = 0, frontSPerStep = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
+    const {
+      batchSizes: xs,
+      delaysS: ys,
+      firstTokenExtraS: extra = 0,
+      admissionS = 0,
+      frontSPerToken = 0,
+      frontSPerStep = 0,
+      admissionBacklogMeanS = 0,
+      frontHandoffS = 0,
+      admissionInSimulation = false,
+    } = deliveryDelay;
     const finite = (v: number) => Number.isFinite(v);
     if (
       xs.length === 0 ||
@@ -163,11 +185,13 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       !(finite(admissionS) && admissionS >= 0) ||
       !(finite(frontSPerToken) && frontSPerToken >= 0) ||
       !(finite(frontSPerStep) && frontSPerStep >= 0) ||
-      !(finite(admissionBacklogMeanS) && admissionBacklogMeanS >= 0)
+      !(finite(admissionBacklogMeanS) && admissionBacklogMeanS >= 0) ||
+      !(finite(frontHandoffS) && frontHandoffS >= 0) ||
+      typeof admissionInSimulation !== "boolean"
     ) {
       throw new VidurBridgeError(
         "VIDUR_BAD_OPTION",
-        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS, and admissionS, frontSPerToken, frontSPerStep and admissionBacklogMeanS >= 0 (seconds)`,
+        `deliveryDelay ${JSON.stringify(deliveryDelay)}: expected batchSizes increasing, delaysS >= 0 of the same non-zero length, a finite firstTokenExtraS, admissionS, frontSPerToken, frontSPerStep, admissionBacklogMeanS and frontHandoffS >= 0 (seconds), and admissionInSimulation a boolean`,
       );
     }
   }
@@ -244,6 +268,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     },
     allow_extrapolation: options.allowExtrapolation ?? false,
     cpu_overhead: cpuOverheadFile,
+    front_gate: frontGate(deliveryDelay),
     step_time_scale: stepTimeScale,
     rf_random_state: seed,
     record_dir: raw,

@@ -288,7 +288,7 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     );
     const early = { ...deliveryDelay, admissionS: -0.001 };
     await expect(runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "r1bad2")), deliveryDelay: early })).rejects.toSatisfy(
-      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS, frontSPerToken, frontSPerStep and admissionBacklogMeanS >= 0"),
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("admissionS, frontSPerToken, frontSPerStep, admissionBacklogMeanS and frontHandoffS >= 0"),
     );
   });
 
@@ -318,6 +318,44 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     expect(step[0]!.ttft!).toBeCloseTo(token[0]!.ttft!, 9);
     expect(step[1]!.ttft! - token[1]!.ttft!).toBeCloseTo(waited!, 9);
     expect((await readRunManifest(stepDir)).config.delivery_delay).toEqual({ ...delay, frontSPerStep: 1 });
+  });
+
+  it("moves each arrival inside the simulation by the front gate's delay (admissionInSimulation)", async () => {
+    // The same two requests. The gate takes each step's tokens 10 ms after the step ends, pays 1 s a step: request 1
+    // (arriving at 0.5 s) reaches Vidur's scheduler the constant plus that backlog later, and its token times are not
+    // moved again afterwards; request 0, alone, only by the constant.
+    const workloadDir = join(tmp, "wl-gate");
+    await writeWorkloadDir(workloadDir, [
+      { arrived_at: 0, num_prefill_tokens: 40, num_decode_tokens: 3 },
+      { arrived_at: 0.5, num_prefill_tokens: 40, num_decode_tokens: 3 },
+    ]);
+    const delay = { batchSizes: [1], delaysS: [0], admissionS: 0.002, frontSPerToken: 1e-4, frontSPerStep: 1, admissionBacklogMeanS: 0 };
+    const gated = { ...delay, admissionInSimulation: true, frontHandoffS: 0.01 };
+    const gateDir = join(tmp, "runs", "front-gate");
+    await runVidur({ ...baseOptions(workloadDir, gateDir), deliveryDelay: gated });
+    const raw = await readTokenTimestampsGrouped(join(gateDir, "vidur", "bridge_tokens.csv"));
+    const emitS = [...raw.values()].flat().sort((x, y) => x - y);
+    const [backlog] = frontBacklog(emitS.filter((t) => t < 0.5).map((t) => t + 0.01), 1e-4, [0.5], 1);
+    expect(backlog).toBeGreaterThan(2.4);
+    const admissions = (await readFile(join(gateDir, "vidur", "bridge_admissions.csv"), "utf8")).trim().split("\n");
+    expect(admissions[0]).toBe("request_id,delay_s");
+    const delays = admissions.slice(1).map((l) => Number(l.split(",")[1]));
+    expect(delays[0]).toBeCloseTo(0.002, 12);
+    expect(delays[1]).toBeCloseTo(0.002 + backlog!, 9);
+    // Request 1's first step starts once it reaches the scheduler: its first token comes after 0.5 s + its delay.
+    expect(raw.get(1)![0]!).toBeGreaterThan(0.5 + delays[1]!);
+    const m = await readRequestMetrics(join(gateDir, "request_metrics.csv"));
+    // Both prefill alone on an idle engine: the TTFTs differ by the backlog only (counted from each arrival).
+    expect(m[1]!.ttft! - m[0]!.ttft!).toBeCloseTo(backlog!, 9);
+    expect(m[1]!.arrived_at).toBe(0.5);
+    expect(m[1]!.ttft!).toBeCloseTo(raw.get(1)![0]! - 0.5, 9);
+    const manifest = await readRunManifest(gateDir);
+    expect(manifest.config.delivery_delay).toEqual(gated);
+    const spec = JSON.parse(await readFile(join(gateDir, "vidur", "sidecar_spec.json"), "utf8"));
+    expect(spec.front_gate).toEqual({ constant_s: 0.002, per_token_s: 1e-4, per_step_s: 1, handoff_s: 0.01 });
+    await expect(
+      runVidur({ ...baseOptions(workloadDir, join(tmp, "runs", "front-gate-bad")), deliveryDelay: { ...gated, frontHandoffS: -0.001 } }),
+    ).rejects.toSatisfy((e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("frontHandoffS"));
   });
 
   it("serves a burst in a given admission order, keeping the workload's request ids and arrival times", async () => {

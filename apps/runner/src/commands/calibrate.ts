@@ -110,7 +110,9 @@ export function describeDelay(d: DeliveryDelayTable): string {
   const backlog =
     d.frontSPerToken === undefined
       ? ""
-      : `, less the fit runs' mean front backlog ${((d.admissionBacklogMeanS ?? 0) * 1e3).toFixed(2)} ms plus each request's front backlog at its arrival (--admission-backlog: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us${d.frontSPerStep === undefined ? "" : ` and every step at ${(d.frontSPerStep * 1e6).toFixed(0)} us, --front-per-step`})`;
+      : d.admissionInSimulation === true
+        ? `, moving each arrival inside the simulation with the front's backlog at it (--admission-in-sim: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us${d.frontSPerStep === undefined ? "" : ` and every step at ${(d.frontSPerStep * 1e6).toFixed(0)} us`}, a step's tokens handed to it ${((d.frontHandoffS ?? 0) * 1e3).toFixed(2)} ms after the step ends)`
+        : `, less the fit runs' mean front backlog ${((d.admissionBacklogMeanS ?? 0) * 1e3).toFixed(2)} ms plus each request's front backlog at its arrival (--admission-backlog: one worker serving every token at ${(d.frontSPerToken * 1e6).toFixed(1)} us${d.frontSPerStep === undefined ? "" : ` and every step at ${(d.frontSPerStep * 1e6).toFixed(0)} us, --front-per-step`})`;
   return `${knots} requests; first token ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms (from ${d.tokens} tokens of the fit load${tail})${admission}${backlog}`;
 }
 
@@ -422,6 +424,11 @@ export async function calibrate(
      */
     frontPerStep?: boolean;
     /**
+     * With admissionBacklog, the admission delay moves each arrival inside the simulation (the sidecar's front gate)
+     * instead of the token times after it (@vf/vidur-bridge `deliveryDelayFromRuns` inSimulation). --fit only.
+     */
+    admissionInSim?: boolean;
+    /**
      * Scale each load's calibrated step times by its real run's machine probe over the fit runs' pooled probe
      * (server_run.json's machine_probe; a frozen fit uses the pooled probe its calibration.json recorded).
      */
@@ -460,6 +467,7 @@ export async function calibrate(
   if (ctx.frozenDir !== undefined) {
     const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
     if (ctx.frontPerStep === true) shaping.push("--front-per-step");
+    if (ctx.admissionInSim === true) shaping.push("--admission-in-sim");
     if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
@@ -477,6 +485,9 @@ export async function calibrate(
   }
   if (ctx.frontPerStep === true && ctx.admissionBacklog !== true) {
     throw new UsageError("--front-per-step: shapes the front's backlog; give it with --admission-backlog");
+  }
+  if (ctx.admissionInSim === true && ctx.admissionBacklog !== true) {
+    throw new UsageError("--admission-in-sim: moves the front's backlog into the simulation; give it with --admission-backlog");
   }
   if (ctx.admissionBacklog === true) {
     if (ctx.deliveryDelay === false || ctx.admissionDelay === false) {
@@ -564,6 +575,7 @@ export async function calibrate(
             experiment.scheduler.batchSizeCap,
             ctx.admissionDelay === false ? undefined : onePrefillStep(experiment.scheduler),
             ctx.admissionBacklog === true ? (ctx.frontPerStep === true ? "step" : true) : false,
+            ctx.admissionInSim === true,
           );
     log(deliveryDelay === null ? "calibrate: --no-delivery-delay: no delivery delay modelled" : `calibrate: delivery delay ${describeDelay(deliveryDelay)}`);
   } else {

@@ -36,8 +36,9 @@ ITERATION_COLUMNS = (
     "host_probe_time",
 )
 TOKEN_COLUMNS = ("request_id", "token_index", "t")
-# Per request: when the engine side got it (its driver's inbox), when the engine thread took it in.
-ADMISSION_COLUMNS = ("request_id", "inbox", "drained")
+# Per request: when the engine side got it (its driver's inbox), when the engine thread took it in, and when
+# the HTTP front's handler started and handed it to the engine (empty where the front did not stamp it).
+ADMISSION_COLUMNS = ("request_id", "inbox", "drained", "received", "submitted")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Timeline:
         self._lock = threading.Lock()
         self._tokens: list[tuple[str, int, float]] = []
         self._iterations: list[Iteration] = []
-        self._admissions: list[tuple[str, float, float]] = []
+        self._admissions: list[tuple[str, float, float, float | None, float | None]] = []
         self._next_step = 0
         self.resets = 0
 
@@ -119,10 +120,20 @@ class Timeline:
         with self._lock:
             self._tokens.append((request_id, token_index, t))
 
-    def record_admission(self, request_id: str, inbox: float, drained: float) -> None:
-        """A request reached the engine's inbox at `inbox` and the engine thread took it in at `drained`."""
+    def record_admission(
+        self,
+        request_id: str,
+        inbox: float,
+        drained: float,
+        front_times: tuple[float, float] | None = None,
+    ) -> None:
+        """A request reached the engine's inbox at `inbox` and the engine thread took it in at `drained`;
+        `front_times` (raw perf_counter readings) are when the HTTP handler started and submitted it."""
+        received = submitted = None
+        if front_times is not None:
+            received, submitted = (self.from_perf_counter(t) for t in front_times)
         with self._lock:
-            self._admissions.append((request_id, inbox, drained))
+            self._admissions.append((request_id, inbox, drained, received, submitted))
 
     def record_iteration(
         self,
@@ -165,7 +176,7 @@ class Timeline:
         with self._lock:
             return list(self._tokens)
 
-    def admissions(self) -> list[tuple[str, float, float]]:
+    def admissions(self) -> list[tuple[str, float, float, float | None, float | None]]:
         with self._lock:
             return list(self._admissions)
 
@@ -205,8 +216,8 @@ class Timeline:
     def admissions_csv(self) -> str:
         buf = io.StringIO()
         buf.write(",".join(ADMISSION_COLUMNS) + "\n")
-        for rid, inbox, drained in self.admissions():
-            buf.write(f"{rid},{_fmt(inbox)},{_fmt(drained)}\n")
+        for rid, inbox, drained, received, submitted in self.admissions():
+            buf.write(f"{rid},{_fmt(inbox)},{_fmt(drained)},{_fmt(received)},{_fmt(submitted)}\n")
         return buf.getvalue()
 
     def manifest(self, run_info: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,11 @@ def _run(spec: dict[str, Any]) -> None:
         from . import cpu_overhead
 
         cpu_overhead.install(*overhead, block_size=int(spec["block_size"]))
+    gate = None
+    if spec.get("front_gate"):
+        g = spec["front_gate"]
+        gate = hooks.FrontGate(float(g["constant_s"]), float(g["per_token_s"]), float(g["per_step_s"]), float(g["handoff_s"]))
+        hooks.install_front_gate(gate, recorder)
     scale = float(spec.get("step_time_scale", 1.0))
     if scale != 1.0:
         from . import cpu_overhead
@@ -115,6 +120,11 @@ def _run(spec: dict[str, Any]) -> None:
         vidur_main.main()
     finally:
         recorder.close()
+    if gate is not None:
+        with open(os.path.join(record_dir, "bridge_admissions.csv"), "w", encoding="utf-8") as f:
+            f.write("request_id,delay_s\n")
+            for rid, d in sorted(gate.delays.items()):
+                f.write(f"{rid},{d!r}\n")
     emit("progress", phase="done", done=1, total=1)
 
 

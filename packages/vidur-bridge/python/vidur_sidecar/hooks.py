@@ -5,11 +5,14 @@
 - Deterministic forests: `RandomForestRegressor(random_state=seed)` (Vidur leaves it unseeded).
 - Progress: each trained / predicted op emits a progress line; the simulation reports completed requests.
 - Recorder: `MetricsStore.on_batch_end` is wrapped to log every batch end and every output token.
+- Front gate (optional): `RequestArrivalEvent` is wrapped so a request reaches the scheduler later by the serving
+  front's delay at its arrival (FrontGate), the front being fed every batch's tokens as the simulation emits them.
 """
 
 from __future__ import annotations
 
 import csv
+from collections import deque
 from typing import Any, TextIO
 
 from .protocol import emit
@@ -45,10 +48,12 @@ class Recorder:
         self._next_report = 0
         self.num_blocks: int | None = None
         self.block_size = 16
+        self.gate: FrontGate | None = None
 
     def on_batch_end(self, time: float, batch: Any, memory_usage_percent: float) -> None:
         prefill_tokens = 0
         decode_tokens = 0
+        emitted = 0
         ids = []
         for request, q in zip(batch.requests, batch.num_q_tokens, strict=True):
             rid = int(request.id)
@@ -66,9 +71,12 @@ class Recorder:
             while before < produced:
                 self._tokens.writerow([rid, before, repr(float(time))])
                 before += 1
+                emitted += 1
             self._emitted[rid] = before
             if request.completed:
                 self._done += 1
+        if self.gate is not None:
+            self.gate.on_tokens(float(time), emitted)
         kv_in_use = ""
         if self.num_blocks:
             kv_in_use = str(round(memory_usage_percent * self.num_blocks / 100) * self.block_size)
@@ -87,6 +95,40 @@ class Recorder:
     def close(self) -> None:
         self._batches_file.close()
         self._tokens_file.close()
+
+
+class FrontGate:
+    """The serving front (one worker) between the clients and the engine, inside the simulation.
+
+    Each batch's output tokens reach the front `handoff_s` after the batch ends (the server hands a step's tokens
+    over once the next step is launched); the front writes them at `per_token_s` each, plus `per_step_s` per batch,
+    one batch after another. A request arriving at t is read by the front once the work handed over by t is done,
+    so it reaches the scheduler at t + `constant_s` + that backlog. Causal: batches end and requests arrive in
+    simulated time order, so the backlog at t only holds batches that ended before t.
+    """
+
+    def __init__(self, constant_s: float, per_token_s: float, per_step_s: float, handoff_s: float) -> None:
+        self.constant_s = constant_s
+        self.per_token_s = per_token_s
+        self.per_step_s = per_step_s
+        self.handoff_s = handoff_s
+        self._pending: deque[tuple[float, int]] = deque()  # (hand-over time, tokens) not yet started
+        self._done = float("-inf")  # when the front finishes the work started so far
+        self.delays: dict[int, float] = {}
+
+    def on_tokens(self, time: float, tokens: int) -> None:
+        """A batch ended at `time` with `tokens` output tokens."""
+        if tokens > 0:
+            self._pending.append((time + self.handoff_s, tokens))
+
+    def delay(self, request_id: int, time: float) -> float:
+        """The request's delay from its arrival at `time` to the scheduler (recorded per request)."""
+        while self._pending and self._pending[0][0] <= time:
+            at, tokens = self._pending.popleft()
+            self._done = max(at, self._done) + self.per_step_s + tokens * self.per_token_s
+        d = self.constant_s + max(0.0, self._done - time)
+        self.delays[request_id] = d
+        return d
 
 
 def install(profile: dict[str, str | None], recorder: Recorder, rf_random_state: int | None, train_total: int) -> None:
@@ -157,3 +199,22 @@ def install(profile: dict[str, str | None], recorder: Recorder, rf_random_state:
 
     MetricsStore.__init__ = init  # type: ignore[method-assign]
     MetricsStore.on_batch_end = on_batch_end  # type: ignore[method-assign]
+
+
+def install_front_gate(gate: FrontGate, recorder: Recorder) -> None:
+    """Delays every request's arrival at the scheduler by the gate's delay at its arrival (a second arrival
+    event at the later time; the request keeps its arrival time, so Vidur's latencies still count from it)."""
+    from vidur.events.request_arrival_event import RequestArrivalEvent
+
+    recorder.gate = gate
+    orig = RequestArrivalEvent.handle_event
+
+    def handle_event(self: Any, scheduler: Any, metrics_store: Any) -> Any:
+        if getattr(self, "_vb_gated", False):
+            return orig(self, scheduler, metrics_store)
+        d = gate.delay(int(self._request.id), float(self.time))
+        later = RequestArrivalEvent(self.time + d, self._request)
+        later._vb_gated = True  # type: ignore[attr-defined]
+        return [later]
+
+    RequestArrivalEvent.handle_event = handle_event  # type: ignore[method-assign]

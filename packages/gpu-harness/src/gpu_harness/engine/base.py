@@ -28,6 +28,9 @@ class EngineRequest:
     ignore_eos: bool
     on_token: TokenCallback
     on_finish: FinishCallback
+    #: Where the HTTP front stamped it (raw `time.perf_counter()`, the clock every process of the host
+    #: shares): its handler starting, and its hand-over to the engine (submit). None where no front did.
+    front_times: tuple[float, float] | None = None
 
 
 class Engine(ABC):

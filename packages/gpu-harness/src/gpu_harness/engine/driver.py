@@ -109,7 +109,13 @@ class EngineDriver:
             req.on_finish(reason, error)
 
         return EngineRequest(
-            req.request_id, req.prompt_token_ids, req.max_tokens, req.ignore_eos, req.on_token, on_finish
+            req.request_id,
+            req.prompt_token_ids,
+            req.max_tokens,
+            req.ignore_eos,
+            req.on_token,
+            on_finish,
+            req.front_times,
         )
 
     def _drain(self) -> None:
@@ -121,7 +127,9 @@ class EngineDriver:
             if kind == "add":
                 ticket, req, inbox = payload
                 if inbox is not None:  # the engine has a timeline
-                    self._timeline.record_admission(req.request_id, inbox, self._timeline.now())
+                    self._timeline.record_admission(
+                        req.request_id, inbox, self._timeline.now(), req.front_times
+                    )
                 wrapped = self._wrap(ticket, req)
                 self._live[ticket] = req
                 try:

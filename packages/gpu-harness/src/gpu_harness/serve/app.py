@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
 
 
 async def handle_completions(request: web.Request) -> web.StreamResponse:
+    received = time.perf_counter()  # the handler's start (the timeline's admissions record it)
     ctx = request.app[CTX_KEY]
     try:
         body = await request.json()
@@ -135,7 +137,15 @@ async def handle_completions(request: web.Request) -> web.StreamResponse:
         hand_over(("fin", reason, error))
 
     ticket = front.submit(
-        EngineRequest(rid, params.prompt_token_ids, params.max_tokens, params.ignore_eos, on_token, on_finish)
+        EngineRequest(
+            rid,
+            params.prompt_token_ids,
+            params.max_tokens,
+            params.ignore_eos,
+            on_token,
+            on_finish,
+            (received, time.perf_counter()),
+        )
     )
     done = False
     try:

@@ -81,7 +81,17 @@ class ProcessFront:
             req.on_finish("error", self._last_error or "the engine process has stopped")
             return ticket
         self._live[ticket] = req
-        self._conn.send(("add", ticket, req.request_id, req.prompt_token_ids, req.max_tokens, req.ignore_eos))
+        self._conn.send(
+            (
+                "add",
+                ticket,
+                req.request_id,
+                req.prompt_token_ids,
+                req.max_tokens,
+                req.ignore_eos,
+                req.front_times,
+            )
+        )
         return ticket
 
     def cancel(self, ticket: int) -> None:
@@ -215,7 +225,7 @@ def engine_main(opts: Any, conn: Any) -> None:
             return
         kind = msg[0]
         if kind == "add":
-            _, ticket, rid, prompt, max_tokens, ignore_eos = msg
+            _, ticket, rid, prompt, max_tokens, ignore_eos, front_times = msg
 
             def on_token(index: int, token_id: int, t: float, ticket: int = ticket) -> None:
                 pending.append((ticket, "tok", index, token_id, t))
@@ -225,7 +235,7 @@ def engine_main(opts: Any, conn: Any) -> None:
                 pending.append((ticket, "fin", reason, error))
 
             tickets[ticket] = driver.submit(
-                EngineRequest(rid, prompt, max_tokens, ignore_eos, on_token, on_finish)
+                EngineRequest(rid, prompt, max_tokens, ignore_eos, on_token, on_finish, front_times)
             )
         elif kind == "cancel":
             handle = tickets.get(msg[1])
