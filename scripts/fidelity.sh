@@ -49,7 +49,7 @@
 # runs (Q21, runs-s24/) under Q1's fit and their own machine's (`--twenty-fourth`, about 15 minutes), the admission
 # moved into the simulation (runner calibrate --admission-in-sim) on every run the twenty-third compared
 # (`--twenty-fourth-wide`, about 35 minutes; `--twenty-fourth-wide-tables` prints its tables again), and call 65's
-# 85 % repeats on Q22 (`--twenty-fourth-q22`, after both; about 15 minutes).
+# 85 % repeats on Q22 and call 66's on Q23 (`--twenty-fourth-q22`, after both; about 30 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -1828,32 +1828,36 @@ done
 wait
 twenty_fourth_wide_tables
 }
-# Call 65's runs (server Q22, runs-s24/q22): Azure conv 60 % once, Self-Instruct, HumanEval and MT-Bench at 85 % three
-# times each (experiments *-q22.json, *-q22-rep{1,2}.json). Q1's frozen fit under each variant and Q22's own Azure conv
-# 60 % fit (mV), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes.
-S24_Q22=(selfinstruct-q22 humaneval-q22 mtbench-q22)
+# Calls 65 and 66's runs (servers Q22 and Q23, runs-s24/): Azure conv 60 % once, Self-Instruct, HumanEval and MT-Bench
+# at 85 % three times each (experiments *-q22.json, *-q22-rep{1,2}.json, the same for q23; Q23 recorded after
+# --admission-in-sim was chosen on Q22). Q1's frozen fit under each variant and the server's own Azure conv 60 % fit
+# (mV), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes a server.
+S24_REPEAT_SERVERS=(q22 q23)
 twenty_fourth_q22() {
 unpack_runs s17
 unpack_runs s24
-local x v k label args
-for x in azure-conv-q22 "${S24_Q22[@]}"; do
-  "${R[@]}" run "$E/$x.json" >&2
-  for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
-done
-for v in hsfk hsfks "${S24_VARIANTS[@]}"; do
-  [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
-  for x in "${S24_Q22[@]}"; do q1_freeze "$x" "$v"; done
-  machine_fit azure-conv-q22 "$v" "${S24_Q22[@]}"
-done
-for v in - hsfk hsfks "${S24_VARIANTS[@]}" mhsfk mhsfks mhsfki mhsfksi; do
-  echo
-  echo "## Twenty-fourth session: Q22's 85 % loads (call 65) against their three repeats, $([[ $v == - ]] && echo uncalibrated || { [[ $v == m* ]] && echo "Q22's own Azure conv 60 % fit (${v#m}, the same machine)" || echo "Q1's fit frozen ($v)"; })"
-  args=()
-  for x in "${S24_Q22[@]}"; do
-    label="${x%-q22} 85% ($v)"
-    if [[ $v == - ]]; then args+=("$(band "$label" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "$label" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+local q x v k label args exps
+for q in "${S24_REPEAT_SERVERS[@]}"; do
+  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
+  for x in "azure-conv-$q" "${exps[@]}"; do
+    "${R[@]}" run "$E/$x.json" >&2
+    for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
   done
-  python3 scripts/fidelity-table.py --band "${args[@]}"
+  for v in hsfk hsfks "${S24_VARIANTS[@]}"; do
+    [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
+    for x in "${exps[@]}"; do q1_freeze "$x" "$v"; done
+    machine_fit "azure-conv-$q" "$v" "${exps[@]}"
+  done
+  for v in - hsfk hsfks "${S24_VARIANTS[@]}" mhsfk mhsfks mhsfki mhsfksi; do
+    echo
+    echo "## Twenty-fourth session: ${q^^}'s 85 % loads against their three repeats, $([[ $v == - ]] && echo uncalibrated || { [[ $v == m* ]] && echo "${q^^}'s own Azure conv 60 % fit (${v#m}, the same machine)" || echo "Q1's fit frozen ($v)"; })"
+    args=()
+    for x in "${exps[@]}"; do
+      label="${x%-"$q"} 85% ($v)"
+      if [[ $v == - ]]; then args+=("$(band "$label" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "$label" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+    done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
 done
 }
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi

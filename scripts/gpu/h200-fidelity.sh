@@ -187,6 +187,8 @@
 #          Q15's 30 and 85 %, HumanEval and MT-Bench at Q17's 30 and 85 %.
 #   call65: another machine, server Q22 (Q1's flags, rep5-7): Azure conv at Q1's 60 % once (a fit load on this machine),
 #          then Self-Instruct, HumanEval and MT-Bench at 85 % three times each (the real spread at 85 % on one server).
+#   call66: another machine, server Q23 (Q1's flags, rep8-10): call 65's loads again, recorded after `--admission-in-sim`
+#          was chosen on Q22 (a predictive check of it on a machine no fit or choice has seen).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -592,7 +594,13 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
       --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
       --family-repeats mtbench=3 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call65)" >&2; exit 2 ;;
+  call66)
+    pin_setup call66 "-call66"
+    serve_mix q23 470 "$PIN" --rep-offset 8 --family "$AZ" --family-rates "azure=25.974" \
+      --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
+      --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
+      --family-repeats mtbench=3 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call66)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
