@@ -283,6 +283,14 @@ serve_mix() {
     2>&1 | grep -v '^\s*$' | grep -v '^bench: sent' | grep -v '^\[gpu-half [0-9:]*\] \$ ' | tail -n 14
   pack_out
 }
+# Calls 65-66: server NAME (Q1's layout) serving Azure conv at Q1's 60 % once, then Self-Instruct, HumanEval and
+# MT-Bench at 85 % three times each, the repeats numbered from OFFSET. Usage: repeats85 NAME OFFSET
+repeats85() {
+  serve_mix "$1" 470 "$PIN" --rep-offset "$2" --family "$AZ" --family-rates "azure=25.974" \
+    --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
+    --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
+    --family-repeats mtbench=3
+}
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 V_AZ=12.216,24.432,34.612         # the eighth session's rates: Azure conv at 30 / 60 / 85 % of V1's capacity (call 13)
 V_SG=59.481,118.962,168.53        # ShareGPT, of V1's
@@ -590,16 +598,10 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
       --family "$MT" --family-rates "mtbench=23.736,67.252" ;;
   call65)
     pin_setup call65 "-call65"
-    serve_mix q22 470 "$PIN" --rep-offset 5 --family "$AZ" --family-rates "azure=25.974" \
-      --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
-      --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
-      --family-repeats mtbench=3 ;;
+    repeats85 q22 5 ;;
   call66)
     pin_setup call66 "-call66"
-    serve_mix q23 470 "$PIN" --rep-offset 8 --family "$AZ" --family-rates "azure=25.974" \
-      --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
-      --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
-      --family-repeats mtbench=3 ;;
+    repeats85 q23 8 ;;
   *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call66)" >&2; exit 2 ;;
 esac
 pack_out
