@@ -5,7 +5,7 @@
  * what the real engine spends beyond it. It does not run Vidur or compare runs (the runner does).
  */
 import { join } from "node:path";
-import { atomicWriteFile, type Iteration, type MachineProbe, readIterations, readRequestMetrics, readTokenTimestampsGrouped } from "@vf/metrics-io";
+import { atomicWriteFile, type Iteration, type MachineProbe, type RequestMetric, readIterations, readRequestMetrics, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { VidurBridgeError } from "./errors.js";
 
 /** Vidur's per-step time as a linear function of the step's composition (ms), fitted on simulated steps. */
@@ -1409,6 +1409,15 @@ export function frontWorkerDone(emitS: readonly number[], perTokenS: number, per
   return done;
 }
 
+/**
+ * The admission delay's constant part (s): `admissionS` less the fit runs' mean front backlog it already holds (at
+ * least 0); each request's delay is this plus the front's backlog at its arrival (after the simulation, or through
+ * the sidecar's front gate with `admissionInSimulation`).
+ */
+export function admissionConstantS(d: { admissionS?: number; admissionBacklogMeanS?: number }): number {
+  return Math.max(0, (d.admissionS ?? 0) - (d.admissionBacklogMeanS ?? 0));
+}
+
 /** The worker's remaining work (s) at each time of `atS`, its tokens emitted at `emitS` (sorted ascending). */
 export function frontBacklog(emitS: readonly number[], perTokenS: number, atS: readonly number[], perStepS = 0): number[] {
   const done = frontWorkerDone(emitS, perTokenS, perStepS);
@@ -1512,6 +1521,14 @@ export function frontHandoff(runs: readonly (readonly Iteration[])[]): number {
   return gaps.length === 0 ? 0 : Math.max(0, median(gaps));
 }
 
+/** One fit run as deliveryDelayFromRuns reads it: engine and client token times, steps, requests. */
+interface FitRun {
+  engine: Map<number, number[]>;
+  client: Map<number, number[]>;
+  steps: Iteration[];
+  metrics: RequestMetric[];
+}
+
 /**
  * deriveDeliveryDelay over run dirs that hold server_token_timestamps.csv, token_timestamps.csv and iterations.csv;
  * with `admissionMaxPromptTokens`, their admission delay too (deriveAdmissionDelay; request_metrics.csv as well).
@@ -1526,7 +1543,7 @@ export async function deliveryDelayFromRuns(
   if (inSimulation && admissionBacklog === false) {
     throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "the admission inside the simulation needs the front's backlog (admissionBacklog)");
   }
-  const runs = [];
+  const runs: FitRun[] = [];
   for (const dir of realDirs) {
     const path = (f: string) => join(dir, f);
     try {
@@ -1542,18 +1559,28 @@ export async function deliveryDelayFromRuns(
   }
   const table = deriveDeliveryDelay(runs, 20, extendToBatchSize);
   if (admissionMaxPromptTokens === undefined) return table;
-  const admission = deriveAdmissionDelay(
-    runs.map((run) => ({
-      steps: run.steps,
-      requests: run.metrics.flatMap((m) => {
-        const first = run.engine.get(m.request_id)?.[0];
-        return m.status === "ok" && first !== undefined ? [{ arrivedS: m.arrived_at, promptTokens: m.num_prefill_tokens, firstEngineTokenS: first }] : [];
+  // The engine's token times, sorted, later by shiftS (the front's hand-over).
+  const emitsOf = (run: FitRun, shiftS = 0) => [...run.engine.values()].flat().sort((a, b) => a - b).map((t) => t + shiftS);
+  // The admission constant over the fit runs' requests that one step prefills, each less its offset (none: 0).
+  const withAdmission = (offsets?: (run: FitRun) => readonly number[]) => {
+    const admission = deriveAdmissionDelay(
+      runs.map((run) => {
+        const offsetS = offsets?.(run);
+        return {
+          steps: run.steps,
+          requests: run.metrics.flatMap((m, i) => {
+            const first = run.engine.get(m.request_id)?.[0];
+            return m.status === "ok" && first !== undefined
+              ? [{ arrivedS: m.arrived_at, promptTokens: m.num_prefill_tokens, firstEngineTokenS: first, offsetS: offsetS?.[i] ?? 0 }]
+              : [];
+          }),
+        };
       }),
-    })),
-    admissionMaxPromptTokens,
-  );
-  const withAdmission = { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
-  if (admissionBacklog === false) return withAdmission;
+      admissionMaxPromptTokens,
+    );
+    return { ...table, admissionS: admission.admissionS, admissionRequests: admission.requests, admissionConsistent: admission.consistent };
+  };
+  if (admissionBacklog === false) return withAdmission();
   // --admission-backlog: the front's per-token time from the fit runs' delivery delays, and its mean backlog at their
   // arrivals (which the constant already holds). "step" (--front-per-step): the per-token time from the steps'
   // spread (frontTokenSpread), and a time per step fitted on the delays instead.
@@ -1570,45 +1597,17 @@ export async function deliveryDelayFromRuns(
     spread = read.perTokenS;
   }
   const { perTokenS, perStepS } = fitFrontWorker(queued, spread);
-  const step = admissionBacklog === "step" ? { frontSPerStep: perStepS } : {};
+  const front = { frontSPerToken: perTokenS, ...(admissionBacklog === "step" ? { frontSPerStep: perStepS } : {}) };
+  const backlogAt = (run: FitRun, shiftS: number) => frontBacklog(emitsOf(run, shiftS), perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
   if (inSimulation) {
     // The constant is fitted with each request's own backlog taken out (the front taking each step's tokens at the
     // next step's launch, as the gate will), so the gate adds back the backlog the simulation makes.
     const handoffS = frontHandoff(runs.map((r) => r.steps));
-    const admission = deriveAdmissionDelay(
-      runs.map((run) => {
-        const emitS = [...run.engine.values()].flat().sort((a, b) => a - b).map((t) => t + handoffS);
-        const backlog = frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
-        return {
-          steps: run.steps,
-          requests: run.metrics.flatMap((m, i) => {
-            const first = run.engine.get(m.request_id)?.[0];
-            return m.status === "ok" && first !== undefined
-              ? [{ arrivedS: m.arrived_at, promptTokens: m.num_prefill_tokens, firstEngineTokenS: first, offsetS: backlog[i]! }]
-              : [];
-          }),
-        };
-      }),
-      admissionMaxPromptTokens,
-    );
-    return {
-      ...table,
-      admissionS: admission.admissionS,
-      admissionRequests: admission.requests,
-      admissionConsistent: admission.consistent,
-      frontSPerToken: perTokenS,
-      ...step,
-      admissionBacklogMeanS: 0,
-      admissionInSimulation: true,
-      frontHandoffS: handoffS,
-    };
+    return { ...withAdmission((run) => backlogAt(run, handoffS)), ...front, admissionBacklogMeanS: 0, admissionInSimulation: true, frontHandoffS: handoffS };
   }
-  const backlogs = runs.flatMap((run) => {
-    const emitS = [...run.engine.values()].flat().sort((a, b) => a - b);
-    return frontBacklog(emitS, perTokenS, run.metrics.map((m) => m.arrived_at), perStepS);
-  });
+  const backlogs = runs.flatMap((run) => backlogAt(run, 0));
   const admissionBacklogMeanS = backlogs.length === 0 ? 0 : backlogs.reduce((a, b) => a + b, 0) / backlogs.length;
-  return { ...withAdmission, frontSPerToken: perTokenS, ...step, admissionBacklogMeanS };
+  return { ...withAdmission(), ...front, admissionBacklogMeanS };
 }
 
 

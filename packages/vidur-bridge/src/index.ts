@@ -12,6 +12,7 @@ export {
   DECODE_KV_MIN_STEPS,
   deliveryDelayFromRuns,
   fitFrontWorker,
+  admissionConstantS,
   frontBacklog,
   frontHandoff,
   frontTokenSpread,

@@ -17,7 +17,7 @@ import {
   writeTokenTimestamps,
 } from "@vf/metrics-io";
 import Papa from "papaparse";
-import { frontBacklog, interpolate, stepBatchAt } from "./calibrate.js";
+import { admissionConstantS, frontBacklog, interpolate, stepBatchAt } from "./calibrate.js";
 import { VidurBridgeError } from "./errors.js";
 import type { DeliveryDelayOption } from "./options.js";
 import type { TraceRow } from "./trace.js";
@@ -120,13 +120,13 @@ export async function normalizeVidurRun(
   const admission = new Map<number, number>();
   // admissionInSimulation: the sidecar already moved each arrival (its front gate); the tokens keep their times.
   if (deliveryDelay !== null && deliveryDelay.admissionInSimulation !== true) {
-    const { admissionS = 0, frontSPerToken, frontSPerStep = 0, admissionBacklogMeanS = 0 } = deliveryDelay;
+    const { admissionS = 0, frontSPerToken, frontSPerStep = 0 } = deliveryDelay;
     if (frontSPerToken === undefined) {
       for (const r of trace) admission.set(r.requestId, admissionS);
     } else {
       const emitS = [...grouped.values()].flat().sort((a, b) => a - b);
       const backlog = frontBacklog(emitS, frontSPerToken, trace.map((r) => r.arrivedAtS), frontSPerStep);
-      for (const [i, r] of trace.entries()) admission.set(r.requestId, Math.max(0, admissionS - admissionBacklogMeanS) + backlog[i]!);
+      for (const [i, r] of trace.entries()) admission.set(r.requestId, admissionConstantS(deliveryDelay) + backlog[i]!);
     }
   }
   const delayed = (requestId: number, times: number[]): number[] => {

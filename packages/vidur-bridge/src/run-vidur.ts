@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { atomicWriteFile, describeHost, writeRunManifest } from "@vf/metrics-io";
 import { execa } from "execa";
 import { buildVidurArgs } from "./args.js";
+import { admissionConstantS } from "./calibrate.js";
 import { checkVidurEnv, sidecarEnv } from "./env.js";
 import { toErrorCode, VidurBridgeError } from "./errors.js";
 import { deriveGridLimits } from "./limits.js";
@@ -103,7 +104,7 @@ const PHASES = new Set(["load", "train", "predict", "simulate", "done"]);
 function frontGate(d: DeliveryDelayOption | null): Record<string, number> | null {
   if (d === null || d.admissionInSimulation !== true) return null;
   return {
-    constant_s: Math.max(0, (d.admissionS ?? 0) - (d.admissionBacklogMeanS ?? 0)),
+    constant_s: admissionConstantS(d),
     per_token_s: d.frontSPerToken ?? 0,
     per_step_s: d.frontSPerStep ?? 0,
     handoff_s: d.frontHandoffS ?? 0,
