@@ -49,7 +49,10 @@
 # runs (Q21, runs-s24/) under Q1's fit and their own machine's (`--twenty-fourth`, about 15 minutes), the admission
 # moved into the simulation (runner calibrate --admission-in-sim) on every run the twenty-third compared
 # (`--twenty-fourth-wide`, about 35 minutes; `--twenty-fourth-wide-tables` prints its tables again), and call 65's
-# 85 % repeats on Q22 and call 66's on Q23 (`--twenty-fourth-q22`, after both; about 30 minutes).
+# 85 % repeats on Q22 and call 66's on Q23 (`--twenty-fourth-q22`, after both; about 30 minutes); then the
+# twenty-fifth's: the serving path at each run's host speed (runner calibrate --path-host-scale) on Q21, Q22 and Q23
+# (`--twenty-fifth`, after `--twenty-fourth-q22`; about 20 minutes) and the chosen one (hsfksiq) on every run the
+# twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -83,6 +86,9 @@ TWENTY_FOURTH_ONLY=
 TWENTY_FOURTH_WIDE_ONLY=
 TWENTY_FOURTH_Q22_ONLY=
 TWENTY_FOURTH_WIDE_TABLES_ONLY=
+TWENTY_FIFTH_ONLY=
+TWENTY_FIFTH_WIDE_ONLY=
+TWENTY_FIFTH_WIDE_TABLES_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -113,7 +119,10 @@ case "${2:-}" in
   --twenty-fourth-wide) TWENTY_FOURTH_WIDE_ONLY=1 ;;
   --twenty-fourth-q22) TWENTY_FOURTH_Q22_ONLY=1 ;;
   --twenty-fourth-wide-tables) TWENTY_FOURTH_WIDE_TABLES_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables or --twenty-fourth-q22)" >&2; exit 2 ;;
+  --twenty-fifth) TWENTY_FIFTH_ONLY=1 ;;
+  --twenty-fifth-wide) TWENTY_FIFTH_WIDE_ONLY=1 ;;
+  --twenty-fifth-wide-tables) TWENTY_FIFTH_WIDE_TABLES_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide or --twenty-fifth-wide-tables)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1860,6 +1869,96 @@ for q in "${S24_REPEAT_SERVERS[@]}"; do
   done
 done
 }
+# The twenty-fifth session: Q1's frozen fit of variant V with the serving path at each load's host speed (runner
+# calibrate --path-host-scale HOW: the delivery delays, the admission constant, the front's times and the hand-over x
+# the load's in-band host probe over the fit's), as variant Vp (HOW ratio) or Vq (slower: only where that is above 1).
+# Usage: path_freeze EXPERIMENT V p|q
+path_freeze() {
+  local how=ratio
+  [[ $3 == q ]] && how=slower
+  s21_variant "$1" "$2$3"
+  "${R[@]}" calibrate "tmp/experiments-s21/$1-$2$3.json" --frozen "$C/azure-conv-q1-$2-calibration" --host-scale probe \
+    --path-host-scale "$how" >&2
+}
+# The variants it compares: hsfks, hsfki and hsfksi with the plain ratio (p), hsfksi with the slower-only one (q).
+S25_VARIANTS=(hsfksp hsfkip hsfksip hsfksiq)
+S25_REPEATS=(q22 q23)
+twenty_fifth() {
+unpack_runs s17
+unpack_runs s24
+local q x v label args exps
+for v in "${S25_VARIANTS[@]}"; do
+  [[ -f $C/azure-conv-q1-${v%?}-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's ${v%?} fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
+  for x in "${S24_NEW[@]}"; do path_freeze "$x" "${v%?}" "${v: -1}"; done
+done
+echo
+echo "## Twenty-fifth session: Q21's runs, Q1's fit frozen, the serving path at each run's host speed (Vp: --path-host-scale ratio; Vq: slower)"
+for v in "${S25_VARIANTS[@]}"; do s24_each "$v" "${S24_NEW[@]}"; done
+for q in "${S25_REPEATS[@]}"; do
+  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
+  for x in "${exps[@]}"; do
+    for v in "${S25_VARIANTS[@]}"; do path_freeze "$x" "${v%?}" "${v: -1}"; done
+  done
+  for v in "${S25_VARIANTS[@]}"; do
+    echo
+    echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats, Q1's fit frozen ($v: ${v%?} with --path-host-scale $([[ $v == *q ]] && echo slower || echo ratio))"
+    args=()
+    for x in "${exps[@]}"; do args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
+done
+}
+# hsfksiq (Q1's hsfksi fit frozen with --path-host-scale slower) on every run the twenty-fourth's --twenty-fourth-wide
+# compared (the 480 + 152 cells, HumanEval and MT-Bench, Q21, the saturation runs' capacity), beside hsfksi; two halves at
+# once (one process each). Needs --twenty-fourth-wide's Q1 fit; about 30 minutes on 2 cores.
+# `--twenty-fifth-wide-tables` prints its tables again.
+twenty_fifth_wide_tables() {
+local x sats=()
+s23_sets >/dev/null
+for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
+echo
+echo "## Twenty-fifth session: cells within 5 % of their own run, Q1's fit frozen, hsfksi and hsfksiq (its serving path at the run's host speed where slower than the fit's)"
+echo
+echo "### Every held-out run of Q1's layout (the twenty-first session's 480 cells)"
+s21_counts - hsfksi hsfksiq
+echo
+echo "### The twenty-second session's new runs, Q14's repeats and B6 (152 cells)"
+local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
+s21_counts - hsfksi hsfksiq
+echo
+echo "### HumanEval and MT-Bench on Q17 and Q18 (48 cells), and Q21's runs (call 64)"
+S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18" "Q21 (call 64): Azure conv, Self-Instruct, HumanEval, MT-Bench|${S24_NEW[*]}")
+s21_counts - hsfksi hsfksiq
+echo
+echo "## Twenty-fifth session: capacity in the real order from Q1's fit (hsfksi, hsfksiq)"
+s20_throughput "uncalibrated,hsfksi,hsfksiq" -real -hsfksi-real-cal -hsfksiq-real-cal -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
+echo
+echo "## Twenty-fifth session: Q15, Q16, C6, B6, HumanEval, MT-Bench and Q21, Q1's fit frozen (hsfksiq), each run alone"
+s24_each hsfksiq "${S22_NEW[@]}" selfinstruct-b1024-b6 mooncake-b1024-b6 "${S23_NEW[@]}" "${S24_NEW[@]}"
+}
+twenty_fifth_wide() {
+local x i sats=() all=()
+s23_sets >/dev/null
+unpack_runs s17
+unpack_runs s23
+unpack_runs s24
+[[ -f $C/azure-conv-q1-hsfksi-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's hsfksi fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
+for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
+all=("${S23_ALL[@]}" "${S23_NEW[@]}" "${sats[@]}" "${S24_NEW[@]}")
+for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+mkdir -p tmp/logs
+for i in 0 1; do
+  (
+    local k
+    for k in "${!all[@]}"; do (( k % 2 == i )) && path_freeze "${all[$k]}" hsfksi q; done
+  ) >"tmp/logs/twenty-fifth-wide-$i.log" 2>&1 &
+done
+wait
+twenty_fifth_wide_tables
+}
+if [[ -n $TWENTY_FIFTH_ONLY ]]; then twenty_fifth; exit 0; fi
+if [[ -n $TWENTY_FIFTH_WIDE_ONLY ]]; then twenty_fifth_wide; exit 0; fi
+if [[ -n $TWENTY_FIFTH_WIDE_TABLES_ONLY ]]; then twenty_fifth_wide_tables; exit 0; fi
 if [[ -n $SEVENTEENTH_ONLY ]]; then seventeenth; exit 0; fi
 if [[ -n $EIGHTEENTH_ONLY ]]; then eighteenth; exit 0; fi
 if [[ -n $NINETEENTH_ONLY ]]; then nineteenth; exit 0; fi

@@ -189,6 +189,11 @@
 #          then Self-Instruct, HumanEval and MT-Bench at 85 % three times each (the real spread at 85 % on one server).
 #   call66: another machine, server Q23 (Q1's flags, rep8-10): call 65's loads again, recorded after `--admission-in-sim`
 #          was chosen on Q22 (a predictive check of it on a machine no fit or choice has seen).
+# The twenty-fifth session's calls (the serving path at the run's host speed, `runner calibrate --path-host-scale`,
+# chosen on Q21-Q23 before these were recorded):
+#   call67, call68: each on another machine, servers Q24 (rep11-13) and Q25 (rep14-16): call 65's loads again, with
+#          scripts/gpu/host_cpu.py sampling every CPU's busy and steal time and each serving thread's CPU time
+#          (results/topo/host-cpu-CALL.csv): where a slow machine's time goes.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -290,6 +295,14 @@ repeats85() {
     --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
     --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
     --family-repeats mtbench=3
+}
+# Calls 67-68: repeats85 on server NAME with scripts/gpu/host_cpu.py sampling every CPU's busy and steal time and each
+# serving thread's CPU time into results/topo/host-cpu-CALL.csv meanwhile. Usage: sampled85 CALL NAME OFFSET
+sampled85() {
+  python3 scripts/gpu/host_cpu.py --out "/tmp/vf/results/topo/host-cpu-$1.csv" &
+  local sampler=$!
+  repeats85 "$2" "$3"
+  kill -INT "$sampler" && wait "$sampler" || true
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
 V_AZ=12.216,24.432,34.612         # the eighth session's rates: Azure conv at 30 / 60 / 85 % of V1's capacity (call 13)
@@ -602,7 +615,13 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
   call66)
     pin_setup call66 "-call66"
     repeats85 q23 8 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call66)" >&2; exit 2 ;;
+  call67)
+    pin_setup call67 "-call67"
+    sampled85 call67 q24 11 ;;
+  call68)
+    pin_setup call68 "-call68"
+    sampled85 call68 q25 14 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call68)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

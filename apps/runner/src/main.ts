@@ -422,9 +422,15 @@ function buildProgram(): Command {
       "--admission-in-sim",
       "with --admission-backlog, move each request's arrival inside the simulation by its admission delay (a front gate in Vidur's event loop, fed each simulated step's tokens once the next step is launched) instead of moving its token times afterwards, so it joins the step a real engine takes it into; the constant is fitted with each fit request's own backlog taken out",
     )
+    .addOption(
+      new Option(
+        "--path-host-scale <how>",
+        "with --host-scale, simulate each load's serving path outside the engine at its host speed too: the delivery delays, the admission constant, the front's per-token and per-step times and the hand-over x the load's host scale (all of it CPU work on the server's host, fitted at the fit runs' speed); ratio = x the scale, slower = x the scale only where it is above 1 (a host slower than the fit's); with --fit or --frozen",
+      ).choices(["ratio", "slower"]),
+    )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -453,6 +459,7 @@ function buildProgram(): Command {
         ...(o.machineProbe === true ? { machineProbe: true } : {}),
         ...(o.hostScale !== undefined ? { hostScale: o.hostScale } : {}),
         ...(o.probeSize === false ? { probeSize: false } : {}),
+        ...(o.pathHostScale !== undefined ? { pathHostScale: o.pathHostScale } : {}),
         signal: interruptSignal(),
         ...(o.force !== undefined ? { force: o.force } : {}),
       });

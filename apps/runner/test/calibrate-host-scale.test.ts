@@ -7,7 +7,10 @@
  * read off the fit runs' steps, its per-step time and mean backlog recorded with the delivery delay), which needs the
  * admission delay; --front-per-step needs --admission-backlog and is a fit's flag only. A second fit of the same runs
  * takes `--admission-backlog --admission-in-sim` (the admission moved into the simulation: its constant fitted with
- * each request's backlog taken out, the front taking a step's tokens at the next step's launch), also a fit's flag.
+ * each request's backlog taken out, the front taking a step's tokens at the next step's launch), also a fit's flag;
+ * that fit frozen with `--path-host-scale` simulates each load's serving path (delivery delays, admission constant,
+ * the front's times, the hand-over) at the load's host scale (`ratio`; `slower`: never below the fit's), which needs
+ * --host-scale.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -16,11 +19,13 @@ import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDi
 
 const NAME = "test-host-scale";
 const IN_SIM = "test-host-scale-in-sim";
+const PATH = "test-host-scale-path";
+const SLOWER = "test-host-scale-slower";
 const LOADS = ["load30", "load60"];
 const tmp = makeTempDir("host-scale");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const calDir = join(comparisons, `${NAME}-calibration`);
-const removeOutputs = calibrationOutputs([NAME, IN_SIM], LOADS).remove;
+const removeOutputs = calibrationOutputs([NAME, IN_SIM, PATH, SLOWER], LOADS).remove;
 
 /** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
 function experimentFile(name = NAME): string {
@@ -53,6 +58,9 @@ let stepFrozen: CliResult;
 let inSim: CliResult;
 let inSimWithout: CliResult;
 let inSimFrozen: CliResult;
+let path: CliResult;
+let pathWithout: CliResult;
+let pathSlower: CliResult;
 beforeAll(async () => {
   removeOutputs();
   exp = experimentFile();
@@ -66,6 +74,11 @@ beforeAll(async () => {
   inSimWithout = await runCli(["calibrate", inSimExp, "--fit", "load30", "--admission-in-sim"]);
   inSimFrozen = await runCli(["calibrate", inSimExp, "--frozen", calDir, "--admission-backlog", "--admission-in-sim"]);
   inSim = await runCli(["calibrate", inSimExp, "--fit", "load30", "--host-scale", "phases", "--admission-backlog", "--admission-in-sim"]);
+  const pathExp = experimentFile(PATH);
+  const inSimCal = join(comparisons, `${IN_SIM}-calibration`);
+  pathWithout = await runCli(["calibrate", pathExp, "--frozen", inSimCal, "--path-host-scale", "ratio"]);
+  pathSlower = await runCli(["calibrate", experimentFile(SLOWER), "--frozen", inSimCal, "--host-scale", "phases", "--path-host-scale", "slower"]);
+  path = await runCli(["calibrate", pathExp, "--frozen", inSimCal, "--host-scale", "phases", "--path-host-scale", "ratio"]);
 }, 900_000);
 afterAll(() => {
   removeOutputs();
@@ -157,6 +170,46 @@ describe("runner calibrate --host-scale", () => {
       expect(delays.length).toBeGreaterThan(100);
       expect(Math.min(...delays)).toBeCloseTo(d.admissionS, 9);
     }
+  });
+
+  it("--path-host-scale: each load's serving path x its host scale (the front gate's times and the delivery delays), with --host-scale only", () => {
+    expect(pathWithout.code).toBe(2);
+    expect(pathWithout.stderr).toContain("--path-host-scale: scales the serving path by each load's host scale; give it with --host-scale");
+    expect(path.code, path.stderr).toBe(0);
+    const fit = JSON.parse(readFileSync(join(comparisons, `${IN_SIM}-calibration`, "calibration.json"), "utf8"));
+    const d = fit.delivery_delay as { delaysS: number[]; admissionS: number; frontSPerToken: number; frontHandoffS: number; firstTokenExtraS: number };
+    const cal = JSON.parse(readFileSync(join(comparisons, `${PATH}-prediction`, "calibration.json"), "utf8"));
+    // The calibration keeps the fit's table; each load's simulation took it scaled.
+    expect(cal.delivery_delay).toEqual(fit.delivery_delay);
+    for (const load of cal.loads as { name: string; hostScale: { ratio: number }; servingPathScale: number }[]) {
+      const r = load.hostScale.ratio;
+      expect(load.servingPathScale).toBe(r);
+      const simDir = join(repoRoot, "tmp", "vidur_runs", `${PATH}-${load.name}-cal`);
+      const spec = JSON.parse(readFileSync(join(simDir, "vidur", "sidecar_spec.json"), "utf8"));
+      expect(spec.front_gate.constant_s).toBeCloseTo(d.admissionS * r, 12);
+      expect(spec.front_gate.per_token_s).toBeCloseTo(d.frontSPerToken * r, 12);
+      expect(spec.front_gate.handoff_s).toBeCloseTo(d.frontHandoffS * r, 12);
+      const run = JSON.parse(readFileSync(join(simDir, "run.json"), "utf8"));
+      const delays = run.config.delivery_delay.delaysS as number[];
+      expect(delays).toHaveLength(d.delaysS.length);
+      delays.forEach((v, i) => {
+        expect(v).toBeCloseTo(d.delaysS[i]! * r, 12);
+      });
+      expect(run.config.delivery_delay.firstTokenExtraS).toBeCloseTo(d.firstTokenExtraS * r, 12);
+      expect(path.stderr).toContain(`calibrate: --path-host-scale: ${load.name}'s serving path x ${r.toFixed(4)}`);
+    }
+    // The two loads' hosts differ, so their serving paths do too.
+    expect(cal.loads[0].servingPathScale).not.toBe(cal.loads[1].servingPathScale);
+    const md = readFileSync(join(comparisons, `${PATH}-prediction`, "calibration.md"), "utf8");
+    expect(md).toContain("Serving path at the host's speed (--path-host-scale)");
+    expect(md).toContain(`| load60 | ${cal.loads[1].servingPathScale.toFixed(4)} |`);
+    // slower: the same scales, none below 1 (a host faster than the fit's keeps the fit's serving path).
+    expect(pathSlower.code, pathSlower.stderr).toBe(0);
+    const slower = JSON.parse(readFileSync(join(comparisons, `${SLOWER}-prediction`, "calibration.json"), "utf8"));
+    (slower.loads as { hostScale: { ratio: number }; servingPathScale: number }[]).forEach((l, i) => {
+      expect(l.hostScale.ratio).toBe(cal.loads[i].hostScale.ratio);
+      expect(l.servingPathScale).toBe(Math.max(1, l.hostScale.ratio));
+    });
   });
 
   it("probe: refuses runs recorded before the in-band probe, naming the flag and the fit's runs", () => {

@@ -28,6 +28,7 @@ import {
   normalizeHostSpeed,
   predictStepMs,
   scaleHostPhases,
+  scaleServingPath,
   stepClassBounds,
   prefillPrefixWork,
   solveLinear,
@@ -622,6 +623,39 @@ describe("deriveCpuOverheads: the phase split", () => {
     }
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => scaleHostPhases(t, bad)).toThrow(/host scale .*expected a finite number > 0/);
     expect(() => scaleHostPhases(deriveCpuOverheads(strip(real), SIM), 1.2)).toThrow(/no host-phase split/);
+  });
+
+  it("scales the serving path's every time and no count (scaleServingPath)", () => {
+    const d = {
+      batchSizes: [1, 8, 64],
+      delaysS: [0.001, 0.0012, 0.002],
+      firstTokenExtraS: -0.0001,
+      tokens: 5000,
+      tailSPerRequest: 1e-5,
+      admissionS: 0.0009,
+      admissionRequests: 300,
+      admissionConsistent: 0.9,
+      frontSPerToken: 2e-5,
+      frontSPerStep: 1e-5,
+      admissionBacklogMeanS: 0,
+      admissionInSimulation: true,
+      frontHandoffS: 0.0005,
+    };
+    const s = scaleServingPath(d, 1.25);
+    expect(s.delaysS).toHaveLength(3);
+    s.delaysS.forEach((v, i) => {
+      expect(v).toBeCloseTo(d.delaysS[i]! * 1.25, 15);
+    });
+    for (const k of ["firstTokenExtraS", "tailSPerRequest", "admissionS", "frontSPerToken", "frontSPerStep", "frontHandoffS"] as const) {
+      expect(s[k]).toBeCloseTo(d[k] * 1.25, 15);
+    }
+    expect(s.admissionBacklogMeanS).toBe(0);
+    expect([s.batchSizes, s.tokens, s.admissionRequests, s.admissionConsistent, s.admissionInSimulation]).toEqual([d.batchSizes, 5000, 300, 0.9, true]);
+    // Fields a table lacks stay absent; the input is not touched.
+    const plain = scaleServingPath({ batchSizes: [1], delaysS: [0.001], firstTokenExtraS: 0, tokens: 10 }, 2);
+    expect(plain).toEqual({ batchSizes: [1], delaysS: [0.002], firstTokenExtraS: 0, tokens: 10 });
+    expect(d.delaysS).toEqual([0.001, 0.0012, 0.002]);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => scaleServingPath(d, bad)).toThrow(/serving-path scale .*expected a finite number > 0/);
   });
 
   it("adds a preparation shift after the ratio, never below zero, and moves the overhead by it", () => {

@@ -1826,6 +1826,26 @@ export function hostScale(ref: HostReference, steps: readonly Iteration[], what:
 }
 
 /**
+ * The serving path outside the engine at another host speed: every time of a delivery-delay table (the delivery
+ * delays and their tail slope, the first token's extra, the admission constant, the front's per-token and per-step
+ * times, its mean backlog at the fit and the hand-over) times `ratio`. All of it is CPU work on the server's host (the
+ * engine's hand-over, the HTTP front, the loopback and the client beside it), fitted at the fit runs' host speed, so a
+ * load whose host is `ratio` times slower (`hostScale`'s probe ratio) pays it that much longer. Counts stay as they are.
+ */
+export function scaleServingPath(delay: DeliveryDelayTable, ratio: number): DeliveryDelayTable {
+  if (!(Number.isFinite(ratio) && ratio > 0)) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `serving-path scale ${ratio}: expected a finite number > 0`);
+  }
+  const times = ["tailSPerRequest", "admissionS", "frontSPerToken", "frontSPerStep", "admissionBacklogMeanS", "frontHandoffS"] as const;
+  const out: DeliveryDelayTable = { ...delay, delaysS: delay.delaysS.map((d) => d * ratio), firstTokenExtraS: delay.firstTokenExtraS * ratio };
+  for (const k of times) {
+    const v = delay[k];
+    if (v !== undefined) out[k] = v * ratio;
+  }
+  return out;
+}
+
+/**
  * The table with every row's host phases (schedule, prepare, process) times `ratio`, `prepareShiftMs` added to its
  * preparation (not below 0; `HostScale`), and its overhead moved by the same amount, so its model-time bias, prefill
  * extra, jitter and terms stay as fitted. Needs the phase split (`table.phases`): without it there is no host part

@@ -42,7 +42,7 @@ export type { AdmissionDelay, DecodeKvTerm, StepSizeTerm, CpuOverheadTable, Deli
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";
 /** The host's speed in a real run against the fit's (in-band probe, or the measured phases) and the table scaled by it. */
-export { HOST_INDEX_MIN_REF_STEPS, hostReference, hostScale, probeSizeDiffers, scaleHostPhases } from "./calibrate.js";
+export { HOST_INDEX_MIN_REF_STEPS, hostReference, hostScale, probeSizeDiffers, scaleHostPhases, scaleServingPath } from "./calibrate.js";
 export type { HostReference, HostScale, HostScaleSource } from "./calibrate.js";
 /** Verifies the venv's Python imports vidur and reports versions; the offline env of every Python child. */
 export { checkVidurEnv, sidecarEnv } from "./env.js";

@@ -27,6 +27,7 @@ import {
   poolMachineProbes,
   probeSizeDiffers,
   scaleHostPhases,
+  scaleServingPath,
   writeCpuOverheadsFromRuns,
 } from "@vf/vidur-bridge";
 import { z } from "zod";
@@ -74,6 +75,11 @@ export interface CalibrationLoad {
    * its real run's host speed over the fit's (the in-band probe, or the measured phases). Absent without the flag.
    */
   hostScale?: HostScale;
+  /**
+   * --path-host-scale: the delivery-delay table this load was simulated with x this (its host scale's ratio, or with
+   * "slower" at least 1): the serving path outside the engine at the load's host speed. Absent without the flag.
+   */
+  servingPathScale?: number;
 }
 
 /** What calibrate wrote. */
@@ -208,6 +214,16 @@ export function formatCalibrationMd(args: {
         return `| ${l.name} | ${h.steps} | ${h.ratio.toFixed(4)} |${withShift ? ` ${(h.prepareShiftMs ?? 0).toFixed(4)} |` : ""}`;
       }),
     );
+    if (hosted.some((l) => l.servingPathScale !== undefined)) {
+      lines.push(
+        "",
+        "Serving path at the host's speed (--path-host-scale): each load's delivery delays, admission constant, the front's per-token and per-step times and the hand-over x the same host scale (all of it CPU work on the server's host, fitted at the fit runs' speed), or x 1 where that scale is below 1 with `slower`:",
+        "",
+        "| load | serving path x |",
+        "|---|---|",
+        ...hosted.filter((l) => l.servingPathScale !== undefined).map((l) => `| ${l.name} | ${l.servingPathScale!.toFixed(4)} |`),
+      );
+    }
     const differ = hosted.filter((l) => probeSizeDiffers(l.hostScale!));
     const shifted = differ.filter((l) => l.hostScale!.prepareShiftMs !== undefined);
     const plain = differ.filter((l) => l.hostScale!.prepareShiftMs === undefined);
@@ -444,6 +460,12 @@ export async function calibrate(
      * input list (default true; @vf/vidur-bridge `hostScale`'s sizeAware); false: the plain level ratio.
      */
     probeSize?: boolean;
+    /**
+     * With hostScale, each load's delivery-delay table (delivery delays, admission constant, the front's times, the
+     * hand-over) x its host scale's ratio (@vf/vidur-bridge `scaleServingPath`): the serving path at the load's host
+     * speed; "slower": x max(1, ratio), only a host slower than the fit's.
+     */
+    pathHostScale?: "ratio" | "slower";
     force?: boolean;
     signal?: AbortSignal;
     command: string;
@@ -481,6 +503,13 @@ export async function calibrate(
   if (hostSource !== undefined && frozen !== undefined && frozen.hostReference?.source !== hostSource) {
     throw new UsageError(
       `--host-scale ${hostSource}: the frozen calibration ${ctx.frozenDir} was made ${frozen.hostReference === null ? "without --host-scale" : `with --host-scale ${frozen.hostReference.source}`} (its calibration.json's host_reference); recalibrate it with --fit ... --host-scale ${hostSource} or leave the flag out`,
+    );
+  }
+  if (ctx.pathHostScale !== undefined && (hostSource === undefined || ctx.deliveryDelay === false)) {
+    throw new UsageError(
+      hostSource === undefined
+        ? "--path-host-scale: scales the serving path by each load's host scale; give it with --host-scale"
+        : "--path-host-scale: scales the delivery delay; leave out --no-delivery-delay",
     );
   }
   if (ctx.frontPerStep === true && ctx.admissionBacklog !== true) {
@@ -607,6 +636,10 @@ export async function calibrate(
         `calibrate: machine probe: ${l.name} x ${machineScale.ratio.toFixed(4)} (${machineScale.compositions} compositions, ${machineScale.min.toFixed(4)}-${machineScale.max.toFixed(4)})`,
       );
     }
+    const pathScale =
+      ctx.pathHostScale === undefined || host === undefined || deliveryDelay === null ? undefined : ctx.pathHostScale === "slower" ? Math.max(1, host.ratio) : host.ratio;
+    const loadDelay = pathScale !== undefined ? bridgeUsage(() => scaleServingPath(deliveryDelay!, pathScale), `--path-host-scale: load ${l.name}: `) : deliveryDelay;
+    if (pathScale !== undefined) log(`calibrate: --path-host-scale: ${l.name}'s serving path x ${pathScale.toFixed(4)}`);
     await simulate({
       ...simulationSettings(experiment, { paths, profileRoot, configPath }),
       ...(machineScale !== undefined ? { stepTimeScale: (experiment.simulate.stepTimeScale ?? 1) * machineScale.ratio } : {}),
@@ -614,7 +647,7 @@ export async function calibrate(
       ...(l.admissionOrder !== undefined ? { admissionOrder: l.admissionOrder } : {}),
       runDir: simDir,
       cpuOverhead: overheads,
-      ...(deliveryDelay !== null ? { deliveryDelay } : {}),
+      ...(loadDelay !== null ? { deliveryDelay: loadDelay } : {}),
       runId: id,
       workloadId: l.workloadId,
       command: ctx.command,
@@ -636,6 +669,7 @@ export async function calibrate(
       metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
       ...(machineScale !== undefined ? { machineScale } : {}),
       ...(host !== undefined ? { hostScale: host } : {}),
+      ...(pathScale !== undefined ? { servingPathScale: pathScale } : {}),
     });
   }
 
