@@ -52,7 +52,8 @@
 # 85 % repeats on Q22 and call 66's on Q23 (`--twenty-fourth-q22`, after both; about 30 minutes); then the
 # twenty-fifth's: the serving path at each run's host speed (runner calibrate --path-host-scale) on Q21, Q22 and Q23
 # (`--twenty-fifth`, after `--twenty-fourth-q22`; about 20 minutes) and the chosen one (hsfksiq) on every run the
-# twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints).
+# twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints), and calls
+# 67-68's runs on two more machines, recorded after that choice (`--twenty-fifth-q24`, about 15 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -89,6 +90,7 @@ TWENTY_FOURTH_WIDE_TABLES_ONLY=
 TWENTY_FIFTH_ONLY=
 TWENTY_FIFTH_WIDE_ONLY=
 TWENTY_FIFTH_WIDE_TABLES_ONLY=
+TWENTY_FIFTH_Q24_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -122,7 +124,8 @@ case "${2:-}" in
   --twenty-fifth) TWENTY_FIFTH_ONLY=1 ;;
   --twenty-fifth-wide) TWENTY_FIFTH_WIDE_ONLY=1 ;;
   --twenty-fifth-wide-tables) TWENTY_FIFTH_WIDE_TABLES_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide or --twenty-fifth-wide-tables)" >&2; exit 2 ;;
+  --twenty-fifth-q24) TWENTY_FIFTH_Q24_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables or --twenty-fifth-q24)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1956,6 +1959,38 @@ done
 wait
 twenty_fifth_wide_tables
 }
+# Calls 67 and 68's runs (servers Q24 and Q25, runs-s25/, recorded after hsfksiq was chosen on Q21-Q23): Azure conv 60 %
+# once, Self-Instruct, HumanEval and MT-Bench at 85 % three times each (experiments *-q24.json, *-q24-rep{1,2}.json, the
+# same for q25), uncalibrated and from Q1's frozen fit (hsfks, hsfksi, and hsfksi with --path-host-scale ratio / slower),
+# each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes.
+S25_NEW_SERVERS=(q24 q25)
+twenty_fifth_q24() {
+unpack_runs s17
+unpack_runs s25
+local q x v k args exps
+for q in "${S25_NEW_SERVERS[@]}"; do
+  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
+  for x in "azure-conv-$q" "${exps[@]}"; do
+    "${R[@]}" run "$E/$x.json" >&2
+    for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
+  done
+  for x in "${exps[@]}"; do
+    for v in hsfks hsfksi; do q1_freeze "$x" "$v"; done
+    path_freeze "$x" hsfksi p
+    path_freeze "$x" hsfksi q
+  done
+  for v in - hsfks hsfksi hsfksip hsfksiq; do
+    echo
+    echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats (call $([[ $q == q24 ]] && echo 67 || echo 68)), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
+    args=()
+    for x in "${exps[@]}"; do
+      if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+    done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
+done
+}
+if [[ -n $TWENTY_FIFTH_Q24_ONLY ]]; then twenty_fifth_q24; exit 0; fi
 if [[ -n $TWENTY_FIFTH_ONLY ]]; then twenty_fifth; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_ONLY ]]; then twenty_fifth_wide; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_TABLES_ONLY ]]; then twenty_fifth_wide_tables; exit 0; fi
