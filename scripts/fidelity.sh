@@ -53,7 +53,7 @@
 # twenty-fifth's: the serving path at each run's host speed (runner calibrate --path-host-scale) on Q21, Q22 and Q23
 # (`--twenty-fifth`, after `--twenty-fourth-q22`; about 20 minutes) and the chosen one (hsfksiq) on every run the
 # twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints), and calls
-# 67-68's runs on two more machines, recorded after that choice (`--twenty-fifth-q24`, about 15 minutes).
+# 67-70's runs on four more machines, recorded after that choice (`--twenty-fifth-q24`, about 25 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -1959,11 +1959,11 @@ done
 wait
 twenty_fifth_wide_tables
 }
-# Calls 67 and 68's runs (servers Q24 and Q25, runs-s25/, recorded after hsfksiq was chosen on Q21-Q23): Azure conv 60 %
+# Calls 67-70's runs (servers Q24-Q27, runs-s25/, recorded after hsfksiq was chosen on Q21-Q23): Azure conv 60 %
 # once, Self-Instruct, HumanEval and MT-Bench at 85 % three times each (experiments *-q24.json, *-q24-rep{1,2}.json, the
-# same for q25), uncalibrated and from Q1's frozen fit (hsfks, hsfksi, and hsfksi with --path-host-scale ratio / slower),
-# each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes.
-S25_NEW_SERVERS=(q24 q25)
+# same for q25-q27), uncalibrated and from Q1's frozen fit (hsfks, hsfksi, and hsfksi with --path-host-scale ratio /
+# slower), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 25 minutes.
+S25_NEW_SERVERS=(q24 q25 q26 q27)
 twenty_fifth_q24() {
 unpack_runs s17
 unpack_runs s25
@@ -1981,7 +1981,7 @@ for q in "${S25_NEW_SERVERS[@]}"; do
   done
   for v in - hsfks hsfksi hsfksip hsfksiq; do
     echo
-    echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats (call $([[ $q == q24 ]] && echo 67 || echo 68)), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
+    echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats (call $((${q#q} + 43))), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
     args=()
     for x in "${exps[@]}"; do
       if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi

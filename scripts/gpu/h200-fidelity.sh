@@ -194,6 +194,8 @@
 #   call67, call68: each on another machine, servers Q24 (rep11-13) and Q25 (rep14-16): call 65's loads again, with
 #          scripts/gpu/host_cpu.py sampling every CPU's busy and steal time and each serving thread's CPU time
 #          (results/topo/host-cpu-CALL.csv): where a slow machine's time goes.
+#   call69, call70: two more machines, servers Q26 (rep17-19) and Q27 (rep20-22), the same (after calls 67-68 had
+#          confirmed the choice on Q24 and Q25).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -621,7 +623,13 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
   call68)
     pin_setup call68 "-call68"
     sampled85 call68 q25 14 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call68)" >&2; exit 2 ;;
+  call69)
+    pin_setup call69 "-call69"
+    sampled85 call69 q26 17 ;;
+  call70)
+    pin_setup call70 "-call70"
+    sampled85 call70 q27 20 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call70)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
