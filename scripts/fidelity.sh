@@ -53,7 +53,8 @@
 # twenty-fifth's: the serving path at each run's host speed (runner calibrate --path-host-scale) on Q21, Q22 and Q23
 # (`--twenty-fifth`, after `--twenty-fourth-q22`; about 20 minutes) and the chosen one (hsfksiq) on every run the
 # twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints), and calls
-# 67-70's runs on four more machines, recorded after that choice (`--twenty-fifth-q24`, about 25 minutes).
+# 67-70's runs on four more machines, recorded after that choice (`--twenty-fifth-q24`, about 25 minutes), and the
+# front's cost from their CPU samples in place of the fitted one (`--twenty-fifth-cpu`, after it; about 20 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -91,6 +92,7 @@ TWENTY_FIFTH_ONLY=
 TWENTY_FIFTH_WIDE_ONLY=
 TWENTY_FIFTH_WIDE_TABLES_ONLY=
 TWENTY_FIFTH_Q24_ONLY=
+TWENTY_FIFTH_CPU_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -125,7 +127,8 @@ case "${2:-}" in
   --twenty-fifth-wide) TWENTY_FIFTH_WIDE_ONLY=1 ;;
   --twenty-fifth-wide-tables) TWENTY_FIFTH_WIDE_TABLES_ONLY=1 ;;
   --twenty-fifth-q24) TWENTY_FIFTH_Q24_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables or --twenty-fifth-q24)" >&2; exit 2 ;;
+  --twenty-fifth-cpu) TWENTY_FIFTH_CPU_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24 or --twenty-fifth-cpu)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -1845,16 +1848,22 @@ twenty_fourth_wide_tables
 # --admission-in-sim was chosen on Q22). Q1's frozen fit under each variant and the server's own Azure conv 60 % fit
 # (mV), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 15 minutes a server.
 S24_REPEAT_SERVERS=(q22 q23)
-twenty_fourth_q22() {
-unpack_runs s17
-unpack_runs s24
-local q x v k label args exps
-for q in "${S24_REPEAT_SERVERS[@]}"; do
-  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
-  for x in "azure-conv-$q" "${exps[@]}"; do
+# Server Q's Azure conv 60 % and its three prompt sets' 85 % repeats (EXPERIMENT-Q, -Q-rep1, -Q-rep2), each run
+# uncalibrated. Usage: run_repeats Q
+run_repeats() {
+  local x k
+  for x in "azure-conv-$1" "selfinstruct-$1" "humaneval-$1" "mtbench-$1"; do
     "${R[@]}" run "$E/$x.json" >&2
     for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
   done
+}
+twenty_fourth_q22() {
+unpack_runs s17
+unpack_runs s24
+local q x v label args exps
+for q in "${S24_REPEAT_SERVERS[@]}"; do
+  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
+  run_repeats "$q"
   for v in hsfk hsfks "${S24_VARIANTS[@]}"; do
     [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
     for x in "${exps[@]}"; do q1_freeze "$x" "$v"; done
@@ -1967,13 +1976,10 @@ S25_NEW_SERVERS=(q24 q25 q26 q27)
 twenty_fifth_q24() {
 unpack_runs s17
 unpack_runs s25
-local q x v k args exps
+local q x v args exps
 for q in "${S25_NEW_SERVERS[@]}"; do
   exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
-  for x in "azure-conv-$q" "${exps[@]}"; do
-    "${R[@]}" run "$E/$x.json" >&2
-    for k in 1 2; do [[ -f $E/$x-rep$k.json ]] && "${R[@]}" run "$E/$x-rep$k.json" >&2; done
-  done
+  run_repeats "$q"
   for x in "${exps[@]}"; do
     for v in hsfks hsfksi; do q1_freeze "$x" "$v"; done
     path_freeze "$x" hsfksi p
@@ -1991,6 +1997,39 @@ for q in "${S25_NEW_SERVERS[@]}"; do
 done
 }
 if [[ -n $TWENTY_FIFTH_Q24_ONLY ]]; then twenty_fifth_q24; exit 0; fi
+# The front's cost from calls 67-68's CPU samples (`scripts/host-cpu.py --samples ...`: 23.8 us a token, 132 us a
+# step, against the fitted 19.8 and 10) in place of the fitted one: Q1's hsfksi fit with those (hsfksic), frozen with
+# --path-host-scale slower (hsfksicq) onto Q21's runs and the 85 % repeats of Q22-Q27. About 20 minutes.
+twenty_fifth_cpu() {
+unpack_runs s17
+unpack_runs s24
+unpack_runs s25
+local q x args src=$C/azure-conv-q1-hsfksi-calibration dst=$C/azure-conv-q1-hsfksic-calibration
+[[ -f $src/calibration.json ]] || { echo "fidelity.sh: Q1's hsfksi fit is missing: run --twenty-fourth-wide first" >&2; exit 1; }
+rm -rf "$dst" && cp -r "$src" "$dst"
+python3 - "$dst/calibration.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["delivery_delay"].update(frontSPerToken=23.8e-6, frontSPerStep=132e-6)
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+for x in "${S24_NEW[@]:1}"; do path_freeze "$x" hsfksic q; done
+echo
+echo "## Twenty-fifth session: Q21's runs, the front's cost from the CPU samples (hsfksicq)"
+s24_each hsfksicq "${S24_NEW[@]:1}"
+for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
+  run_repeats "$q"
+  args=()
+  for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
+    path_freeze "$x" hsfksic q
+    args+=("$(band "${x%-"$q"} 85% (hsfksicq)" "$x-hsfksicq" load85 -cal "$x-rep1" "$x-rep2")")
+  done
+  echo
+  echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats, the front's cost from the CPU samples (hsfksicq)"
+  python3 scripts/fidelity-table.py --band "${args[@]}"
+done
+}
+if [[ -n $TWENTY_FIFTH_CPU_ONLY ]]; then twenty_fifth_cpu; exit 0; fi
 if [[ -n $TWENTY_FIFTH_ONLY ]]; then twenty_fifth; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_ONLY ]]; then twenty_fifth_wide; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_TABLES_ONLY ]]; then twenty_fifth_wide_tables; exit 0; fi
