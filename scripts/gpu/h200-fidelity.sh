@@ -196,6 +196,10 @@
 #          (results/topo/host-cpu-CALL.csv): where a slow machine's time goes.
 #   call69, call70: two more machines, servers Q26 (rep17-19) and Q27 (rep20-22), the same (after calls 67-68 had
 #          confirmed the choice on Q24 and Q25).
+#   call71: one machine, two server starts: Q28 (its machine probe at an idle start, then HumanEval at 85 % once) and
+#          Q28b started while scripts/gpu/cpu_burn.py keeps every CPU but the engine's busy (its probe under a busy
+#          host, then the same load): does a busy host slow the probe's steps, the GPU's wait included?
+#          (results/topo/probe-burn-call71.txt)
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -629,7 +633,22 @@ print(','.join(str(l['rate_rps']) for l in d['loads'] if l['fraction'] in tuple(
   call70)
     pin_setup call70 "-call70"
     sampled85 call70 q27 20 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call70)" >&2; exit 2 ;;
+  call71)
+    pin_setup call71 "-call71"
+    serve_mix q28 200 "$PIN" --rep-offset 23 --family "$HE" --family-rates "humaneval=115.209"
+    python3 scripts/gpu/cpu_burn.py --cpus "$OTHERS" --seconds 240 &
+    burner=$!
+    serve_mix q28b 200 "$PIN" --rep-offset 23 --family "$HE" --family-rates "humaneval=115.209"
+    kill -INT "$burner"; wait "$burner" || true
+    python3 - /tmp/vf/results/q28 /tmp/vf/results/q28b <<'PY' | tee /tmp/vf/results/topo/probe-burn-call71.txt
+import glob, json, sys
+probes = [{p["key"]: p["p50_ms"] for p in json.load(open(sorted(glob.glob(d + "/runs/*/server_run.json"))[0]))["machine_probe"]["points"]} for d in sys.argv[1:]]
+print(f"{'composition':44s} {'idle':>7s} {'busy':>7s}  ratio")
+for k in probes[0]:
+    print(f"{k:44s} {probes[0][k]:7.3f} {probes[1][k]:7.3f}  {probes[1][k] / probes[0][k]:.3f}")
+PY
+    ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
