@@ -21,11 +21,12 @@ const NAME = "test-host-scale";
 const IN_SIM = "test-host-scale-in-sim";
 const PATH = "test-host-scale-path";
 const SLOWER = "test-host-scale-slower";
+const NO_DELAY = "test-host-scale-no-delay";
 const LOADS = ["load30", "load60"];
 const tmp = makeTempDir("host-scale");
 const comparisons = join(repoRoot, "tmp", "comparisons");
 const calDir = join(comparisons, `${NAME}-calibration`);
-const removeOutputs = calibrationOutputs([NAME, IN_SIM, PATH, SLOWER], LOADS).remove;
+const removeOutputs = calibrationOutputs([NAME, IN_SIM, PATH, SLOWER, NO_DELAY], LOADS).remove;
 
 /** The committed experiment azure-conv-cap32-o, its paths made absolute, its first two loads on O4's runs unpacked here. */
 function experimentFile(name = NAME): string {
@@ -61,6 +62,7 @@ let inSimFrozen: CliResult;
 let path: CliResult;
 let pathWithout: CliResult;
 let pathSlower: CliResult;
+let pathNoDelay: CliResult;
 beforeAll(async () => {
   removeOutputs();
   exp = experimentFile();
@@ -79,6 +81,10 @@ beforeAll(async () => {
   pathWithout = await runCli(["calibrate", pathExp, "--frozen", inSimCal, "--path-host-scale", "ratio"]);
   pathSlower = await runCli(["calibrate", experimentFile(SLOWER), "--frozen", inSimCal, "--host-scale", "phases", "--path-host-scale", "slower"]);
   path = await runCli(["calibrate", pathExp, "--frozen", inSimCal, "--host-scale", "phases", "--path-host-scale", "ratio"]);
+  const noDelayExp = experimentFile(NO_DELAY);
+  const noDelay = await runCli(["calibrate", noDelayExp, "--fit", "load30", "--host-scale", "phases", "--no-delivery-delay"]);
+  expect(noDelay.code, noDelay.stderr).toBe(0);
+  pathNoDelay = await runCli(["calibrate", noDelayExp, "--frozen", join(comparisons, `${NO_DELAY}-calibration`), "--host-scale", "phases", "--path-host-scale", "slower"]);
 }, 900_000);
 afterAll(() => {
   removeOutputs();
@@ -175,6 +181,8 @@ describe("runner calibrate --host-scale", () => {
   it("--path-host-scale: each load's serving path x its host scale (the front gate's times and the delivery delays), with --host-scale only", () => {
     expect(pathWithout.code).toBe(2);
     expect(pathWithout.stderr).toContain("--path-host-scale: scales the serving path by each load's host scale; give it with --host-scale");
+    expect(pathNoDelay.code).toBe(2);
+    expect(pathNoDelay.stderr).toContain(`--path-host-scale: the frozen calibration ${join(comparisons, `${NO_DELAY}-calibration`)} has no delivery delay to scale`);
     expect(path.code, path.stderr).toBe(0);
     const fit = JSON.parse(readFileSync(join(comparisons, `${IN_SIM}-calibration`, "calibration.json"), "utf8"));
     const d = fit.delivery_delay as { delaysS: number[]; admissionS: number; frontSPerToken: number; frontHandoffS: number; firstTokenExtraS: number };

@@ -505,11 +505,13 @@ export async function calibrate(
       `--host-scale ${hostSource}: the frozen calibration ${ctx.frozenDir} was made ${frozen.hostReference === null ? "without --host-scale" : `with --host-scale ${frozen.hostReference.source}`} (its calibration.json's host_reference); recalibrate it with --fit ... --host-scale ${hostSource} or leave the flag out`,
     );
   }
-  if (ctx.pathHostScale !== undefined && (hostSource === undefined || ctx.deliveryDelay === false)) {
+  if (ctx.pathHostScale !== undefined && (hostSource === undefined || ctx.deliveryDelay === false || (frozen !== undefined && frozen.deliveryDelay === null))) {
     throw new UsageError(
       hostSource === undefined
         ? "--path-host-scale: scales the serving path by each load's host scale; give it with --host-scale"
-        : "--path-host-scale: scales the delivery delay; leave out --no-delivery-delay",
+        : ctx.deliveryDelay === false
+          ? "--path-host-scale: scales the delivery delay; leave out --no-delivery-delay"
+          : `--path-host-scale: the frozen calibration ${ctx.frozenDir} has no delivery delay to scale (made with --no-delivery-delay)`,
     );
   }
   if (ctx.frontPerStep === true && ctx.admissionBacklog !== true) {
