@@ -54,7 +54,10 @@
 # (`--twenty-fifth`, after `--twenty-fourth-q22`; about 20 minutes) and the chosen one (hsfksiq) on every run the
 # twenty-fourth compared (`--twenty-fifth-wide`, about 30 minutes; `--twenty-fifth-wide-tables` reprints), and calls
 # 67-70's runs on four more machines, recorded after that choice (`--twenty-fifth-q24`, about 25 minutes), and the
-# front's cost from their CPU samples in place of the fitted one (`--twenty-fifth-cpu`, after it; about 20 minutes).
+# front's cost from their CPU samples in place of the fitted one (`--twenty-fifth-cpu`, after it; about 20 minutes);
+# then the twenty-sixth's: the fit's misfit taken at its real batch sizes (runner calibrate --misfit-by-size) on every
+# run of --twenty-fifth-wide and --twenty-fifth-q24 (`--twenty-sixth`, after both; about 45 minutes;
+# `--twenty-sixth-tables` reprints).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -93,6 +96,8 @@ TWENTY_FIFTH_WIDE_ONLY=
 TWENTY_FIFTH_WIDE_TABLES_ONLY=
 TWENTY_FIFTH_Q24_ONLY=
 TWENTY_FIFTH_CPU_ONLY=
+TWENTY_SIXTH_ONLY=
+TWENTY_SIXTH_TABLES_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -128,7 +133,9 @@ case "${2:-}" in
   --twenty-fifth-wide-tables) TWENTY_FIFTH_WIDE_TABLES_ONLY=1 ;;
   --twenty-fifth-q24) TWENTY_FIFTH_Q24_ONLY=1 ;;
   --twenty-fifth-cpu) TWENTY_FIFTH_CPU_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24 or --twenty-fifth-cpu)" >&2; exit 2 ;;
+  --twenty-sixth) TWENTY_SIXTH_ONLY=1 ;;
+  --twenty-sixth-tables) TWENTY_SIXTH_TABLES_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth or --twenty-sixth-tables)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2030,6 +2037,93 @@ for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
 done
 }
 if [[ -n $TWENTY_FIFTH_CPU_ONLY ]]; then twenty_fifth_cpu; exit 0; fi
+# The twenty-sixth session: Q1's hsfksi fit with each bin's misfit taken at the fit's real batch sizes
+# (--misfit-by-size: hsfksim), and that fit with the decode-only steps taken from the engine's measured decode step
+# instead of the decode KV term (--decode-grid data/h200-qwen3-0.6b/engine/decode_grid.csv, call 72: hsfgsim), each
+# frozen with --path-host-scale slower (hsfksimq, hsfgsimq) onto every run --twenty-fifth-wide and --twenty-fifth-q24
+# compared, beside hsfksiq (which those sections made: run them first). Two halves at once; about 40 minutes a fit on 2
+# cores (S26_FITS="hsfgsim" bash scripts/fidelity.sh load60 --twenty-sixth redoes one). `--twenty-sixth-tables`
+# prints its tables again.
+read -r -a S26_FIT_LIST <<<"${S26_FITS:-hsfksim hsfgsim}"
+S26_VARIANTS=(hsfksiq hsfksimq hsfgsimq)
+s26_fit_flags() {  # VARIANT: its calibrate flags (Q1's Azure conv 60 % fit, with --admission-backlog --host-scale probe)
+  case $1 in
+    hsfksim) echo "$(s23_fit_flags hsfksi) --misfit-by-size" ;;
+    hsfgsim) echo "--step-host-speed --host-tail flat --front-per-step --admission-in-sim --misfit-by-size --decode-grid data/h200-qwen3-0.6b/engine/decode_grid.csv" ;;
+    *) echo "fidelity.sh: no twenty-sixth fit $1" >&2; exit 2 ;;
+  esac
+}
+twenty_sixth_all() {  # every experiment the section predicts, one a line
+  local x q
+  for x in "${S23_SAT[@]}"; do echo "${x%%|*}-saturation"; done
+  printf '%s\n' "${S23_ALL[@]}" "${S23_NEW[@]}" "${S24_NEW[@]}"
+  for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do printf '%s\n' "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; done
+}
+twenty_sixth() {
+s23_sets >/dev/null
+unpack_runs s23
+unpack_runs s24
+unpack_runs s25
+local x i q v all
+for v in "${S26_FIT_LIST[@]}"; do
+  s21_variant azure-conv-q1 "$v"
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate "tmp/experiments-s21/azure-conv-q1-$v.json" --fit load60 --admission-backlog --host-scale probe \
+    $(s26_fit_flags "$v") >&2
+done
+mapfile -t all < <(twenty_sixth_all)
+for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do run_repeats "$q"; done
+mkdir -p tmp/logs
+for i in 0 1; do
+  (
+    local k f
+    for k in "${!all[@]}"; do
+      (( k % 2 == i )) || continue
+      for f in "${S26_FIT_LIST[@]}"; do path_freeze "${all[$k]}" "$f" q; done
+    done
+  ) >"tmp/logs/twenty-sixth-$i.log" 2>&1 &
+done
+wait
+twenty_sixth_tables
+}
+twenty_sixth_tables() {
+local x q v sats=() args
+s23_sets >/dev/null
+for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
+echo
+echo "## Twenty-sixth session: Q1's fits with the misfit at its real batch sizes (hsfksim) and the decode grid (hsfgsim), their own loads"
+args=()
+for l in 60 30 85; do for v in hsfksi hsfksim hsfgsim; do args+=("Azure $l% ($v)=$C/azure-conv-q1-$v-load$l-cal"); done; done
+python3 scripts/fidelity-table.py "${args[@]}"
+echo
+echo "## Twenty-sixth session: cells within 5 % of their own run, Q1's fit frozen (hsfksiq; hsfksimq: with --misfit-by-size; hsfgsimq: and the decode grid for the KV term)"
+echo
+echo "### Every held-out run of Q1's layout (the twenty-first session's 480 cells)"
+s21_counts - "${S26_VARIANTS[@]}"
+echo
+echo "### The twenty-second session's new runs, Q14's repeats and B6 (152 cells)"
+local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
+s21_counts - "${S26_VARIANTS[@]}"
+echo
+echo "### HumanEval and MT-Bench on Q17 and Q18 (48 cells), and Q21's runs (call 64)"
+S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18" "Q21 (call 64): Azure conv, Self-Instruct, HumanEval, MT-Bench|${S24_NEW[*]}")
+s21_counts - "${S26_VARIANTS[@]}"
+echo
+echo "## Twenty-sixth session: capacity in the real order from Q1's fit (hsfksiq, hsfksimq, hsfgsimq)"
+s20_throughput "uncalibrated,hsfksiq,hsfksimq,hsfgsimq" -real -hsfksiq-real-cal -hsfksimq-real-cal -hsfgsimq-real-cal -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
+for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
+  for v in "${S26_VARIANTS[@]}"; do
+    args=()
+    for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); done
+    echo
+    echo "## Twenty-sixth session: ${q^^}'s 85 % loads against their three repeats, Q1's fit frozen ($v)"
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
+done
+}
+if [[ -n $TWENTY_SIXTH_ONLY ]]; then twenty_sixth; exit 0; fi
+if [[ -n $TWENTY_SIXTH_TABLES_ONLY ]]; then twenty_sixth_tables; exit 0; fi
 if [[ -n $TWENTY_FIFTH_ONLY ]]; then twenty_fifth; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_ONLY ]]; then twenty_fifth_wide; exit 0; fi
 if [[ -n $TWENTY_FIFTH_WIDE_TABLES_ONLY ]]; then twenty_fifth_wide_tables; exit 0; fi

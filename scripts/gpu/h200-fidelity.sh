@@ -200,6 +200,10 @@
 #          Q28b started while scripts/gpu/cpu_burn.py keeps every CPU but the engine's busy (its probe under a busy
 #          host, then the same load): does a busy host slow the probe's steps, the GPU's wait included?
 #          (results/topo/probe-burn-call71.txt)
+# The twenty-sixth session's calls (call 72, the engine's decode step on a grid, ran scripts/gpu/decode_grid.py alone:
+# docs/runbook.md; these two were recorded after `runner calibrate --decode-grid` was chosen and committed):
+#   call73, call74: each on another machine, servers Q29 (rep26-28) and Q30 (rep29-31): the engine's decode grid on
+#          that machine first (results/grid-NAME, three rounds), then call 67's loads with the sampler.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -648,7 +652,12 @@ for k in probes[0]:
     print(f"{k:44s} {probes[0][k]:7.3f} {probes[1][k]:7.3f}  {probes[1][k] / probes[0][k]:.3f}")
 PY
     ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71)" >&2; exit 2 ;;
+  call73 | call74)
+    name=$([[ $1 == call73 ]] && echo q29 || echo q30)
+    pin_setup "$1" "-$1"
+    timeout -s INT 150 python3 scripts/gpu/decode_grid.py --rounds 3 --out "/tmp/vf/results/grid-$name" 2>&1 | tail -n 2
+    sampled85 "$1" "$name" "$([[ $1 == call73 ]] && echo 26 || echo 29)" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

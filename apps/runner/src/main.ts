@@ -397,6 +397,14 @@ function buildProgram(): Command {
     )
     .option("--no-bin-misfit", "take each bin's residual against the linear model of Vidur's step time alone, without correcting it by the model's misfit to Vidur's own predictions in that bin")
     .option(
+      "--misfit-by-size",
+      "take each bin's misfit at the fit's real batch sizes: the simulated steps' departure from the line per exact batch size, averaged over the bin's real steps, so the uncalibrated simulation's larger batches within a bin (its steps are slower) do not bias the correction",
+    )
+    .option(
+      "--decode-grid <csv>",
+      "take every decode-only step from the engine's measured decode step (a CSV of batch, kv_tokens, step_ms: scripts/gpu/decode_grid.py; data/h200-qwen3-0.6b/engine/decode_grid.csv) instead of Vidur's prediction, in the fit's residuals and in every simulation of the table (not with --decode-kv-term)",
+    )
+    .option(
       "--machine-probe",
       "scale each load's calibrated step times by the median ratio of its real run's machine probe (server_run.json, gpu-harness serve --probe-repeats) to the fit runs' pooled probe (with --frozen: the one its calibration recorded); every run needs a probe",
     )
@@ -430,7 +438,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -444,6 +452,8 @@ function buildProgram(): Command {
         statistic: o.statistic,
         jitter: o.jitter,
         binMisfit: o.binMisfit,
+        ...(o.misfitBySize === true ? { misfitBySize: true } : {}),
+        ...(o.decodeGrid !== undefined ? { decodeGrid: resolve(o.decodeGrid) } : {}),
         prefixTerm: o.prefixTerm,
         ...(o.interStepGap === true ? { interStepGap: true } : {}),
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),

@@ -5,10 +5,13 @@
  * first, then with each fit step's host phases taken at the fit's probe level and the tail's slopes fitted on the two
  * largest bins: the table past the fit's batches grows less per request; with the flat tail it holds the last knot's
  * values. The decode KV term (Vidur's decode step grows
- * faster with the KV it reads than the engine's device wait) reaches every calibrated simulation. A frozen calibration
- * refuses the flags.
+ * faster with the KV it reads than the engine's device wait) reaches every calibrated simulation. With
+ * --misfit-by-size the fit load's own calibrated decode steps of 13-40 requests come out closer to its real ones; with
+ * --decode-grid (the engine's decode step measured on the H200, committed) the decode-only residuals are taken
+ * against that grid and every simulation of the table, a frozen prediction's too, takes its decode steps from it. A
+ * frozen calibration refuses the flags.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
@@ -26,7 +29,20 @@ type HostSpeed = { referenceProbeMs: number; halfWindowSteps: number; scaledStep
 type DecodeKv = { realMsPerKToken: number; simMsPerKToken: number; msPerKToken: number; realFrom: string; realSteps: number };
 type Snapshot = {
   result: CliResult;
-  cal: { host_reference: { probeMs: number }; table: { tail: Tail; hostSpeed?: HostSpeed; decodeKv?: DecodeKv | null; realSteps: number } };
+  cal: {
+    host_reference: { probeMs: number };
+    table: {
+      tail: Tail;
+      hostSpeed?: HostSpeed;
+      decodeKv?: DecodeKv | null;
+      realSteps: number;
+      misfitBySize?: boolean;
+      decodeGrid?: { source: string; points: unknown[] };
+      bins: { maxBatchSize: number; decodeSteps: number; decodeMisfitMs: number | null; decodeResidualMs: number | null; decodePhasesMs?: { schedule: number; prepare: number; process: number } | null }[];
+    };
+  };
+  /** Mean decode-only step (ms, end - start) of the fit load's calibrated simulation, by the bins of `STEP_BINS`. */
+  simSteps: number[];
   rows: Record<string, number>[];
   md: string;
 };
@@ -40,7 +56,27 @@ function snapshot(result: CliResult): Snapshot {
     cal: JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8")),
     rows: lines.map((r) => Object.fromEntries(r.split(",").flatMap((v, i) => (i === 0 ? [] : [[cols[i]!, Number(v)]])))),
     md: readFileSync(join(calDir, "calibration.md"), "utf8"),
+    simSteps: meanDecodeSteps(join(repoRoot, "tmp", "vidur_runs", `${NAME}-load60-cal`, "iterations.csv")),
   };
+}
+
+/** Batch-size bins of the fit load's busiest decode-only steps. */
+const STEP_BINS: [number, number][] = [
+  [13, 20],
+  [21, 28],
+  [29, 40],
+];
+
+/** Mean decode-only step (ms, end - start) of an iterations.csv, per bin of `STEP_BINS`. */
+function meanDecodeSteps(path: string): number[] {
+  const [head, ...lines] = readFileSync(path, "utf8").trimEnd().split("\n");
+  const cols = head!.split(",");
+  const at = (name: string) => cols.indexOf(name);
+  const steps = lines.map((l) => l.split(",")).filter((v) => Number(v[at("num_prefill_tokens")]) === 0);
+  return STEP_BINS.map(([lo, hi]) => {
+    const ms = steps.filter((v) => Number(v[at("batch_size")]) >= lo && Number(v[at("batch_size")]) <= hi).map((v) => (Number(v[at("end")]) - Number(v[at("start")])) * 1e3);
+    return ms.reduce((a, b) => a + b, 0) / ms.length;
+  });
 }
 
 /** A row's host phases (ms): what the tail continues. */
@@ -49,7 +85,16 @@ const host = (r: Record<string, number>) => r.schedule_median! + r.prepare_input
 let before: Snapshot;
 let after: Snapshot;
 let flat: Snapshot;
+let bySize: Snapshot;
 let frozen: CliResult;
+let frozenBySize: CliResult;
+let realSteps: number[];
+let grid: Snapshot;
+let gridRun: { config: { decode_grid: { points: number; batches: number[] } | null } };
+let gridPredicted: { config: { decode_grid: { points: number } | null } };
+let gridCsv: string;
+let gridErrors: CliResult[];
+const GRID = join(repoRoot, "data", "h200-qwen3-0.6b", "engine", "decode_grid.csv");
 beforeAll(async () => {
   removeOutputs();
   const { path } = committedExperimentFile({
@@ -63,8 +108,24 @@ beforeAll(async () => {
   before = snapshot(await runCli(fit));
   // The flat tail before the decode KV term's fit: the calibrated simulations' run.json files are the last fit's.
   flat = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat"]));
+  bySize = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--misfit-by-size"]));
+  grid = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--decode-grid", GRID]));
+  gridRun = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-load60-cal`, "run.json"), "utf8"));
+  gridCsv = readFileSync(join(calDir, "decode_grid.csv"), "utf8");
+  const predicted = await runCli(["calibrate", path, "--frozen", calDir]);
+  expect(predicted.code).toBe(0);
+  gridPredicted = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-load30-cal`, "run.json"), "utf8"));
+  const badGrid = join(tmp.dir, "bad_grid.csv");
+  writeFileSync(badGrid, "batch,kv_tokens,step_ms\n1,17,1.6\n4,2,1.7\n");
+  gridErrors = [
+    await runCli([...fit, "--decode-grid", GRID, "--decode-kv-term"]),
+    await runCli(["calibrate", path, "--frozen", calDir, "--decode-grid", GRID]),
+    await runCli([...fit, "--decode-grid", badGrid]),
+  ];
   after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper", "--decode-kv-term"]));
   frozen = await runCli(["calibrate", path, "--frozen", calDir, "--host-scale", "probe", "--step-host-speed"]);
+  frozenBySize = await runCli(["calibrate", path, "--frozen", calDir, "--misfit-by-size"]);
+  realSteps = meanDecodeSteps(join(tmp.dir, RUNS.load60!, "iterations.csv"));
 }, 600_000);
 afterAll(() => {
   removeOutputs();
@@ -137,8 +198,57 @@ describe("runner calibrate --step-host-speed --host-tail upper", () => {
     }
   });
 
+  it("--misfit-by-size: the fit load's own decode steps come out closer to its real ones", () => {
+    expect(flat.cal.table.misfitBySize).toBeUndefined();
+    expect(bySize.cal.table.misfitBySize).toBe(true);
+    expect(bySize.md).toContain("taken at the fit's real batch sizes (--misfit-by-size)");
+    // The uncalibrated simulation runs the 17-32 bin's batches larger than the real engine, so its misfit there,
+    // taken at the real sizes, moves.
+    const misfit = (s: Snapshot) => s.cal.table.bins.find((b) => b.maxBatchSize === 32)!.decodeMisfitMs!;
+    expect(Math.abs(misfit(bySize) - misfit(flat))).toBeGreaterThan(0.005);
+    // Summed over the busiest bins, the calibrated simulation's mean decode step moves towards the real run's.
+    const off = (s: Snapshot) => s.simSteps.reduce((acc, v, i) => acc + Math.abs(v - realSteps[i]!), 0);
+    expect(off(bySize)).toBeLessThan(off(flat));
+  });
+
+  it("--decode-grid: the decode-only residuals against the engine's measured step, which every simulation then takes", () => {
+    const g = grid.cal.table.decodeGrid!;
+    const rows = readFileSync(GRID, "utf8").trimEnd().split("\n").length - 1;
+    expect(g.points).toHaveLength(rows);
+    expect(g.source).toBe(GRID);
+    expect(gridCsv.split("\n")[0]).toBe("batch,kv_tokens,step_ms");
+    expect(gridCsv.trimEnd().split("\n")).toHaveLength(rows + 1);
+    expect(grid.md).toContain("Decode grid: every decode-only step's residual taken against the engine's measured decode step");
+    expect(flat.md).toContain("Decode grid: off");
+    // Against Vidur every decode bin's residual is negative (the per-op sum over-predicts the graphed step); against
+    // the grid it is positive and less than the bin's host phases (the served wait is a little under the isolated step).
+    for (const b of grid.cal.table.bins.filter((x) => x.decodeSteps >= 50)) {
+      const host = b.decodePhasesMs!.schedule + b.decodePhasesMs!.prepare + b.decodePhasesMs!.process;
+      expect(b.decodeMisfitMs).toBeNull();
+      expect(b.decodeResidualMs!).toBeGreaterThan(0);
+      expect(b.decodeResidualMs!).toBeLessThan(host);
+    }
+    for (const b of flat.cal.table.bins.filter((x) => x.decodeSteps >= 50)) expect(b.decodeResidualMs!).toBeLessThan(0);
+    // The fit's and a frozen prediction's simulations took the grid.
+    expect(gridRun.config.decode_grid!.points).toBe(rows);
+    expect(gridRun.config.decode_grid!.batches.at(-1)).toBe(128);
+    expect(gridPredicted.config.decode_grid!.points).toBe(rows);
+    // Its fit's decode steps come out closer to the real run's than the flat fit's.
+    const off = (s: Snapshot) => s.simSteps.reduce((acc, v, i) => acc + Math.abs(v - realSteps[i]!), 0);
+    expect(off(grid)).toBeLessThan(off(flat));
+    const [withKv, frozenGrid, bad] = gridErrors as [CliResult, CliResult, CliResult];
+    expect(withKv.code).toBe(2);
+    expect(withKv.stderr).toContain("--decode-grid: not with --decode-kv-term");
+    expect(frozenGrid.code).toBe(2);
+    expect(frozenGrid.stderr).toContain("--decode-grid: shapes the table a fit writes");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("bad_grid.csv:3: expected an integer batch >= 1, kv_tokens >= batch and step_ms > 0");
+  });
+
   it("refuses the flags with --frozen, whose table is used as is", () => {
     expect(frozen.code).toBe(2);
     expect(frozen.stderr).toContain("--step-host-speed: shapes the table a fit writes; with --frozen the frozen table is used as is");
+    expect(frozenBySize.code).toBe(2);
+    expect(frozenBySize.stderr).toContain("--misfit-by-size: shapes the table a fit writes");
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Iteration, MachineProbe, RequestMetric } from "@vf/metrics-io";
@@ -13,8 +13,11 @@ import {
   frontHandoff,
   frontTokenSpread,
   frontWorkerDone,
+  decodeGridLookup,
   deriveCpuOverheads,
   deriveDeliveryDelay,
+  formatDecodeGridCsv,
+  readDecodeGrid,
   fitLine,
   fitStepTimeModel,
   foldInterStepGaps,
@@ -227,6 +230,89 @@ describe("deriveCpuOverheads", () => {
     const w = deriveCpuOverheads(wide, sim, ONE);
     expect(w.bins.at(-1)!.decodeMisfitMs).toBeNull();
     expect(w.bins.at(-1)!.decodeResidualMs).toBeCloseTo(1.6 - (line.interceptMs + line.perDecodeTokenMs * 16 - simMs(0, 16)) - w.bins[3]!.decodeMisfitMs!, 9);
+  });
+
+  it("takes each bin's misfit at the real steps' batch sizes with misfitBySize", () => {
+    // Vidur's decode step: steep to 16 requests, nearly flat past it, so the line over all steps is steeper than
+    // Vidur inside the 17-32 bin. The simulation runs that bin's batches larger (mostly 30) than the real engine
+    // (mostly 20); the real engine is Vidur + 0.5 ms at every size.
+    const vidur = (b: number) => (b <= 16 ? 1 + 0.1 * b : 2.6 + 0.005 * (b - 16));
+    const simSizes = [1, 2, 4, 8, 16, 20, 30, 30, 30, 30, 30];
+    const realSizes = [1, 2, 4, 8, 16, 20, 20, 20, 20, 25, 30];
+    const sim = simSizes.map((b, i) => step(i, b, 0, b, vidur(b)));
+    const real = realSizes.map((b, i) => step(i, b, 0, b, vidur(b) + 0.5));
+    const bySize = deriveCpuOverheads(real, sim, { ...ONE, misfitBySize: true, jitter: false });
+    expect(bySize.misfitBySize).toBe(true);
+    // Every bin's residual is the host time exactly: the misfit at 20 and 30 from the simulated steps of those sizes,
+    // at 25 (no simulated step) linear between them, as Vidur and the line both are there.
+    for (const b of bySize.bins) expect(b.decodeResidualMs).toBeCloseTo(0.5, 9);
+    // Taken over the bin's simulated steps instead, the 17-32 bin's misfit is the 30-request steps' and the
+    // residual carries the line's slope over the 20- against 30-request difference.
+    const bySim = deriveCpuOverheads(real, sim, { ...ONE, jitter: false });
+    expect(bySim.misfitBySize).toBeUndefined();
+    const last = bySim.bins.at(-1)!;
+    expect(last.maxBatchSize).toBe(32);
+    expect(Math.abs(last.decodeResidualMs! - 0.5)).toBeGreaterThan(0.1);
+    // The bins the two sides fill alike (one size each) agree.
+    expect(bySim.bins[0]!.decodeResidualMs).toBeCloseTo(0.5, 9);
+    // Without the misfit correction the option has nothing to act on.
+    const raw = deriveCpuOverheads(real, sim, { ...ONE, misfitBySize: true, binMisfit: false, jitter: false });
+    expect(raw.misfitBySize).toBeUndefined();
+    expect(raw.bins.at(-1)!.decodeMisfitMs).toBeNull();
+  });
+
+  it("takes the decode-only residuals against a decode grid (decodeGrid), the mixed ones against Vidur", () => {
+    // The engine's decode step: 1.5 ms + 0.01 ms a request + 0.02 ms per mean KV token... measured at batch 1 and 8.
+    const engine = (b: number, kv: number) => 1.5 + 0.01 * b + (0.02 * kv) / b;
+    const points = [1, 8].flatMap((b) => [64, 512].map((m) => ({ batch: b, kvTokens: m * b, stepMs: engine(b, m * b) })));
+    const grid = { source: "grid.csv", points };
+    const at = decodeGridLookup(grid);
+    // Exact at the points, linear in mean KV within a batch size and in batch size between them, clamped outside.
+    expect(at(8, 512 * 8)).toBeCloseTo(engine(8, 512 * 8), 12);
+    expect(at(1, 288)).toBeCloseTo(engine(1, 288), 12);
+    expect(at(4, 4 * 288)).toBeCloseTo((engine(1, 288) * 4 + engine(8, 8 * 288) * 3) / 7, 12);
+    expect(at(1, 2000)).toBeCloseTo(engine(1, 512), 12);
+    expect(at(16, 16 * 64)).toBeCloseTo(engine(8, 8 * 64), 12);
+    // Real decode steps: the grid's step + 0.4 ms (host); mixed steps: Vidur's + 2 ms. Vidur's decode predictions
+    // bend away from the line (they would leave a misfit), which the grid's residuals never see.
+    const kv = (b: number) => 300 * b;
+    const comps = [
+      [1, 0, 1],
+      [2, 0, 2],
+      [4, 0, 4],
+      [8, 0, 8],
+      [4, 120, 3],
+      [8, 200, 7],
+    ] as const;
+    const sim = comps.map(([b, p, d], i) => ({ ...step(i, b, p, d, simMs(p, d) + (p === 0 && b === 4 ? -0.3 : 0)), kv_tokens_in_use: kv(b) }));
+    const real = comps.map(([b, p, d], i) => ({ ...step(i, b, p, d, p > 0 ? simMs(p, d) + 2 : at(b, kv(b)) + 0.4), kv_tokens_in_use: kv(b) }));
+    const t = deriveCpuOverheads(real, sim, { ...ONE, decodeGrid: grid, jitter: false });
+    expect(t.decodeGrid).toEqual(grid);
+    for (const b of t.bins) {
+      expect(b.decodeResidualMs).toBeCloseTo(0.4, 9);
+      expect(b.decodeMisfitMs).toBeNull();
+    }
+    expect(t.bins.find((b) => b.maxBatchSize === 4)!.mixedResidualMs).toBeCloseTo(2, 9);
+    expect(deriveCpuOverheads(real, sim, { ...ONE, jitter: false }).decodeGrid).toBeUndefined();
+    // Not with the decode KV term; a decode-only real step needs its KV.
+    expect(() => deriveCpuOverheads(real, sim, { ...ONE, decodeGrid: grid, decodeKvTerm: true })).toThrow(/decodeGrid and decodeKvTerm/);
+    const noKv = real.map((it) => ({ ...it, kv_tokens_in_use: null }));
+    expect(() => deriveCpuOverheads(noKv, sim, { ...ONE, decodeGrid: grid })).toThrow(/real step 0 \(decode-only, 1 requests\) has no kv_tokens_in_use/);
+  });
+
+  it("reads a decode grid CSV and writes it back; bad files are named by file and line", async () => {
+    const path = join(dir, "grid.csv");
+    await writeFile(path, "batch,mean_context,kv_tokens,step_ms,p10_ms\n1,16.0,17,1.6,1.5\n8,100.5,812,1.9,1.8\n");
+    const grid = await readDecodeGrid(path);
+    expect(grid).toEqual({ source: path, points: [{ batch: 1, kvTokens: 17, stepMs: 1.6 }, { batch: 8, kvTokens: 812, stepMs: 1.9 }] });
+    expect(formatDecodeGridCsv(grid)).toBe("batch,kv_tokens,step_ms\n1,17,1.6\n8,812,1.9\n");
+    await writeFile(path, "batch,kv,step_ms\n1,17,1.6\n");
+    await expect(readDecodeGrid(path)).rejects.toThrow(`${path}:1: expected a header with columns batch, kv_tokens, step_ms`);
+    await writeFile(path, "batch,kv_tokens,step_ms\n1,17,1.6\n2,1,1.7\n");
+    await expect(readDecodeGrid(path)).rejects.toThrow(`${path}:3: expected an integer batch >= 1, kv_tokens >= batch and step_ms > 0 (got 2,1,1.7)`);
+    await writeFile(path, "batch,kv_tokens,step_ms\n");
+    await expect(readDecodeGrid(path)).rejects.toThrow(`${path}: no rows after the header`);
+    await expect(readDecodeGrid(join(dir, "none.csv"))).rejects.toThrow(/decode grid .*none\.csv cannot be read/);
   });
 
   it("interpolates a missing decode value between knots and keeps negative corrections signed", () => {

@@ -4,6 +4,7 @@
  * simulator's own per-step prediction is read back from the simulated run's iterations.csv, and the overhead is
  * what the real engine spends beyond it. It does not run Vidur or compare runs (the runner does).
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { atomicWriteFile, type Iteration, type MachineProbe, type RequestMetric, readIterations, readRequestMetrics, readTokenTimestampsGrouped } from "@vf/metrics-io";
 import { VidurBridgeError } from "./errors.js";
@@ -156,6 +157,8 @@ export interface CpuOverheadTable {
   phases?: boolean;
   /** Whether the bins were corrected by the linear model's misfit (`binMisfit`; absent in older tables: false). */
   binMisfit?: boolean;
+  /** Whether that misfit was taken at the fit's real batch sizes (`misfitBySize`; absent: at the simulation's own). */
+  misfitBySize?: boolean;
   /**
    * The prefill-prefix term (option `prefixWork`): how much a step's time grows per million (chunk token, earlier
    * prompt token) pairs of its prefill chunks, on the real engine and in Vidur (least-squares slopes of the mixed
@@ -190,7 +193,90 @@ export interface CpuOverheadTable {
    * DECODE_KV_MIN_STEPS such steps on either side); absent when off (and in older tables).
    */
   decodeKv?: DecodeKvTerm | null;
+  /**
+   * The engine's measured decode-only step (option `decodeGrid`): the decode-only residuals were taken against it,
+   * not against Vidur's prediction, and every simulation of the table takes a decode-only batch's time from it (the
+   * sidecar's `decode_grid`, written beside the table as decode_grid.csv). Absent when off (and in older tables).
+   */
+  decodeGrid?: DecodeGrid;
   realSteps: number;
+}
+
+/**
+ * The engine's decode-only step measured on a grid of batch size x KV (scripts/gpu/decode_grid.py on the GPU): the
+ * served step's shape across batch size and context, which Vidur's per-op sum misses (a served step's device wait
+ * less Vidur's prediction runs from -0.6 to -1.2 ms across them, the same on every workload and machine; less the
+ * grid's step it stays within ~0.1 ms).
+ */
+export interface DecodeGrid {
+  /** The file it was read from, as given. */
+  source: string;
+  /** Each measured point: requests in the step, KV tokens they hold in all, the step (ms). */
+  points: { batch: number; kvTokens: number; stepMs: number }[];
+}
+
+/** The columns of a decode grid CSV. */
+export const DECODE_GRID_COLUMNS = ["batch", "kv_tokens", "step_ms"] as const;
+
+/** Reads a decode grid CSV (columns batch, kv_tokens, step_ms; others ignored); errors name the file and line. */
+export async function readDecodeGrid(path: string): Promise<DecodeGrid> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new VidurBridgeError("VIDUR_PROFILE_MISSING", `decode grid ${path} cannot be read (${(e as Error).message})`, { cause: e });
+  }
+  const lines = text.replace(/\r\n/g, "\n").split("\n").filter((l) => l.trim() !== "");
+  const head = (lines[0] ?? "").split(",").map((c) => c.trim());
+  const at = DECODE_GRID_COLUMNS.map((c) => head.indexOf(c));
+  if (at.some((i) => i < 0)) {
+    throw new VidurBridgeError("VIDUR_PROFILE_INVALID", `${path}:1: expected a header with columns ${DECODE_GRID_COLUMNS.join(", ")} (got ${head.join(", ") || "nothing"})`);
+  }
+  const points = lines.slice(1).map((line, i) => {
+    const cells = line.split(",");
+    const [batch, kvTokens, stepMs] = at.map((k) => Number(cells[k]));
+    if (!(Number.isInteger(batch) && batch! >= 1 && Number.isFinite(kvTokens) && kvTokens! >= batch! && Number.isFinite(stepMs) && stepMs! > 0)) {
+      throw new VidurBridgeError("VIDUR_PROFILE_INVALID", `${path}:${i + 2}: expected an integer batch >= 1, kv_tokens >= batch and step_ms > 0 (got ${line.trim()})`);
+    }
+    return { batch: batch!, kvTokens: kvTokens!, stepMs: stepMs! };
+  });
+  if (points.length === 0) throw new VidurBridgeError("VIDUR_PROFILE_INVALID", `${path}: no rows after the header`);
+  return { source: path, points };
+}
+
+/** A decode grid as the CSV the sidecar reads (batch, kv_tokens, step_ms). */
+export function formatDecodeGridCsv(grid: DecodeGrid): string {
+  return `${DECODE_GRID_COLUMNS.join(",")}\n${grid.points.map((p) => `${p.batch},${p.kvTokens},${p.stepMs}`).join("\n")}\n`;
+}
+
+/**
+ * The grid's decode step (ms) at `batch` requests holding `kvTokens` in all: linear in the mean KV per request within
+ * each measured batch size, linear between the two sizes around `batch`, clamped at every edge (the sidecar's
+ * `decode_grid_ms`, the same arithmetic).
+ */
+export function decodeGridLookup(grid: DecodeGrid): (batch: number, kvTokens: number) => number {
+  const byBatch = new Map<number, [number, number][]>();
+  for (const p of grid.points) {
+    const list = byBatch.get(p.batch) ?? [];
+    byBatch.set(p.batch, list);
+    list.push([p.kvTokens / p.batch, p.stepMs]);
+  }
+  const batches = [...byBatch.keys()].sort((a, b) => a - b);
+  const rows = batches.map((b) => {
+    const list = byBatch.get(b)!.sort((x, y) => x[0] - y[0]);
+    return { xs: list.map((v) => v[0]), ys: list.map((v) => v[1]) };
+  });
+  const at = (i: number, meanKv: number) => interpolate(rows[i]!.xs, rows[i]!.ys, meanKv);
+  return (batch, kvTokens) => {
+    const meanKv = kvTokens / batch;
+    if (batch <= batches[0]!) return at(0, meanKv);
+    if (batch >= batches.at(-1)!) return at(batches.length - 1, meanKv);
+    const j = batches.findIndex((b) => b >= batch);
+    if (batches[j] === batch) return at(j, meanKv);
+    const lo = batches[j - 1]!;
+    const hi = batches[j]!;
+    return at(j - 1, meanKv) + ((at(j, meanKv) - at(j - 1, meanKv)) * (batch - lo)) / (hi - lo);
+  };
 }
 
 /** CpuOverheadTable.hostSpeed. */
@@ -278,6 +364,25 @@ export interface DeriveCpuOverheadsOptions {
    * times instead of carrying the line's misfit into every other load.
    */
   binMisfit?: boolean;
+  /**
+   * Take each bin's misfit at the fit's real batch sizes (default false): the simulated steps' departure from the line
+   * per exact batch size (filled between sizes, clamped at the ends), averaged over the bin's real steps of that kind,
+   * instead of over the bin's simulated steps. The line's slope per decode token (~49 us on the H200, Vidur's growth
+   * along the fit load's batches, KV included) is far steeper than Vidur's step grows with one more request at a
+   * given KV, so the departure falls across a bin; the uncalibrated simulation, whose steps are slower, runs larger
+   * batches in a bin than the real engine (Azure conv 60 %: 27.4 against 25.5 requests in the 17-32 bin) and its
+   * misfit came out ~0.1 ms low there, which left the calibrated decode steps of 13-32 requests 0.08-0.13 ms longer
+   * than the fit load's own.
+   */
+  misfitBySize?: boolean;
+  /**
+   * Take the decode-only residuals against the engine's measured decode step (`DecodeGrid`) instead of Vidur's
+   * prediction (default none): residual = the real step's wall time − the grid's step at its batch size and KV
+   * (every decode-only real step needs its kv_tokens_in_use), no misfit for them (the simulation takes a decode-only
+   * batch's time from the grid too), so the table's decode rows hold only what the grid does not: the host phases
+   * and the served step's difference from the isolated one. Not with `decodeKvTerm` (the grid holds the KV shape).
+   */
+  decodeGrid?: DecodeGrid;
   /**
    * Each step's prefill-prefix work (`prefillPrefixWork`, millions of pairs), aligned with the `real` and `sim`
    * arrays: turns on the prefill-prefix term (`CpuOverheadTable.prefix`). A chunk of c prompt tokens after k of
@@ -543,6 +648,31 @@ export function modelTimeBiasMs(row: OverheadRow): number | null {
   return h === null ? null : row.overheadMs - h.schedule - h.prepare - h.process;
 }
 
+/**
+ * The simulated steps' misfit of one kind as a function of batch size: `center` of each exact size's values (as the
+ * bins hold them: at zero KV and the reference step class when those terms are on), linear between sizes, clamped
+ * past the smallest and largest.
+ */
+function misfitBySizeOf(
+  bins: readonly { decode: number[]; decodeSizes: number[]; mixed: number[]; mixedSizes: number[] }[],
+  kind: "decode" | "mixed",
+  center: (xs: number[]) => number,
+): (size: number) => number {
+  const bySize = new Map<number, number[]>();
+  for (const b of bins) {
+    const values = kind === "decode" ? b.decode : b.mixed;
+    const sizes = kind === "decode" ? b.decodeSizes : b.mixedSizes;
+    values.forEach((v, j) => {
+      const list = bySize.get(sizes[j]!) ?? [];
+      bySize.set(sizes[j]!, list);
+      list.push(v);
+    });
+  }
+  const xs = [...bySize.keys()].sort((a, b) => a - b);
+  const ys = xs.map((x) => center(bySize.get(x)!));
+  return (size) => fillByInterpolation([...xs, size], [...ys, null], 0).at(-1)!;
+}
+
 /** Fills nulls by linear interpolation between known knots, clamped at the ends; all-null gives all `empty`. */
 function fillByInterpolation(xs: number[], ys: (number | null)[], empty: number): number[] {
   const known = xs.flatMap((x, i) => (ys[i] === null ? [] : [[x, ys[i] as number] as const]));
@@ -582,6 +712,10 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   const phasesOf = (it: Iteration) => [it.schedule_time, it.prepare_time, it.wait_time, it.process_time];
   const phasesAvailable = steps.every((it) => phasesOf(it).every((v) => v !== null && v !== undefined));
   const model = fitStepTimeModel(sim);
+  const grid = options.decodeGrid === undefined ? null : decodeGridLookup(options.decodeGrid);
+  if (grid !== null && options.decodeKvTerm === true) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", "decodeGrid and decodeKvTerm: the grid holds the decode step's growth with KV; give one of them");
+  }
   const misfitOn = options.binMisfit ?? true;
   const work = options.prefixWork;
   if (work !== undefined && (work.real.length !== real.length || work.sim.length !== sim.length)) {
@@ -591,39 +725,48 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     );
   }
   // Per bin: decode-only and mixed values, and the mixed steps' prefix work (0 without the term).
-  type Side = { decode: number[]; decodeKv: (number | null)[]; mixed: number[]; mixedWork: number[]; mixedTokens: number[] };
+  type Side = { decode: number[]; decodeKv: (number | null)[]; decodeSizes: number[]; mixed: number[]; mixedWork: number[]; mixedTokens: number[]; mixedSizes: number[] };
   const simByBin = new Map<number, Side>();
   sim.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const hi = binOf(it.batch_size)[1];
-    const bin = simByBin.get(hi) ?? { decode: [], decodeKv: [], mixed: [], mixedWork: [], mixedTokens: [] };
+    const bin = simByBin.get(hi) ?? { decode: [], decodeKv: [], decodeSizes: [], mixed: [], mixedWork: [], mixedTokens: [], mixedSizes: [] };
     simByBin.set(hi, bin);
     const gap = (it.gpu_time ?? it.end - it.start) * 1e3 - predictStepMs(model, it);
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(gap);
       bin.mixedWork.push(work?.sim[i] ?? 0);
       bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
+      bin.mixedSizes.push(it.batch_size);
     } else {
       bin.decode.push(gap);
       bin.decodeKv.push(it.kv_tokens_in_use ?? null);
+      bin.decodeSizes.push(it.batch_size);
     }
   });
   const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[]; decodePhases: number[][]; mixedPhases: number[][] }>();
   real.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], decodeKv: [], mixed: [], mixedWork: [], mixedTokens: [], decodePhases: [], mixedPhases: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], decodeKv: [], decodeSizes: [], mixed: [], mixedWork: [], mixedTokens: [], mixedSizes: [], decodePhases: [], mixedPhases: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
     if (phasesAvailable) (it.num_prefill_tokens > 0 ? bin.mixedPhases : bin.decodePhases).push(phasesOf(it).map((v) => v! * 1e3));
-    const residual = (it.end - it.start) * 1e3 - predictStepMs(model, it);
+    const decodeOnly = it.num_prefill_tokens === 0;
+    if (grid !== null && decodeOnly && (it.kv_tokens_in_use === null || it.kv_tokens_in_use === undefined)) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `decode grid: real step ${it.step} (decode-only, ${it.batch_size} requests) has no kv_tokens_in_use`);
+    }
+    // A step recorded after its requests' KV was freed reads 0: at least one token a request.
+    const residual = (it.end - it.start) * 1e3 - (grid !== null && decodeOnly ? grid(it.batch_size, Math.max(it.kv_tokens_in_use!, it.batch_size)) : predictStepMs(model, it));
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(residual);
       bin.mixedWork.push(work?.real[i] ?? 0);
       bin.mixedTokens.push(it.num_prefill_tokens + it.num_decode_tokens);
+      bin.mixedSizes.push(it.batch_size);
     } else {
       bin.decode.push(residual);
       bin.decodeKv.push(it.kv_tokens_in_use ?? null);
+      bin.decodeSizes.push(it.batch_size);
     }
   });
   // The decode KV term: each side's slope on KV within exact batch sizes, then the decode-only values at zero KV.
@@ -693,15 +836,22 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     }
   }
   const knots = sorted.map((b) => median(b.sizes));
-  // The simulator's misfit per bin and kind (null without enough simulated steps), then filled between bins.
+  // The simulator's misfit per bin and kind (null without enough simulated steps), then filled between bins; with
+  // misfitBySize, taken at the bin's real batch sizes from the simulated steps' misfit per exact size.
+  const bySize = misfitOn && options.misfitBySize === true;
   const misfitOf = (kind: "decode" | "mixed") => {
+    const at = bySize ? misfitBySizeOf(simBins, kind, center) : null;
     const known = sorted.map((b) => {
       const gaps = simByBin.get(b.hi)?.[kind] ?? [];
-      return misfitOn && gaps.length >= minSteps ? center(gaps) : null;
+      if (!misfitOn || gaps.length < minSteps) return null;
+      const realSizes = kind === "decode" ? b.decodeSizes : b.mixedSizes;
+      if (at === null || realSizes.length === 0) return center(gaps);
+      return realSizes.reduce((acc, size) => acc + at(size), 0) / realSizes.length;
     });
     return { known, filled: misfitOn ? fillByInterpolation(knots, known, 0) : knots.map(() => 0) };
   };
-  const misfit = { decode: misfitOf("decode"), mixed: misfitOf("mixed") };
+  // With a decode grid the simulation's decode-only steps are the grid's, so their misfit is none.
+  const misfit = { decode: grid !== null ? { known: knots.map(() => null), filled: knots.map(() => 0) } : misfitOf("decode"), mixed: misfitOf("mixed") };
   // Each phase of a bin's steps of one kind, summarized like the residuals (null below minStepsPerBin steps).
   const phasesMs = (xs: number[][]): StepPhasesMs | null => {
     if (xs.length < minSteps) return null;
@@ -824,6 +974,8 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     rows,
     tail,
     binMisfit: misfitOn,
+    ...(bySize ? { misfitBySize: true } : {}),
+    ...(options.decodeGrid !== undefined ? { decodeGrid: options.decodeGrid } : {}),
     ...(work !== undefined ? { prefix } : {}),
     ...(options.stepSizeTerm === true ? { stepSize } : {}),
     ...(options.decodeKvTerm === true ? { decodeKv } : {}),
@@ -1084,6 +1236,10 @@ export async function writeCpuOverheadsFromRuns(args: {
   statistic?: "mean" | "median";
   jitter?: boolean;
   binMisfit?: boolean;
+  /** `DeriveCpuOverheadsOptions.misfitBySize`. */
+  misfitBySize?: boolean;
+  /** `DeriveCpuOverheadsOptions.decodeGrid`. */
+  decodeGrid?: DecodeGrid;
   /**
    * Fit the prefill-prefix term (default false): each run's steps get their prefix work from its own
    * request_metrics.csv (prompts in arrival order; a real request counts only if its first token came, i.e. its
@@ -1154,6 +1310,8 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.statistic !== undefined ? { statistic: args.statistic } : {}),
     ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
     ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
+    ...(args.misfitBySize === true ? { misfitBySize: true } : {}),
+    ...(args.decodeGrid !== undefined ? { decodeGrid: args.decodeGrid } : {}),
     ...(args.prefixTerm === true ? { prefixWork: work } : {}),
     ...(args.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
     ...(args.tailSlope !== undefined ? { tailSlope: args.tailSlope } : {}),

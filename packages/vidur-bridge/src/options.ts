@@ -98,6 +98,12 @@ export interface RunVidurOptions {
    */
   cpuOverhead?: "auto" | "off" | string;
   /**
+   * The engine's measured decode-only step on a grid (CSV: batch, kv_tokens, step_ms; `runner calibrate
+   * --decode-grid`): every decode-only batch's predicted time becomes the grid's step at its batch size and mean KV
+   * per request (the CPU overhead still added on top). Needs a CPU overhead table. Default none.
+   */
+  decodeGrid?: string;
+  /**
    * The serving path's delivery delay (engine -> HTTP/SSE -> client), which Vidur does not model, added to every
    * simulated token time after the simulation: per token, interpolated (clamped) over `batchSizes` -> `delaysS` at
    * the batch size of the simulated step that produced it, plus `firstTokenExtraS` for a request's first token

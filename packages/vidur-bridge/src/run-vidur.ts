@@ -204,6 +204,15 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     cpuOverheadChoice === "auto" || cpuOverheadChoice === "off" ? cpuOverheadChoice : resolve(cpuOverheadChoice),
   );
   if (cpuOverheadFile) profileHashes.cpu_overheads = await hashFile(cpuOverheadFile);
+  const decodeGridFile = options.decodeGrid === undefined ? null : resolve(options.decodeGrid);
+  if (decodeGridFile !== null) {
+    if (!cpuOverheadFile) throw new VidurBridgeError("VIDUR_BAD_OPTION", `decodeGrid ${decodeGridFile}: needs a CPU overhead table (cpuOverhead)`);
+    try {
+      profileHashes.decode_grid = await hashFile(decodeGridFile);
+    } catch (e) {
+      throw new VidurBridgeError("VIDUR_PROFILE_MISSING", `decode grid ${decodeGridFile} cannot be read`, { cause: e });
+    }
+  }
   let modelConfigHash: string;
   try {
     modelConfigHash = await hashFile(modelConfigPath);
@@ -215,7 +224,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
   // Vidur's own cache key ignores the training data, the model name and the grids: key a folder on them. The CPU
   // overhead is applied at run time on top of the predictions, so it stays out of the key (a new calibration
   // table must not retrain the forests).
-  const opHashes = Object.fromEntries(Object.entries(profileHashes).filter(([k]) => k !== "cpu_overheads"));
+  const opHashes = Object.fromEntries(Object.entries(profileHashes).filter(([k]) => k !== "cpu_overheads" && k !== "decode_grid"));
   const cacheKey = createHash("sha256")
     .update(JSON.stringify({ v: env.vidurVersion, profileHashes: opHashes, modelConfigHash, model: options.modelName, grid, kFold, granularity, seed, tp, pp, block: kvCache.blockSize ?? 16, device: device.name, node: node.name }))
     .digest("hex")
@@ -269,6 +278,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
     },
     allow_extrapolation: options.allowExtrapolation ?? false,
     cpu_overhead: cpuOverheadFile,
+    decode_grid: decodeGridFile,
     front_gate: frontGate(deliveryDelay),
     step_time_scale: stepTimeScale,
     rf_random_state: seed,
@@ -392,6 +402,7 @@ export async function runVidur(options: RunVidurOptions): Promise<RunVidurResult
       cpu_overhead_jitter: resolved.cpu_overhead_jitter ?? null,
       cpu_overhead_step_classes_ms: resolved.cpu_overhead_step_classes_ms ?? null,
       cpu_overhead_decode_kv_ms_per_ktoken: resolved.cpu_overhead_decode_kv_ms_per_ktoken ?? null,
+      decode_grid: resolved.decode_grid ?? null,
       delivery_delay: deliveryDelay,
       step_time_scale: stepTimeScale,
       vidur_argv: vidurArgv,

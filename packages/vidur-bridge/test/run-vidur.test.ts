@@ -513,6 +513,33 @@ describe("[real-vidur] runVidur end to end", { timeout: 480_000 }, () => {
     const kvMs = kvSteps.map((s, i) => (s.end - s.start - (before[i]!.end - before[i]!.start)) * 1e3);
     for (const [i, ms] of [0, 0, 0, 0.608, 0.608].entries()) expect(kvMs[i]).toBeCloseTo(ms, 6);
     expect((await readRunManifest(longKv)).config.cpu_overhead_decode_kv_ms_per_ktoken).toBe(1);
+
+    // A decode grid: every decode-only step takes the grid's step at its batch size and mean KV per request (here
+    // batch 1: 4 ms at 500 KV tokens, 6 ms at 700, so 5.02 and 5.03 ms at the decodes' 602 and 603: Vidur's
+    // num_kv_tokens of a decode counts the prompt, the tokens out so far and the one being made) instead of Vidur's
+    // prediction, the overhead (0 here) on top; the prefill steps keep Vidur's.
+    const zeroPath = join(tmp, "zero_cpu_overheads.csv");
+    await writeFile(zeroPath, ["model_name,tensor_parallel_degree,batch_size,schedule_median", `${TINY_MODEL},1,1,0`].join("\n"));
+    const gridPath = join(tmp, "decode_grid.csv");
+    await writeFile(gridPath, ["batch,kv_tokens,step_ms", "1,500,4", "1,700,6", "4,2000,9"].join("\n"));
+    const longGrid = join(tmp, "runs", "r-long-grid");
+    await runVidur({ ...baseOptions(longDir, longGrid), cpuOverhead: zeroPath, decodeGrid: gridPath });
+    const gridSteps = await readIterations(join(longGrid, "iterations.csv"));
+    for (const i of [0, 1, 2]) expect(gridSteps[i]!.end - gridSteps[i]!.start).toBeCloseTo(before[i]!.end - before[i]!.start, 9);
+    expect((gridSteps[3]!.end - gridSteps[3]!.start) * 1e3).toBeCloseTo(5.02, 6);
+    expect((gridSteps[4]!.end - gridSteps[4]!.start) * 1e3).toBeCloseTo(5.03, 6);
+    const gridManifest = await readRunManifest(longGrid);
+    expect(gridManifest.config.decode_grid).toEqual({ file: gridPath, batches: [1, 4], points: 3 });
+    expect((gridManifest.profile_hashes as Record<string, string>).decode_grid).toMatch(/^[0-9a-f]{64}$/);
+    // A bad row is named by file and line; a grid without an overhead table is refused before Vidur starts.
+    const badGrid = join(tmp, "bad_decode_grid.csv");
+    await writeFile(badGrid, ["batch,kv_tokens,step_ms", "1,500,4", "0,700,6"].join("\n"));
+    await expect(runVidur({ ...baseOptions(longDir, join(tmp, "runs", "r-long-badgrid")), cpuOverhead: zeroPath, decodeGrid: badGrid })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_PROFILE_INVALID") && (e as Error).message.includes(`${badGrid}:3`),
+    );
+    await expect(runVidur({ ...baseOptions(longDir, join(tmp, "runs", "r-long-nogrid")), cpuOverhead: "off", decodeGrid: gridPath })).rejects.toSatisfy(
+      (e: unknown) => isVidurBridgeError(e, "VIDUR_BAD_OPTION") && (e as Error).message.includes("needs a CPU overhead table"),
+    );
   });
 });
 

@@ -11,9 +11,11 @@ import {
   DECODE_KV_MIN_STEPS,
   STEP_CLASS_MIN_STEPS,
   type CpuOverheadTable,
+  type DecodeGrid,
   type DeliveryDelayTable,
   deliveryDelayFromRuns,
   formatCpuOverheadsCsv,
+  formatDecodeGridCsv,
   type HostReference,
   type HostScale,
   type HostScaleSource,
@@ -26,6 +28,7 @@ import {
   modelTimeBiasMs,
   poolMachineProbes,
   probeSizeDiffers,
+  readDecodeGrid,
   scaleHostPhases,
   scaleServingPath,
   writeCpuOverheadsFromRuns,
@@ -264,8 +267,12 @@ export function formatCalibrationMd(args: {
     "",
     describeDecodeKv(t.decodeKv),
     "",
+    describeDecodeGrid(t.decodeGrid),
+    "",
     t.binMisfit === true
-      ? "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
+      ? t.misfitBySize === true
+        ? "Each bin's residual is corrected by the model's misfit there, taken at the fit's real batch sizes (--misfit-by-size): (Vidur's own prediction − the line) over the simulated steps of that kind per exact batch size, summarized like the residuals, filled between sizes and averaged over the bin's real steps of that kind (the sidecar adds the correction to Vidur's prediction, not to the line)."
+        : "Each bin's residual is corrected by the model's misfit there: (Vidur's own prediction − the line) over the simulated steps of that kind and bin, summarized like the residuals (the sidecar adds the correction to Vidur's prediction, not to the line)."
       : "Residuals against the line alone (no per-bin misfit correction).",
     "",
     `| batch sizes | knot | decode-only steps | ${t.statistic ?? "median"} residual ms | misfit ms | mixed steps | ${t.statistic ?? "median"} residual ms | misfit ms | overhead ms | prefill extra ms |`,
@@ -377,6 +384,14 @@ export function describeDecodeKv(k: CpuOverheadTable["decodeKv"]): string {
   return `Decode KV term: at one batch size a decode-only step's ${k.realFrom === "wait" ? "wait on the device" : "time"} grows ${us(k.realMsPerKToken)} (± ${(k.realStandardErrorMsPerKToken * 1e3).toFixed(1)}) per 1,000 KV tokens on the real engine (${k.realSteps} steps) and Vidur's predicted step ${us(k.simMsPerKToken)} (${k.simSteps} steps; slopes within exact batch sizes); the difference, ${us(k.msPerKToken)} per 1,000 KV tokens, is added to every simulated decode-only step times its KV, and the decode-only corrections below are at zero KV.`;
 }
 
+/** The decode grid's line of calibration.md. */
+export function describeDecodeGrid(g: CpuOverheadTable["decodeGrid"]): string {
+  if (g === undefined) return "Decode grid: off (runner calibrate --decode-grid FILE takes the decode-only steps from the engine's measured decode step).";
+  const batches = [...new Set(g.points.map((p) => p.batch))].sort((a, b) => a - b);
+  const means = g.points.map((p) => p.kvTokens / p.batch);
+  return `Decode grid: every decode-only step's residual taken against the engine's measured decode step (${g.source}: ${g.points.length} points, batches ${batches[0]}-${batches.at(-1)}, ${Math.round(Math.min(...means))}-${Math.round(Math.max(...means))} KV tokens a request), not Vidur's prediction; every simulation of this table takes a decode-only step's time from that grid (decode_grid.csv beside it) plus the decode rows below, so those hold only the host phases and the served step's difference from the isolated one.`;
+}
+
 /** The prefill-prefix term's line of calibration.md. */
 export function describePrefix(p: CpuOverheadTable["prefix"]): string {
   if (p === undefined) return "Prefill-prefix term: off (--no-prefix-term).";
@@ -409,6 +424,10 @@ export async function calibrate(
     jitter?: boolean;
     /** Correct each bin by the linear model's misfit to Vidur's own predictions there (default true). */
     binMisfit?: boolean;
+    /** Take that misfit at the fit's real batch sizes (default false; @vf/vidur-bridge's `misfitBySize`). --fit only. */
+    misfitBySize?: boolean;
+    /** The engine's measured decode step (a decode grid CSV; @vf/vidur-bridge's `decodeGrid`). --fit only. */
+    decodeGrid?: string;
     /** Fit the prefill-prefix term (default true; @vf/vidur-bridge's `prefixTerm`). */
     prefixTerm?: boolean;
     /** Fit the step-size term (default false; @vf/vidur-bridge's `stepSizeTerm`). */
@@ -490,7 +509,21 @@ export async function calibrate(
     const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
     if (ctx.frontPerStep === true) shaping.push("--front-per-step");
     if (ctx.admissionInSim === true) shaping.push("--admission-in-sim");
+    if (ctx.misfitBySize === true) shaping.push("--misfit-by-size");
+    if (ctx.decodeGrid !== undefined) shaping.push("--decode-grid");
     if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
+  }
+  if (ctx.decodeGrid !== undefined && ctx.decodeKvTerm === true) {
+    throw new UsageError("--decode-grid: not with --decode-kv-term (the grid holds the decode step's growth with KV)");
+  }
+  let decodeGrid: DecodeGrid | undefined;
+  if (ctx.decodeGrid !== undefined) {
+    try {
+      decodeGrid = await readDecodeGrid(ctx.decodeGrid);
+    } catch (err) {
+      if (isVidurBridgeError(err)) throw new UsageError(`--decode-grid: ${err.message}`);
+      throw err;
+    }
   }
   const frozen = ctx.frozenDir === undefined ? undefined : await readFrozen(ctx.frozenDir);
   const machineProbe = ctx.machineProbe === true;
@@ -588,6 +621,8 @@ export async function calibrate(
       ...(ctx.statistic !== undefined ? { statistic: ctx.statistic } : {}),
       ...(ctx.jitter !== undefined ? { jitter: ctx.jitter } : {}),
       ...(ctx.binMisfit !== undefined ? { binMisfit: ctx.binMisfit } : {}),
+      ...(ctx.misfitBySize === true ? { misfitBySize: true } : {}),
+      ...(decodeGrid !== undefined ? { decodeGrid } : {}),
       prefixTerm: ctx.prefixTerm ?? true,
       stepSizeTerm: ctx.stepSizeTerm ?? false,
       interStepGap: ctx.interStepGap ?? false,
@@ -616,6 +651,13 @@ export async function calibrate(
     log(`calibrate: frozen overhead table of ${frozen.experiment} (fit on ${frozen.fitLoad}) -> ${cpuOverheadsPath}`);
   }
 
+  // The table's decode grid (a fit's --decode-grid, or the frozen calibration's) beside it, for every simulation.
+  let decodeGridPath: string | undefined;
+  if (table.decodeGrid !== undefined) {
+    decodeGridPath = join(dir, "decode_grid.csv");
+    await atomicWriteFile(decodeGridPath, formatDecodeGridCsv(table.decodeGrid));
+    log(`calibrate: decode grid of ${table.decodeGrid.points.length} points (${table.decodeGrid.source}) -> ${decodeGridPath}`);
+  }
   const configPath = resolveFrom(ctx.baseDir, experiment.model.config);
   const profileRoot = experiment.profileRoot === undefined ? paths.h200ProfileRoot : resolveFrom(ctx.baseDir, experiment.profileRoot);
   const sha = gitSha(paths.root);
@@ -649,6 +691,7 @@ export async function calibrate(
       ...(l.admissionOrder !== undefined ? { admissionOrder: l.admissionOrder } : {}),
       runDir: simDir,
       cpuOverhead: overheads,
+      ...(decodeGridPath !== undefined ? { decodeGrid: decodeGridPath } : {}),
       ...(loadDelay !== null ? { deliveryDelay: loadDelay } : {}),
       runId: id,
       workloadId: l.workloadId,

@@ -39,6 +39,13 @@ def _run(spec: dict[str, Any]) -> None:
         from . import cpu_overhead
 
         overhead = cpu_overhead.load_overhead_table(spec["cpu_overhead"], spec["model"]["name"], int(spec["tp"]))
+    grid = None
+    if spec.get("decode_grid"):
+        from . import cpu_overhead
+
+        if overhead is None:
+            raise SidecarError("VIDUR_BAD_OPTION", "a decode grid needs a CPU overhead table (the calibration writes both)")
+        grid = cpu_overhead.load_decode_grid(spec["decode_grid"])
 
     try:
         import vidur
@@ -74,7 +81,7 @@ def _run(spec: dict[str, Any]) -> None:
     if overhead is not None:
         from . import cpu_overhead
 
-        cpu_overhead.install(*overhead, block_size=int(spec["block_size"]))
+        cpu_overhead.install(*overhead, block_size=int(spec["block_size"]), decode_grid=grid)
     gate = None
     if spec.get("front_gate"):
         g = spec["front_gate"]
@@ -107,6 +114,11 @@ def _run(spec: dict[str, Any]) -> None:
                 "cpu_overhead_decode_kv_ms_per_ktoken": overhead[6] if overhead else None,
                 "cpu_overhead_jitter": (
                     {"levels": overhead[3][0], "seed": cpu_overhead.JITTER_SEED} if overhead and overhead[3] is not None else None
+                ),
+                "decode_grid": (
+                    {"file": spec["decode_grid"], "batches": grid[0], "points": sum(len(r[0]) for r in grid[1])}
+                    if grid is not None
+                    else None
                 ),
                 "step_time_scale": scale,
                 "python": sys.version.split()[0],

@@ -41,6 +41,13 @@ step-size term: a batch carrying prefill tokens, of t prefill + decode tokens in
 class with N >= t (the last class past the last bound). One prefill extra per batch size averages the fit load's
 mixed steps; the engine's mixed steps depart from Vidur's prediction by their size (its attention call's query
 blocks follow the step's padded token count), so a fit on one token budget misjudged another.
+
+Extension (ours): a decode grid (`load_decode_grid`, a CSV of the engine's measured decode-only step: `batch`,
+`kv_tokens`, `step_ms`; scripts/gpu/decode_grid.py) replaces Vidur's predicted time of every decode-only batch by
+the grid's step at its batch size and mean KV per request (`decode_grid_ms`), the overhead still added on top. A
+served decode step's device wait less Vidur's prediction of it varies 0.6-1.2 ms across batch size and context,
+the same on every workload and machine, while less the grid's step it stays within ~0.1 ms: the per-op sum misses
+the whole graphed step's shape, and no per-batch-size correction fitted on one workload's batches carries it.
 """
 
 from __future__ import annotations
@@ -131,6 +138,59 @@ def load_overhead_table(path: str, model_name: str, tp: int) -> OverheadTable:
     return [float(b) for b in grouped.index], [float(v) for v in grouped.values], extra, jitter, prefix, classes, decode_kv
 
 
+DecodeGrid = tuple[list[int], list[tuple[list[float], list[float]]]]
+
+
+def load_decode_grid(path: str) -> DecodeGrid:
+    """Returns (batch sizes ascending, per batch size (mean KV per request ascending, step ms)); raises
+    VIDUR_PROFILE_* errors naming the file and row."""
+    import csv
+
+    if not os.path.isfile(path):
+        raise SidecarError("VIDUR_PROFILE_MISSING", f"decode grid {path} does not exist")
+    by_batch: dict[int, dict[float, float]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("batch", "kv_tokens", "step_ms") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}: needs columns batch, kv_tokens, step_ms (missing {', '.join(missing)})")
+        for line, row in enumerate(reader, start=2):
+            try:
+                b, kv, ms = int(row["batch"]), float(row["kv_tokens"]), float(row["step_ms"])
+            except (TypeError, ValueError) as e:
+                msg = f"{path}:{line}: expected an integer batch and numbers kv_tokens, step_ms ({e})"
+                raise SidecarError("VIDUR_PROFILE_INVALID", msg) from e
+            if b < 1 or not kv >= b or not ms > 0:
+                raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}:{line}: expected batch >= 1, kv_tokens >= batch and step_ms > 0")
+            by_batch.setdefault(b, {})[kv / b] = ms
+    if not by_batch:
+        raise SidecarError("VIDUR_PROFILE_INVALID", f"{path}: no rows")
+    batches = sorted(by_batch)
+    return batches, [(sorted(by_batch[b]), [by_batch[b][k] for k in sorted(by_batch[b])]) for b in batches]
+
+
+def decode_grid_ms(grid: DecodeGrid, batch_size: int, kv_tokens: float) -> float:
+    """The grid's decode step (ms) at `batch_size` requests holding `kv_tokens` in all: linear in the mean KV per
+    request within each measured batch size and linear between the two sizes around it; clamped at every edge."""
+    import numpy as np
+
+    batches, rows = grid
+
+    def at(i: int) -> float:
+        xs, ys = rows[i]
+        return float(np.interp(kv_tokens / batch_size, xs, ys))
+
+    if batch_size <= batches[0]:
+        return at(0)
+    if batch_size >= batches[-1]:
+        return at(len(batches) - 1)
+    j = next(i for i, b in enumerate(batches) if b >= batch_size)
+    if batches[j] == batch_size:
+        return at(j)
+    lo, hi = batches[j - 1], batches[j]
+    return at(j - 1) + (at(j) - at(j - 1)) * (batch_size - lo) / (hi - lo)
+
+
 # A negative correction (the per-op profile over-predicts the engine's step) never takes a step below this share
 # of its predicted time.
 MIN_STEP_SHARE = 0.1
@@ -185,11 +245,13 @@ def install(
     step_classes: tuple[list[int], list[float]] | None = None,
     decode_kv_ms_per_ktoken: float | None = None,
     block_size: int = 16,
+    decode_grid: DecodeGrid | None = None,
 ) -> None:
     """Wraps get_execution_time so every batch stage costs its predicted GPU time plus the interpolated overhead
     (plus the prefill-only extra and the chunk-size class's value when the batch carries prefill tokens, plus the
     prefix term times the batch's prefill-prefix work, plus the decode KV term times a decode-only batch's KV, plus a
-    seeded jitter draw, when given)."""
+    seeded jitter draw, when given). With a decode grid, a decode-only batch's predicted time is the grid's step
+    instead of Vidur's (the difference is carried in the overhead, so the recorder's GPU part stays Vidur's)."""
     import numpy as np
     from vidur.execution_time_predictor.base_execution_time_predictor import BaseExecutionTimePredictor
 
@@ -214,6 +276,9 @@ def install(
             overhead_ms += float(np.interp(len(batch.requests), xs, prefix)) * prefill_prefix_work(batch)
         if decode_kv_ms_per_ktoken is not None and prefill_tokens == 0:
             overhead_ms += decode_kv_ms_per_ktoken * decode_kv_ktokens(batch, block_size)
+        if decode_grid is not None and prefill_tokens == 0:
+            kv = sum(int(k) for k in batch.num_kv_tokens)
+            overhead_ms += decode_grid_ms(decode_grid, len(batch.requests), kv) - inner.total_time * 1e3
         if per_level is not None:
             qs = [float(np.interp(len(batch.requests), xs, v)) for v in per_level]
             overhead_ms += float(np.interp(rng.random(), levels, qs))
