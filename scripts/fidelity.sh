@@ -57,7 +57,8 @@
 # front's cost from their CPU samples in place of the fitted one (`--twenty-fifth-cpu`, after it; about 20 minutes);
 # then the twenty-sixth's: the fit's misfit taken at its real batch sizes (runner calibrate --misfit-by-size) on every
 # run of --twenty-fifth-wide and --twenty-fifth-q24 (`--twenty-sixth`, after both; about 45 minutes;
-# `--twenty-sixth-tables` reprints).
+# `--twenty-sixth-tables` reprints), and calls 73-74's two more machines, recorded after hsfksimq was chosen
+# (`--twenty-sixth-q29`, after it; about 10 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -98,6 +99,7 @@ TWENTY_FIFTH_Q24_ONLY=
 TWENTY_FIFTH_CPU_ONLY=
 TWENTY_SIXTH_ONLY=
 TWENTY_SIXTH_TABLES_ONLY=
+TWENTY_SIXTH_Q29_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -135,7 +137,8 @@ case "${2:-}" in
   --twenty-fifth-cpu) TWENTY_FIFTH_CPU_ONLY=1 ;;
   --twenty-sixth) TWENTY_SIXTH_ONLY=1 ;;
   --twenty-sixth-tables) TWENTY_SIXTH_TABLES_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth or --twenty-sixth-tables)" >&2; exit 2 ;;
+  --twenty-sixth-q29) TWENTY_SIXTH_Q29_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables or --twenty-sixth-q29)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2122,6 +2125,51 @@ for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
   done
 done
 }
+# Calls 73-74's runs (servers Q29 and Q30, runs-s26/, recorded after hsfksimq was chosen and committed, f24b7b5): each
+# machine's decode grid against call 72's, then Self-Instruct, HumanEval and MT-Bench at 85 % three times each
+# (experiments *-q29*.json, *-q30*.json), uncalibrated and from Q1's frozen fits (hsfksiq, hsfksimq, hsfgsimq), each
+# against all three repeats. Needs --twenty-sixth's fits.
+S26_NEW_SERVERS=(q29 q30)
+twenty_sixth_q29() {
+unpack_runs s17
+unpack_runs s26
+local q x v args exps
+for v in hsfksi hsfksim hsfgsim; do
+  [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-fourth-wide and --twenty-sixth first" >&2; exit 1; }
+done
+echo
+echo "## Twenty-sixth session: each machine's decode grid against call 72's (the same points; ratio of the medians)"
+python3 - data/h200-qwen3-0.6b/engine/decode_grid.csv tmp/h200-runs-s26/grid-q29/decode_grid.csv tmp/h200-runs-s26/grid-q30/decode_grid.csv <<'PY'
+import csv, statistics, sys
+read = lambda p: {(r["batch"], r["mean_context"]): float(r["step_ms"]) for r in csv.DictReader(open(p))}
+ref = read(sys.argv[1])
+print("| grid | points | ratio p10 / p50 / p90 | batches 1-16 | 17-64 | 65-128 |")
+print("|---|---|---|---|---|---|")
+for p in sys.argv[2:]:
+    g = read(p)
+    r = {k: g[k] / ref[k] for k in g if k in ref}
+    q = statistics.quantiles(r.values(), n=10)
+    by = lambda lo, hi: statistics.median(v for (b, _), v in r.items() if lo <= int(b) <= hi)
+    print(f"| {p.split('/')[-2]} | {len(r)} | {q[0]:.3f} / {statistics.median(r.values()):.3f} / {q[-1]:.3f} | {by(1, 16):.3f} | {by(17, 64):.3f} | {by(65, 128):.3f} |")
+PY
+for q in "${S26_NEW_SERVERS[@]}"; do
+  exps=("selfinstruct-$q" "humaneval-$q" "mtbench-$q")
+  run_repeats "$q"
+  for x in "${exps[@]}"; do
+    for v in hsfksi hsfksim hsfgsim; do path_freeze "$x" "$v" q; done
+  done
+  for v in - "${S26_VARIANTS[@]}"; do
+    echo
+    echo "## Twenty-sixth session: ${q^^}'s 85 % loads against their three repeats (call $((${q#q} + 44))), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
+    args=()
+    for x in "${exps[@]}"; do
+      if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+    done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
+done
+}
+if [[ -n $TWENTY_SIXTH_Q29_ONLY ]]; then twenty_sixth_q29; exit 0; fi
 if [[ -n $TWENTY_SIXTH_ONLY ]]; then twenty_sixth; exit 0; fi
 if [[ -n $TWENTY_SIXTH_TABLES_ONLY ]]; then twenty_sixth_tables; exit 0; fi
 if [[ -n $TWENTY_FIFTH_ONLY ]]; then twenty_fifth; exit 0; fi
