@@ -1983,6 +1983,21 @@ twenty_fifth_wide_tables
 # same for q25-q27), uncalibrated and from Q1's frozen fit (hsfks, hsfksi, and hsfksi with --path-host-scale ratio /
 # slower), each against all three repeats. Needs --twenty-fourth-wide's Q1 fits; about 25 minutes.
 S25_NEW_SERVERS=(q24 q25 q26 q27)
+# Server Q's three prompt sets at 85 % against their three repeats, one table a variant ("-": uncalibrated; CALL may be
+# empty). Usage: repeats_tables SESSION CALL Q VARIANT...
+repeats_tables() {
+  local session=$1 call=$2 q=$3 v x args
+  shift 3
+  for v in "$@"; do
+    echo
+    echo "## $session session: ${q^^}'s 85 % loads against their three repeats${call:+ (call $call)}, $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
+    args=()
+    for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
+      if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+    done
+    python3 scripts/fidelity-table.py --band "${args[@]}"
+  done
+}
 twenty_fifth_q24() {
 unpack_runs s17
 unpack_runs s25
@@ -1995,15 +2010,7 @@ for q in "${S25_NEW_SERVERS[@]}"; do
     path_freeze "$x" hsfksi p
     path_freeze "$x" hsfksi q
   done
-  for v in - hsfks hsfksi hsfksip hsfksiq; do
-    echo
-    echo "## Twenty-fifth session: ${q^^}'s 85 % loads against their three repeats (call $((${q#q} + 43))), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
-    args=()
-    for x in "${exps[@]}"; do
-      if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
-    done
-    python3 scripts/fidelity-table.py --band "${args[@]}"
-  done
+  repeats_tables Twenty-fifth "$((${q#q} + 43))" "$q" - hsfks hsfksi hsfksip hsfksiq
 done
 }
 if [[ -n $TWENTY_FIFTH_Q24_ONLY ]]; then twenty_fifth_q24; exit 0; fi
@@ -2115,15 +2122,7 @@ s21_counts - "${S26_VARIANTS[@]}"
 echo
 echo "## Twenty-sixth session: capacity in the real order from Q1's fit (hsfksiq, hsfksimq, hsfgsimq)"
 s20_throughput "uncalibrated,hsfksiq,hsfksimq,hsfgsimq" -real -hsfksiq-real-cal -hsfksimq-real-cal -hsfgsimq-real-cal -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
-for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
-  for v in "${S26_VARIANTS[@]}"; do
-    args=()
-    for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); done
-    echo
-    echo "## Twenty-sixth session: ${q^^}'s 85 % loads against their three repeats, Q1's fit frozen ($v)"
-    python3 scripts/fidelity-table.py --band "${args[@]}"
-  done
-done
+for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do repeats_tables Twenty-sixth "" "$q" "${S26_VARIANTS[@]}"; done
 }
 # Calls 73-74's runs (servers Q29 and Q30, runs-s26/, recorded after hsfksimq was chosen and committed, f24b7b5): each
 # machine's decode grid against call 72's, then Self-Instruct, HumanEval and MT-Bench at 85 % three times each
@@ -2158,15 +2157,7 @@ for q in "${S26_NEW_SERVERS[@]}"; do
   for x in "${exps[@]}"; do
     for v in hsfksi hsfksim hsfgsim; do path_freeze "$x" "$v" q; done
   done
-  for v in - "${S26_VARIANTS[@]}"; do
-    echo
-    echo "## Twenty-sixth session: ${q^^}'s 85 % loads against their three repeats (call $((${q#q} + 44))), $([[ $v == - ]] && echo uncalibrated || echo "Q1's fit frozen ($v)")"
-    args=()
-    for x in "${exps[@]}"; do
-      if [[ $v == - ]]; then args+=("$(band "${x%-"$q"} 85% ($v)" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "${x%-"$q"} 85% ($v)" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
-    done
-    python3 scripts/fidelity-table.py --band "${args[@]}"
-  done
+  repeats_tables Twenty-sixth "$((${q#q} + 44))" "$q" - "${S26_VARIANTS[@]}"
 done
 }
 if [[ -n $TWENTY_SIXTH_Q29_ONLY ]]; then twenty_sixth_q29; exit 0; fi
