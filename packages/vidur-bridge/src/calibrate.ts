@@ -670,7 +670,7 @@ function misfitBySizeOf(
   }
   const xs = [...bySize.keys()].sort((a, b) => a - b);
   const ys = xs.map((x) => center(bySize.get(x)!));
-  return (size) => fillByInterpolation([...xs, size], [...ys, null], 0).at(-1)!;
+  return (size) => interpolate(xs, ys, size);
 }
 
 /** Fills nulls by linear interpolation between known knots, clamped at the ends; all-null gives all `empty`. */
