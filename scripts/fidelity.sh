@@ -58,7 +58,9 @@
 # then the twenty-sixth's: the fit's misfit taken at its real batch sizes (runner calibrate --misfit-by-size) on every
 # run of --twenty-fifth-wide and --twenty-fifth-q24 (`--twenty-sixth`, after both; about 45 minutes;
 # `--twenty-sixth-tables` reprints), and calls 73-74's two more machines, recorded after hsfksimq was chosen
-# (`--twenty-sixth-q29`, after it; about 10 minutes).
+# (`--twenty-sixth-q29`, after it; about 10 minutes); then the twenty-seventh's: the table's tail past the fit's
+# batches measured on Q15's Self-Instruct 85 % (runner calibrate --tail-from) on all of those runs (`--twenty-seventh`,
+# after them; about 45 minutes; `--twenty-seventh-tables` reprints).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -100,6 +102,8 @@ TWENTY_FIFTH_CPU_ONLY=
 TWENTY_SIXTH_ONLY=
 TWENTY_SIXTH_TABLES_ONLY=
 TWENTY_SIXTH_Q29_ONLY=
+TWENTY_SEVENTH_ONLY=
+TWENTY_SEVENTH_TABLES_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -138,7 +142,9 @@ case "${2:-}" in
   --twenty-sixth) TWENTY_SIXTH_ONLY=1 ;;
   --twenty-sixth-tables) TWENTY_SIXTH_TABLES_ONLY=1 ;;
   --twenty-sixth-q29) TWENTY_SIXTH_Q29_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables or --twenty-sixth-q29)" >&2; exit 2 ;;
+  --twenty-seventh) TWENTY_SEVENTH_ONLY=1 ;;
+  --twenty-seventh-tables) TWENTY_SEVENTH_TABLES_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh or --twenty-seventh-tables)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2047,6 +2053,59 @@ for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do
 done
 }
 if [[ -n $TWENTY_FIFTH_CPU_ONLY ]]; then twenty_fifth_cpu; exit 0; fi
+# Freezes every experiment of the caller's array `all` with each Q1 FIT (--path-host-scale slower), in two halves at
+# once, logs in tmp/logs/NAME-{0,1}.log. Usage: freeze_halves NAME FIT...
+freeze_halves() {
+  local name=$1 i
+  shift
+  mkdir -p tmp/logs
+  for i in 0 1; do
+    (
+      local k f
+      for k in "${!all[@]}"; do
+        (( k % 2 == i )) || continue
+        for f in "$@"; do path_freeze "${all[$k]}" "$f" q; done
+      done
+    ) >"tmp/logs/$name-$i.log" 2>&1 &
+  done
+  wait
+}
+# Cells within 5 % of their own run for each VARIANT (and uncalibrated) over the held-out runs of Q1's layout, the
+# twenty-second session's, and HumanEval and MT-Bench on Q17-Q18 with Q21's. Usage: held_out_counts VARIANT...
+held_out_counts() {
+  echo
+  echo "### Every held-out run of Q1's layout (the twenty-first session's 480 cells)"
+  s21_counts - "$@"
+  echo
+  echo "### The twenty-second session's new runs, Q14's repeats and B6 (152 cells)"
+  local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
+  s21_counts - "$@"
+  echo
+  echo "### HumanEval and MT-Bench on Q17 and Q18 (48 cells), and Q21's runs (call 64)"
+  S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18" "Q21 (call 64): Azure conv, Self-Instruct, HumanEval, MT-Bench|${S24_NEW[*]}")
+  s21_counts - "$@"
+}
+# A session's tables of Q1's FITS (space-separated): Azure conv's loads under each fit, the cells within 5 % of each
+# frozen VARIANT over held_out_counts' runs, capacity in the real order, and each server of SERVERS' 85 % repeats.
+# Usage: q1_fit_tables SESSION FITS SERVERS OWN_TITLE COUNTS_TITLE VARIANT...
+q1_fit_tables() {
+  local session=$1 fits=$2 servers=$3 own=$4 counts=$5 l v q args suffixes=()
+  shift 5
+  s23_sets >/dev/null
+  echo
+  echo "## $session session: $own"
+  args=()
+  for l in 60 30 85; do for v in $fits; do args+=("Azure $l% ($v)=$C/azure-conv-q1-$v-load$l-cal"); done; done
+  python3 scripts/fidelity-table.py "${args[@]}"
+  echo
+  echo "## $session session: $counts"
+  held_out_counts "$@"
+  echo
+  echo "## $session session: capacity in the real order from Q1's fit ($(printf '%s, ' "$@" | sed 's/, $//'))"
+  for v in "$@"; do suffixes+=("-$v-real-cal"); done
+  s20_throughput "uncalibrated,$(printf '%s,' "$@" | sed 's/,$//')" -real "${suffixes[@]}" -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
+  for q in $servers; do repeats_tables "$session" "" "$q" "$@"; done
+}
 # The twenty-sixth session: Q1's hsfksi fit with each bin's misfit taken at the fit's real batch sizes
 # (--misfit-by-size: hsfksim), and that fit with the decode-only steps taken from the engine's measured decode step
 # instead of the decode KV term (--decode-grid data/h200-qwen3-0.6b/engine/decode_grid.csv, call 72: hsfgsim), each
@@ -2084,45 +2143,14 @@ done
 mapfile -t all < <(twenty_sixth_all)
 for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
 for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do run_repeats "$q"; done
-mkdir -p tmp/logs
-for i in 0 1; do
-  (
-    local k f
-    for k in "${!all[@]}"; do
-      (( k % 2 == i )) || continue
-      for f in "${S26_FIT_LIST[@]}"; do path_freeze "${all[$k]}" "$f" q; done
-    done
-  ) >"tmp/logs/twenty-sixth-$i.log" 2>&1 &
-done
-wait
+freeze_halves twenty-sixth "${S26_FIT_LIST[@]}"
 twenty_sixth_tables
 }
 twenty_sixth_tables() {
-local x q v sats=() args
-s23_sets >/dev/null
-for x in "${S23_SAT[@]}"; do sats+=("${x%%|*}-saturation"); done
-echo
-echo "## Twenty-sixth session: Q1's fits with the misfit at its real batch sizes (hsfksim) and the decode grid (hsfgsim), their own loads"
-args=()
-for l in 60 30 85; do for v in hsfksi hsfksim hsfgsim; do args+=("Azure $l% ($v)=$C/azure-conv-q1-$v-load$l-cal"); done; done
-python3 scripts/fidelity-table.py "${args[@]}"
-echo
-echo "## Twenty-sixth session: cells within 5 % of their own run, Q1's fit frozen (hsfksiq; hsfksimq: with --misfit-by-size; hsfgsimq: and the decode grid for the KV term)"
-echo
-echo "### Every held-out run of Q1's layout (the twenty-first session's 480 cells)"
-s21_counts - "${S26_VARIANTS[@]}"
-echo
-echo "### The twenty-second session's new runs, Q14's repeats and B6 (152 cells)"
-local -a S21_GROUPS=("${S23_GROUPS_NEW[@]}")
-s21_counts - "${S26_VARIANTS[@]}"
-echo
-echo "### HumanEval and MT-Bench on Q17 and Q18 (48 cells), and Q21's runs (call 64)"
-S21_GROUPS=("HumanEval, Q17 and Q18|humaneval-q17 humaneval-q18" "MT-Bench, Q17 and Q18|mtbench-q17 mtbench-q18" "Q21 (call 64): Azure conv, Self-Instruct, HumanEval, MT-Bench|${S24_NEW[*]}")
-s21_counts - "${S26_VARIANTS[@]}"
-echo
-echo "## Twenty-sixth session: capacity in the real order from Q1's fit (hsfksiq, hsfksimq, hsfgsimq)"
-s20_throughput "uncalibrated,hsfksiq,hsfksimq,hsfgsimq" -real -hsfksiq-real-cal -hsfksimq-real-cal -hsfgsimq-real-cal -- "${S23_PINNED[@]}" "${S23_SAT[@]}"
-for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}"; do repeats_tables Twenty-sixth "" "$q" "${S26_VARIANTS[@]}"; done
+q1_fit_tables Twenty-sixth "hsfksi hsfksim hsfgsim" "${S24_REPEAT_SERVERS[*]} ${S25_NEW_SERVERS[*]}" \
+  "Q1's fits with the misfit at its real batch sizes (hsfksim) and the decode grid (hsfgsim), their own loads" \
+  "cells within 5 % of their own run, Q1's fit frozen (hsfksiq; hsfksimq: with --misfit-by-size; hsfgsimq: and the decode grid for the KV term)" \
+  "${S26_VARIANTS[@]}"
 }
 # Calls 73-74's runs (servers Q29 and Q30, runs-s26/, recorded after hsfksimq was chosen and committed, f24b7b5): each
 # machine's decode grid against call 72's, then Self-Instruct, HumanEval and MT-Bench at 85 % three times each
@@ -2160,6 +2188,40 @@ for q in "${S26_NEW_SERVERS[@]}"; do
   repeats_tables Twenty-sixth "$((${q#q} + 44))" "$q" - "${S26_VARIANTS[@]}"
 done
 }
+# The twenty-seventh session: Q1's hsfgsim fit (the decode grid) with its tail past the fit's batches measured instead
+# of held flat (--tail-from: the decode-only steps of Q15's Self-Instruct 85 %, call 56, Q1's layout, whose batches reach
+# the cap; their residuals against the grid and host phases at Q1's probe level, bin by bin over the steps around the
+# fit's last knot: hstgsim), frozen with --path-host-scale slower (hstgsimq) onto every run --twenty-sixth and
+# --twenty-sixth-q29 compared (run them first). Two halves at once; about 45 minutes on 2 cores. Q15's Self-Instruct
+# 85 % itself stays in the 152 cells (its decode-only steps past 38 requests made the tail).
+S27_TAIL_RUN=tmp/h200-runs-s22/q15/runs/selfinstruct-load85-rep0
+S27_VARIANTS=(hsfksimq hsfgsimq hstgsimq)
+twenty_seventh() {
+s23_sets >/dev/null
+unpack_runs s22
+unpack_runs s23
+unpack_runs s24
+unpack_runs s25
+unpack_runs s26
+local x i q all
+s21_variant azure-conv-q1 hstgsim
+"${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hstgsim.json --fit load60 --admission-backlog --host-scale probe \
+  --step-host-speed --front-per-step --admission-in-sim --misfit-by-size \
+  --decode-grid data/h200-qwen3-0.6b/engine/decode_grid.csv --tail-from "$S27_TAIL_RUN" >&2
+mapfile -t all < <(twenty_sixth_all; for q in "${S26_NEW_SERVERS[@]}"; do printf '%s\n' "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; done)
+for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for q in "${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}" "${S26_NEW_SERVERS[@]}"; do run_repeats "$q"; done
+freeze_halves twenty-seventh hstgsim
+twenty_seventh_tables
+}
+twenty_seventh_tables() {
+q1_fit_tables Twenty-seventh "hsfksim hsfgsim hstgsim" "${S24_REPEAT_SERVERS[*]} ${S25_NEW_SERVERS[*]} ${S26_NEW_SERVERS[*]}" \
+  "the tail measured on Q15's Self-Instruct 85 % (hstgsim), Q1's fit load and its held-out loads" \
+  "cells within 5 % of their own run, Q1's fit frozen (hsfksimq; hsfgsimq: the decode grid, flat tail; hstgsimq: the grid, the tail measured)" \
+  "${S27_VARIANTS[@]}"
+}
+if [[ -n $TWENTY_SEVENTH_ONLY ]]; then twenty_seventh; exit 0; fi
+if [[ -n $TWENTY_SEVENTH_TABLES_ONLY ]]; then twenty_seventh_tables; exit 0; fi
 if [[ -n $TWENTY_SIXTH_Q29_ONLY ]]; then twenty_sixth_q29; exit 0; fi
 if [[ -n $TWENTY_SIXTH_ONLY ]]; then twenty_sixth; exit 0; fi
 if [[ -n $TWENTY_SIXTH_TABLES_ONLY ]]; then twenty_sixth_tables; exit 0; fi

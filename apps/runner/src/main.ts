@@ -392,6 +392,10 @@ function buildProgram(): Command {
         .default("all"),
     )
     .option(
+      "--tail-from <dirs>",
+      "with --decode-grid, measure the table's tail instead of continuing it: real runs on the fit's server (comma list of run dirs) whose batches reach past the fit load's, e.g. another workload at 85 % of its capacity; their decode-only steps' residuals against the grid and host phases (taken like the fit's) in bins of 16 requests above the fit's last knot, each bin's growth over the steps around that knot added to it (not with --host-tail)",
+    )
+    .option(
       "--decode-kv-term",
       "also fit the decode KV term (how much faster Vidur's decode-only step grows with the KV it reads than the real engine's device wait, both fitted within exact batch sizes on the fit load's decode-only steps): added per 1,000 KV tokens of every decode-only step, so workloads of shorter or longer contexts than the fit's are not carried the fit's excess",
     )
@@ -438,7 +442,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; tailFrom?: string; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -459,6 +463,7 @@ function buildProgram(): Command {
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
         ...(o.stepHostSpeed === true ? { stepHostSpeed: true } : {}),
         ...(o.hostTail !== "all" ? { hostTail: o.hostTail } : {}),
+        ...(o.tailFrom !== undefined ? { tailFrom: o.tailFrom.split(",").map((d) => resolve(d.trim())) } : {}),
         ...(o.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
         minStepsPerBin: parseNumberFlag("--min-steps", o.minSteps, { int: true, min: 1 }),
         deliveryDelay: o.deliveryDelay,

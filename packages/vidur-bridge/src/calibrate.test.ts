@@ -1105,6 +1105,108 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
     expect(all.rows.at(-1)!.overheadMs - last.overheadMs).toBeGreaterThan(0.008 * (128 - last.batchSize) * 0.9);
   });
 
+  describe("the tail measured on other runs (tailFrom)", () => {
+    // The engine's decode step on a grid: 1 ms + 0.01 ms a request at any KV, measured at batch 1 and 128 (exact between).
+    const grid = { source: "grid.csv", points: [1, 128].flatMap((b) => [64, 512].map((m) => ({ batch: b, kvTokens: m * b, stepMs: 1 + 0.01 * b }))) };
+    const withKv = (it: Iteration): Iteration => ({ ...it, kv_tokens_in_use: 300 * it.batch_size });
+    // The fit: decode-only steps of 1-8 requests, wall = the grid's step + host (0.31 + 0.006 ms a request).
+    const fitReal: Iteration[] = [];
+    for (let b = 1; b <= 8; b++) for (let k = 0; k < 12; k++) fitReal.push(withKv(hostStep(fitReal.length, b, 1)));
+    const fitSim = fitReal.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    // Another load on the same server: 3-128 requests, its served step 0.001 ms a request under the grid's.
+    const servedBias = (b: number) => -0.001 * b;
+    const tailRun = (slow: number): Iteration[] => {
+      const out: Iteration[] = [];
+      for (let b = 3; b <= 128; b++) {
+        for (let k = 0; k < 20; k++) {
+          const it = withKv(hostStep(out.length, b, slow));
+          out.push({ ...it, end: it.end + servedBias(b) / 1e3 });
+        }
+      }
+      return out;
+    };
+    const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false, decodeGrid: grid } as const;
+
+    it("adds each bin's growth over the steps around the fit's last knot to that knot's overhead and host phases", () => {
+      const flat = deriveCpuOverheads(fitReal, fitSim, { ...opts, tailSlope: "flat" });
+      const t = deriveCpuOverheads(fitReal, fitSim, { ...opts, tailFrom: tailRun(1) });
+      const knots = t.bins.length;
+      expect(t.rows.slice(0, knots)).toEqual(flat.rows.slice(0, knots));
+      const last = t.rows[knots - 1]!;
+      // The last bin (5-8) holds 5, 6, 7 and 8 requests alike: its knot is 6.5; the anchor takes 3-11 (mean 7).
+      expect(last.batchSize).toBe(6.5);
+      const m = t.tail!.measured!;
+      expect(m.anchor).toMatchObject({ knot: 6.5, minBatchSize: 3, maxBatchSize: 11, steps: 9 * 20, meanBatchSize: 7 });
+      expect(m.anchor.residualMs).toBeCloseTo(0.31 + 0.005 * 7, 9);
+      expect(m.anchor.hostMs).toBeCloseTo(0.31 + 0.006 * 7, 9);
+      expect(m.steps).toBe(126 * 20);
+      // Bins of 16 requests from 12 up to the cap; rows at their mean batch sizes, the cap holding the last.
+      expect(m.bins.map((b) => [b.minBatchSize, b.maxBatchSize, b.batchSize])).toEqual([
+        [12, 27, 20],
+        [28, 43, 36],
+        [44, 59, 52],
+        [60, 75, 68],
+        [76, 91, 84],
+        [92, 107, 100],
+        [108, 123, 116],
+        [124, 128, 126],
+      ]);
+      const tail = t.rows.slice(knots);
+      expect(tail.map((r) => r.batchSize)).toEqual([20, 36, 52, 68, 84, 100, 116, 126, 128]);
+      m.bins.forEach((b, i) => {
+        const mean = (b.minBatchSize + b.maxBatchSize) / 2;
+        expect(b.meanBatchSize).toBeCloseTo(mean, 12);
+        expect(b.steps).toBe((b.maxBatchSize - b.minBatchSize + 1) * 20);
+        // The residual grows 5 us a request (host 6, the served step's departure -1), the host 6: over the anchor's 7.
+        expect(b.residualGrowthMs).toBeCloseTo(0.005 * (mean - 7), 9);
+        expect(b.hostGrowthMs).toBeCloseTo(0.006 * (mean - 7), 9);
+        const r = tail[i]!;
+        expect(r.overheadMs).toBeCloseTo(last.overheadMs + 0.005 * (mean - 7), 9);
+        expect(r.hostPhasesMs!.prepare).toBeCloseTo(last.hostPhasesMs!.prepare + 0.004 * (mean - 7), 9);
+        expect(r.hostPhasesMs!.process).toBeCloseTo(last.hostPhasesMs!.process + 0.002 * (mean - 7), 9);
+        expect(r.hostPhasesMs!.schedule).toBeCloseTo(last.hostPhasesMs!.schedule, 9);
+        expect(r.prefillExtraMs).toBe(last.prefillExtraMs);
+      });
+      expect({ ...tail.at(-1)!, batchSize: 0 }).toEqual({ ...tail.at(-2)!, batchSize: 0 });
+      expect(t.tail!.rows).toBe(9);
+      expect(t.tail!.flat).toBeUndefined();
+      expect(t.tail!.hostMsPerRequest).toBeCloseTo(0.006, 9);
+    });
+
+    it("refuses what it cannot measure: no grid, no cap, a thin anchor, no bin past it, a step without KV or phases", () => {
+      const tail = tailRun(1);
+      const err = (o: Parameters<typeof deriveCpuOverheads>[2], re: RegExp) => expect(() => deriveCpuOverheads(fitReal, fitSim, o)).toThrow(re);
+      const { decodeGrid: _grid, ...noGrid } = opts;
+      const { extendToBatchSize: _cap, ...noCap } = opts;
+      err({ ...noGrid, tailFrom: tail }, /tailFrom: needs decodeGrid/);
+      err({ ...noCap, tailFrom: tail }, /tailFrom: needs extendToBatchSize/);
+      err({ ...opts, tailFrom: tail.filter((it) => it.batch_size > 11 || it.step % 20 < 2) }, /the tail runs have 18 decode-only steps of 3-11 requests around the fit's last knot \(6.5\); need 20/);
+      err({ ...opts, tailFrom: tail.filter((it) => it.batch_size <= 11) }, /no bin of 16 requests between 12 and 128 has 20 decode-only steps/);
+      err({ ...opts, tailFrom: tail.map((it) => (it.step === 7 ? { ...it, kv_tokens_in_use: null } : it)) }, /tailFrom: step 7 \(decode-only, 3 requests\) has no kv_tokens_in_use/);
+      err({ ...opts, tailFrom: tail.map((it) => (it.step === 9 ? { ...it, process_time: null } : it)) }, /tailFrom: step 9 has no schedule\/prepare\/process phases/);
+    });
+
+    it("writeCpuOverheadsFromRuns takes the tail runs' host speed like the fit's: a slow tail run gives the fast growth", async () => {
+      await writeIterations(join(dir, "real", "iterations.csv"), fitReal);
+      await writeIterations(join(dir, "sim", "iterations.csv"), fitSim);
+      await writeIterations(join(dir, "tail", "iterations.csv"), tailRun(1.5));
+      const outPath = join(dir, "cpu_overheads.csv");
+      const args = { realDir: join(dir, "real"), simDir: join(dir, "sim"), outPath, modelName: "a/b", extendToBatchSize: 128, jitter: false, binMisfit: false, decodeGrid: grid, tailFrom: [join(dir, "tail")] };
+      const normalized = await writeCpuOverheadsFromRuns({ ...args, hostSpeed: { referenceProbeMs: 0.15, halfWindowSteps: 0 } });
+      const fast = deriveCpuOverheads(fitReal, fitSim, { ...opts, tailFrom: tailRun(1) });
+      normalized.rows.forEach((r, i) => {
+        expect(r.batchSize).toBe(fast.rows[i]!.batchSize);
+        expect(r.overheadMs).toBeCloseTo(fast.rows[i]!.overheadMs, 9);
+      });
+      // Without the host speed the slow run's host grows 1.5x as fast past the knot.
+      const raw = await writeCpuOverheadsFromRuns(args);
+      expect(raw.tail!.measured!.bins.at(-1)!.hostGrowthMs).toBeCloseTo(1.5 * fast.tail!.measured!.bins.at(-1)!.hostGrowthMs, 9);
+      await expect(writeCpuOverheadsFromRuns({ ...args, tailFrom: [join(dir, "nope")] })).rejects.toSatisfy(
+        (e: unknown) => isVidurBridgeError(e, "VIDUR_CALIBRATION_INPUT") && e.message.includes(`tail run ${join(dir, "nope", "iterations.csv")}`),
+      );
+    });
+  });
+
   it("writeCpuOverheadsFromRuns({ hostSpeed }) normalizes each run on its own and reports the factors", async () => {
     const real = Array.from({ length: 120 }, (_, i) => hostStep(i, 1 + (i % 8), i < 60 ? 1 : 2));
     const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));

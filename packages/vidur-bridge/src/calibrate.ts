@@ -147,6 +147,8 @@ export interface CpuOverheadTable {
     slopeFromBatchSize?: number;
     /** True with `tailSlope` "flat": every tail row holds the last knot's values (no slope fitted). */
     flat?: boolean;
+    /** With `tailFrom`: the measured tail (`MeasuredTail`). */
+    measured?: MeasuredTail;
   } | null;
   /**
    * Whether the rows carry the phase split (`OverheadRow.hostPhasesMs`) and the CSV writes it as Vidur's columns
@@ -277,6 +279,16 @@ export function decodeGridLookup(grid: DecodeGrid): (batch: number, kvTokens: nu
     const hi = batches[j]!;
     return at(j - 1, meanKv) + ((at(j, meanKv) - at(j - 1, meanKv)) * (batch - lo)) / (hi - lo);
   };
+}
+
+/** CpuOverheadTable.tail.measured: the tail rows measured on other runs' decode-only steps (`tailFrom`). */
+export interface MeasuredTail {
+  /** Decode-only steps of the tail runs (those with a batch size). */
+  steps: number;
+  /** The anchor: the fit's last knot, the batch sizes around it, their steps' mean batch size, residual and host time (ms). */
+  anchor: { knot: number; minBatchSize: number; maxBatchSize: number; steps: number; meanBatchSize: number; residualMs: number; hostMs: number };
+  /** Each bin that gave a row: its batch sizes, steps and their mean batch size, its row's batch size (that mean, rounded), growth over the anchor (ms). */
+  bins: { minBatchSize: number; maxBatchSize: number; steps: number; meanBatchSize: number; batchSize: number; residualGrowthMs: number; hostGrowthMs: number }[];
 }
 
 /** CpuOverheadTable.hostSpeed. */
@@ -415,6 +427,21 @@ export interface DeriveCpuOverheadsOptions {
    */
   tailSlope?: "all" | "upper" | "flat";
   /**
+   * The tail measured instead of continued (default none): the decode-only steps of other real runs on the fit's
+   * server whose batches reach past the fit load's (another workload, e.g. one at 85 % of its capacity; each run's
+   * steps in its order, taken like the fit's: host speed, inter-step gap). Needs `decodeGrid` (their residuals are
+   * taken against it, so no simulation of them is needed) and `extendToBatchSize`; `tailSlope` is then unused. Their
+   * residuals and host phases are summarized around the fit's last knot (`TAIL_ANCHOR_HALF_WIDTH` either side) and
+   * in bins of `TAIL_BIN_WIDTH` requests above it up to the cap; each bin with `TAIL_MIN_STEPS` steps gives a row at
+   * its mean batch size: the last knot's overhead and host phases plus the bin's growth over the anchor (the prefill
+   * extra and jitter held at the last knot's), and the cap holds the last measured row. On the H200 runs a light fit
+   * load's table ends near 34 requests, where the host time per step keeps growing (about +0.32 ms to 109 requests at
+   * the fit's probe level, 4 us a request, less steeply than a line through the fit's own bins) while the served
+   * step's departure from the grid falls by ~0.12 ms: the flat tail left slow machines' large steps 0.3-0.45 ms short,
+   * the fitted slopes overshot.
+   */
+  tailFrom?: readonly Iteration[];
+  /**
    * Fit the decode KV term (`CpuOverheadTable.decodeKv`; default false). A decode-only step's device time grows with
    * the KV it reads, and the per-op profile makes Vidur's step grow faster than the engine's (H200, Q1's Azure conv
    * 60 %: 35.4 against 29.3 us per 1,000 KV tokens at one batch size). Fitted at the fit load's contexts, each bin's
@@ -475,6 +502,13 @@ export function foldInterStepGaps(steps: readonly Iteration[]): { steps: Iterati
 
 /** Steps on each side of a step whose in-band probes' median is taken as that step's host speed (`normalizeHostSpeed`). */
 export const HOST_SPEED_HALF_WINDOW = 50;
+
+/** `tailFrom`: the anchor takes the tail runs' decode-only steps within this many requests of the fit's last knot. */
+export const TAIL_ANCHOR_HALF_WIDTH = 4;
+/** `tailFrom`: the width (requests) of the bins above the anchor. */
+export const TAIL_BIN_WIDTH = 16;
+/** `tailFrom`: the anchor and each bin count with at least this many decode-only steps. */
+export const TAIL_MIN_STEPS = 20;
 
 /**
  * Each real step's host phases taken at one host speed, the `referenceProbeMs` probe level. The lent machines' CPUs
@@ -637,6 +671,81 @@ function binOf(batchSize: number): [number, number] {
 const HOST_PHASES = ["schedule", "prepare", "process"] as const;
 
 /** Host phases `dx` requests past `from`, each along its slope (a negative slope holds the phase). */
+/**
+ * `tailFrom`'s rows past the fit's last row: the tail runs' decode-only steps (residual = wall time − the grid's
+ * step; host = schedule + prepare + process, each as recorded, the host speed already taken by the caller) around
+ * the last knot and in `TAIL_BIN_WIDTH`-request bins above it; each bin's growth over the anchor added to the last
+ * row. Errors name what is missing.
+ */
+function measuredTail(
+  last: OverheadRow,
+  tailSteps: readonly Iteration[],
+  grid: (batch: number, kvTokens: number) => number,
+  cap: number,
+  center: (xs: number[]) => number,
+): { rows: OverheadRow[]; tail: MeasuredTail } {
+  const decodeOnly = tailSteps.filter((it) => it.batch_size > 0 && it.num_prefill_tokens === 0);
+  const values = decodeOnly.map((it) => {
+    if (it.kv_tokens_in_use === null || it.kv_tokens_in_use === undefined) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `tailFrom: step ${it.step} (decode-only, ${it.batch_size} requests) has no kv_tokens_in_use`);
+    }
+    const phases = [it.schedule_time, it.prepare_time, it.process_time];
+    if (phases.some((v) => v === null || v === undefined)) {
+      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `tailFrom: step ${it.step} has no schedule/prepare/process phases (record the runs with the lean engine's timeline)`);
+    }
+    const [schedule, prepare, process] = (phases as number[]).map((v) => v * 1e3) as [number, number, number];
+    return {
+      batch: it.batch_size,
+      residual: (it.end - it.start) * 1e3 - grid(it.batch_size, Math.max(it.kv_tokens_in_use, it.batch_size)),
+      phases: { schedule, prepare, process },
+    };
+  });
+  const summarize = (lo: number, hi: number) => {
+    const v = values.filter((x) => x.batch >= lo && x.batch <= hi);
+    if (v.length < TAIL_MIN_STEPS) return { steps: v.length, stats: null };
+    const phases = Object.fromEntries(HOST_PHASES.map((k) => [k, center(v.map((x) => x.phases[k]))])) as unknown as HostPhasesMs;
+    return { steps: v.length, stats: { steps: v.length, batch: v.reduce((a, x) => a + x.batch, 0) / v.length, residual: center(v.map((x) => x.residual)), phases } };
+  };
+  const knot = last.batchSize;
+  const lo = Math.max(1, Math.round(knot) - TAIL_ANCHOR_HALF_WIDTH);
+  const hi = Math.round(knot) + TAIL_ANCHOR_HALF_WIDTH;
+  const anchor = summarize(lo, hi);
+  if (anchor.stats === null) {
+    throw new VidurBridgeError(
+      "VIDUR_CALIBRATION_INPUT",
+      `tailFrom: the tail runs have ${anchor.steps} decode-only steps of ${lo}-${hi} requests around the fit's last knot (${knot}); need ${TAIL_MIN_STEPS} to anchor the tail`,
+    );
+  }
+  const a = anchor.stats;
+  const hostOf = (p: HostPhasesMs) => p.schedule + p.prepare + p.process;
+  const rows: OverheadRow[] = [];
+  const bins: MeasuredTail["bins"] = [];
+  for (let from = hi + 1; from <= cap; from += TAIL_BIN_WIDTH) {
+    const to = Math.min(from + TAIL_BIN_WIDTH - 1, cap);
+    const b = summarize(from, to).stats;
+    if (b === null) continue;
+    const batchSize = Math.round(b.batch);
+    if (batchSize <= (rows.at(-1)?.batchSize ?? knot)) continue;
+    const growth = b.residual - a.residual;
+    const lastPhases = last.hostPhasesMs ?? null;
+    rows.push({
+      batchSize,
+      overheadMs: last.overheadMs + growth,
+      prefillExtraMs: last.prefillExtraMs,
+      jitterMs: last.jitterMs,
+      ...(last.hostPhasesMs === undefined
+        ? {}
+        : { hostPhasesMs: lastPhases === null ? null : { schedule: lastPhases.schedule + b.phases.schedule - a.phases.schedule, prepare: lastPhases.prepare + b.phases.prepare - a.phases.prepare, process: lastPhases.process + b.phases.process - a.phases.process } }),
+    });
+    bins.push({ minBatchSize: from, maxBatchSize: to, steps: b.steps, meanBatchSize: b.batch, batchSize, residualGrowthMs: growth, hostGrowthMs: hostOf(b.phases) - hostOf(a.phases) });
+  }
+  if (rows.length === 0) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `tailFrom: no bin of ${TAIL_BIN_WIDTH} requests between ${hi + 1} and ${cap} has ${TAIL_MIN_STEPS} decode-only steps in the tail runs; give runs whose batches reach past the fit's`);
+  }
+  if (rows.at(-1)!.batchSize < cap) rows.push({ ...rows.at(-1)!, batchSize: cap });
+  return { rows, tail: { steps: values.length, anchor: { knot, minBatchSize: lo, maxBatchSize: hi, steps: anchor.steps, meanBatchSize: a.batch, residualMs: a.residual, hostMs: hostOf(a.phases) }, bins } };
+}
+
 function alongSlopes(from: HostPhasesMs, slopes: HostPhasesMs, dx: number): HostPhasesMs {
   const at = (k: (typeof HOST_PHASES)[number]) => from[k] + Math.max(0, slopes[k]) * dx;
   return { schedule: at("schedule"), prepare: at("prepare"), process: at("process") };
@@ -913,58 +1022,75 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
   if (cap !== undefined) {
     if (!Number.isInteger(cap) || cap < 1) throw new VidurBridgeError("VIDUR_BAD_OPTION", `extendToBatchSize ${cap}: expected an integer >= 1`);
     const timed = steps.filter((it) => it.gpu_time !== null && it.gpu_time !== undefined);
-    // "upper": the slopes over the two largest bins' decode-only steps (the growth where the table ends).
-    const tailSlope = options.tailSlope ?? "all";
-    const slopeFrom = tailSlope === "upper" && sorted.length >= 2 ? sorted.at(-2)!.lo : 1;
-    // "flat": no growth past the last knot (every column held).
-    const flat = tailSlope === "flat";
-    // With the phase split, each host phase continues from the last knot along its own line over the decode-only
-    // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
-    // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
-    let phaseSlopes: HostPhasesMs | undefined;
-    if (phases === true && flat) {
-      phaseSlopes = { schedule: 0, prepare: 0, process: 0 };
-    } else if (phases === true) {
-      const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0 && it.batch_size >= slopeFrom);
-      const sizes = decodeOnly.map((it) => it.batch_size);
-      const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
-      phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
-    } else if (timed.length < 2 && !flat) {
-      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time or step phases (${timed.length} of ${steps.length} steps have gpu_time)`);
-    }
     const line = timed.length >= 2
       ? fitLine(
           timed.map((it) => it.batch_size),
           timed.map((it) => (it.end - it.start - it.gpu_time!) * 1e3),
         )
       : { intercept: Number.NaN, slope: Number.NaN };
-    const slope = flat ? 0 : phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
-    const last = rows.at(-1)!;
-    const lastPhases = last.hostPhasesMs;
-    const extra = tailAlongLine(last.batchSize, last.overheadMs, slope, cap).map(({ x, y }): OverheadRow => ({
-      batchSize: x,
-      overheadMs: y,
-      prefillExtraMs: last.prefillExtraMs,
-      jitterMs: last.jitterMs,
-      ...(lastPhases === undefined
-        ? {}
-        : {
-            hostPhasesMs:
-              lastPhases === null || phaseSlopes === undefined
-                ? null
-                : alongSlopes(lastPhases, phaseSlopes, x - last.batchSize),
-          }),
-    }));
-    rows = [...rows, ...extra];
-    tail = {
-      hostMsPerRequest: phaseSlopes !== undefined || flat ? slope : line.slope,
-      hostInterceptMs: line.intercept,
-      hostSlopeFrom: phaseSlopes !== undefined ? "phases" : "gpu_time",
-      stepsWithGpuTime: timed.length,
-      rows: extra.length,
-      ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes, slopeFromBatchSize: slopeFrom } : {}),
-      ...(flat ? { flat: true } : {}),
-    };
+    if (options.tailFrom !== undefined) {
+      if (grid === null) throw new VidurBridgeError("VIDUR_BAD_OPTION", "tailFrom: needs decodeGrid (the tail runs' decode-only residuals are taken against it)");
+      const measured = measuredTail(rows.at(-1)!, options.tailFrom, grid, cap, center);
+      rows = [...rows, ...measured.rows];
+      tail = {
+        // The host's growth per request from the anchor to the last measured bin.
+        hostMsPerRequest: measured.tail.bins.at(-1)!.hostGrowthMs / (measured.tail.bins.at(-1)!.meanBatchSize - measured.tail.anchor.meanBatchSize),
+        hostInterceptMs: line.intercept,
+        hostSlopeFrom: "phases",
+        stepsWithGpuTime: timed.length,
+        rows: measured.rows.length,
+        measured: measured.tail,
+      };
+    } else {
+      // "upper": the slopes over the two largest bins' decode-only steps (the growth where the table ends).
+      const tailSlope = options.tailSlope ?? "all";
+      const slopeFrom = tailSlope === "upper" && sorted.length >= 2 ? sorted.at(-2)!.lo : 1;
+      // "flat": no growth past the last knot (every column held).
+      const flat = tailSlope === "flat";
+      // With the phase split, each host phase continues from the last knot along its own line over the decode-only
+      // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
+      // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
+      let phaseSlopes: HostPhasesMs | undefined;
+      if (phases === true && flat) {
+        phaseSlopes = { schedule: 0, prepare: 0, process: 0 };
+      } else if (phases === true) {
+        const decodeOnly = steps.filter((it) => it.num_prefill_tokens === 0 && it.batch_size >= slopeFrom);
+        const sizes = decodeOnly.map((it) => it.batch_size);
+        const slopeOf = (k: number) => (decodeOnly.length >= 2 ? fitLine(sizes, decodeOnly.map((it) => phasesOf(it)[k]! * 1e3)).slope : 0);
+        phaseSlopes = { schedule: slopeOf(0), prepare: slopeOf(1), process: slopeOf(3) };
+      } else if (timed.length < 2 && !flat) {
+        throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `extending the overhead table to batch ${cap} needs the real steps' gpu_time or step phases (${timed.length} of ${steps.length} steps have gpu_time)`);
+      }
+      const slope = flat ? 0 : phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
+      const last = rows.at(-1)!;
+      const lastPhases = last.hostPhasesMs;
+      const extra = tailAlongLine(last.batchSize, last.overheadMs, slope, cap).map(({ x, y }): OverheadRow => ({
+        batchSize: x,
+        overheadMs: y,
+        prefillExtraMs: last.prefillExtraMs,
+        jitterMs: last.jitterMs,
+        ...(lastPhases === undefined
+          ? {}
+          : {
+              hostPhasesMs:
+                lastPhases === null || phaseSlopes === undefined
+                  ? null
+                  : alongSlopes(lastPhases, phaseSlopes, x - last.batchSize),
+            }),
+      }));
+      rows = [...rows, ...extra];
+      tail = {
+        hostMsPerRequest: phaseSlopes !== undefined || flat ? slope : line.slope,
+        hostInterceptMs: line.intercept,
+        hostSlopeFrom: phaseSlopes !== undefined ? "phases" : "gpu_time",
+        stepsWithGpuTime: timed.length,
+        rows: extra.length,
+        ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes, slopeFromBatchSize: slopeFrom } : {}),
+        ...(flat ? { flat: true } : {}),
+      };
+    }
+  } else if (options.tailFrom !== undefined) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", "tailFrom: needs extendToBatchSize (the batch cap the tail reaches)");
   }
   return {
     mode,
@@ -1256,6 +1382,11 @@ export async function writeCpuOverheadsFromRuns(args: {
   hostSpeed?: { referenceProbeMs: number; halfWindowSteps?: number };
   /** `DeriveCpuOverheadsOptions.tailSlope`. */
   tailSlope?: "all" | "upper" | "flat";
+  /**
+   * Real run dirs whose decode-only steps measure the tail (`DeriveCpuOverheadsOptions.tailFrom`): each read, its
+   * inter-step gaps folded and its host speed taken like the fit runs'.
+   */
+  tailFrom?: string[];
   /** `DeriveCpuOverheadsOptions.decodeKvTerm`. */
   decodeKvTerm?: boolean;
 }): Promise<CpuOverheadTable> {
@@ -1277,24 +1408,29 @@ export async function writeCpuOverheadsFromRuns(args: {
   const gapsMs: number[] = [];
   const speedFactors: (number | null)[] = [];
   const halfWindow = args.hostSpeed?.halfWindowSteps ?? HOST_SPEED_HALF_WINDOW;
-  for (let i = 0; i < realDirs.length; i++) {
-    let r = await read(realDirs[i]!, "real");
+  // A real run's steps as the fit takes them: inter-step gaps folded, host phases at the reference speed.
+  const prepared = async (dir: string, side: string, fit: boolean): Promise<Iteration[]> => {
+    let r = await read(dir, side);
     if (args.interStepGap === true) {
       const folded = foldInterStepGaps(r);
       r = folded.steps;
-      gapsMs.push(...folded.gapsMs);
+      if (fit) gapsMs.push(...folded.gapsMs);
     }
     if (args.hostSpeed !== undefined) {
       const normalized = normalizeHostSpeed(r, args.hostSpeed.referenceProbeMs, halfWindow);
       if (normalized.factors.every((f) => f === null)) {
         throw new VidurBridgeError(
           "VIDUR_CALIBRATION_INPUT",
-          `real run ${join(realDirs[i]!, "iterations.csv")}: no step has both a host_probe_time and its host phases, so its host speed per step is unknown; record it with a gpu-harness server of the fifteenth session or later (lean engine)`,
+          `${side} run ${join(dir, "iterations.csv")}: no step has both a host_probe_time and its host phases, so its host speed per step is unknown; record it with a gpu-harness server of the fifteenth session or later (lean engine)`,
         );
       }
       r = normalized.steps;
-      speedFactors.push(...normalized.factors);
+      if (fit) speedFactors.push(...normalized.factors);
     }
+    return r;
+  };
+  for (let i = 0; i < realDirs.length; i++) {
+    const r = await prepared(realDirs[i]!, "real", true);
     const m = await read(simDirs[i]!, "simulated");
     real.push(...r);
     sim.push(...m);
@@ -1303,7 +1439,10 @@ export async function writeCpuOverheadsFromRuns(args: {
       work.sim.push(...prefillPrefixWork(m, await promptsInArrivalOrder(simDirs[i]!, "simulated")).work);
     }
   }
+  const tailSteps: Iteration[] = [];
+  for (const dir of args.tailFrom ?? []) tailSteps.push(...(await prepared(dir, "tail", false)));
   const table = deriveCpuOverheads(real, sim, {
+    ...(args.tailFrom !== undefined ? { tailFrom: tailSteps } : {}),
     ...(args.mode !== undefined ? { mode: args.mode } : {}),
     ...(args.minStepsPerBin !== undefined ? { minStepsPerBin: args.minStepsPerBin } : {}),
     ...(args.extendToBatchSize !== undefined ? { extendToBatchSize: args.extendToBatchSize } : {}),

@@ -37,10 +37,10 @@ export {
   trimmedMean,
   writeCpuOverheadsFromRuns,
 } from "./calibrate.js";
-export type { AdmissionDelay, DecodeGrid, DecodeKvTerm, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, HostSpeedSummary, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
+export type { AdmissionDelay, DecodeGrid, DecodeKvTerm, MeasuredTail, StepSizeTerm, CpuOverheadTable, DeliveryDelayTable, DeriveCpuOverheadsOptions, HostPhasesMs, HostSpeedSummary, InterStepGap, OverheadBin, OverheadRow, PrefixTerm, StepPhasesMs, StepTimeModel } from "./calibrate.js";
 /** Machine probes: the fit runs' probes pooled (per-key median p50, ms) and a target machine's step-time ratio to them. */
 export { machineProbeRatio, poolMachineProbes } from "./calibrate.js";
-export { DECODE_GRID_COLUMNS, decodeGridLookup, formatDecodeGridCsv, readDecodeGrid } from "./calibrate.js";
+export { DECODE_GRID_COLUMNS, decodeGridLookup, formatDecodeGridCsv, readDecodeGrid, TAIL_ANCHOR_HALF_WIDTH, TAIL_BIN_WIDTH, TAIL_MIN_STEPS } from "./calibrate.js";
 export type { MachineProbeRatio } from "./calibrate.js";
 /** The host's speed in a real run against the fit's (in-band probe, or the measured phases) and the table scaled by it. */
 export { HOST_INDEX_MIN_REF_STEPS, hostReference, hostScale, probeSizeDiffers, scaleHostPhases, scaleServingPath } from "./calibrate.js";

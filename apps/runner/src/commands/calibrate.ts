@@ -307,6 +307,12 @@ export function formatCalibrationMd(args: {
 export function describeTail(t: CpuOverheadTable): string | null {
   if (t.tail === null || t.tail === undefined) return null;
   const perRequest = `${(t.tail.hostMsPerRequest * 1e3).toFixed(1)} us`;
+  const m = t.tail.measured;
+  if (m !== undefined) {
+    const sign = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
+    const bins = m.bins.map((b) => `${b.minBatchSize}-${b.maxBatchSize} (${b.steps} steps, row at ${b.batchSize}): ${sign(b.residualGrowthMs)} ms, host ${sign(b.hostGrowthMs)}`);
+    return `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap) measured on the --tail-from runs' ${m.steps} decode-only steps against the decode grid, their host phases taken like the fit's: the last knot's overhead and host phases plus each bin's growth over the steps of ${m.anchor.minBatchSize}-${m.anchor.maxBatchSize} requests around the last knot (${m.anchor.steps} steps: residual ${m.anchor.residualMs.toFixed(3)} ms, host ${m.anchor.hostMs.toFixed(3)} ms); ${bins.join("; ")}; the prefill extra and jitter held at the last knot's, the cap at the last measured row.`;
+  }
   if (t.tail.flat === true) {
     return "Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): every column held at the last knot's value (--host-tail flat): the step's whole correction stops growing past the fit's batches.";
   }
@@ -441,6 +447,11 @@ export async function calibrate(
     stepHostSpeed?: boolean;
     /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
     hostTail?: "all" | "upper" | "flat";
+    /**
+     * Real runs on the fit's server whose batches reach past the fit load's: the table's tail measured on their
+     * decode-only steps against the decode grid (@vf/vidur-bridge's `tailFrom`). --fit with decodeGrid only.
+     */
+    tailFrom?: string[];
     /** Fit the decode KV term (default false; @vf/vidur-bridge's `decodeKvTerm`). --fit only. */
     decodeKvTerm?: boolean;
     minStepsPerBin?: number;
@@ -511,10 +522,17 @@ export async function calibrate(
     if (ctx.admissionInSim === true) shaping.push("--admission-in-sim");
     if (ctx.misfitBySize === true) shaping.push("--misfit-by-size");
     if (ctx.decodeGrid !== undefined) shaping.push("--decode-grid");
+    if (ctx.tailFrom !== undefined) shaping.push("--tail-from");
     if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
   if (ctx.decodeGrid !== undefined && ctx.decodeKvTerm === true) {
     throw new UsageError("--decode-grid: not with --decode-kv-term (the grid holds the decode step's growth with KV)");
+  }
+  if (ctx.tailFrom !== undefined && ctx.frozenDir === undefined) {
+    if (ctx.decodeGrid === undefined) throw new UsageError("--tail-from: takes the tail runs' decode-only steps against the engine's decode grid; give it with --decode-grid");
+    if (ctx.hostTail !== undefined) throw new UsageError(`--tail-from: measures the tail; not with --host-tail ${ctx.hostTail}`);
+    if (ctx.tailFrom.length === 0) throw new UsageError("--tail-from: give at least one real run dir");
+    await checkRealRuns("--tail-from", ctx.tailFrom);
   }
   let decodeGrid: DecodeGrid | undefined;
   if (ctx.decodeGrid !== undefined) {
@@ -630,6 +648,7 @@ export async function calibrate(
       extendToBatchSize: experiment.scheduler.batchSizeCap,
       ...(speedRef !== undefined && speedRef.source === "probe" ? { hostSpeed: { referenceProbeMs: speedRef.probeMs } } : {}),
       ...(ctx.hostTail !== undefined ? { tailSlope: ctx.hostTail } : {}),
+      ...(ctx.tailFrom !== undefined ? { tailFrom: ctx.tailFrom } : {}),
       ...(ctx.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
     });
     log(`calibrate: ${table.rows.length} overhead rows from load ${fitNames.join(" + ")}${fitAlso.length > 0 ? ` (${fitReal.length} real runs)` : ""} -> ${cpuOverheadsPath}`);
@@ -743,6 +762,7 @@ export async function calibrate(
     git_sha: sha,
     fit_load: fitLoad,
     fit_also: fitAlso,
+    tail_from: frozen === undefined ? (ctx.tailFrom ?? []) : [],
     frozen_from: frozen === undefined ? null : { experiment: frozen.experiment, dir: ctx.frozenDir },
     cpu_overheads: cpuOverheadsPath,
     delivery_delay: deliveryDelay,
@@ -755,21 +775,31 @@ export async function calibrate(
   return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads };
 }
 
-/** --fit-also runs must be real runs of the fit load's workload (their run.json's workload id is the load's). */
-export async function checkSameWorkload(fit: { name: string; workloadId: string }, dirs: readonly string[]): Promise<void> {
-  const want = fit.workloadId;
+/** Each dir must be a recorded real run (its run.json kind "real"); a UsageError naming the flag and dir otherwise. */
+export async function checkRealRuns(flag: string, dirs: readonly string[]): Promise<RunManifest[]> {
+  const out: RunManifest[] = [];
   for (const dir of dirs) {
     let manifest: RunManifest;
     try {
       manifest = await readRunManifest(dir);
     } catch (err) {
-      throw new UsageError(`--fit-also: ${(err as Error).message}; expected a recorded real run dir`);
+      throw new UsageError(`${flag}: ${(err as Error).message}; expected a recorded real run dir`);
     }
-    if (manifest.kind !== "real") throw new UsageError(`--fit-also ${dir}: a ${manifest.kind} run dir; expected a recorded real run`);
-    if (manifest.workload_id !== want) {
-      throw new UsageError(`--fit-also ${dir}: workload ${manifest.workload_id}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
-    }
+    if (manifest.kind !== "real") throw new UsageError(`${flag} ${dir}: a ${manifest.kind} run dir; expected a recorded real run`);
+    out.push(manifest);
   }
+  return out;
+}
+
+/** --fit-also runs must be real runs of the fit load's workload (their run.json's workload id is the load's). */
+export async function checkSameWorkload(fit: { name: string; workloadId: string }, dirs: readonly string[]): Promise<void> {
+  const want = fit.workloadId;
+  const manifests = await checkRealRuns("--fit-also", dirs);
+  manifests.forEach((manifest, i) => {
+    if (manifest.workload_id !== want) {
+      throw new UsageError(`--fit-also ${dirs[i]}: workload ${manifest.workload_id}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
+    }
+  });
 }
 
 /** The machine probe of a real run dir (its server_run.json's machine_probe); a UsageError naming the file without one. */
