@@ -206,8 +206,8 @@
 #          that machine first (results/grid-NAME, three rounds), then call 67's loads with the sampler.
 # The twenty-seventh session's call (recorded after `runner calibrate --tail-from` and its variant hstgsim were
 # committed):
-#   call75: another machine, server Q31 (rep32-34): call 67's loads with the sampler (no decode grid: calls 73-74 found
-#          it the same on every machine).
+#   call75, call76: each on another machine, servers Q31 (rep32-34) and Q32 (rep35-37): call 67's loads with the
+#          sampler (no decode grid: calls 73-74 found it the same on every machine).
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -661,10 +661,10 @@ PY
     pin_setup "$1" "-$1"
     timeout -s INT 150 python3 scripts/gpu/decode_grid.py --rounds 3 --out "/tmp/vf/results/grid-$name" 2>&1 | tail -n 2
     sampled85 "$1" "$name" "$([[ $1 == call73 ]] && echo 26 || echo 29)" ;;
-  call75)
-    pin_setup call75 "-call75"
-    sampled85 call75 q31 32 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75)" >&2; exit 2 ;;
+  call75 | call76)
+    pin_setup "$1" "-$1"
+    sampled85 "$1" "$([[ $1 == call75 ]] && echo q31 || echo q32)" "$([[ $1 == call75 ]] && echo 32 || echo 35)" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | call76)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
