@@ -60,8 +60,8 @@
 # `--twenty-sixth-tables` reprints), and calls 73-74's two more machines, recorded after hsfksimq was chosen
 # (`--twenty-sixth-q29`, after it; about 10 minutes); then the twenty-seventh's: the table's tail past the fit's
 # batches measured on Q15's Self-Instruct 85 % (runner calibrate --tail-from) on all of those runs (`--twenty-seventh`,
-# after them; about 45 minutes; `--twenty-seventh-tables` reprints), and call 75's machine, recorded after hstgsim
-# was committed (`--twenty-seventh-q31`, after it; about 5 minutes).
+# after them; about 45 minutes; `--twenty-seventh-tables` reprints), and calls 75-76's machines, recorded after hstgsim
+# was committed (`--twenty-seventh-q31`, after it; about 10 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -2223,10 +2223,10 @@ q1_fit_tables Twenty-seventh "hsfksim hsfgsim hstgsim" "${S24_REPEAT_SERVERS[*]}
   "cells within 5 % of their own run, Q1's fit frozen (hsfksimq; hsfgsimq: the decode grid, flat tail; hstgsimq: the grid, the tail measured)" \
   "${S27_VARIANTS[@]}"
 }
-# Call 75's runs (server Q31, runs-s27/, recorded after --tail-from and hstgsim were committed, f3a8353): Self-Instruct,
-# HumanEval and MT-Bench at 85 % three times each (experiments *-q31*.json), uncalibrated and from Q1's frozen fits
+# Calls 75-76's runs (servers Q31 and Q32, runs-s27/, recorded after --tail-from and hstgsim were committed, f3a8353):
+# Self-Instruct, HumanEval and MT-Bench at 85 % three times each (experiments *-q31*.json, *-q32*.json), uncalibrated and from Q1's frozen fits
 # (hsfksimq, hsfgsimq, hstgsimq), each against all three repeats. Needs --twenty-sixth's and --twenty-seventh's fits.
-S27_NEW_SERVERS=(q31)
+S27_NEW_SERVERS=(q31 q32)
 twenty_seventh_q31() {
 unpack_runs s17
 unpack_runs s27
@@ -2239,7 +2239,7 @@ for q in "${S27_NEW_SERVERS[@]}"; do
   for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
     for v in hsfksim hsfgsim hstgsim; do path_freeze "$x" "$v" q; done
   done
-  repeats_tables Twenty-seventh 75 "$q" - "${S27_VARIANTS[@]}"
+  repeats_tables Twenty-seventh "$((${q#q} + 44))" "$q" - "${S27_VARIANTS[@]}"
 done
 }
 if [[ -n $TWENTY_SEVENTH_Q31_ONLY ]]; then twenty_seventh_q31; exit 0; fi
