@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { calibrationOutputs, type CliResult, committedExperimentFile, makeTempDir, meanDecodeStepMs, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-host-speed";
 const LOADS = ["load30", "load60"];
@@ -69,14 +69,7 @@ const STEP_BINS: [number, number][] = [
 
 /** Mean decode-only step (ms, end - start) of an iterations.csv, per bin of `STEP_BINS`. */
 function meanDecodeSteps(path: string): number[] {
-  const [head, ...lines] = readFileSync(path, "utf8").trimEnd().split("\n");
-  const cols = head!.split(",");
-  const at = (name: string) => cols.indexOf(name);
-  const steps = lines.map((l) => l.split(",")).filter((v) => Number(v[at("num_prefill_tokens")]) === 0);
-  return STEP_BINS.map(([lo, hi]) => {
-    const ms = steps.filter((v) => Number(v[at("batch_size")]) >= lo && Number(v[at("batch_size")]) <= hi).map((v) => (Number(v[at("end")]) - Number(v[at("start")])) * 1e3);
-    return ms.reduce((a, b) => a + b, 0) / ms.length;
-  });
+  return STEP_BINS.map(([lo, hi]) => meanDecodeStepMs(path, lo, hi));
 }
 
 /** A row's host phases (ms): what the tail continues. */

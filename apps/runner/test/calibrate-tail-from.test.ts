@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { calibrationOutputs, type CliResult, committedExperimentFile, dataRoot, makeTempDir, repoRoot, runCli } from "./helpers.js";
+import { calibrationOutputs, type CliResult, committedExperimentFile, dataRoot, makeTempDir, meanDecodeStepMs, repoRoot, runCli } from "./helpers.js";
 
 const NAME = "test-tail-from";
 const SI = "test-tail-from-si";
@@ -34,17 +34,8 @@ function snapshot(result: CliResult): Snapshot {
   return { result, cal: JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8")), md: readFileSync(join(calDir, "calibration.md"), "utf8") };
 }
 
-/** Mean decode-only step (ms, end - start) of an iterations.csv over batches of 65 requests or more. */
-function meanLargeDecodeStep(path: string): number {
-  const [head, ...lines] = readFileSync(path, "utf8").trimEnd().split("\n");
-  const cols = head!.split(",");
-  const at = (name: string) => cols.indexOf(name);
-  const ms = lines
-    .map((l) => l.split(","))
-    .filter((v) => Number(v[at("num_prefill_tokens")]) === 0 && Number(v[at("batch_size")]) >= 65)
-    .map((v) => (Number(v[at("end")]) - Number(v[at("start")])) * 1e3);
-  return ms.reduce((a, b) => a + b, 0) / ms.length;
-}
+/** Mean decode-only step (ms, end - start) of an iterations.csv over batches of 65 requests up to the cap. */
+const meanLargeDecodeStep = (path: string) => meanDecodeStepMs(path, 65, 128);
 
 /** Self-Instruct's user-oriented instructions as the prompts JSONL the GPU runs used (scripts/gpu/pack.sh). */
 function writeSelfInstructPrompts(path: string): void {

@@ -220,3 +220,15 @@ export function calibrationOutputs(names: readonly string[], loads: readonly str
     },
   };
 }
+
+/** Mean decode-only step (ms, end - start) over the steps of `lo`-`hi` requests of an iterations.csv. */
+export function meanDecodeStepMs(path: string, lo: number, hi: number): number {
+  const [head, ...lines] = readFileSync(path, "utf8").trimEnd().split("\n");
+  const cols = head!.split(",");
+  const at = (name: string) => cols.indexOf(name);
+  const ms = lines
+    .map((l) => l.split(","))
+    .filter((v) => Number(v[at("num_prefill_tokens")]) === 0 && Number(v[at("batch_size")]) >= lo && Number(v[at("batch_size")]) <= hi)
+    .map((v) => (Number(v[at("end")]) - Number(v[at("start")])) * 1e3);
+  return ms.reduce((a, b) => a + b, 0) / ms.length;
+}

@@ -677,6 +677,17 @@ const HOST_PHASES = ["schedule", "prepare", "process"] as const;
  * the last knot and in `TAIL_BIN_WIDTH`-request bins above it; each bin's growth over the anchor added to the last
  * row. Errors name what is missing.
  */
+/**
+ * A decode-only real step's time on the decode grid (ms) at its batch size and KV; a step recorded after its requests'
+ * KV was freed reads 0: at least one token a request. A step without `kv_tokens_in_use` is refused, named `what` + its step.
+ */
+function gridStepMs(grid: (batch: number, kvTokens: number) => number, it: Iteration, what: string): number {
+  if (it.kv_tokens_in_use === null || it.kv_tokens_in_use === undefined) {
+    throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `${what} ${it.step} (decode-only, ${it.batch_size} requests) has no kv_tokens_in_use`);
+  }
+  return grid(it.batch_size, Math.max(it.kv_tokens_in_use, it.batch_size));
+}
+
 function measuredTail(
   last: OverheadRow,
   tailSteps: readonly Iteration[],
@@ -686,9 +697,7 @@ function measuredTail(
 ): { rows: OverheadRow[]; tail: MeasuredTail } {
   const decodeOnly = tailSteps.filter((it) => it.batch_size > 0 && it.num_prefill_tokens === 0);
   const values = decodeOnly.map((it) => {
-    if (it.kv_tokens_in_use === null || it.kv_tokens_in_use === undefined) {
-      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `tailFrom: step ${it.step} (decode-only, ${it.batch_size} requests) has no kv_tokens_in_use`);
-    }
+    const gridMs = gridStepMs(grid, it, "tailFrom: step");
     const phases = [it.schedule_time, it.prepare_time, it.process_time];
     if (phases.some((v) => v === null || v === undefined)) {
       throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `tailFrom: step ${it.step} has no schedule/prepare/process phases (record the runs with the lean engine's timeline)`);
@@ -696,7 +705,7 @@ function measuredTail(
     const [schedule, prepare, process] = (phases as number[]).map((v) => v * 1e3) as [number, number, number];
     return {
       batch: it.batch_size,
-      residual: (it.end - it.start) * 1e3 - grid(it.batch_size, Math.max(it.kv_tokens_in_use, it.batch_size)),
+      residual: (it.end - it.start) * 1e3 - gridMs,
       phases: { schedule, prepare, process },
     };
   });
@@ -862,11 +871,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     bin.sizes.push(it.batch_size);
     if (phasesAvailable) (it.num_prefill_tokens > 0 ? bin.mixedPhases : bin.decodePhases).push(phasesOf(it).map((v) => v! * 1e3));
     const decodeOnly = it.num_prefill_tokens === 0;
-    if (grid !== null && decodeOnly && (it.kv_tokens_in_use === null || it.kv_tokens_in_use === undefined)) {
-      throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", `decode grid: real step ${it.step} (decode-only, ${it.batch_size} requests) has no kv_tokens_in_use`);
-    }
-    // A step recorded after its requests' KV was freed reads 0: at least one token a request.
-    const residual = (it.end - it.start) * 1e3 - (grid !== null && decodeOnly ? grid(it.batch_size, Math.max(it.kv_tokens_in_use!, it.batch_size)) : predictStepMs(model, it));
+    const residual = (it.end - it.start) * 1e3 - (grid !== null && decodeOnly ? gridStepMs(grid, it, "decode grid: real step") : predictStepMs(model, it));
     if (it.num_prefill_tokens > 0) {
       bin.mixed.push(residual);
       bin.mixedWork.push(work?.real[i] ?? 0);
