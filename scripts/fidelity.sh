@@ -61,7 +61,8 @@
 # (`--twenty-sixth-q29`, after it; about 10 minutes); then the twenty-seventh's: the table's tail past the fit's
 # batches measured on Q15's Self-Instruct 85 % (runner calibrate --tail-from) on all of those runs (`--twenty-seventh`,
 # after them; about 45 minutes; `--twenty-seventh-tables` reprints), and calls 75-76's machines, recorded after hstgsim
-# was committed (`--twenty-seventh-q31`, after it; about 10 minutes).
+# was committed (`--twenty-seventh-q31`, after it; about 10 minutes); then the twenty-eighth's: calls 77-78's machines
+# (`--twenty-eighth-q33`, after --twenty-seventh; about 10 minutes).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
@@ -106,6 +107,7 @@ TWENTY_SIXTH_Q29_ONLY=
 TWENTY_SEVENTH_ONLY=
 TWENTY_SEVENTH_TABLES_ONLY=
 TWENTY_SEVENTH_Q31_ONLY=
+TWENTY_EIGHTH_Q33_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -147,7 +149,8 @@ case "${2:-}" in
   --twenty-seventh) TWENTY_SEVENTH_ONLY=1 ;;
   --twenty-seventh-tables) TWENTY_SEVENTH_TABLES_ONLY=1 ;;
   --twenty-seventh-q31) TWENTY_SEVENTH_Q31_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables or --twenty-seventh-q31)" >&2; exit 2 ;;
+  --twenty-eighth-q33) TWENTY_EIGHTH_Q33_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31 or --twenty-eighth-q33)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2223,25 +2226,39 @@ q1_fit_tables Twenty-seventh "hsfksim hsfgsim hstgsim" "${S24_REPEAT_SERVERS[*]}
   "cells within 5 % of their own run, Q1's fit frozen (hsfksimq; hsfgsimq: the decode grid, flat tail; hstgsimq: the grid, the tail measured)" \
   "${S27_VARIANTS[@]}"
 }
-# Calls 75-76's runs (servers Q31 and Q32, runs-s27/, recorded after --tail-from and hstgsim were committed, f3a8353):
-# Self-Instruct, HumanEval and MT-Bench at 85 % three times each (experiments *-q31*.json, *-q32*.json), uncalibrated and from Q1's frozen fits
-# (hsfksimq, hsfgsimq, hstgsimq), each against all three repeats. Needs --twenty-sixth's and --twenty-seventh's fits.
-S27_NEW_SERVERS=(q31 q32)
-twenty_seventh_q31() {
-unpack_runs s17
-unpack_runs s27
-local q x v
+# Q1's frozen fits (hsfksimq, hsfgsimq, hstgsimq) onto machines recorded later: each SERVER's Self-Instruct, HumanEval
+# and MT-Bench at 85 % three times each (experiments *-SERVER*.json), uncalibrated and from each fit, against all three
+# repeats. Needs --twenty-sixth's and --twenty-seventh's fits. Usage: q1_new_machines SESSION SERVER...
+q1_new_machines() {
+local session=$1 q x v
+shift
 for v in hsfksim hsfgsim hstgsim; do
   [[ -f $C/azure-conv-q1-$v-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's $v fit is missing: run --twenty-sixth and --twenty-seventh first" >&2; exit 1; }
 done
-for q in "${S27_NEW_SERVERS[@]}"; do
+for q in "$@"; do
   run_repeats "$q"
   for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
     for v in hsfksim hsfgsim hstgsim; do path_freeze "$x" "$v" q; done
   done
-  repeats_tables Twenty-seventh "$((${q#q} + 44))" "$q" - "${S27_VARIANTS[@]}"
+  repeats_tables "$session" "$((${q#q} + 44))" "$q" - "${S27_VARIANTS[@]}"
 done
 }
+# Calls 75-76's runs (servers Q31 and Q32, runs-s27/, recorded after --tail-from and hstgsim were committed, f3a8353).
+S27_NEW_SERVERS=(q31 q32)
+twenty_seventh_q31() {
+unpack_runs s17
+unpack_runs s27
+q1_new_machines Twenty-seventh "${S27_NEW_SERVERS[@]}"
+}
+# Calls 77-78's runs (servers Q33 and Q34, runs-s28/, recorded before the twenty-eighth session changed anything in the
+# calibration; their demo repeats are the embedded default's, data/h200-qwen3-0.6b/runs/).
+S28_NEW_SERVERS=(q33 q34)
+twenty_eighth_q33() {
+unpack_runs s17
+unpack_runs s28
+q1_new_machines Twenty-eighth "${S28_NEW_SERVERS[@]}"
+}
+if [[ -n $TWENTY_EIGHTH_Q33_ONLY ]]; then twenty_eighth_q33; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_Q31_ONLY ]]; then twenty_seventh_q31; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_ONLY ]]; then twenty_seventh; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_TABLES_ONLY ]]; then twenty_seventh_tables; exit 0; fi

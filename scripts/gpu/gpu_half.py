@@ -234,10 +234,15 @@ def record_demo(args, server: Server, out: Path, capacity: float | None) -> None
         path.write_text(json.dumps(exp, indent=2) + "\n")
         (out / "demo-experiment.json").write_text(json.dumps(exp, indent=2) + "\n")
         log(f"demo loads at {rates} req/s (capacity {capacity} req/s)")
-    runner(args, "run", str(path), "--steps", "workload,bench", "--record", "--force", "--endpoint", server.url,
-           "--engine-timeline")
-    for d in (Path.cwd() / "tmp" / "real_runs").glob(f"{exp['name']}-*"):
-        shutil.copytree(d, out / "runs" / d.name, dirs_exist_ok=True)
+    # --demo-repeats N > 1: the loads recorded N times in turn, each pass's run dirs named <run>-rep<k> (k from
+    # --rep-offset), so one server start gives the demo's run-to-run spread.
+    passes = max(1, args.demo_repeats)
+    for k in range(passes):
+        runner(args, "run", str(path), "--steps", "workload,bench", "--record", "--force", "--endpoint", server.url,
+               "--engine-timeline")
+        suffix = "" if passes == 1 else f"-rep{args.rep_offset + k}"
+        for d in (Path.cwd() / "tmp" / "real_runs").glob(f"{exp['name']}-*"):
+            shutil.copytree(d, out / "runs" / f"{d.name}{suffix}", dirs_exist_ok=True)
 
 
 def phase_serve(args, out: Path, budget_end: float) -> None:
@@ -334,6 +339,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests per run")
     ap.add_argument("--request-timeout-s", type=float, default=120)
     ap.add_argument("--demo", default=None, help="demo experiment file to record (phase serve)")
+    ap.add_argument("--demo-repeats", type=int, default=1,
+                    help="record the demo's loads this many times in turn (run dirs <run>-rep<k> when > 1)")
     ap.add_argument("--engine-args", default="", help="extra `gpu-harness bench-engine` flags")
     ap.add_argument("--profile-args", default="", help="extra `gpu-harness profile` flags")
     ap.add_argument("--time-budget-s", type=float, default=540, help="stop starting new work after this")

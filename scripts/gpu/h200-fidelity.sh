@@ -208,6 +208,10 @@
 # committed):
 #   call75, call76: each on another machine, servers Q31 (rep32-34) and Q32 (rep35-37): call 67's loads with the
 #          sampler (no decode grid: calls 73-74 found it the same on every machine).
+# The twenty-eighth session's calls (recorded before the demo's spread was written):
+#   call77, call78: each on another machine, servers Q33 (rep38-40) and Q34 (rep41-43): the demo experiment's three
+#          loads three times in turn (runs/demo-rR-repK: the embedded default's run-to-run spread), then call 67's
+#          loads with the sampler.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -303,19 +307,22 @@ serve_mix() {
   pack_out
 }
 # Calls 65-66: server NAME (Q1's layout) serving Azure conv at Q1's 60 % once, then Self-Instruct, HumanEval and
-# MT-Bench at 85 % three times each, the repeats numbered from OFFSET. Usage: repeats85 NAME OFFSET
+# MT-Bench at 85 % three times each, the repeats numbered from OFFSET; EXTRA gpu_half.py flags (calls 77-78: the demo
+# first) and LIMIT seconds (default 470) if given. Usage: repeats85 NAME OFFSET [LIMIT [EXTRA...]]
 repeats85() {
-  serve_mix "$1" 470 "$PIN" --rep-offset "$2" --family "$AZ" --family-rates "azure=25.974" \
+  local name=$1 offset=$2 limit=${3:-470}
+  shift $(($# < 3 ? $# : 3))
+  serve_mix "$name" "$limit" "$PIN" --rep-offset "$offset" "$@" --family "$AZ" --family-rates "azure=25.974" \
     --family "$SI" --family-rates "selfinstruct=94.733" --family "$HE" --family-rates "humaneval=115.209" \
     --family "$MT" --family-rates "mtbench=67.252" --family-repeats selfinstruct=3 --family-repeats humaneval=3 \
     --family-repeats mtbench=3
 }
 # Calls 67-68: repeats85 on server NAME with scripts/gpu/host_cpu.py sampling every CPU's busy and steal time and each
-# serving thread's CPU time into results/topo/host-cpu-CALL.csv meanwhile. Usage: sampled85 CALL NAME OFFSET
+# serving thread's CPU time into results/topo/host-cpu-CALL.csv meanwhile. Usage: sampled85 CALL NAME OFFSET [LIMIT [EXTRA...]]
 sampled85() {
   python3 scripts/gpu/host_cpu.py --out "/tmp/vf/results/topo/host-cpu-$1.csv" &
   local sampler=$!
-  repeats85 "$2" "$3"
+  repeats85 "${@:2}"
   kill -INT "$sampler" && wait "$sampler" || true
 }
 AZ_RATES=10.764,21.528,30.498     # Azure conv at 30 / 60 / 85 % of the default server's capacity (call 1)
@@ -664,7 +671,11 @@ PY
   call75 | call76)
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call75 ]] && echo q31 || echo q32)" "$([[ $1 == call75 ]] && echo 32 || echo 35)" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | call76)" >&2; exit 2 ;;
+  call77 | call78)
+    pin_setup "$1" "-$1"
+    sampled85 "$1" "$([[ $1 == call77 ]] && echo q33 || echo q34)" "$([[ $1 == call77 ]] && echo 38 || echo 41)" 560 \
+      --demo data/h200-qwen3-0.6b/demo-experiment.json --demo-repeats 3 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | call76 | call77 | call78)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

@@ -22,6 +22,12 @@ export const LoadSpecSchema = z.strictObject({
   /** A recorded real run dir of exactly this workload (skips the bench step). */
   realRunDir: z.string().optional(),
   /**
+   * More recorded real runs of this load (repeats, other server starts; relative paths: from the experiment file):
+   * `runner calibrate` reports the real run-to-run spread and a verdict beside every error (within 5 % of realRunDir's
+   * run, inside the runs' band, or off).
+   */
+  realRepeatDirs: z.array(z.string().min(1)).min(1).optional(),
+  /**
    * The order the simulation takes the requests in: "arrival" (default), the workload's; "real", the order the real
    * run's server admitted them (its first tokens' order; arrival times stay in place). For a burst sent at once,
    * which the server's HTTP front takes in an order of its own: the saturation run.

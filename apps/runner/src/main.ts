@@ -13,6 +13,7 @@ import { demo, demoCalibration, demoExperimentPath } from "./commands/demo.js";
 import { profile } from "./commands/profile.js";
 import { runExperiment, type Step, STEPS } from "./commands/run.js";
 import { simulate } from "./commands/simulate.js";
+import { describeTally } from "./commands/spread.js";
 import { formatWorkloadSummary, makeWorkload } from "./commands/workload.js";
 import { classifyError, EXIT, UsageError } from "./errors.js";
 import { readExperiment } from "./experiment.js";
@@ -485,9 +486,12 @@ function buildProgram(): Command {
     .command("demo")
     .description("The embedded default (no GPU): example workload -> real Vidur on the committed H200 profile -> compare with the committed H200 runs.")
     .option("--force", "redo the simulation and comparison")
-    .option("--no-calibrated", "skip the calibration (by default the correction is fitted on the middle load and every load is re-simulated: runner calibrate --fit <middle load> --host-scale probe --admission-backlog)")
-    .option("--no-host-scale", "calibrate blind: leave out each load's host speed from its run's in-band probe (runner calibrate's --host-scale probe)")
-    .option("--no-admission-backlog", "keep the admission delay constant instead of growing it with the server front's backlog (runner calibrate's --admission-backlog)")
+    .option(
+      "--no-calibrated",
+      "skip the calibration (by default the recommended correction is fitted on the middle load and every load is re-simulated and judged against the committed repeats: runner calibrate --fit <middle load> --step-host-speed --host-tail flat --decode-kv-term --misfit-by-size --front-per-step --admission-in-sim --admission-backlog --host-scale probe --path-host-scale slower)",
+    )
+    .option("--no-host-scale", "calibrate blind: no in-band host probe (leaves out --host-scale probe, --path-host-scale slower and --step-host-speed)")
+    .option("--no-admission-backlog", "keep the admission delay constant instead of growing it with the server front's backlog (leaves out --admission-backlog, --front-per-step and --admission-in-sim)")
     .action(async (o: { force?: boolean; calibrated?: boolean; hostScale?: boolean; admissionBacklog?: boolean }) => {
       const signal = interruptSignal();
       const outcome = await demo(paths, { command, signal, ...(o.force !== undefined ? { force: o.force } : {}) });
@@ -507,6 +511,10 @@ function buildProgram(): Command {
         });
         for (const l of cal.loads) process.stdout.write(`${l.name} (calibrated, ${l.role}): ${resolve(l.after.comparisonDir, "report.html")}\n`);
         process.stdout.write(`calibration: ${cal.markdownPath}\n`);
+        const held = cal.verdicts["held-out"];
+        if (held !== undefined) {
+          process.stdout.write(`held-out cells against the recorded runs: calibrated ${describeTally(held.after)}; uncalibrated ${describeTally(held.before)}\n`);
+        }
       }
     });
 

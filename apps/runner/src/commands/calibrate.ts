@@ -42,6 +42,7 @@ import { log } from "../progress.js";
 import { compare } from "./compare.js";
 import { runExperiment, simulationSettings } from "./run.js";
 import { simulate } from "./simulate.js";
+import { type CellSpread, cellSpread, describeTally, percentilesAgainst, type RepeatCell, type Tally, tally } from "./spread.js";
 
 /** The percentiles of comparison.json this report reads (seconds). */
 const Quantiles = z.object({ p50: z.number().nullable(), p90: z.number().nullable() }).passthrough();
@@ -57,6 +58,8 @@ export interface CalibrationCell {
   afterS: number | null;
   beforeRelErr: number | null;
   afterRelErr: number | null;
+  /** With loads[].realRepeatDirs: every real run's percentile, both simulations' errors and verdicts (./spread.ts). */
+  spread?: CellSpread;
 }
 
 /** One load of the report. */
@@ -64,6 +67,8 @@ export interface CalibrationLoad {
   name: string;
   role: "fit" | "held-out" | "predicted";
   realDir: string;
+  /** loads[].realRepeatDirs, resolved: more recorded runs of the load, for the run-to-run spread. */
+  realRepeatDirs?: string[];
   before: { simDir: string; comparisonDir: string };
   after: { simDir: string; comparisonDir: string };
   /** metric (ttft, tbt) -> quantile (p50, p90) -> cell. */
@@ -95,6 +100,45 @@ export interface CalibrationOutcome {
   /** The delivery delay added to simulated token times (null: none modelled). */
   deliveryDelay: DeliveryDelayTable | null;
   loads: CalibrationLoad[];
+  /** By role, the uncalibrated (before) and calibrated (after) verdicts of the cells with a spread; {} without repeats. */
+  verdicts: Partial<Record<CalibrationLoad["role"], { before: Tally; after: Tally }>>;
+}
+
+/** Each role's tallies of the before and after verdicts over the cells that have a spread. */
+export function verdictTallies(loads: readonly CalibrationLoad[]): CalibrationOutcome["verdicts"] {
+  const out: CalibrationOutcome["verdicts"] = {};
+  for (const role of ["fit", "held-out", "predicted"] as const) {
+    const spreads = loads
+      .filter((l) => l.role === role)
+      .flatMap((l) => (["ttft", "tbt"] as const).flatMap((m) => (["p50", "p90"] as const).map((q) => l.metrics[m][q].spread)))
+      .filter((c): c is CellSpread => c !== undefined);
+    if (spreads.length > 0) out[role] = { before: tally(spreads.map((c) => c.beforeVerdict)), after: tally(spreads.map((c) => c.afterVerdict)) };
+  }
+  return out;
+}
+
+/** Each cell of a load given its repeats' percentiles against the uncalibrated and the calibrated simulation. */
+async function withSpread(load: CalibrationLoad, beforeSim: string, afterSim: string): Promise<void> {
+  const dirs = load.realRepeatDirs ?? [];
+  const reps = await Promise.all(
+    dirs.map(async (dir) => ({
+      dir,
+      before: await percentilesAgainst(dir, beforeSim, `${load.name}-repeat-before`),
+      after: await percentilesAgainst(dir, afterSim, `${load.name}-repeat-after`),
+    })),
+  );
+  for (const metric of ["ttft", "tbt"] as const) {
+    for (const q of ["p50", "p90"] as const) {
+      const cell = load.metrics[metric][q];
+      const repeats: RepeatCell[] = reps.map((r) => {
+        const b = r.before[metric][q];
+        const a = r.after[metric][q];
+        return { dir: r.dir, realS: b.realS, beforeRelErr: rel(b.simS, b.realS), afterRelErr: rel(a.simS, a.realS) };
+      });
+      const spread = cellSpread(cell, repeats);
+      if (spread !== null) cell.spread = spread;
+    }
+  }
 }
 
 /**
@@ -183,6 +227,7 @@ export function formatCalibrationMd(args: {
       }
     }
   }
+  lines.push(...describeSpread(ordered));
   const scaled = ordered.filter((l) => l.machineScale !== undefined);
   if (scaled.length > 0) {
     lines.push(
@@ -301,6 +346,44 @@ export function formatCalibrationMd(args: {
   const tail = describeTail(t);
   if (tail !== null) lines.push("", tail);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * calibration.md's run-to-run section (loads with realRepeatDirs): every cell's real runs, their spread, both
+ * simulations' errors against the load's own run and the range against all runs, the verdicts, and each role's tally.
+ */
+export function describeSpread(loads: readonly CalibrationLoad[]): string[] {
+  const rows: string[] = [];
+  const runsOf = new Set<number>();
+  for (const l of loads) {
+    for (const metric of ["ttft", "tbt"] as const) {
+      for (const q of ["p50", "p90"] as const) {
+        const c = l.metrics[metric][q];
+        const s = c.spread;
+        if (s === undefined) continue;
+        runsOf.add(s.runs);
+        const errs = (own: number | null, key: "beforeRelErr" | "afterRelErr") => {
+          const all = [own, ...s.repeats.map((r) => r[key])].filter((e): e is number => e !== null);
+          return all.length === 0 ? "–" : `${pct(own)} (${pct(Math.min(...all))}..${pct(Math.max(...all))})`;
+        };
+        rows.push(
+          `| ${l.name} | ${l.role} | ${metric.toUpperCase()} ${q.toUpperCase()} | ${s.runs} | ${ms(s.minS)}-${ms(s.maxS)} | ${(100 * s.rel).toFixed(1)}% | ${errs(c.beforeRelErr, "beforeRelErr")} | ${s.beforeVerdict ?? "–"} | ${errs(c.afterRelErr, "afterRelErr")} | ${s.afterVerdict ?? "–"} |`,
+        );
+      }
+    }
+  }
+  if (rows.length === 0) return [];
+  const tallies = verdictTallies(loads);
+  return [
+    "",
+    `Run-to-run spread (loads[].realRepeatDirs: ${[...runsOf].sort((a, b) => a - b).join(" or ")} recorded real runs of a load, its own first): each cell's real percentile over the runs (min-max, and (max − min) / mean), both simulations' error against the load's own run with the range against every run in brackets, and a verdict: 5% = within 5 % of the load's own run, band = inside the runs' range widened by 5 % on either side (an error inside the noise), off = neither.`,
+    "",
+    "| load | role | metric | real runs | real ms (min-max) | spread | uncalibrated error (range) | verdict | calibrated error (range) | verdict |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    ...Object.entries(tallies).map(([role, t]) => `- ${role} cells: calibrated ${describeTally(t.after)}; uncalibrated ${describeTally(t.before)}.`),
+  ];
 }
 
 /** calibration.md's sentence on the tail rows past the fit load's largest batch; null when not extended. */
@@ -597,6 +680,15 @@ export async function calibrate(
   // The fit loads' real runs and the --fit-also ones (none with --frozen).
   const fits = before.loads.filter((l) => fitNames.includes(l.name));
   if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
+  // Each load's repeats (the run-to-run spread), checked before anything is simulated.
+  const repeatDirs = new Map<string, string[]>();
+  for (const l of before.loads) {
+    const spec = experiment.loads.find((x) => x.name === l.name)!;
+    if (spec.realRepeatDirs === undefined) continue;
+    const dirs = spec.realRepeatDirs.map((d) => resolveFrom(ctx.baseDir, d));
+    await checkSameWorkload(l, dirs, `loads.${l.name}.realRepeatDirs`);
+    repeatDirs.set(l.name, dirs);
+  }
   const fitReal = [...fits.map((f) => f.realDir), ...fitAlso];
   // --machine-probe: the fit probe and every load's scale, read before anything is written (a missing probe is a usage error).
   let fitProbe: Record<string, number> | null = null;
@@ -724,17 +816,25 @@ export async function calibrate(
       outDir: comparisonDir,
       options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
     });
-    loads.push({
+    const repeats = repeatDirs.get(l.name);
+    const load: CalibrationLoad = {
       name: l.name,
       role: frozen !== undefined ? "predicted" : fitNames.includes(l.name) ? "fit" : "held-out",
       realDir: l.realDir,
+      ...(repeats !== undefined ? { realRepeatDirs: repeats } : {}),
       before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
       after: { simDir, comparisonDir },
       metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
       ...(machineScale !== undefined ? { machineScale } : {}),
       ...(host !== undefined ? { hostScale: host } : {}),
       ...(pathScale !== undefined ? { servingPathScale: pathScale } : {}),
-    });
+    };
+    if (repeats !== undefined) await withSpread(load, l.simDir, simDir);
+    loads.push(load);
+  }
+  const verdicts = verdictTallies(loads);
+  for (const [role, t] of Object.entries(verdicts)) {
+    log(`calibrate: ${role} cells against their real runs' spread: calibrated ${describeTally(t.after)}; uncalibrated ${describeTally(t.before)}`);
   }
 
   const markdownPath = join(dir, "calibration.md");
@@ -770,9 +870,10 @@ export async function calibrate(
     host_reference: hostRef,
     table,
     loads,
+    verdicts,
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads };
+  return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads, verdicts };
 }
 
 /** Each dir must be a recorded real run (its run.json kind "real"); a UsageError naming the flag and dir otherwise. */
@@ -791,13 +892,16 @@ export async function checkRealRuns(flag: string, dirs: readonly string[]): Prom
   return out;
 }
 
-/** --fit-also runs must be real runs of the fit load's workload (their run.json's workload id is the load's). */
-export async function checkSameWorkload(fit: { name: string; workloadId: string }, dirs: readonly string[]): Promise<void> {
-  const want = fit.workloadId;
-  const manifests = await checkRealRuns("--fit-also", dirs);
+/**
+ * More recordings of one load (--fit-also's of the fit load, a load's realRepeatDirs) must be real runs of its workload
+ * (their run.json's workload id is the load's); `what` names the flag or field in the error.
+ */
+export async function checkSameWorkload(load: { name: string; workloadId: string }, dirs: readonly string[], what = "--fit-also"): Promise<void> {
+  const want = load.workloadId;
+  const manifests = await checkRealRuns(what, dirs);
   manifests.forEach((manifest, i) => {
     if (manifest.workload_id !== want) {
-      throw new UsageError(`--fit-also ${dirs[i]}: workload ${manifest.workload_id}, but load ${fit.name} is workload ${want}; give recordings of the fit load only`);
+      throw new UsageError(`${what} ${dirs[i]}: workload ${manifest.workload_id}, but load ${load.name} is workload ${want}; give recordings of that load only`);
     }
   });
 }
