@@ -108,6 +108,9 @@ TWENTY_SEVENTH_ONLY=
 TWENTY_SEVENTH_TABLES_ONLY=
 TWENTY_SEVENTH_Q31_ONLY=
 TWENTY_EIGHTH_Q33_ONLY=
+TWENTY_EIGHTH_ONLY=
+TWENTY_EIGHTH_TABLES_ONLY=
+TWENTY_EIGHTH_Q35_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -150,7 +153,10 @@ case "${2:-}" in
   --twenty-seventh-tables) TWENTY_SEVENTH_TABLES_ONLY=1 ;;
   --twenty-seventh-q31) TWENTY_SEVENTH_Q31_ONLY=1 ;;
   --twenty-eighth-q33) TWENTY_EIGHTH_Q33_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31 or --twenty-eighth-q33)" >&2; exit 2 ;;
+  --twenty-eighth) TWENTY_EIGHTH_ONLY=1 ;;
+  --twenty-eighth-tables) TWENTY_EIGHTH_TABLES_ONLY=1 ;;
+  --twenty-eighth-q35) TWENTY_EIGHTH_Q35_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables or --twenty-eighth-q35)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2070,7 +2076,7 @@ freeze_halves() {
       local k f
       for k in "${!all[@]}"; do
         (( k % 2 == i )) || continue
-        for f in "$@"; do path_freeze "${all[$k]}" "$f" q; done
+        for f in "$@"; do path_freeze "${all[$k]}" "$f" "${FREEZE_HOW:-q}"; done
       done
     ) >"tmp/logs/$name-$i.log" 2>&1 &
   done
@@ -2258,7 +2264,45 @@ unpack_runs s17
 unpack_runs s28
 q1_new_machines Twenty-eighth "${S28_NEW_SERVERS[@]}"
 }
+# The twenty-eighth session: Q1's hsfksim fit frozen with the serving path at every load's plain host ratio
+# (--path-host-scale ratio: hsfksimp) onto every run --twenty-sixth, --twenty-sixth-q29, --twenty-seventh-q31 and
+# --twenty-eighth-q33 compared (run them first), beside hsfksimq (the serving path scaled only where the host is
+# slower than the fit's). Two halves at once; about 30 minutes on 2 cores; `--twenty-eighth-tables` reprints.
+S28_ALL_REPEAT_SERVERS=("${S24_REPEAT_SERVERS[@]}" "${S25_NEW_SERVERS[@]}" "${S26_NEW_SERVERS[@]}" "${S27_NEW_SERVERS[@]}" "${S28_NEW_SERVERS[@]}")
+twenty_eighth() {
+s23_sets >/dev/null
+local s x q all
+for s in s17 s22 s23 s24 s25 s26 s27 s28; do unpack_runs "$s"; done
+[[ -f $C/azure-conv-q1-hsfksim-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's hsfksim fit is missing: run --twenty-sixth first" >&2; exit 1; }
+mapfile -t all < <(twenty_sixth_all; for q in "${S26_NEW_SERVERS[@]}" "${S27_NEW_SERVERS[@]}" "${S28_NEW_SERVERS[@]}"; do printf '%s\n' "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; done)
+for x in "${all[@]}"; do "${R[@]}" run "$E/$x.json" >&2; done
+for q in "${S28_ALL_REPEAT_SERVERS[@]}"; do run_repeats "$q"; done
+FREEZE_HOW=p freeze_halves twenty-eighth hsfksim
+twenty_eighth_tables
+}
+twenty_eighth_tables() {
+q1_fit_tables Twenty-eighth hsfksim "${S28_ALL_REPEAT_SERVERS[*]}" "Q1's hsfksim fit, its own loads" \
+  "cells within 5 % of their own run, Q1's fit frozen (hsfksimq: the serving path at the host's ratio where it is above 1; hsfksimp: at every ratio)" \
+  hsfksimq hsfksimp
+}
+# Calls 79-80's runs (servers Q35 and Q36, runs-s28/, recorded before the choice between --path-host-scale slower and
+# ratio was committed): Q1's frozen fits as for Q33 and Q34, and hsfksim with the serving path at every load's ratio
+# (hsfksimp). Needs --twenty-sixth's and --twenty-seventh's fits.
+S28_CHECK_SERVERS=(q35 q36)
+twenty_eighth_q35() {
+unpack_runs s17
+unpack_runs s28
+local q x
+q1_new_machines Twenty-eighth "${S28_CHECK_SERVERS[@]}"
+for q in "${S28_CHECK_SERVERS[@]}"; do
+  for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksim p; done
+  repeats_tables Twenty-eighth "$((${q#q} + 44))" "$q" hsfksimp
+done
+}
+if [[ -n $TWENTY_EIGHTH_Q35_ONLY ]]; then twenty_eighth_q35; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q33_ONLY ]]; then twenty_eighth_q33; exit 0; fi
+if [[ -n $TWENTY_EIGHTH_ONLY ]]; then twenty_eighth; exit 0; fi
+if [[ -n $TWENTY_EIGHTH_TABLES_ONLY ]]; then twenty_eighth_tables; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_Q31_ONLY ]]; then twenty_seventh_q31; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_ONLY ]]; then twenty_seventh; exit 0; fi
 if [[ -n $TWENTY_SEVENTH_TABLES_ONLY ]]; then twenty_seventh_tables; exit 0; fi

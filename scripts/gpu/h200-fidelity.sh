@@ -212,6 +212,9 @@
 #   call77, call78: each on another machine, servers Q33 (rep38-40) and Q34 (rep41-43): the demo experiment's three
 #          loads three times in turn (runs/demo-rR-repK: the embedded default's run-to-run spread), then call 67's
 #          loads with the sampler.
+#   call79, call80: each on another machine, servers Q35 (rep44-46) and Q36 (rep47-49): call 67's loads with the
+#          sampler, recorded before the choice between --path-host-scale slower and ratio (fidelity.sh --twenty-eighth)
+#          was committed, to check it on machines it was not made on.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -675,7 +678,10 @@ PY
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call77 ]] && echo q33 || echo q34)" "$([[ $1 == call77 ]] && echo 38 || echo 41)" 560 \
       --demo data/h200-qwen3-0.6b/demo-experiment.json --demo-repeats 3 ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | call76 | call77 | call78)" >&2; exit 2 ;;
+  call79 | call80)
+    pin_setup "$1" "-$1"
+    sampled85 "$1" "$([[ $1 == call79 ]] && echo q35 || echo q36)" "$([[ $1 == call79 ]] && echo 44 || echo 47)" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call80)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

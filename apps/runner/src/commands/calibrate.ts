@@ -680,7 +680,7 @@ export async function calibrate(
   // The fit loads' real runs and the --fit-also ones (none with --frozen).
   const fits = before.loads.filter((l) => fitNames.includes(l.name));
   if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
-  // Each load's repeats (the run-to-run spread), checked before anything is simulated.
+  // Each load's repeats (the run-to-run spread), checked before the calibration simulates anything.
   const repeatDirs = new Map<string, string[]>();
   for (const l of before.loads) {
     const spec = experiment.loads.find((x) => x.name === l.name)!;
