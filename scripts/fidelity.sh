@@ -111,6 +111,7 @@ TWENTY_EIGHTH_Q33_ONLY=
 TWENTY_EIGHTH_ONLY=
 TWENTY_EIGHTH_TABLES_ONLY=
 TWENTY_EIGHTH_Q35_ONLY=
+TWENTY_EIGHTH_Q37_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -156,7 +157,8 @@ case "${2:-}" in
   --twenty-eighth) TWENTY_EIGHTH_ONLY=1 ;;
   --twenty-eighth-tables) TWENTY_EIGHTH_TABLES_ONLY=1 ;;
   --twenty-eighth-q35) TWENTY_EIGHTH_Q35_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables or --twenty-eighth-q35)" >&2; exit 2 ;;
+  --twenty-eighth-q37) TWENTY_EIGHTH_Q37_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables, --twenty-eighth-q35 or --twenty-eighth-q37)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2288,18 +2290,21 @@ q1_fit_tables Twenty-eighth hsfksim "${S28_ALL_REPEAT_SERVERS[*]}" "Q1's hsfksim
 # Calls 79-80's runs (servers Q35 and Q36, runs-s28/, recorded before the choice between --path-host-scale slower and
 # ratio was committed): Q1's frozen fits as for Q33 and Q34, and hsfksim with the serving path at every load's ratio
 # (hsfksimp). Needs --twenty-sixth's and --twenty-seventh's fits.
-S28_CHECK_SERVERS=(q35 q36)
-twenty_eighth_q35() {
+# Usage: s28_check SERVER...
+s28_check() {
 unpack_runs s17
 unpack_runs s28
 local q x
-q1_new_machines Twenty-eighth "${S28_CHECK_SERVERS[@]}"
-for q in "${S28_CHECK_SERVERS[@]}"; do
+q1_new_machines Twenty-eighth "$@"
+for q in "$@"; do
   for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksim p; done
   repeats_tables Twenty-eighth "$((${q#q} + 44))" "$q" hsfksimp
 done
 }
-if [[ -n $TWENTY_EIGHTH_Q35_ONLY ]]; then twenty_eighth_q35; exit 0; fi
+# Calls 81-82's runs (servers Q37 and Q38, runs-s28/, recorded after hsfksimp was made the recommendation for machines
+# not yet seen): the same tables.
+if [[ -n $TWENTY_EIGHTH_Q35_ONLY ]]; then s28_check q35 q36; exit 0; fi
+if [[ -n $TWENTY_EIGHTH_Q37_ONLY ]]; then s28_check q37 q38; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q33_ONLY ]]; then twenty_eighth_q33; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_ONLY ]]; then twenty_eighth; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_TABLES_ONLY ]]; then twenty_eighth_tables; exit 0; fi

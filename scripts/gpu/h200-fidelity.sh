@@ -215,6 +215,8 @@
 #   call79, call80: each on another machine, servers Q35 (rep44-46) and Q36 (rep47-49): call 67's loads with the
 #          sampler, recorded before the choice between --path-host-scale slower and ratio (fidelity.sh --twenty-eighth)
 #          was committed, to check it on machines it was not made on.
+#   call81, call82: each on another machine, servers Q37 (rep50-52) and Q38 (rep53-55): the same, recorded after
+#          hsfksimp (--path-host-scale ratio) was made the recommendation for machines not yet seen.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -681,7 +683,10 @@ PY
   call79 | call80)
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call79 ]] && echo q35 || echo q36)" "$([[ $1 == call79 ]] && echo 44 || echo 47)" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call80)" >&2; exit 2 ;;
+  call81 | call82)
+    pin_setup "$1" "-$1"
+    sampled85 "$1" "$([[ $1 == call81 ]] && echo q37 || echo q38)" "$([[ $1 == call81 ]] && echo 50 || echo 53)" ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call82)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
