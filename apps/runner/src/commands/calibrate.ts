@@ -42,7 +42,7 @@ import { log } from "../progress.js";
 import { compare } from "./compare.js";
 import { runExperiment, simulationSettings } from "./run.js";
 import { simulate } from "./simulate.js";
-import { type CellSpread, cellSpread, describeTally, percentilesAgainst, type RepeatCell, type Tally, tally } from "./spread.js";
+import { type CellSpread, cellSpread, describeTally, type RepeatCell, repeatPercentiles, type Tally, tally } from "./spread.js";
 
 /** The percentiles of comparison.json this report reads (seconds). */
 const Quantiles = z.object({ p50: z.number().nullable(), p90: z.number().nullable() }).passthrough();
@@ -119,14 +119,7 @@ export function verdictTallies(loads: readonly CalibrationLoad[]): CalibrationOu
 
 /** Each cell of a load given its repeats' percentiles against the uncalibrated and the calibrated simulation. */
 async function withSpread(load: CalibrationLoad, beforeSim: string, afterSim: string): Promise<void> {
-  const dirs = load.realRepeatDirs ?? [];
-  const reps = await Promise.all(
-    dirs.map(async (dir) => ({
-      dir,
-      before: await percentilesAgainst(dir, beforeSim, `${load.name}-repeat-before`),
-      after: await percentilesAgainst(dir, afterSim, `${load.name}-repeat-after`),
-    })),
-  );
+  const reps = await repeatPercentiles(load.realRepeatDirs ?? [], beforeSim, afterSim);
   for (const metric of ["ttft", "tbt"] as const) {
     for (const q of ["p50", "p90"] as const) {
       const cell = load.metrics[metric][q];

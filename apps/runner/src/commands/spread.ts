@@ -5,7 +5,7 @@
  * simulation: "5%" when within 5 % of the load's own run, "band" when inside the real runs' range widened by 5 % on
  * either side (the same rule as `scripts/fidelity-table.py --band`), else "off".
  */
-import { analyzeRuns } from "@vf/comparator";
+import { analyzeLoaded, type LoadedRun, loadRun, parseCompareOptions } from "@vf/comparator";
 import { UsageError } from "../errors.js";
 
 /** The issue's target, and how far the band is widened past the real runs' range. */
@@ -81,15 +81,32 @@ export function describeTally(t: Tally): string {
 /** P50 and P90 of TTFT and TBT as comparison.json reports them (seconds). */
 export type Percentiles = Record<"ttft" | "tbt", Record<"p50" | "p90", { realS: number | null; simS: number | null }>>;
 
-/** The percentiles of one real run against one simulation, by the comparator's own rules (same requests, same quantiles). */
-export async function percentilesAgainst(realDir: string, simDir: string, comparisonId: string): Promise<Percentiles> {
+/**
+ * Each repeat's percentiles against the uncalibrated (before) and the calibrated (after) simulation, by the
+ * comparator's own rules (same requests, same quantiles): each run is loaded once, whatever the number of repeats.
+ */
+export async function repeatPercentiles(
+  repeatDirs: readonly string[],
+  beforeSim: string,
+  afterSim: string,
+): Promise<{ dir: string; before: Percentiles; after: Percentiles }[]> {
   // Only the percentiles are read: the bootstrap is kept to the comparator's minimum.
-  const { comparison } = await analyzeRuns({ realDir, simDir, comparisonId, options: { bootstrapReplicates: 10 } });
-  const out = {} as Percentiles;
-  for (const metric of ["ttft", "tbt"] as const) {
-    const m = comparison.metrics[metric];
-    if (m === null || m === undefined) throw new UsageError(`${realDir}: no ${metric} samples against ${simDir}`);
-    out[metric] = { p50: { realS: m.real.p50, simS: m.sim.p50 }, p90: { realS: m.real.p90, simS: m.sim.p90 } };
-  }
-  return out;
+  const options = parseCompareOptions({ bootstrapReplicates: 10 });
+  const [before, after] = await Promise.all([loadRun(beforeSim), loadRun(afterSim)]);
+  const against = async (real: LoadedRun, sim: LoadedRun, id: string): Promise<Percentiles> => {
+    const { comparison } = await analyzeLoaded(real, sim, id, options);
+    const out = {} as Percentiles;
+    for (const metric of ["ttft", "tbt"] as const) {
+      const m = comparison.metrics[metric];
+      if (m === null || m === undefined) throw new UsageError(`${real.dir}: no ${metric} samples against ${sim.dir}`);
+      out[metric] = { p50: { realS: m.real.p50, simS: m.sim.p50 }, p90: { realS: m.real.p90, simS: m.sim.p90 } };
+    }
+    return out;
+  };
+  return Promise.all(
+    repeatDirs.map(async (dir) => {
+      const real = await loadRun(dir);
+      return { dir, before: await against(real, before, "repeat-before"), after: await against(real, after, "repeat-after") };
+    }),
+  );
 }
