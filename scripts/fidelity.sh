@@ -112,6 +112,8 @@ TWENTY_EIGHTH_ONLY=
 TWENTY_EIGHTH_TABLES_ONLY=
 TWENTY_EIGHTH_Q35_ONLY=
 TWENTY_EIGHTH_Q37_ONLY=
+TWENTY_NINTH_ONLY=
+TWENTY_NINTH_Q39_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -158,7 +160,9 @@ case "${2:-}" in
   --twenty-eighth-tables) TWENTY_EIGHTH_TABLES_ONLY=1 ;;
   --twenty-eighth-q35) TWENTY_EIGHTH_Q35_ONLY=1 ;;
   --twenty-eighth-q37) TWENTY_EIGHTH_Q37_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables, --twenty-eighth-q35 or --twenty-eighth-q37)" >&2; exit 2 ;;
+  --twenty-ninth) TWENTY_NINTH_ONLY=1 ;;
+  --twenty-ninth-q39) TWENTY_NINTH_Q39_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables, --twenty-eighth-q35, --twenty-eighth-q37, --twenty-ninth or --twenty-ninth-q39)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2303,6 +2307,90 @@ done
 }
 # Calls 81-82's runs (servers Q37 and Q38, runs-s28/, recorded after hsfksimp was made the recommendation for machines
 # not yet seen): the same tables.
+# The twenty-ninth session (rules written before each was run: root README, "The twenty-ninth session").
+# hsfksjm: Q1's hsfksim fit with --speed-jitter (the host time --step-host-speed takes out of each fit step kept in the
+# jitter columns), frozen with the serving path at every load's host ratio (hsfksjmp). pool6: hsfksim's flags fitted
+# on six machines' Azure conv 60 % at once (Q22's run, --fit-also Q23-Q27's), frozen with ratio (pool6p) and slower
+# (pool6q). Each onto SERVERS' Self-Instruct, HumanEval and MT-Bench at 85 %, judged against the three repeats.
+S29_FIT_ALSO=(q23 q24 q25 q26 q27)
+s29_fits() {
+local q also=()
+[[ -f $C/azure-conv-q1-hsfksim-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's hsfksim fit is missing: run --twenty-sixth first" >&2; exit 1; }
+if [[ ! -f $C/azure-conv-q1-hsfksjm-calibration/calibration.json ]]; then
+  s21_variant azure-conv-q1 hsfksjm
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hsfksjm.json --fit load60 --admission-backlog --host-scale probe \
+    $(s26_fit_flags hsfksim) --speed-jitter >&2
+fi
+if [[ ! -f $C/azure-conv-q22-pool6-calibration/calibration.json ]]; then
+  "${R[@]}" run "$E/azure-conv-q22.json" >&2
+  s21_variant azure-conv-q22 pool6
+  for q in "${S29_FIT_ALSO[@]}"; do
+    also+=("$(python3 -c 'import json,os,sys; f=sys.argv[1]; d=json.load(open(f)); print(os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(f)), d["loads"][0]["realRunDir"])))' "$E/azure-conv-$q.json")")
+  done
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate tmp/experiments-s21/azure-conv-q22-pool6.json --fit load60 --fit-also "$(IFS=,; echo "${also[*]}")" \
+    --admission-backlog --host-scale probe $(s26_fit_flags hsfksim) >&2
+fi
+}
+s29_freeze() {  # EXPERIMENT: its 85 % load from hsfksjm (ratio) and pool6 (ratio, slower)
+  path_freeze "$1" hsfksjm p
+  local how
+  for how in p q; do
+    s21_variant "$1" "pool6$how"
+    "${R[@]}" calibrate "tmp/experiments-s21/$1-pool6$how.json" --frozen "$C/azure-conv-q22-pool6-calibration" --host-scale probe \
+      --path-host-scale "$([[ $how == q ]] && echo slower || echo ratio)" >&2
+  done
+}
+s29_tally() {  # VARIANT... : a table of each variant's verdicts per SERVER (S29_SERVERS) and in total
+  local v q x line a b o t5 tb to
+  echo "| variant | $(printf '%s | ' "${S29_SERVERS[@]^^}")all |"
+  echo "|---|$(printf -- '---|%.0s' "${S29_SERVERS[@]}")---|"
+  for v in "$@"; do
+    line="| $v |"; t5=0; tb=0; to=0
+    for q in "${S29_SERVERS[@]}"; do
+      args=()
+      for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
+        if [[ $v == - ]]; then args+=("$(band "$x" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "$x" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
+      done
+      read -r a b o < <(python3 scripts/fidelity-table.py --band "${args[@]}" | sed -n 's/^verdicts: 5% \([0-9]*\), band \([0-9]*\), off \([0-9]*\)$/\1 \2 \3/p')
+      line="$line $a / $b / $o |"; t5=$((t5 + a)); tb=$((tb + b)); to=$((to + o))
+    done
+    echo "$line **$t5 / $tb / $to** |"
+  done
+}
+twenty_ninth() {
+local s q x
+for s in s17 s24 s25 s26 s27 s28; do unpack_runs "$s"; done
+s29_fits
+S29_SERVERS=(q29 q30 q31 q32 q33 q34 q35 q36 q37 q38)
+for q in "${S29_SERVERS[@]}"; do
+  run_repeats "$q"
+  for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksim p; s29_freeze "$x"; done
+done
+echo
+echo "## Twenty-ninth session: the ten machines Q29-Q38 (5 % / band / off of 12 cells a machine)"
+echo
+s29_tally hsfksimp hsfksjmp pool6p pool6q
+}
+# Calls 83-86's runs (servers Q39-Q42, runs-s29/, recorded before either choice was compared on them): uncalibrated,
+# Q1's frozen fits (hsfksimq, hsfksimp, hsfksjmp) and pool6 (pool6p, pool6q). Needs --twenty-sixth's fits.
+twenty_ninth_q39() {
+local s q x
+for s in s17 s24 s25 s29; do unpack_runs "$s"; done
+s29_fits
+S29_SERVERS=(q39 q40 q41 q42)
+for q in "${S29_SERVERS[@]}"; do
+  run_repeats "$q"
+  for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksim q; path_freeze "$x" hsfksim p; s29_freeze "$x"; done
+done
+echo
+echo "## Twenty-ninth session: calls 83-86's machines Q39-Q42 (5 % / band / off of 12 cells a machine)"
+echo
+s29_tally - hsfksimq hsfksimp hsfksjmp pool6p pool6q
+}
+if [[ -n $TWENTY_NINTH_ONLY ]]; then twenty_ninth; exit 0; fi
+if [[ -n $TWENTY_NINTH_Q39_ONLY ]]; then twenty_ninth_q39; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q35_ONLY ]]; then s28_check q35 q36; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q37_ONLY ]]; then s28_check q37 q38; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q33_ONLY ]]; then twenty_eighth_q33; exit 0; fi

@@ -1,4 +1,6 @@
-/** Parsing of compact flag values (distributions, number lists) into the libraries' spec objects. */
+/** Parsing of compact flag values (distributions, number lists, dir lists) into the libraries' spec objects. */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { ArrivalSpec, DecodePolicy, LengthDistribution } from "@vf/workload-spec";
 import { UsageError } from "./errors.js";
 
@@ -65,4 +67,18 @@ export function parseArrivals(kind: string, rate: string | undefined, cv: string
 /** `1,2.5,4` -> [1, 2.5, 4]. */
 export function parseNumberList(name: string, raw: string): number[] {
   return raw.split(",").map((part) => parseNumberFlag(name, part.trim(), { min: 0 }));
+}
+
+/**
+ * A comma list of existing directories (`--repeat a,b`), resolved; an empty entry or a missing directory is a
+ * usage error naming the flag.
+ */
+export function parseDirList(flag: string, raw: string): string[] {
+  const dirs = raw.split(",").map((d) => d.trim());
+  if (dirs.some((d) => d === "")) throw new UsageError(`${flag}: expected a comma list of run dirs, got ${JSON.stringify(raw)}`);
+  return dirs.map((d) => {
+    const dir = resolve(d);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag}: ${dir} is not a directory`);
+    return dir;
+  });
 }

@@ -17,7 +17,7 @@ import { describeTally } from "./commands/spread.js";
 import { formatWorkloadSummary, makeWorkload } from "./commands/workload.js";
 import { classifyError, EXIT, UsageError } from "./errors.js";
 import { readExperiment } from "./experiment.js";
-import { parseArrivals, parseDecodePolicy, parseDistribution, parseNumberFlag } from "./flags.js";
+import { parseArrivals, parseDecodePolicy, parseDirList, parseDistribution, parseNumberFlag } from "./flags.js";
 import { findRepoRoot, projectPaths } from "./paths.js";
 import { log } from "./progress.js";
 import { gitSha } from "@vf/metrics-io";
@@ -282,14 +282,17 @@ function buildProgram(): Command {
     .option("--margin <fraction>", "TOST equivalence margin on paired relative differences", "0.1")
     .option("--bootstrap <B>", "bootstrap replicates for percentile-error CIs", "2000")
     .option("--allow-workload-mismatch", "compare runs of different workloads (reported loudly)")
+    .option("--repeat <dirs>", "more recorded real runs of the same workload (comma list): the real run-to-run spread and a verdict per P50 / P90 cell (5 % / band / off) in every report")
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const { newRunId, runDirPath } = await import("@vf/metrics-io");
       const id = newRunId("cmp");
       const outDir = typeof o.out === "string" ? resolve(o.out) : runDirPath(paths.root, "comparison", id);
+      const repeatDirs = typeof o.repeat === "string" ? parseDirList("--repeat", o.repeat) : undefined;
       const r = await compare({
         realDir: resolve(o.real as string),
         simDir: resolve(o.sim as string),
         outDir,
+        ...(repeatDirs !== undefined ? { repeatDirs } : {}),
         options: {
           marginRel: parseNumberFlag("--margin", o.margin as string, { min: Number.MIN_VALUE }),
           bootstrapReplicates: parseNumberFlag("--bootstrap", o.bootstrap as string, { int: true, min: 10 }),
@@ -384,6 +387,10 @@ function buildProgram(): Command {
       "--step-host-speed",
       "take every fit step's host phases (schedule, prepare, process) at the fit's probe level before the fit: x the level over the median in-band probe (iterations.csv host_probe_time) of the 50 steps on either side, removing the CPU's slow stretches from the table's shape; needs runs with the probe",
     )
+    .option(
+      "--speed-jitter",
+      "with --step-host-speed: keep in the jitter columns the host time each fit step's scaling took out (less its bin's centre), so the simulated steps vary with the CPU's slow and fast stretches as the fit's real steps did (the table's level stays at one speed)",
+    )
     .addOption(
       new Option(
         "--host-tail <steps>",
@@ -443,7 +450,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; hostTail: "all" | "upper" | "flat"; tailFrom?: string; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; speedJitter?: boolean; hostTail: "all" | "upper" | "flat"; tailFrom?: string; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -463,6 +470,7 @@ function buildProgram(): Command {
         ...(o.interStepGap === true ? { interStepGap: true } : {}),
         ...(o.stepSizeTerm === true ? { stepSizeTerm: true } : {}),
         ...(o.stepHostSpeed === true ? { stepHostSpeed: true } : {}),
+        ...(o.speedJitter === true ? { speedJitter: true } : {}),
         ...(o.hostTail !== "all" ? { hostTail: o.hostTail } : {}),
         ...(o.tailFrom !== undefined ? { tailFrom: o.tailFrom.split(",").map((d) => resolve(d.trim())) } : {}),
         ...(o.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
@@ -488,9 +496,9 @@ function buildProgram(): Command {
     .option("--force", "redo the simulation and comparison")
     .option(
       "--no-calibrated",
-      "skip the calibration (by default the recommended correction is fitted on the middle load and every load is re-simulated and judged against the committed repeats: runner calibrate --fit <middle load> --step-host-speed --host-tail flat --decode-kv-term --misfit-by-size --front-per-step --admission-in-sim --admission-backlog --host-scale probe --path-host-scale slower)",
+      "skip the calibration (by default the recommended correction is fitted on the middle load and every load is re-simulated and judged against the committed repeats: runner calibrate --fit <middle load> --step-host-speed --speed-jitter --host-tail flat --decode-kv-term --misfit-by-size --front-per-step --admission-in-sim --admission-backlog --host-scale probe --path-host-scale slower)",
     )
-    .option("--no-host-scale", "calibrate blind: no in-band host probe (leaves out --host-scale probe, --path-host-scale slower and --step-host-speed)")
+    .option("--no-host-scale", "calibrate blind: no in-band host probe (leaves out --host-scale probe, --path-host-scale slower, --step-host-speed and --speed-jitter)")
     .option("--no-admission-backlog", "keep the admission delay constant instead of growing it with the server front's backlog (leaves out --admission-backlog, --front-per-step and --admission-in-sim)")
     .action(async (o: { force?: boolean; calibrated?: boolean; hostScale?: boolean; admissionBacklog?: boolean }) => {
       const signal = interruptSignal();

@@ -4,7 +4,8 @@
  * comparator. Every cell then carries each repeat's percentile (read here again from the repeat's own CSVs), both
  * simulations' errors against it, the real runs' spread and a verdict by the rule of the issue (within 5 % of the
  * load's own run, inside the runs' range widened by 5 %, or off), tallied by role in calibration.json, calibration.md
- * and the log. Repeats of another workload, a missing dir and an empty list are refused by name.
+ * and the log, and shown in each load's own report.html (the comparator's spread section). Repeats of another
+ * workload, a missing dir and an empty list are refused by name.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -163,6 +164,29 @@ describe("runner calibrate with real repeats", () => {
     expect(md).toContain("Run-to-run spread (loads[].realRepeatDirs: 2 or 3 recorded real runs of a load, its own first)");
     // Each role's tally counts its four cells a load.
     expect(Object.values(json.verdicts["held-out"]!.after).reduce((a, b) => a + b, 0)).toBe(4);
+  });
+
+  it("shows the same spread and verdicts in each load's uncalibrated and calibrated report.html and comparison.json", () => {
+    const rows: Record<string, string> = { ttft: "TTFT", tbt: "TBT (pooled gaps)" };
+    for (const load of json.loads) {
+      const dirs = { before: join(repoRoot, "tmp", "comparisons", `${NAME}-${load.name}`), after: join(repoRoot, "tmp", "comparisons", `${NAME}-${load.name}-cal`) };
+      for (const side of ["before", "after"] as const) {
+        const comparison = JSON.parse(readFileSync(join(dirs[side], "comparison.json"), "utf8"));
+        const html = readFileSync(join(dirs[side], "report.html"), "utf8");
+        expect(html).toContain('<h2 id="spread">Real run-to-run spread</h2>');
+        for (const metric of ["ttft", "tbt"] as const) {
+          for (const q of ["p50", "p90"] as const) {
+            const s = load.metrics[metric][q].spread!;
+            const verdict = side === "before" ? s.beforeVerdict : s.afterVerdict;
+            expect(comparison.spread.metrics[metric][q].verdict, `${load.name} ${side} ${metric} ${q}`).toBe(verdict);
+            expect(comparison.spread.metrics[metric][q].realS).toHaveLength(s.runs);
+            const row = html.split("\n").find((l) => l.includes(`data-spread="${rows[metric]} ${q.toUpperCase()}"`));
+            expect(row, `${load.name} ${side} ${metric} ${q}`).toContain(`<td>${verdict}</td>`);
+            expect(row).toContain(`<td>${s.runs}</td>`);
+          }
+        }
+      }
+    }
   });
 
   it("refuses repeats of another workload, a missing dir and an empty list, naming the load and the dir", async () => {

@@ -21,10 +21,10 @@ const OPTIONS: Record<string, string[]> = {
     "--workload", "--endpoint", "--engine-timeline", "--serve", "--server-arg", "--model", "--model-config",
     "--concurrency", "--warmup", "--preconnect", "--timeout-s", "--prompt-mode", "--out",
   ],
-  compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch"],
+  compare: ["--real", "--sim", "--out", "--margin", "--bootstrap", "--allow-workload-mismatch", "--repeat"],
   run: ["--force", "--steps", "--endpoint", "--engine-timeline", "--record"],
   demo: ["--force", "--no-calibrated", "--no-host-scale", "--no-admission-backlog"],
-  calibrate: ["--fit", "--fit-also", "--frozen", "--mode", "--statistic", "--min-steps", "--no-jitter", "--no-delivery-delay", "--no-admission-delay", "--no-prefix-term", "--inter-step-gap", "--step-size-term", "--step-host-speed", "--host-tail", "--tail-from", "--decode-kv-term", "--no-bin-misfit", "--misfit-by-size", "--decode-grid", "--machine-probe", "--host-scale", "--no-probe-size", "--admission-backlog", "--front-per-step", "--admission-in-sim", "--path-host-scale", "--force"],
+  calibrate: ["--fit", "--fit-also", "--frozen", "--mode", "--statistic", "--min-steps", "--no-jitter", "--no-delivery-delay", "--no-admission-delay", "--no-prefix-term", "--inter-step-gap", "--step-size-term", "--step-host-speed", "--speed-jitter", "--host-tail", "--tail-from", "--decode-kv-term", "--no-bin-misfit", "--misfit-by-size", "--decode-grid", "--machine-probe", "--host-scale", "--no-probe-size", "--admission-backlog", "--front-per-step", "--admission-in-sim", "--path-host-scale", "--force"],
 };
 
 /** Flags defined in a commander help's option lines (two-space indent; wrapped description lines are deeper). */

@@ -3,6 +3,7 @@
  * number of the report (per-metric percentiles and errors, KS, W1, paired TOST, bootstrap CIs, step-level
  * split). Pure computation on loaded data plus the streamed token gaps; rendering and files live elsewhere.
  */
+import type { RealSpread } from "./spread.js";
 import { basename } from "node:path";
 import { type Iteration, type RequestMetric, type RunManifest, readTokenTimestamps } from "@vf/metrics-io";
 import { ComparatorError } from "./errors.js";
@@ -225,6 +226,8 @@ export interface Comparison {
   /** Present only when the real run carries the engine's token times (a gpu-harness run with --engine-timeline). */
   engineClock?: EngineClock;
   notes: string[];
+  /** Present only when compareRuns was given repeats: the real run-to-run spread and its verdicts (spread.ts). */
+  spread?: RealSpread;
 }
 
 /** Data kept for plots only (never written to JSON). */

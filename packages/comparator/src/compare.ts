@@ -6,11 +6,13 @@
 import { basename, join } from "node:path";
 import { atomicWriteFile, describeHost, writeRunManifest } from "@vf/metrics-io";
 import { type Comparison, type PlotData, analyzeLoaded, parseCompareOptions } from "./analyze.js";
+import type { CompareOptions } from "./schema.js";
 import { ComparatorError, isComparatorError } from "./errors.js";
-import { loadRun } from "./load.js";
+import { type LoadedRun, loadRun } from "./load.js";
 import { type RenderedPlot, createPlotRenderer, plotCdf, plotScatter, plotStepTime } from "./plots.js";
 import { renderComparisonJson, renderPercentilesCsv, renderReportHtml, renderSummaryMd } from "./report.js";
 import type { CompareOptionsInput } from "./schema.js";
+import { realSpread } from "./spread.js";
 
 /** Tool version recorded in the comparison's run.json. */
 export const COMPARATOR_VERSION = "0.1.0";
@@ -20,6 +22,26 @@ export interface CompareRunsResult {
   comparison: Comparison;
   outDir: string;
   files: string[];
+}
+
+/**
+ * Each repeat against the simulation, by the comparison's own request rule and quantiles (only the percentiles are
+ * read, so the bootstrap is kept to its minimum and nothing is plotted). A repeat of another workload is refused.
+ */
+async function compareRepeats(real: LoadedRun, sim: LoadedRun, dirs: readonly string[], id: string, options: CompareOptions): Promise<Comparison[]> {
+  const repeatOptions: CompareOptions = { ...options, bootstrapReplicates: 10, plots: false };
+  const out: Comparison[] = [];
+  for (const [i, dir] of dirs.entries()) {
+    const run = await loadRun(dir);
+    if (run.manifest.workload_id !== real.manifest.workload_id) {
+      throw new ComparatorError(
+        "COMPARATOR_WORKLOAD_MISMATCH",
+        `repeat ${i + 1} ${join(dir, "run.json")}: workload_id ${JSON.stringify(run.manifest.workload_id)} differs from the real run's ${JSON.stringify(real.manifest.workload_id)} (${join(real.dir, "run.json")}); a repeat must record the same workload`,
+      );
+    }
+    out.push((await analyzeLoaded(run, sim, `${id}-repeat-${i + 1}`, repeatOptions)).comparison);
+  }
+  return out;
 }
 
 /** Renders every plot the data allows (CDFs, scatters, step time). */
@@ -58,11 +80,17 @@ export async function compareRuns(args: {
   simDir: string;
   outDir: string;
   options?: CompareOptionsInput;
+  /**
+   * More recorded real runs of the same workload (repeats, other server starts): each is compared with the same
+   * simulation and the comparison gets `spread`, the real run-to-run range and a verdict per P50 / P90 cell.
+   */
+  repeatDirs?: readonly string[];
 }): Promise<CompareRunsResult> {
   const options = parseCompareOptions(args.options);
   const [real, sim] = await Promise.all([loadRun(args.realDir), loadRun(args.simDir)]);
   const id = options.comparisonId ?? basename(args.outDir);
   const { comparison, plotData } = await analyzeLoaded(real, sim, id, options);
+  if (args.repeatDirs !== undefined && args.repeatDirs.length > 0) comparison.spread = realSpread(comparison, await compareRepeats(real, sim, args.repeatDirs, id, options));
   const plots = options.plots ? renderComparisonPlots(comparison, plotData) : [];
   const files: string[] = [];
   for (const p of plots) await write(join(args.outDir, p.file), `${p.svg}\n`, files);

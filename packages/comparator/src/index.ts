@@ -39,6 +39,8 @@ export { COMPARATOR_ERROR_CODES, ComparatorError, isComparatorError } from "./er
 export type { ComparatorErrorCode } from "./errors.js";
 /** Reading a run dir (manifest, request metrics, iterations) through @vf/metrics-io. */
 export { loadRun } from "./load.js";
+export { SPREAD_RULE, SPREAD_STATS, SPREAD_TOLERANCE, realSpread, spreadCell, spreadVerdict } from "./spread.js";
+export type { RealSpread, SpreadCell, SpreadStat, SpreadVerdict } from "./spread.js";
 export type { LoadedRun } from "./load.js";
 /** SVG plots (seconds in, ms on axes). */
 export { SIDE_COLORS, createPlotRenderer, plotCdf, plotErrorVsLoad, plotScatter, plotStepTime } from "./plots.js";

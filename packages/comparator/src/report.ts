@@ -5,6 +5,7 @@
  */
 import { type Comparison, DEFINITIONS, type IdList, METRIC_KEYS, type MetricResult, formatPct, formatSeconds } from "./analyze.js";
 import type { RenderedPlot } from "./plots.js";
+import { type RealSpread, SPREAD_STATS } from "./spread.js";
 
 const STATS = ["mean", "p50", "p90", "p95", "p99"] as const;
 const STAT_LABELS: Record<(typeof STATS)[number], string> = { mean: "mean", p50: "P50", p90: "P90", p95: "P95", p99: "P99" };
@@ -41,6 +42,44 @@ function requestRows(c: Comparison): Array<[string, string]> {
   ];
 }
 
+const SPREAD_HEADER = ["metric", "stat", "real runs", "real (min-max)", "spread", "sim", "error vs own run (vs every run)", "verdict"];
+
+/** The spread table's rows (SPREAD_HEADER), one per metric and P50 / P90 with a value on every run. */
+function spreadRows(c: Comparison, spread: RealSpread): string[][] {
+  const rows: string[][] = [];
+  for (const key of METRIC_KEYS) {
+    const cells = spread.metrics[key];
+    if (cells === undefined) continue;
+    for (const stat of SPREAD_STATS) {
+      const x = cells[stat];
+      if (x === null) continue;
+      rows.push([
+        c.metrics[key]?.label ?? key,
+        STAT_LABELS[stat],
+        String(x.realS.length),
+        `${formatSeconds(x.minS)} - ${formatSeconds(x.maxS)}`,
+        formatPct(x.rel, false),
+        formatSeconds(x.simS),
+        `${formatPct(x.relErrs[0]!)} (${formatPct(Math.min(...x.relErrs))} .. ${formatPct(Math.max(...x.relErrs))})`,
+        x.verdict,
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** The sentence above the spread table and the tally below it. */
+function spreadText(spread: RealSpread): { intro: string; tally: string } {
+  const t = spread.tally;
+  return {
+    intro: `The same simulation against ${spread.runs.length} recorded real runs of this workload (the own run ${spread.runs[0]!.dirName} first, then ${spread.runs
+      .slice(1)
+      .map((r) => r.dirName)
+      .join(", ")}), each by this comparison's request rule and quantiles. Verdicts: ${spread.rule}.`,
+    tally: `Cells: ${t["5%"]} within 5 % of the own run, ${t.band} in the real runs' band, ${t.off} off.`,
+  };
+}
+
 function mdTable(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
@@ -63,6 +102,10 @@ export function renderSummaryMd(c: Comparison, plots: RenderedPlot[]): string {
     head.push([m.label, formatSeconds(m.real.p50), formatSeconds(m.sim.p50), formatPct(m.relErr.p50), formatPct(m.relErr.p99), m.ks.statistic.toFixed(3), verdictText(m)]);
   }
   out.push(mdTable(["metric", "real P50", "sim P50", "P50 rel err", "P99 rel err", "KS D", `TOST ±${margin}`], head), "");
+  if (c.spread !== undefined) {
+    const text = spreadText(c.spread);
+    out.push("## Real run-to-run spread", "", text.intro, "", mdTable(SPREAD_HEADER, spreadRows(c, c.spread)), "", text.tally, "");
+  }
 
   out.push("## Requests", "");
   out.push(mdTable(["", "count (ids)"], requestRows(c)), "");
@@ -209,7 +252,7 @@ const CSS = `body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em a
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}
 figcaption{font-size:90%;color:#555}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:85%}
-.ok{color:#1a7f37}.bad{color:#b3261e}.plots{display:flex;flex-wrap:wrap;gap:1em}`;
+.ok{color:#1a7f37}.bad{color:#b3261e}.band{color:#9a6700}.plots{display:flex;flex-wrap:wrap;gap:1em}`;
 
 /** report.html: one self-contained page (inline CSS and SVG, no scripts, no external links). */
 export function renderReportHtml(c: Comparison, plots: RenderedPlot[]): string {
@@ -233,6 +276,12 @@ export function renderReportHtml(c: Comparison, plots: RenderedPlot[]): string {
     headAttrs.push(` data-metric="${key}"`);
   }
   parts.push(htmlTable(["metric", "real P50", "sim P50", "P50 rel err", "P99 rel err", "KS D", `TOST ±${margin}`], headRows, headAttrs));
+  if (c.spread !== undefined) {
+    const text = spreadText(c.spread);
+    const rows = spreadRows(c, c.spread);
+    const attrs = rows.map((r) => ` data-spread="${esc(r[0]!)} ${esc(r[1]!)}" class="${r[7] === "off" ? "bad" : r[7] === "band" ? "band" : "ok"}"`);
+    parts.push('<h2 id="spread">Real run-to-run spread</h2>', `<p>${esc(text.intro)}</p>`, htmlTable(SPREAD_HEADER, rows, attrs), `<p data-testid="spread-tally">${esc(text.tally)}</p>`);
+  }
   parts.push("<h2>Notes</h2>", `<ul>${c.notes.map((n) => `<li>${esc(n)}</li>`).join("\n")}</ul>`);
   parts.push("<h2>Requests</h2>", htmlTable(["", "count (ids)"], requestRows(c)), `<p>Rule: ${esc(c.requests.rule)}.</p>`);
   parts.push("<h2>Percentiles and errors</h2>");

@@ -163,6 +163,25 @@ describe("deriveCpuOverheads", () => {
     expect(formatCpuOverheadsCsv(deriveCpuOverheads(REAL, SIM, ONE), { modelName: "a/b" })).not.toContain("jitter");
   });
 
+  it("widens the jitter by each step's jitterExtraMs less the bin's centre, leaving the overhead as it was", () => {
+    // 40 steps with residuals 0..39 ms; the extras put back 0 ms on the first half and 10 ms on the second (a slow
+    // stretch the host-speed scaling took out): the deviations become 0..19 and 30..49 around their mean, 24.5.
+    const real = Array.from({ length: 40 }, (_, i) => step(i, 1, 0, 1, 1.1 + i));
+    const extra = real.map((_, i) => (i < 20 ? 0 : 10));
+    const plain = deriveCpuOverheads(real, SIM);
+    const wide = deriveCpuOverheads(real, SIM, { jitterExtraMs: extra });
+    expect(wide.rows[0]!.overheadMs).toBe(plain.rows[0]!.overheadMs);
+    const dev = real.map((_, i) => i + extra[i]! - 24.5).sort((a, b) => a - b);
+    const q = (p: number) => {
+      const h = (dev.length - 1) * p;
+      const lo = Math.floor(h);
+      return dev[lo]! + (h - lo) * (dev[lo + 1]! - dev[lo]!);
+    };
+    for (const [i, level] of JITTER_LEVELS.entries()) expect(wide.rows[0]!.jitterMs![i]).toBeCloseTo(q(level), 9);
+    expect(wide.rows[0]!.jitterMs!.at(-1)! - wide.rows[0]!.jitterMs![0]!).toBeGreaterThan(plain.rows[0]!.jitterMs!.at(-1)! - plain.rows[0]!.jitterMs![0]!);
+    expect(() => deriveCpuOverheads(real, SIM, { jitterExtraMs: [1, 2] })).toThrow(/jitterExtraMs: expected one value per real step \(40\), got 2/);
+  });
+
   it("extends past the fit load's largest batch along the real host-time line, up to the batch cap", () => {
     // Decode-only steps at batch 1..16 whose host time (wall - GPU) is 0.1 + 0.02 b ms and whose GPU time is the
     // prediction plus 0.5 ms: residual = 0.6 + 0.02 b.

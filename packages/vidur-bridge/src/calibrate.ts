@@ -304,6 +304,8 @@ export interface HostSpeedSummary {
   factorQ10: number;
   factorQ50: number;
   factorQ90: number;
+  /** True when the jitter columns keep the host time the scaling took out (`hostSpeed.jitter`); absent otherwise. */
+  jitter?: true;
 }
 
 /** CpuOverheadTable.interStepGap. */
@@ -367,6 +369,13 @@ export interface DeriveCpuOverheadsOptions {
    * distribution is too narrow (its P90 too low) even where its median is right.
    */
   jitter?: boolean;
+  /**
+   * Per real step (aligned with `real`), ms added to its decode-only residual for the jitter columns only, centred
+   * per bin (the spread, not the level): the host time `normalizeHostSpeed` took out of the step, so the jitter keeps
+   * the CPU's slow and fast stretches that the table's level is cleaned of (writeCpuOverheadsFromRuns'
+   * `hostSpeed.jitter`). Without it, none.
+   */
+  jitterExtraMs?: readonly number[];
   /**
    * Correct each bin by the linear model's misfit there (default true). The residual of a real step is taken against
    * the linear model of Vidur's step time (its composition may differ from any simulated step), but the sidecar adds
@@ -862,11 +871,15 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       bin.decodeSizes.push(it.batch_size);
     }
   });
-  const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[]; decodePhases: number[][]; mixedPhases: number[][] }>();
+  const extra = options.jitterExtraMs;
+  if (extra !== undefined && extra.length !== real.length) {
+    throw new VidurBridgeError("VIDUR_BAD_OPTION", `jitterExtraMs: expected one value per real step (${real.length}), got ${extra.length}`);
+  }
+  const byBin = new Map<number, Side & { lo: number; hi: number; sizes: number[]; decodePhases: number[][]; mixedPhases: number[][]; decodeJitterExtra: number[] }>();
   real.forEach((it, i) => {
     if (it.batch_size <= 0) return;
     const [lo, hi] = binOf(it.batch_size);
-    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], decodeKv: [], decodeSizes: [], mixed: [], mixedWork: [], mixedTokens: [], mixedSizes: [], decodePhases: [], mixedPhases: [] };
+    const bin = byBin.get(hi) ?? { lo, hi, sizes: [], decode: [], decodeKv: [], decodeSizes: [], mixed: [], mixedWork: [], mixedTokens: [], mixedSizes: [], decodePhases: [], mixedPhases: [], decodeJitterExtra: [] };
     byBin.set(hi, bin);
     bin.sizes.push(it.batch_size);
     if (phasesAvailable) (it.num_prefill_tokens > 0 ? bin.mixedPhases : bin.decodePhases).push(phasesOf(it).map((v) => v! * 1e3));
@@ -881,6 +894,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       bin.decode.push(residual);
       bin.decodeKv.push(it.kv_tokens_in_use ?? null);
       bin.decodeSizes.push(it.batch_size);
+      bin.decodeJitterExtra.push(extra?.[i] ?? 0);
     }
   });
   // The decode KV term: each side's slope on KV within exact batch sizes, then the decode-only values at zero KV.
@@ -1006,8 +1020,10 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
     const enough = Math.max(20, 4 * minSteps);
     const perBin = sorted.map((b, i) => {
         if (b.decode.length < enough) return null;
-        // Deviations from the bin's own centre (the misfit shifts the centre, not the spread).
-        const dev = b.decode.map((r) => r - misfit.decode.filled[i]! - rows[i]!.overheadMs).sort((x, y) => x - y);
+        // Deviations from the bin's own centre (the misfit shifts the centre, not the spread), plus each step's
+        // jitterExtraMs less the bin's centre of them.
+        const extraCentre = extra === undefined ? 0 : center(b.decodeJitterExtra);
+        const dev = b.decode.map((r, j) => r - misfit.decode.filled[i]! - rows[i]!.overheadMs + (b.decodeJitterExtra[j]! - extraCentre)).sort((x, y) => x - y);
         return JITTER_LEVELS.map((q) => quantileSorted(dev, q));
       });
     if (perBin.some((v) => v !== null)) {
@@ -1384,7 +1400,16 @@ export async function writeCpuOverheadsFromRuns(args: {
   minStepsPerBin?: number;
   extendToBatchSize?: number;
   /** Take each real run's host phases at this probe level first (default off; `normalizeHostSpeed`). */
-  hostSpeed?: { referenceProbeMs: number; halfWindowSteps?: number };
+  hostSpeed?: {
+    referenceProbeMs: number;
+    halfWindowSteps?: number;
+    /**
+     * Keep in the jitter columns the host time each fit step's scaling took out (default false; `jitterExtraMs`): the
+     * table's level is at one host speed, while a simulated load runs at its one host scale, so without it the
+     * simulated steps lack the stretches of a real run's CPU and their spread (TBT P90) comes out narrow.
+     */
+    jitter?: boolean;
+  };
   /** `DeriveCpuOverheadsOptions.tailSlope`. */
   tailSlope?: "all" | "upper" | "flat";
   /**
@@ -1412,6 +1437,7 @@ export async function writeCpuOverheadsFromRuns(args: {
   const work = { real: [] as number[], sim: [] as number[] };
   const gapsMs: number[] = [];
   const speedFactors: (number | null)[] = [];
+  const jitterExtra: number[] = [];
   const halfWindow = args.hostSpeed?.halfWindowSteps ?? HOST_SPEED_HALF_WINDOW;
   // A real run's steps as the fit takes them: inter-step gaps folded, host phases at the reference speed.
   const prepared = async (dir: string, side: string, fit: boolean): Promise<Iteration[]> => {
@@ -1429,8 +1455,12 @@ export async function writeCpuOverheadsFromRuns(args: {
           `${side} run ${join(dir, "iterations.csv")}: no step has both a host_probe_time and its host phases, so its host speed per step is unknown; record it with a gpu-harness server of the fifteenth session or later (lean engine)`,
         );
       }
+      if (fit) {
+        speedFactors.push(...normalized.factors);
+        // The host time the scaling took out of each step (its end moved by it), ms.
+        jitterExtra.push(...normalized.steps.map((s, k) => (r[k]!.end - s.end) * 1e3));
+      }
       r = normalized.steps;
-      if (fit) speedFactors.push(...normalized.factors);
     }
     return r;
   };
@@ -1453,6 +1483,7 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.extendToBatchSize !== undefined ? { extendToBatchSize: args.extendToBatchSize } : {}),
     ...(args.statistic !== undefined ? { statistic: args.statistic } : {}),
     ...(args.jitter !== undefined ? { jitter: args.jitter } : {}),
+    ...(args.hostSpeed?.jitter === true ? { jitterExtraMs: jitterExtra } : {}),
     ...(args.binMisfit !== undefined ? { binMisfit: args.binMisfit } : {}),
     ...(args.misfitBySize === true ? { misfitBySize: true } : {}),
     ...(args.decodeGrid !== undefined ? { decodeGrid: args.decodeGrid } : {}),
@@ -1461,7 +1492,9 @@ export async function writeCpuOverheadsFromRuns(args: {
     ...(args.tailSlope !== undefined ? { tailSlope: args.tailSlope } : {}),
     ...(args.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
   });
-  if (args.hostSpeed !== undefined) table.hostSpeed = summarizeHostSpeed(args.hostSpeed.referenceProbeMs, halfWindow, speedFactors);
+  if (args.hostSpeed !== undefined) {
+    table.hostSpeed = { ...summarizeHostSpeed(args.hostSpeed.referenceProbeMs, halfWindow, speedFactors), ...(args.hostSpeed.jitter === true ? { jitter: true as const } : {}) };
+  }
   if (args.interStepGap === true) {
     const mean = gapsMs.length === 0 ? 0 : gapsMs.reduce((a, b) => a + b, 0) / gapsMs.length;
     table.interStepGap = { gaps: gapsMs.length, meanMs: mean, medianMs: gapsMs.length === 0 ? 0 : median([...gapsMs]) };

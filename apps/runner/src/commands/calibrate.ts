@@ -42,7 +42,7 @@ import { log } from "../progress.js";
 import { compare } from "./compare.js";
 import { runExperiment, simulationSettings } from "./run.js";
 import { simulate } from "./simulate.js";
-import { type CellSpread, cellSpread, describeTally, type RepeatCell, repeatPercentiles, type Tally, tally } from "./spread.js";
+import { type CellSpread, ComparisonSpreadSchema, cellSpread, describeTally, type Tally, tally } from "./spread.js";
 
 /** The percentiles of comparison.json this report reads (seconds). */
 const Quantiles = z.object({ p50: z.number().nullable(), p90: z.number().nullable() }).passthrough();
@@ -117,21 +117,25 @@ export function verdictTallies(loads: readonly CalibrationLoad[]): CalibrationOu
   return out;
 }
 
-/** Each cell of a load given its repeats' percentiles against the uncalibrated and the calibrated simulation. */
-async function withSpread(load: CalibrationLoad, beforeSim: string, afterSim: string): Promise<void> {
-  const reps = await repeatPercentiles(load.realRepeatDirs ?? [], beforeSim, afterSim);
+/** Each cell of a load given the uncalibrated and the calibrated comparisons' spreads over its repeats. */
+async function withSpread(load: CalibrationLoad): Promise<void> {
+  const [before, after] = await Promise.all([readSpread(load.before.comparisonDir), readSpread(load.after.comparisonDir)]);
   for (const metric of ["ttft", "tbt"] as const) {
     for (const q of ["p50", "p90"] as const) {
-      const cell = load.metrics[metric][q];
-      const repeats: RepeatCell[] = reps.map((r) => {
-        const b = r.before[metric][q];
-        const a = r.after[metric][q];
-        return { dir: r.dir, realS: b.realS, beforeRelErr: rel(b.simS, b.realS), afterRelErr: rel(a.simS, a.realS) };
-      });
-      const spread = cellSpread(cell, repeats);
-      if (spread !== null) cell.spread = spread;
+      const spread = cellSpread(before, after, metric, q, load.realRepeatDirs ?? []);
+      if (spread !== null) load.metrics[metric][q].spread = spread;
     }
   }
+}
+
+/** comparison.json's `spread` (a comparison made with the load's repeats). */
+async function readSpread(dir: string) {
+  const path = join(dir, "comparison.json");
+  const raw = (JSON.parse(await readFile(path, "utf8")) as { spread?: unknown }).spread;
+  if (raw === undefined) throw new UsageError(`${path}: no spread (the comparison was made without the load's realRepeatDirs; run calibrate again with --force)`);
+  const parsed = ComparisonSpreadSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`${path}: unexpected spread (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+  return parsed.data;
 }
 
 /**
@@ -455,7 +459,7 @@ export function describeInterStepGap(g: CpuOverheadTable["interStepGap"]): strin
 /** The per-step host speed's line of calibration.md. */
 export function describeHostSpeed(h: CpuOverheadTable["hostSpeed"]): string {
   if (h === undefined) return "Host speed per step: off (runner calibrate --step-host-speed takes every fit step's host phases at one speed): each bin holds its steps' host phases at whatever speed the CPU ran then.";
-  return `Host speed per step: every fit step's schedule, prepare and process phases taken at the probe level ${h.referenceProbeMs.toFixed(4)} ms, multiplied by it over the median in-band probe of the ${h.halfWindowSteps} steps on either side (the CPU's speed then), the step's end moved by the host time removed: factors ${h.factorQ10.toFixed(3)} / ${h.factorQ50.toFixed(3)} / ${h.factorQ90.toFixed(3)} (10th / 50th / 90th percentile) over ${h.scaledSteps} steps${h.unscaledSteps > 0 ? `, ${h.unscaledSteps} left as measured (no phases or no probe near them)` : ""}.`;
+  return `Host speed per step: every fit step's schedule, prepare and process phases taken at the probe level ${h.referenceProbeMs.toFixed(4)} ms, multiplied by it over the median in-band probe of the ${h.halfWindowSteps} steps on either side (the CPU's speed then), the step's end moved by the host time removed: factors ${h.factorQ10.toFixed(3)} / ${h.factorQ50.toFixed(3)} / ${h.factorQ90.toFixed(3)} (10th / 50th / 90th percentile) over ${h.scaledSteps} steps${h.unscaledSteps > 0 ? `, ${h.unscaledSteps} left as measured (no phases or no probe near them)` : ""}.${h.jitter === true ? " The jitter columns keep the host time so removed (each step's, less its bin's centre: --speed-jitter), so the simulated steps vary with the CPU's stretches as the fit's did." : ""}`;
 }
 
 /** The decode KV term's line of calibration.md. */
@@ -521,6 +525,8 @@ export async function calibrate(
      * it (default false; @vf/vidur-bridge's `normalizeHostSpeed`). --fit only.
      */
     stepHostSpeed?: boolean;
+    /** With stepHostSpeed: keep in the jitter the host time each fit step's scaling took out (bridge `hostSpeed.jitter`). --fit only. */
+    speedJitter?: boolean;
     /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
     hostTail?: "all" | "upper" | "flat";
     /**
@@ -593,7 +599,7 @@ export async function calibrate(
     throw new UsageError("--fit-also: give it with exactly one --fit load (the runs are more recordings of that load)");
   }
   if (ctx.frozenDir !== undefined) {
-    const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
+    const shaping = [ctx.stepHostSpeed === true ? "--step-host-speed" : null, ctx.speedJitter === true ? "--speed-jitter" : null, ctx.hostTail !== undefined ? "--host-tail" : null, ctx.decodeKvTerm === true ? "--decode-kv-term" : null].filter((f) => f !== null);
     if (ctx.frontPerStep === true) shaping.push("--front-per-step");
     if (ctx.admissionInSim === true) shaping.push("--admission-in-sim");
     if (ctx.misfitBySize === true) shaping.push("--misfit-by-size");
@@ -601,6 +607,10 @@ export async function calibrate(
     if (ctx.tailFrom !== undefined) shaping.push("--tail-from");
     if (shaping.length > 0) throw new UsageError(`${shaping[0]}: shapes the table a fit writes; with --frozen the frozen table is used as is (give it to the --fit that made it)`);
   }
+  if (ctx.speedJitter === true && ctx.frozenDir === undefined && ctx.stepHostSpeed !== true) {
+    throw new UsageError("--speed-jitter: keeps in the jitter the host time --step-host-speed takes out of the fit's steps; give it with --step-host-speed");
+  }
+  if (ctx.speedJitter === true && ctx.jitter === false) throw new UsageError("--speed-jitter: widens the jitter columns; leave out --no-jitter");
   if (ctx.decodeGrid !== undefined && ctx.decodeKvTerm === true) {
     throw new UsageError("--decode-grid: not with --decode-kv-term (the grid holds the decode step's growth with KV)");
   }
@@ -731,7 +741,7 @@ export async function calibrate(
       interStepGap: ctx.interStepGap ?? false,
       ...(ctx.minStepsPerBin !== undefined ? { minStepsPerBin: ctx.minStepsPerBin } : {}),
       extendToBatchSize: experiment.scheduler.batchSizeCap,
-      ...(speedRef !== undefined && speedRef.source === "probe" ? { hostSpeed: { referenceProbeMs: speedRef.probeMs } } : {}),
+      ...(speedRef !== undefined && speedRef.source === "probe" ? { hostSpeed: { referenceProbeMs: speedRef.probeMs, ...(ctx.speedJitter === true ? { jitter: true } : {}) } } : {}),
       ...(ctx.hostTail !== undefined ? { tailSlope: ctx.hostTail } : {}),
       ...(ctx.tailFrom !== undefined ? { tailFrom: ctx.tailFrom } : {}),
       ...(ctx.decodeKvTerm === true ? { decodeKvTerm: true } : {}),
@@ -803,13 +813,14 @@ export async function calibrate(
       gitSha: sha,
     });
     const comparisonDir = runDirPath(paths.root, "comparison", id);
+    const repeats = repeatDirs.get(l.name);
     await compare({
       realDir: l.realDir,
       simDir,
       outDir: comparisonDir,
       options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
+      ...(repeats !== undefined ? { repeatDirs: repeats } : {}),
     });
-    const repeats = repeatDirs.get(l.name);
     const load: CalibrationLoad = {
       name: l.name,
       role: frozen !== undefined ? "predicted" : fitNames.includes(l.name) ? "fit" : "held-out",
@@ -822,7 +833,7 @@ export async function calibrate(
       ...(host !== undefined ? { hostScale: host } : {}),
       ...(pathScale !== undefined ? { servingPathScale: pathScale } : {}),
     };
-    if (repeats !== undefined) await withSpread(load, l.simDir, simDir);
+    if (repeats !== undefined) await withSpread(load);
     loads.push(load);
   }
   const verdicts = verdictTallies(loads);

@@ -2,8 +2,8 @@
 import type { CompareOptionsInput, CompareRunsResult } from "@vf/comparator";
 
 /** Compares and returns where the report went. */
-export async function compare(args: { realDir: string; simDir: string; outDir: string; options?: CompareOptionsInput }): Promise<CompareRunsResult> {
+export async function compare(args: { realDir: string; simDir: string; outDir: string; options?: CompareOptionsInput; repeatDirs?: readonly string[] }): Promise<CompareRunsResult> {
   // Imported on use: the comparator pulls in jsdom and Plot (about a second), which other commands never need.
   const { compareRuns } = await import("@vf/comparator");
-  return compareRuns(args.options === undefined ? { realDir: args.realDir, simDir: args.simDir, outDir: args.outDir } : args);
+  return compareRuns(args);
 }

@@ -23,6 +23,7 @@ export interface DemoCalibration {
   hostScale?: "probe";
   pathHostScale?: "slower";
   stepHostSpeed?: true;
+  speedJitter?: true;
   admissionBacklog?: true;
   frontPerStep?: true;
   admissionInSim?: true;
@@ -30,10 +31,10 @@ export interface DemoCalibration {
 
 /**
  * The demo's calibration: the recommended one (root README, "Which to use now": `runner calibrate --fit LOAD
- * --step-host-speed --host-tail flat --decode-kv-term --front-per-step --admission-in-sim --misfit-by-size
- * --admission-backlog --host-scale probe --path-host-scale slower`). `--no-host-scale` (hostScale false) calibrates
- * blind: no in-band probe anywhere (neither each load's host speed, the serving path at it, nor the fit's steps taken
- * at one speed); `--no-admission-backlog` (admissionBacklog false) keeps the admission delay constant (no front
+ * --step-host-speed --speed-jitter --host-tail flat --decode-kv-term --front-per-step --admission-in-sim
+ * --misfit-by-size --admission-backlog --host-scale probe --path-host-scale slower`). `--no-host-scale` (hostScale
+ * false) calibrates blind: no in-band probe anywhere (neither each load's host speed, the serving path at it, nor the
+ * fit's steps taken at one speed with their stretches kept in the jitter); `--no-admission-backlog` (admissionBacklog false) keeps the admission delay constant (no front
  * backlog, per step or inside the simulation).
  */
 export function demoCalibration(o: { hostScale?: boolean; admissionBacklog?: boolean }): DemoCalibration {
@@ -41,7 +42,7 @@ export function demoCalibration(o: { hostScale?: boolean; admissionBacklog?: boo
     hostTail: "flat",
     decodeKvTerm: true,
     misfitBySize: true,
-    ...(o.hostScale !== false ? { hostScale: "probe" as const, pathHostScale: "slower" as const, stepHostSpeed: true as const } : {}),
+    ...(o.hostScale !== false ? { hostScale: "probe" as const, pathHostScale: "slower" as const, stepHostSpeed: true as const, speedJitter: true as const } : {}),
     ...(o.admissionBacklog !== false ? { admissionBacklog: true as const, frontPerStep: true as const, admissionInSim: true as const } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadPoint } from "@vf/comparator";
-import { atomicWriteFile, gitSha, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, readRunManifest, runDirPath } from "@vf/metrics-io";
 import { hashFile, type RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
 import { realAdmissionOrder } from "../admission-order.js";
@@ -175,6 +175,7 @@ export async function runExperiment(
       { workloadsRoot: paths.workloads },
     );
     log(formatWorkloadSummary(w.dir, w.summary));
+    const repeatDirs = await checkRepeats(load.name, (load.realRepeatDirs ?? []).map((d) => resolveFrom(ctx.baseDir, d)), w.workload.manifest.id);
 
     let realDir: string;
     if (load.realRunDir !== undefined) {
@@ -239,11 +240,13 @@ export async function runExperiment(
     }
     const compareOptions = { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates };
     const manifestOf = async (dir: string) => (existsSync(join(dir, "run.json")) ? await readFile(join(dir, "run.json"), "utf8") : null);
-    const compareKey = keyOf({ real: await manifestOf(realDir), sim: await manifestOf(simDir), options: compareOptions });
+    const repeats = repeatDirs.length > 0 ? { repeats: await Promise.all(repeatDirs.map(manifestOf)) } : {};
+    const compareKey = keyOf({ real: await manifestOf(realDir), sim: await manifestOf(simDir), options: compareOptions, ...repeats });
     if (ctx.force !== true && madeFrom(comparisonDir, compareKey)) log(`compare: ${comparisonDir} already complete, skipped`);
     else {
       if (done(comparisonDir)) log(`compare: ${comparisonDir} was made from other runs; comparing again`);
-      await compare({ realDir, simDir, outDir: comparisonDir, options: { ...compareOptions, command: ctx.command, gitSha: sha } });
+      if (repeatDirs.length > 0) log(`compare: the real run-to-run spread over ${repeatDirs.length + 1} runs (loads.${load.name}.realRepeatDirs)`);
+      await compare({ realDir, simDir, outDir: comparisonDir, options: { ...compareOptions, command: ctx.command, gitSha: sha }, ...(repeatDirs.length > 0 ? { repeatDirs } : {}) });
       await atomicWriteFile(join(comparisonDir, INPUTS_KEY), `${compareKey}\n`);
     }
     const rate = "rateRps" in load.arrivals && load.arrivals.rateRps !== undefined ? load.arrivals.rateRps : w.summary.meanRateRps ?? 0;
@@ -257,4 +260,20 @@ export async function runExperiment(
     outcome.loadsDir = loadsDir;
   }
   return outcome;
+}
+
+/**
+ * A load's repeats (loads[].realRepeatDirs, resolved), checked before anything runs: each a recorded real run of the
+ * load's own workload. Returns them.
+ */
+async function checkRepeats(load: string, dirs: string[], workloadId: string): Promise<string[]> {
+  const what = `loads.${load}.realRepeatDirs`;
+  for (const dir of dirs) {
+    if (!existsSync(join(dir, "run.json"))) throw new UsageError(`${what} ${dir}: no run.json there (expected a recorded real run dir)`);
+    const manifest = await readRunManifest(dir);
+    if (manifest.workload_id !== workloadId) {
+      throw new UsageError(`${what} ${dir}: workload ${manifest.workload_id}, but load ${load} is workload ${workloadId}; give recordings of that load only`);
+    }
+  }
+  return dirs;
 }

@@ -1,42 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { cellSpread, describeTally, tally, VERDICT_TOLERANCE, verdictOf } from "./spread.js";
+import { type ComparisonSpread, cellSpread, describeTally, tally } from "./spread.js";
 
-describe("verdictOf", () => {
-  const all = [10, 12, 11];
-  it("is 5% within 5 % of the load's own run, on either side and at the edge", () => {
-    expect(VERDICT_TOLERANCE).toBe(0.05);
-    expect(verdictOf(10.5, 10, all)).toBe("5%");
-    expect(verdictOf(9.5, 10, all)).toBe("5%");
-    expect(verdictOf(10.51, 10, all)).toBe("band");
-  });
-  it("is band inside the runs' range widened by 5 % and off outside it", () => {
-    // The range is 10-12: widened, 9.5-12.6; the own run 12 makes 11.39 more than 5 % off it.
-    expect(verdictOf(11.39, 12, all)).toBe("band");
-    expect(verdictOf(12.6, 10, all)).toBe("band");
-    expect(verdictOf(12.61, 10, all)).toBe("off");
-    expect(verdictOf(9.49, 12, all)).toBe("off");
-  });
-  it("has no verdict without a simulated or real percentile", () => {
-    expect(verdictOf(null, 10, all)).toBeNull();
-    expect(verdictOf(10, null, all)).toBeNull();
-    expect(verdictOf(10, 10, [])).toBeNull();
-  });
-});
+/** A comparison's spread with one cell (TTFT P50) over three runs: the own run's percentile first. */
+function spreadOf(realS: number[], simS: number[], verdict: "5%" | "band" | "off"): ComparisonSpread {
+  const relErrs = realS.map((r, i) => (simS[i]! - r) / r);
+  const cell = { realS, minS: Math.min(...realS), maxS: Math.max(...realS), rel: 0.2, simS: simS[0]!, relErrs, verdict };
+  return { metrics: { ttft: { p50: cell, p90: null } } };
+}
 
 describe("cellSpread", () => {
-  const rep = (realS: number | null) => ({ dir: "d", realS, beforeRelErr: null, afterRelErr: null });
-  it("spans the load's own run and its repeats and judges both simulations", () => {
-    const s = cellSpread({ realS: 10, beforeS: 5, afterS: 11.8 }, [rep(12), rep(11)])!;
+  const before = spreadOf([10, 12, 11], [5, 5, 5], "off");
+  const after = spreadOf([10, 12, 11], [11.8, 11.8, 12.1], "band");
+  it("puts the uncalibrated and calibrated comparisons' spreads side by side, repeat by repeat", () => {
+    const s = cellSpread(before, after, "ttft", "p50", ["rep-a", "rep-b"])!;
     expect(s.runs).toBe(3);
-    expect(s.minS).toBe(10);
-    expect(s.maxS).toBe(12);
-    expect(s.rel).toBeCloseTo(2 / 11, 12);
+    expect([s.minS, s.maxS, s.rel]).toEqual([10, 12, 0.2]);
+    expect(s.repeats.map((r) => r.dir)).toEqual(["rep-a", "rep-b"]);
+    expect(s.repeats.map((r) => r.realS)).toEqual([12, 11]);
+    expect(s.repeats[0]!.beforeRelErr).toBeCloseTo(-7 / 12, 12);
+    expect(s.repeats[1]!.afterRelErr).toBeCloseTo(1.1 / 11, 12);
     expect(s.beforeVerdict).toBe("off");
     expect(s.afterVerdict).toBe("band");
   });
-  it("is null when a run has no percentile", () => {
-    expect(cellSpread({ realS: null, beforeS: 1, afterS: 1 }, [rep(1)])).toBeNull();
-    expect(cellSpread({ realS: 1, beforeS: 1, afterS: 1 }, [rep(null)])).toBeNull();
+  it("is null where either comparison has no value for the cell", () => {
+    expect(cellSpread(before, after, "ttft", "p90", ["rep-a", "rep-b"])).toBeNull();
+    expect(cellSpread(before, after, "tbt", "p50", ["rep-a", "rep-b"])).toBeNull();
   });
 });
 

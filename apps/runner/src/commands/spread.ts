@@ -1,17 +1,16 @@
 /**
  * The real run-to-run spread beside every calibration cell (issue 10: "an error inside the noise is not an error").
- * A load may name more recorded real runs of itself (`loads[].realRepeatDirs`: repeats, other server starts); each
- * cell then gets the real percentile of every run, both simulations' errors against each, and a verdict per
- * simulation: "5%" when within 5 % of the load's own run, "band" when inside the real runs' range widened by 5 % on
- * either side (the same rule as `scripts/fidelity-table.py --band`), else "off".
+ * A load may name more recorded real runs of itself (`loads[].realRepeatDirs`: repeats, other server starts); the
+ * comparator then reports, in each comparison (`comparison.json` `spread`, report.html, summary.md), every real run's
+ * percentile, the simulation's error against each and a verdict: "5%" within 5 % of the load's own run, "band" inside
+ * the real runs' range widened by 5 % on either side (the same rule as `scripts/fidelity-table.py --band`), "off"
+ * otherwise (@vf/comparator `spreadVerdict`). Here the uncalibrated and the calibrated comparisons' spreads are put
+ * side by side for calibration.json and calibration.md, and their verdicts tallied.
  */
-import { analyzeLoaded, type LoadedRun, loadRun, parseCompareOptions } from "@vf/comparator";
-import { UsageError } from "../errors.js";
+import type { SpreadVerdict } from "@vf/comparator";
+import { z } from "zod";
 
-/** The issue's target, and how far the band is widened past the real runs' range. */
-export const VERDICT_TOLERANCE = 0.05;
-
-export type Verdict = "5%" | "band" | "off";
+export type Verdict = SpreadVerdict;
 
 /** One repeat's percentile and the uncalibrated (before) and calibrated (after) simulations' errors against it. */
 export interface RepeatCell {
@@ -34,33 +33,43 @@ export interface CellSpread {
   afterVerdict: Verdict | null;
 }
 
-const relErr = (sim: number | null, real: number | null) => (sim === null || real === null || real === 0 ? null : (sim - real) / real);
+const SpreadCellSchema = z
+  .object({
+    realS: z.array(z.number()).min(1),
+    minS: z.number(),
+    maxS: z.number(),
+    rel: z.number(),
+    relErrs: z.array(z.number()).min(1),
+    verdict: z.enum(["5%", "band", "off"]),
+  })
+  .passthrough();
+/** The part of comparison.json's `spread` read here (written by @vf/comparator when given repeats). */
+export const ComparisonSpreadSchema = z
+  .object({ metrics: z.record(z.string(), z.record(z.string(), SpreadCellSchema.nullable())) })
+  .passthrough();
+export type ComparisonSpread = z.infer<typeof ComparisonSpreadSchema>;
 
-/** The verdict of a simulated percentile against the load's own run (`realS`) and every real run (`allS`). */
-export function verdictOf(simS: number | null, realS: number | null, allS: readonly number[]): Verdict | null {
-  const e = relErr(simS, realS);
-  if (simS === null || e === null || allS.length === 0) return null;
-  if (Math.abs(e) <= VERDICT_TOLERANCE) return "5%";
-  const lo = Math.min(...allS);
-  const hi = Math.max(...allS);
-  return lo * (1 - VERDICT_TOLERANCE) <= simS && simS <= hi * (1 + VERDICT_TOLERANCE) ? "band" : "off";
-}
-
-/** A cell's spread from its own run's percentile, the simulations' and the repeats' (null when a real side is missing). */
-export function cellSpread(cell: { realS: number | null; beforeS: number | null; afterS: number | null }, repeats: RepeatCell[]): CellSpread | null {
-  if (cell.realS === null || repeats.some((r) => r.realS === null)) return null;
-  const all = [cell.realS, ...repeats.map((r) => r.realS as number)];
-  const mean = all.reduce((a, b) => a + b, 0) / all.length;
-  const minS = Math.min(...all);
-  const maxS = Math.max(...all);
+/**
+ * One cell's spread from the uncalibrated (before) and calibrated (after) comparisons' spreads of the same real runs
+ * (`repeatDirs`: the repeats, in the comparisons' order); null when either comparison has no value for it.
+ */
+export function cellSpread(before: ComparisonSpread, after: ComparisonSpread, metric: string, stat: string, repeatDirs: readonly string[]): CellSpread | null {
+  const b = before.metrics[metric]?.[stat] ?? null;
+  const a = after.metrics[metric]?.[stat] ?? null;
+  if (b === null || a === null) return null;
   return {
-    runs: all.length,
-    minS,
-    maxS,
-    rel: mean > 0 ? (maxS - minS) / mean : 0,
-    repeats,
-    beforeVerdict: verdictOf(cell.beforeS, cell.realS, all),
-    afterVerdict: verdictOf(cell.afterS, cell.realS, all),
+    runs: b.realS.length,
+    minS: b.minS,
+    maxS: b.maxS,
+    rel: b.rel,
+    repeats: repeatDirs.map((dir, i) => ({
+      dir,
+      realS: b.realS[i + 1] ?? null,
+      beforeRelErr: b.relErrs[i + 1] ?? null,
+      afterRelErr: a.relErrs[i + 1] ?? null,
+    })),
+    beforeVerdict: b.verdict,
+    afterVerdict: a.verdict,
   };
 }
 
@@ -76,37 +85,4 @@ export function tally(verdicts: readonly (Verdict | null)[]): Tally {
 /** "7 within 5 % of the load's run, 1 in the real runs' band, 0 off". */
 export function describeTally(t: Tally): string {
   return `${t["5%"]} within 5 % of the load's run, ${t.band} in the real runs' band, ${t.off} off`;
-}
-
-/** P50 and P90 of TTFT and TBT as comparison.json reports them (seconds). */
-export type Percentiles = Record<"ttft" | "tbt", Record<"p50" | "p90", { realS: number | null; simS: number | null }>>;
-
-/**
- * Each repeat's percentiles against the uncalibrated (before) and the calibrated (after) simulation, by the
- * comparator's own rules (same requests, same quantiles): each run is loaded once, whatever the number of repeats.
- */
-export async function repeatPercentiles(
-  repeatDirs: readonly string[],
-  beforeSim: string,
-  afterSim: string,
-): Promise<{ dir: string; before: Percentiles; after: Percentiles }[]> {
-  // Only the percentiles are read: the bootstrap is kept to the comparator's minimum.
-  const options = parseCompareOptions({ bootstrapReplicates: 10 });
-  const [before, after] = await Promise.all([loadRun(beforeSim), loadRun(afterSim)]);
-  const against = async (real: LoadedRun, sim: LoadedRun, id: string): Promise<Percentiles> => {
-    const { comparison } = await analyzeLoaded(real, sim, id, options);
-    const out = {} as Percentiles;
-    for (const metric of ["ttft", "tbt"] as const) {
-      const m = comparison.metrics[metric];
-      if (m === null || m === undefined) throw new UsageError(`${real.dir}: no ${metric} samples against ${sim.dir}`);
-      out[metric] = { p50: { realS: m.real.p50, simS: m.sim.p50 }, p90: { realS: m.real.p90, simS: m.sim.p90 } };
-    }
-    return out;
-  };
-  return Promise.all(
-    repeatDirs.map(async (dir) => {
-      const real = await loadRun(dir);
-      return { dir, before: await against(real, before, "repeat-before"), after: await against(real, after, "repeat-after") };
-    }),
-  );
 }
