@@ -2373,21 +2373,21 @@ echo "## Twenty-ninth session: the ten machines Q29-Q38 (5 % / band / off of 12 
 echo
 s29_tally hsfksimp hsfksjmp pool6p pool6q
 }
-# Calls 83-87's runs (servers Q39-Q43, runs-s29/, recorded before either choice was compared on them): uncalibrated,
+# Calls 83-88's runs (servers Q39-Q44, runs-s29/, recorded before either choice was compared on them): uncalibrated,
 # Q1's frozen fits (hsfksimq, hsfksimp, hsfksjmp) and pool6 (pool6p, pool6q). Needs --twenty-sixth's fits.
-# S29_CHECK="q43" makes only those servers' predictions; the table is over all five.
+# S29_CHECK="q43 q44" makes only those servers' predictions; the table is over all six.
 twenty_ninth_q39() {
 local s q x todo
 for s in s17 s24 s25 s29; do unpack_runs "$s"; done
 s29_fits
-S29_SERVERS=(q39 q40 q41 q42 q43)
+S29_SERVERS=(q39 q40 q41 q42 q43 q44)
 read -r -a todo <<<"${S29_CHECK:-${S29_SERVERS[*]}}"
 for q in "${todo[@]}"; do
   run_repeats "$q"
   for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksim q; path_freeze "$x" hsfksim p; s29_freeze "$x"; done
 done
 echo
-echo "## Twenty-ninth session: calls 83-87's machines Q39-Q43 (5 % / band / off of 12 cells a machine)"
+echo "## Twenty-ninth session: calls 83-88's machines Q39-Q44 (5 % / band / off of 12 cells a machine)"
 echo
 s29_tally - hsfksimq hsfksimp hsfksjmp pool6p pool6q
 }

@@ -217,8 +217,8 @@
 #          was committed, to check it on machines it was not made on.
 #   call81, call82: each on another machine, servers Q37 (rep50-52) and Q38 (rep53-55): the same, recorded after
 #          hsfksimp (--path-host-scale ratio) was made the recommendation for machines not yet seen.
-#   call83 ... call87: each on another machine, servers Q39 (rep56-58), Q40 (rep59-61), Q41 (rep62-64), Q42
-#          (rep65-67), Q43 (rep68-70): the same, recorded in the twenty-ninth session before its choices (the fit
+#   call83 ... call88: each on another machine, servers Q39 (rep56-58), Q40 (rep59-61), Q41 (rep62-64), Q42
+#          (rep65-67), Q43 (rep68-70), Q44 (rep71-73): the same, recorded in the twenty-ninth session before its choices (the fit
 #          pooled over machines, --speed-jitter) were compared on them.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
@@ -689,12 +689,12 @@ PY
   call81 | call82)
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call81 ]] && echo q37 || echo q38)" "$([[ $1 == call81 ]] && echo 50 || echo 53)" ;;
-  call83 | call84 | call85 | call86 | call87)
-    # Servers Q39-Q43 (rep56-58, 59-61, 62-64, 65-67, 68-70), one machine each.
+  call83 | call84 | call85 | call86 | call87 | call88)
+    # Servers Q39-Q44 (rep56-58, 59-61, 62-64, 65-67, 68-70, 71-73), one machine each.
     n=${1#call}
     pin_setup "$1" "-$1"
     sampled85 "$1" "q$((n - 44))" "$((56 + 3 * (n - 83)))" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call87)" >&2; exit 2 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call88)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
