@@ -2353,7 +2353,10 @@ s29_tally() {  # VARIANT... : a table of each variant's verdicts per SERVER (S29
       for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do
         if [[ $v == - ]]; then args+=("$(band "$x" "$x" load85 "" "$x-rep1" "$x-rep2")"); else args+=("$(band "$x" "$x-$v" load85 -cal "$x-rep1" "$x-rep2")"); fi
       done
-      read -r a b o < <(python3 scripts/fidelity-table.py --band "${args[@]}" | sed -n 's/^verdicts: 5% \([0-9]*\), band \([0-9]*\), off \([0-9]*\)$/\1 \2 \3/p')
+      # The verdicts line names only the verdicts that occur ("verdicts: band 2, off 2").
+      read -r a b o < <(python3 scripts/fidelity-table.py --band "${args[@]}" | python3 -c 'import re, sys
+line = next((l for l in sys.stdin if l.startswith("verdicts:")), "")
+print(*(int(m.group(1)) if (m := re.search(re.escape(k) + r" (\d+)", line)) else 0 for k in ("5%", "band", "off")))')
       line="$line $a / $b / $o |"; t5=$((t5 + a)); tb=$((tb + b)); to=$((to + o))
     done
     echo "$line **$t5 / $tb / $to** |"
