@@ -25,7 +25,7 @@ const calDir = join(comparisons, `${NAME}-calibration`);
 const removeOutputs = calibrationOutputs([NAME], LOADS).remove;
 
 type Tail = { hostMsPerRequest: number; slopeFromBatchSize?: number; phaseMsPerRequest: Record<string, number> };
-type HostSpeed = { referenceProbeMs: number; halfWindowSteps: number; scaledSteps: number; unscaledSteps: number; factorQ10: number; factorQ50: number; factorQ90: number };
+type HostSpeed = { referenceProbeMs: number; halfWindowSteps: number; scaledSteps: number; unscaledSteps: number; factorQ10: number; factorQ50: number; factorQ90: number; jitter?: true };
 type DecodeKv = { realMsPerKToken: number; simMsPerKToken: number; msPerKToken: number; realFrom: string; realSteps: number };
 type Snapshot = {
   result: CliResult;
@@ -79,6 +79,8 @@ let before: Snapshot;
 let after: Snapshot;
 let flat: Snapshot;
 let bySize: Snapshot;
+let jittered: Snapshot;
+let jitterErrors: CliResult[];
 let frozen: CliResult;
 let frozenBySize: CliResult;
 let realSteps: number[];
@@ -101,6 +103,7 @@ beforeAll(async () => {
   before = snapshot(await runCli(fit));
   // The flat tail before the decode KV term's fit: the calibrated simulations' run.json files are the last fit's.
   flat = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat"]));
+  jittered = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--speed-jitter"]));
   bySize = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--misfit-by-size"]));
   grid = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--decode-grid", GRID]));
   gridRun = JSON.parse(readFileSync(join(repoRoot, "tmp", "vidur_runs", `${NAME}-load60-cal`, "run.json"), "utf8"));
@@ -118,6 +121,7 @@ beforeAll(async () => {
   after = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "upper", "--decode-kv-term"]));
   frozen = await runCli(["calibrate", path, "--frozen", calDir, "--host-scale", "probe", "--step-host-speed"]);
   frozenBySize = await runCli(["calibrate", path, "--frozen", calDir, "--misfit-by-size"]);
+  jitterErrors = [await runCli([...fit, "--speed-jitter"]), await runCli(["calibrate", path, "--frozen", calDir, "--speed-jitter"])];
   realSteps = meanDecodeSteps(join(tmp.dir, RUNS.load60!, "iterations.csv"));
 }, 600_000);
 afterAll(() => {
@@ -236,6 +240,31 @@ describe("runner calibrate --step-host-speed --host-tail upper", () => {
     expect(frozenGrid.stderr).toContain("--decode-grid: shapes the table a fit writes");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("bad_grid.csv:3: expected an integer batch >= 1, kv_tokens >= batch and step_ms > 0");
+  });
+
+  it("--speed-jitter: the fit's stretches kept in the jitter columns, every overhead column as without it", () => {
+    expect(jittered.result.code, jittered.result.stderr.slice(-2000)).toBe(0);
+    expect(jittered.cal.table.hostSpeed?.jitter).toBe(true);
+    expect(flat.cal.table.hostSpeed?.jitter).toBeUndefined();
+    expect(jittered.md).toContain("The jitter columns keep the host time so removed");
+    expect(jittered.rows).toHaveLength(flat.rows.length);
+    const width = (r: Record<string, number>) => r.jitter_q90! - r.jitter_q10!;
+    let wider = 0;
+    jittered.rows.forEach((r, i) => {
+      const f = flat.rows[i]!;
+      for (const col of Object.keys(f).filter((c) => !c.startsWith("jitter_"))) expect(r[col], `row ${i} ${col}`).toBe(f[col]);
+      if (width(r) > width(f) + 1e-6) wider += 1;
+    });
+    // Q1's fit ran through slow and fast stretches (factors 0.78-1.23): its rows' 10-90 % jitter widens.
+    expect(wider).toBeGreaterThan(jittered.rows.length / 2);
+  });
+
+  it("refuses --speed-jitter without --step-host-speed and with --frozen", () => {
+    const [alone, frozenJitter] = jitterErrors;
+    expect(alone!.code).toBe(2);
+    expect(alone!.stderr).toContain("--speed-jitter: keeps in the jitter the host time --step-host-speed takes out of the fit's steps; give it with --step-host-speed");
+    expect(frozenJitter!.code).toBe(2);
+    expect(frozenJitter!.stderr).toContain("--speed-jitter: shapes the table a fit writes");
   });
 
   it("refuses the flags with --frozen, whose table is used as is", () => {
