@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeHost, type RunManifest, writeRunManifest } from "@vf/metrics-io";
 import { UsageError } from "../errors.js";
+import { checkSameWorkload } from "./run.js";
 import {
   type CalibrationLoad,
   calibrationCells,
-  checkSameWorkload,
   describeDelay,
   describeInterStepGap,
   describePrefix,

@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, type RunManifest, readHostProbeSize, readIterations, readMachineProbe, readRunManifest, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, type Iteration, type MachineProbe, readHostProbeSize, readIterations, readMachineProbe, runDirPath } from "@vf/metrics-io";
 import {
   DECODE_KV_MIN_STEPS,
   STEP_CLASS_MIN_STEPS,
@@ -40,14 +40,14 @@ import { resolveFrom } from "../experiment.js";
 import type { ProjectPaths } from "../paths.js";
 import { log } from "../progress.js";
 import { compare } from "./compare.js";
-import { runExperiment, simulationSettings } from "./run.js";
+import { checkRealRuns, checkSameWorkload, runExperiment, simulationSettings } from "./run.js";
 import { simulate } from "./simulate.js";
 import { type CellSpread, ComparisonSpreadSchema, cellSpread, describeTally, type Tally, tally } from "./spread.js";
 
 /** The percentiles of comparison.json this report reads (seconds). */
 const Quantiles = z.object({ p50: z.number().nullable(), p90: z.number().nullable() }).passthrough();
 const ComparisonMetrics = z
-  .object({ metrics: z.record(z.string(), z.object({ real: Quantiles, sim: Quantiles }).passthrough()) })
+  .object({ metrics: z.record(z.string(), z.object({ real: Quantiles, sim: Quantiles }).passthrough()), spread: ComparisonSpreadSchema.optional() })
   .passthrough();
 type ComparisonMetrics = z.infer<typeof ComparisonMetrics>;
 
@@ -117,25 +117,23 @@ export function verdictTallies(loads: readonly CalibrationLoad[]): CalibrationOu
   return out;
 }
 
-/** Each cell of a load given the uncalibrated and the calibrated comparisons' spreads over its repeats. */
-async function withSpread(load: CalibrationLoad): Promise<void> {
-  const [before, after] = await Promise.all([readSpread(load.before.comparisonDir), readSpread(load.after.comparisonDir)]);
+/**
+ * Each cell of a load given the uncalibrated and the calibrated comparisons' spreads over its repeats (both
+ * comparisons made with the load's realRepeatDirs).
+ */
+function withSpread(load: CalibrationLoad, before: ComparisonMetrics, after: ComparisonMetrics): void {
+  const spreadOf = (c: ComparisonMetrics, dir: string) => {
+    if (c.spread === undefined) throw new UsageError(`${join(dir, "comparison.json")}: no spread (the comparison was made without the load's realRepeatDirs; run calibrate again with --force)`);
+    return c.spread;
+  };
+  const b = spreadOf(before, load.before.comparisonDir);
+  const a = spreadOf(after, load.after.comparisonDir);
   for (const metric of ["ttft", "tbt"] as const) {
     for (const q of ["p50", "p90"] as const) {
-      const spread = cellSpread(before, after, metric, q, load.realRepeatDirs ?? []);
+      const spread = cellSpread(b, a, metric, q, load.realRepeatDirs ?? []);
       if (spread !== null) load.metrics[metric][q].spread = spread;
     }
   }
-}
-
-/** comparison.json's `spread` (a comparison made with the load's repeats). */
-async function readSpread(dir: string) {
-  const path = join(dir, "comparison.json");
-  const raw = (JSON.parse(await readFile(path, "utf8")) as { spread?: unknown }).spread;
-  if (raw === undefined) throw new UsageError(`${path}: no spread (the comparison was made without the load's realRepeatDirs; run calibrate again with --force)`);
-  const parsed = ComparisonSpreadSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`${path}: unexpected spread (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
-  return parsed.data;
 }
 
 /**
@@ -683,14 +681,10 @@ export async function calibrate(
   // The fit loads' real runs and the --fit-also ones (none with --frozen).
   const fits = before.loads.filter((l) => fitNames.includes(l.name));
   if (fitAlso.length > 0) await checkSameWorkload(fits[0]!, fitAlso);
-  // Each load's repeats (the run-to-run spread), checked before the calibration simulates anything.
+  // Each load's repeats (the run-to-run spread; runExperiment checked them before the load ran).
   const repeatDirs = new Map<string, string[]>();
-  for (const l of before.loads) {
-    const spec = experiment.loads.find((x) => x.name === l.name)!;
-    if (spec.realRepeatDirs === undefined) continue;
-    const dirs = spec.realRepeatDirs.map((d) => resolveFrom(ctx.baseDir, d));
-    await checkSameWorkload(l, dirs, `loads.${l.name}.realRepeatDirs`);
-    repeatDirs.set(l.name, dirs);
+  for (const spec of experiment.loads) {
+    if (spec.realRepeatDirs !== undefined) repeatDirs.set(spec.name, spec.realRepeatDirs.map((d) => resolveFrom(ctx.baseDir, d)));
   }
   const fitReal = [...fits.map((f) => f.realDir), ...fitAlso];
   // --machine-probe: the fit probe and every load's scale, read before anything is written (a missing probe is a usage error).
@@ -821,6 +815,7 @@ export async function calibrate(
       options: { marginRel: experiment.compare.marginRel, bootstrapReplicates: experiment.compare.bootstrapReplicates, command: ctx.command, gitSha: sha },
       ...(repeats !== undefined ? { repeatDirs: repeats } : {}),
     });
+    const [beforeComparison, afterComparison] = [await readComparison(l.comparisonDir), await readComparison(comparisonDir)];
     const load: CalibrationLoad = {
       name: l.name,
       role: frozen !== undefined ? "predicted" : fitNames.includes(l.name) ? "fit" : "held-out",
@@ -828,12 +823,12 @@ export async function calibrate(
       ...(repeats !== undefined ? { realRepeatDirs: repeats } : {}),
       before: { simDir: l.simDir, comparisonDir: l.comparisonDir },
       after: { simDir, comparisonDir },
-      metrics: calibrationCells(await readComparison(l.comparisonDir), await readComparison(comparisonDir)),
+      metrics: calibrationCells(beforeComparison, afterComparison),
       ...(machineScale !== undefined ? { machineScale } : {}),
       ...(host !== undefined ? { hostScale: host } : {}),
       ...(pathScale !== undefined ? { servingPathScale: pathScale } : {}),
     };
-    if (repeats !== undefined) await withSpread(load);
+    if (repeats !== undefined) withSpread(load, beforeComparison, afterComparison);
     loads.push(load);
   }
   const verdicts = verdictTallies(loads);
@@ -878,36 +873,6 @@ export async function calibrate(
   };
   await atomicWriteFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   return { dir, markdownPath, jsonPath, cpuOverheadsPath, table, deliveryDelay, loads, verdicts };
-}
-
-/** Each dir must be a recorded real run (its run.json kind "real"); a UsageError naming the flag and dir otherwise. */
-export async function checkRealRuns(flag: string, dirs: readonly string[]): Promise<RunManifest[]> {
-  const out: RunManifest[] = [];
-  for (const dir of dirs) {
-    let manifest: RunManifest;
-    try {
-      manifest = await readRunManifest(dir);
-    } catch (err) {
-      throw new UsageError(`${flag}: ${(err as Error).message}; expected a recorded real run dir`);
-    }
-    if (manifest.kind !== "real") throw new UsageError(`${flag} ${dir}: a ${manifest.kind} run dir; expected a recorded real run`);
-    out.push(manifest);
-  }
-  return out;
-}
-
-/**
- * More recordings of one load (--fit-also's of the fit load, a load's realRepeatDirs) must be real runs of its workload
- * (their run.json's workload id is the load's); `what` names the flag or field in the error.
- */
-export async function checkSameWorkload(load: { name: string; workloadId: string }, dirs: readonly string[], what = "--fit-also"): Promise<void> {
-  const want = load.workloadId;
-  const manifests = await checkRealRuns(what, dirs);
-  manifests.forEach((manifest, i) => {
-    if (manifest.workload_id !== want) {
-      throw new UsageError(`${what} ${dirs[i]}: workload ${manifest.workload_id}, but load ${load.name} is workload ${want}; give recordings of that load only`);
-    }
-  });
 }
 
 /** The machine probe of a real run dir (its server_run.json's machine_probe); a UsageError naming the file without one. */

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readIterations, readRunManifest } from "@vf/metrics-io";
 import { describe, expect, it } from "vitest";
 import { readExperiment, resolveFrom } from "../experiment.js";
-import { checkSameWorkload } from "./calibrate.js";
+import { checkSameWorkload } from "./run.js";
 import { projectPaths } from "../paths.js";
 import { demoCalibration, demoExperimentPath } from "./demo.js";
 

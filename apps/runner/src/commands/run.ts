@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LoadPoint } from "@vf/comparator";
-import { atomicWriteFile, gitSha, readRunManifest, runDirPath } from "@vf/metrics-io";
+import { atomicWriteFile, gitSha, type RunManifest, readRunManifest, runDirPath } from "@vf/metrics-io";
 import { hashFile, type RunVidurOptions } from "@vf/vidur-bridge";
 import type { SourceSpec } from "@vf/workload-spec";
 import { realAdmissionOrder } from "../admission-order.js";
@@ -175,7 +175,9 @@ export async function runExperiment(
       { workloadsRoot: paths.workloads },
     );
     log(formatWorkloadSummary(w.dir, w.summary));
-    const repeatDirs = await checkRepeats(load.name, (load.realRepeatDirs ?? []).map((d) => resolveFrom(ctx.baseDir, d)), w.workload.manifest.id);
+    // The load's repeats (the run-to-run spread in its comparison), checked before anything runs.
+    const repeatDirs = (load.realRepeatDirs ?? []).map((d) => resolveFrom(ctx.baseDir, d));
+    await checkSameWorkload({ name: load.name, workloadId: w.workload.manifest.id }, repeatDirs, `loads.${load.name}.realRepeatDirs`);
 
     let realDir: string;
     if (load.realRunDir !== undefined) {
@@ -262,18 +264,32 @@ export async function runExperiment(
   return outcome;
 }
 
-/**
- * A load's repeats (loads[].realRepeatDirs, resolved), checked before anything runs: each a recorded real run of the
- * load's own workload. Returns them.
- */
-async function checkRepeats(load: string, dirs: string[], workloadId: string): Promise<string[]> {
-  const what = `loads.${load}.realRepeatDirs`;
+/** Each dir must be a recorded real run (its run.json kind "real"); a UsageError naming the flag and dir otherwise. */
+export async function checkRealRuns(flag: string, dirs: readonly string[]): Promise<RunManifest[]> {
+  const out: RunManifest[] = [];
   for (const dir of dirs) {
-    if (!existsSync(join(dir, "run.json"))) throw new UsageError(`${what} ${dir}: no run.json there (expected a recorded real run dir)`);
-    const manifest = await readRunManifest(dir);
-    if (manifest.workload_id !== workloadId) {
-      throw new UsageError(`${what} ${dir}: workload ${manifest.workload_id}, but load ${load} is workload ${workloadId}; give recordings of that load only`);
+    let manifest: RunManifest;
+    try {
+      manifest = await readRunManifest(dir);
+    } catch (err) {
+      throw new UsageError(`${flag}: ${(err as Error).message}; expected a recorded real run dir`);
     }
+    if (manifest.kind !== "real") throw new UsageError(`${flag} ${dir}: a ${manifest.kind} run dir; expected a recorded real run`);
+    out.push(manifest);
   }
-  return dirs;
+  return out;
+}
+
+/**
+ * More recordings of one load (--fit-also's of the fit load, a load's realRepeatDirs) must be real runs of its workload
+ * (their run.json's workload id is the load's); `what` names the flag or field in the error.
+ */
+export async function checkSameWorkload(load: { name: string; workloadId: string }, dirs: readonly string[], what = "--fit-also"): Promise<void> {
+  const want = load.workloadId;
+  const manifests = await checkRealRuns(what, dirs);
+  manifests.forEach((manifest, i) => {
+    if (manifest.workload_id !== want) {
+      throw new UsageError(`${what} ${dirs[i]}: workload ${manifest.workload_id}, but load ${load.name} is workload ${want}; give recordings of that load only`);
+    }
+  });
 }
