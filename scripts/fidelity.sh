@@ -114,6 +114,8 @@ TWENTY_EIGHTH_Q35_ONLY=
 TWENTY_EIGHTH_Q37_ONLY=
 TWENTY_NINTH_ONLY=
 TWENTY_NINTH_Q39_ONLY=
+THIRTIETH_ONLY=
+THIRTIETH_Q45_ONLY=
 case "${2:-}" in
   "") ;;
   --single) ALSO=() ;;
@@ -162,7 +164,9 @@ case "${2:-}" in
   --twenty-eighth-q37) TWENTY_EIGHTH_Q37_ONLY=1 ;;
   --twenty-ninth) TWENTY_NINTH_ONLY=1 ;;
   --twenty-ninth-q39) TWENTY_NINTH_Q39_ONLY=1 ;;
-  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables, --twenty-eighth-q35, --twenty-eighth-q37, --twenty-ninth or --twenty-ninth-q39)" >&2; exit 2 ;;
+  --thirtieth) THIRTIETH_ONLY=1 ;;
+  --thirtieth-q45) THIRTIETH_Q45_ONLY=1 ;;
+  *) echo "fidelity.sh: unknown option $2 (expected --single, --eighth, --ninth, --ninth-profile, --tenth, --eleventh, --twelfth, --thirteenth, --fourteenth, --fifteenth, --seventeenth, --eighteenth, --nineteenth, --twentieth, --twenty-first, --twenty-first-kv, --twenty-first-q14, --twenty-second, --twenty-second-runs, --twenty-second-flat, --twenty-second-b6, --twenty-second-front, --twenty-third, --twenty-third-runs, --twenty-fourth, --twenty-fourth-wide, --twenty-fourth-wide-tables, --twenty-fourth-q22, --twenty-fifth, --twenty-fifth-wide, --twenty-fifth-wide-tables, --twenty-fifth-q24, --twenty-fifth-cpu, --twenty-sixth, --twenty-sixth-tables, --twenty-sixth-q29, --twenty-seventh, --twenty-seventh-tables, --twenty-seventh-q31, --twenty-eighth-q33, --twenty-eighth, --twenty-eighth-tables, --twenty-eighth-q35, --twenty-eighth-q37, --twenty-ninth, --twenty-ninth-q39, --thirtieth or --thirtieth-q45)" >&2; exit 2 ;;
 esac
 R=(node apps/runner/dist/main.js)
 E=experiments/h200-qwen3-0.6b
@@ -2394,6 +2398,47 @@ echo "## Twenty-ninth session: calls 83-88's machines Q39-Q44 (5 % / band / off 
 echo
 s29_tally - hsfksimq hsfksimp hsfksjmp pool6p pool6q
 }
+# The thirtieth session: Q1's hsfksjm fit with --host-tail level for flat (hlfksjm: the tail's overhead held, its host
+# phases grown, so each load's host scale moves the large steps' real host time), frozen with ratio, beside hsfksjmp.
+# Needs --twenty-sixth's fits.
+s30_fit() {
+[[ -f $C/azure-conv-q1-hsfksim-calibration/calibration.json ]] || { echo "fidelity.sh: Q1's hsfksim fit is missing: run --twenty-sixth first" >&2; exit 1; }
+if [[ ! -f $C/azure-conv-q1-hlfksjm-calibration/calibration.json ]]; then
+  s21_variant azure-conv-q1 hlfksjm
+  # shellcheck disable=SC2046
+  "${R[@]}" calibrate tmp/experiments-s21/azure-conv-q1-hlfksjm.json --fit load60 --admission-backlog --host-scale probe \
+    $(s26_fit_flags hsfksim | sed 's/--host-tail flat/--host-tail level/') --speed-jitter >&2
+fi
+}
+s30_table() {  # TITLE SERVER...: uncalibrated, hsfksjmp and hlfksjmp on each server's 85 % loads, and the table
+local q x todo
+s29_fits
+s30_fit
+S29_SERVERS=("${@:2}")
+read -r -a todo <<<"${S30_CHECK:-${S29_SERVERS[*]}}"
+for q in "${todo[@]}"; do
+  run_repeats "$q"
+  for x in "selfinstruct-$q" "humaneval-$q" "mtbench-$q"; do path_freeze "$x" hsfksjm p; path_freeze "$x" hlfksjm p; done
+done
+echo
+echo "## $1 (5 % / band / off of 12 cells a machine)"
+echo
+s29_tally - hsfksjmp hlfksjmp
+}
+thirtieth() {  # the sixteen machines Q29-Q44, where the observation behind --host-tail level was made
+local s
+for s in s17 s24 s25 s26 s27 s28 s29; do unpack_runs "$s"; done
+s30_table "Thirtieth session: the sixteen machines Q29-Q44" q29 q30 q31 q32 q33 q34 q35 q36 q37 q38 q39 q40 q41 q42 q43 q44
+}
+# Calls 89-94's runs (servers Q45-Q50, runs-s30/, recorded before --host-tail level was compared on them; the check).
+# S30_CHECK="q49 q50" makes only those servers' predictions; the table is over all six.
+thirtieth_q45() {
+local s
+for s in s17 s24 s25 s30; do unpack_runs "$s"; done
+s30_table "Thirtieth session: calls 89-94's machines Q45-Q50" q45 q46 q47 q48 q49 q50
+}
+if [[ -n $THIRTIETH_ONLY ]]; then thirtieth; exit 0; fi
+if [[ -n $THIRTIETH_Q45_ONLY ]]; then thirtieth_q45; exit 0; fi
 if [[ -n $TWENTY_NINTH_ONLY ]]; then twenty_ninth; exit 0; fi
 if [[ -n $TWENTY_NINTH_Q39_ONLY ]]; then twenty_ninth_q39; exit 0; fi
 if [[ -n $TWENTY_EIGHTH_Q35_ONLY ]]; then s28_check q35 q36; exit 0; fi

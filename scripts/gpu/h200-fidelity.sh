@@ -220,6 +220,10 @@
 #   call83 ... call88: each on another machine, servers Q39 (rep56-58), Q40 (rep59-61), Q41 (rep62-64), Q42
 #          (rep65-67), Q43 (rep68-70), Q44 (rep71-73): the same, recorded in the twenty-ninth session before its choices (the fit
 #          pooled over machines, --speed-jitter) were compared on them.
+# The thirtieth session's calls:
+#   call89 ... call94: each on another machine, servers Q45 (rep74-76), Q46 (rep77-79), Q47 (rep80-82), Q48
+#          (rep83-85), Q49 (rep86-88), Q50 (rep89-91): the same, recorded before the session's choice (--host-tail
+#          level) was compared on them.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -689,12 +693,12 @@ PY
   call81 | call82)
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call81 ]] && echo q37 || echo q38)" "$([[ $1 == call81 ]] && echo 50 || echo 53)" ;;
-  call83 | call84 | call85 | call86 | call87 | call88)
-    # Servers Q39-Q44 (rep56-58, 59-61, 62-64, 65-67, 68-70, 71-73), one machine each.
+  call83 | call84 | call85 | call86 | call87 | call88 | call89 | call90 | call91 | call92 | call93 | call94)
+    # Servers Q39-Q50 (rep56-58, 59-61, ..., 89-91), one machine each.
     n=${1#call}
     pin_setup "$1" "-$1"
     sampled85 "$1" "q$((n - 44))" "$((56 + 3 * (n - 83)))" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call88)" >&2; exit 2 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call94)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"

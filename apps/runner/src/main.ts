@@ -394,9 +394,9 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         "--host-tail <steps>",
-        "which decode-only steps the table's tail (past the fit load's largest batch) takes each host phase's growth per request from: all, upper = those of the two largest batch-size bins (the growth where the table ends; the host's growth per request falls as the batch grows), or flat = none: every column held at the last knot's (the step's whole correction stops growing)",
+        "which decode-only steps the table's tail (past the fit load's largest batch) takes each host phase's growth per request from: all, upper = those of the two largest batch-size bins (the growth where the table ends; the host's growth per request falls as the batch grows), or flat = none: every column held at the last knot's (the step's whole correction stops growing), or level = the overhead held as flat but its host phases grown as all, the model-time bias taking the difference (the level at the fit's host speed is flat's; a load's --host-scale scales the grown host time)",
       )
-        .choices(["all", "upper", "flat"])
+        .choices(["all", "upper", "flat", "level"])
         .default("all"),
     )
     .option(
@@ -450,7 +450,7 @@ function buildProgram(): Command {
     )
     .option("--force", "redo the uncalibrated steps too (the calibrated simulations are always redone)")
     .addHelpText("after", "\nWrites tmp/comparisons/<name>-calibration/{cpu_overheads.csv,calibration.md,calibration.json},\ntmp/vidur_runs/<name>-<load>-cal and tmp/comparisons/<name>-<load>-cal.")
-    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; speedJitter?: boolean; hostTail: "all" | "upper" | "flat"; tailFrom?: string; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
+    .action(async (file: string, o: { fit?: string; fitAlso?: string; frozen?: string; mode: "split" | "single"; statistic: "mean" | "median"; jitter: boolean; binMisfit: boolean; misfitBySize?: boolean; decodeGrid?: string; prefixTerm: boolean; interStepGap?: boolean; stepSizeTerm?: boolean; stepHostSpeed?: boolean; speedJitter?: boolean; hostTail: "all" | "upper" | "flat" | "level"; tailFrom?: string; decodeKvTerm?: boolean; machineProbe?: boolean; hostScale?: "probe" | "phases"; probeSize: boolean; minSteps: string; deliveryDelay: boolean; admissionDelay: boolean; admissionBacklog?: boolean; frontPerStep?: boolean; admissionInSim?: boolean; pathHostScale?: "ratio" | "slower"; force?: boolean }) => {
       if ((o.fit === undefined) === (o.frozen === undefined)) throw new UsageError("calibrate: give exactly one of --fit <load> and --frozen <dir>");
       const { experiment, baseDir } = await readExperiment(resolve(file));
       const outcome = await calibrate(experiment, {
@@ -496,7 +496,7 @@ function buildProgram(): Command {
     .option("--force", "redo the simulation and comparison")
     .option(
       "--no-calibrated",
-      "skip the calibration (by default the recommended correction is fitted on the middle load and every load is re-simulated and judged against the committed repeats: runner calibrate --fit <middle load> --step-host-speed --speed-jitter --host-tail flat --decode-kv-term --misfit-by-size --front-per-step --admission-in-sim --admission-backlog --host-scale probe --path-host-scale slower)",
+      "skip the calibration (by default the recommended correction is fitted on the middle load and every load is re-simulated and judged against the committed repeats: runner calibrate --fit <middle load> --step-host-speed --speed-jitter --host-tail level --decode-kv-term --misfit-by-size --front-per-step --admission-in-sim --admission-backlog --host-scale probe --path-host-scale slower)",
     )
     .option("--no-host-scale", "calibrate blind: no in-band host probe (leaves out --host-scale probe, --path-host-scale slower, --step-host-speed and --speed-jitter)")
     .option("--no-admission-backlog", "keep the admission delay constant instead of growing it with the server front's backlog (leaves out --admission-backlog, --front-per-step and --admission-in-sim)")

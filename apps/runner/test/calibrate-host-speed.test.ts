@@ -1,10 +1,10 @@
 /**
- * `runner calibrate --step-host-speed --host-tail upper|flat --decode-kv-term` end to end: the built CLI, the real Vidur and Q1's committed
+ * `runner calibrate --step-host-speed --host-tail upper|flat|level --decode-kv-term` end to end: the built CLI, the real Vidur and Q1's committed
  * Azure conv runs (seventeenth session, every step with its phases and the in-band host probe). The fit load is the
  * 60 % run, whose largest batches (about 38 requests) came in stretches where the CPU ran slow. Calibrated as before
  * first, then with each fit step's host phases taken at the fit's probe level and the tail's slopes fitted on the two
  * largest bins: the table past the fit's batches grows less per request; with the flat tail it holds the last knot's
- * values. The decode KV term (Vidur's decode step grows
+ * values; with the level tail it holds the last knot's overhead while its host phases grow (a load's host scale moves them). The decode KV term (Vidur's decode step grows
  * faster with the KV it reads than the engine's device wait) reaches every calibrated simulation. With
  * --misfit-by-size the fit load's own calibrated decode steps of 13-40 requests come out closer to its real ones; with
  * --decode-grid (the engine's decode step measured on the H200, committed) the decode-only residuals are taken
@@ -49,15 +49,20 @@ type Snapshot = {
 
 /** The calibration's outputs right after a run (the next run overwrites them). */
 function snapshot(result: CliResult): Snapshot {
-  const [head, ...lines] = readFileSync(join(calDir, "cpu_overheads.csv"), "utf8").trimEnd().split("\n");
-  const cols = head!.split(",");
   return {
     result,
     cal: JSON.parse(readFileSync(join(calDir, "calibration.json"), "utf8")),
-    rows: lines.map((r) => Object.fromEntries(r.split(",").flatMap((v, i) => (i === 0 ? [] : [[cols[i]!, Number(v)]])))),
+    rows: csvRows(join(calDir, "cpu_overheads.csv")),
     md: readFileSync(join(calDir, "calibration.md"), "utf8"),
     simSteps: meanDecodeSteps(join(repoRoot, "tmp", "vidur_runs", `${NAME}-load60-cal`, "iterations.csv")),
   };
+}
+
+/** A cpu_overheads.csv's rows, every column but the model name as a number. */
+function csvRows(path: string): Record<string, number>[] {
+  const [head, ...lines] = readFileSync(path, "utf8").trimEnd().split("\n");
+  const cols = head!.split(",");
+  return lines.map((r) => Object.fromEntries(r.split(",").flatMap((v, i) => (i === 0 ? [] : [[cols[i]!, Number(v)]]))));
 }
 
 /** Batch-size bins of the fit load's busiest decode-only steps. */
@@ -74,10 +79,13 @@ function meanDecodeSteps(path: string): number[] {
 
 /** A row's host phases (ms): what the tail continues. */
 const host = (r: Record<string, number>) => r.schedule_median! + r.prepare_inputs_e2e_median! + r.process_model_outputs_median!;
+/** A row's whole overhead (ms): its host phases plus its model-time bias. */
+const overhead = (r: Record<string, number>) => host(r) + r.model_time_bias_median!;
 
 let before: Snapshot;
 let after: Snapshot;
 let flat: Snapshot;
+let level: Snapshot;
 let bySize: Snapshot;
 let jittered: Snapshot;
 let jitterErrors: CliResult[];
@@ -103,6 +111,7 @@ beforeAll(async () => {
   before = snapshot(await runCli(fit));
   // The flat tail before the decode KV term's fit: the calibrated simulations' run.json files are the last fit's.
   flat = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat"]));
+  level = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "level"]));
   jittered = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--speed-jitter"]));
   bySize = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--misfit-by-size"]));
   grid = snapshot(await runCli([...fit, "--step-host-speed", "--host-tail", "flat", "--decode-grid", GRID]));
@@ -173,6 +182,24 @@ describe("runner calibrate --step-host-speed --host-tail upper", () => {
     expect(host(after.rows.at(-1)!)).toBeGreaterThan(host(flat.rows.at(-1)!) + 0.1);
     expect(flat.cal.table.tail.hostMsPerRequest).toBe(0);
     expect(flat.md).toContain("every column held at the last knot's value (--host-tail flat)");
+  });
+
+  it("--host-tail level: the tail holds flat's overhead and grows its host phases, the model-time bias taking the difference", () => {
+    expect(level.result.code, level.result.stderr).toBe(0);
+    const knots = level.rows.filter((r) => r.batch_size! <= 34);
+    expect(knots).toEqual(flat.rows.slice(0, knots.length));
+    const knot = knots.at(-1)!;
+    const tail = level.rows.slice(knots.length);
+    expect(tail.map((r) => r.batch_size)).toEqual([64, 128]);
+    const perRequest = level.cal.table.tail.hostMsPerRequest;
+    expect(perRequest).toBeGreaterThan(0.001);
+    for (const r of tail) {
+      expect(overhead(r)).toBeCloseTo(overhead(knot), 5);
+      expect(host(r) - host(knot)).toBeCloseTo(perRequest * (r.batch_size! - knot.batch_size!), 4);
+      expect(r.model_time_bias_median!).toBeLessThan(knot.model_time_bias_median! - 0.02);
+    }
+    expect(level.cal.table.tail).toMatchObject({ level: true, slopeFromBatchSize: 1 });
+    expect(level.md).toContain("(--host-tail level)");
   });
 
   it("--decode-kv-term: fits both sides' KV slopes and hands their difference to every calibrated simulation", () => {

@@ -1124,6 +1124,46 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
     expect(all.rows.at(-1)!.overheadMs - last.overheadMs).toBeGreaterThan(0.008 * (128 - last.batchSize) * 0.9);
   });
 
+  it("tailSlope level holds the tail's overhead but grows its host phases, so a host scale moves the large steps more", () => {
+    // The same steps: the host's prepare phase grows 8 us per request over steps of 1-40 requests.
+    const real: Iteration[] = [];
+    for (let b = 1; b <= 40; b++) {
+      for (let k = 0; k < 6; k++) {
+        const it = hostStep(real.length, b, 1);
+        const grown = 0.3 + 0.008 * b;
+        real.push({ ...it, prepare_time: grown / 1e3, end: it.end + (grown - it.prepare_time! * 1e3) / 1e3 });
+      }
+    }
+    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
+    const flat = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "flat" });
+    const level = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "level" });
+    const all = deriveCpuOverheads(real, sim, opts);
+    const knots = level.bins.length;
+    const last = level.rows[knots - 1]!;
+    expect(level.rows.slice(0, knots)).toEqual(flat.rows.slice(0, knots));
+    expect(level.rows.length).toBe(flat.rows.length);
+    for (const [i, r] of level.rows.slice(knots).entries()) {
+      // The level is the flat tail's; the host phases are the "all" tail's; the bias takes the difference.
+      expect(r.overheadMs).toBe(last.overheadMs);
+      expect(r.hostPhasesMs).toEqual(all.rows[knots + i]!.hostPhasesMs);
+      expect(r.hostPhasesMs!.prepare - last.hostPhasesMs!.prepare).toBeCloseTo(0.008 * (r.batchSize - last.batchSize), 3);
+      expect(modelTimeBiasMs(r)! - modelTimeBiasMs(last)!).toBeCloseTo(-(r.hostPhasesMs!.prepare - last.hostPhasesMs!.prepare) - (r.hostPhasesMs!.schedule - last.hostPhasesMs!.schedule) - (r.hostPhasesMs!.process - last.hostPhasesMs!.process), 9);
+    }
+    expect(level.tail).toMatchObject({ level: true, hostSlopeFrom: "phases", slopeFromBatchSize: 1 });
+    expect(level.tail!.flat).toBeUndefined();
+    expect(level.tail!.hostMsPerRequest).toBeCloseTo(all.tail!.hostMsPerRequest, 12);
+    // A host 1.5x slower: the flat tail's row at 128 moves by half its last knot's host time, level's by half its grown one.
+    const moved = (t: typeof level) => scaleHostPhases(t, 1.5).rows.at(-1)!.overheadMs - t.rows.at(-1)!.overheadMs;
+    const host128 = level.rows.at(-1)!.hostPhasesMs!;
+    expect(moved(level)).toBeCloseTo(0.5 * (host128.schedule + host128.prepare + host128.process), 9);
+    expect(level.tail!.hostMsPerRequest).toBeCloseTo(0.01, 3); // prepare 8 + process 2 us per request
+    expect(moved(level) - moved(flat)).toBeCloseTo(0.5 * level.tail!.hostMsPerRequest * (128 - last.batchSize), 9);
+    // Without the step phases there is no host part to grow.
+    const bare = real.map(({ schedule_time, prepare_time, wait_time, process_time, ...rest }) => rest);
+    expect(() => deriveCpuOverheads(bare, sim, { ...opts, tailSlope: "level" })).toThrow(/host tail level: .*no step phases/);
+  });
+
   describe("the tail measured on other runs (tailFrom)", () => {
     // The engine's decode step on a grid: 1 ms + 0.01 ms a request at any KV, measured at batch 1 and 128 (exact between).
     const grid = { source: "grid.csv", points: [1, 128].flatMap((b) => [64, 512].map((m) => ({ batch: b, kvTokens: m * b, stepMs: 1 + 0.01 * b }))) };

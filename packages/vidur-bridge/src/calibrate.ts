@@ -147,6 +147,11 @@ export interface CpuOverheadTable {
     slopeFromBatchSize?: number;
     /** True with `tailSlope` "flat": every tail row holds the last knot's values (no slope fitted). */
     flat?: boolean;
+    /**
+     * True with `tailSlope` "level": every tail row holds the last knot's overhead, its host phases grow along
+     * `phaseMsPerRequest` and its model-time bias takes the difference.
+     */
+    level?: boolean;
     /** With `tailFrom`: the measured tail (`MeasuredTail`). */
     measured?: MeasuredTail;
   } | null;
@@ -432,9 +437,14 @@ export interface DeriveCpuOverheadsOptions {
    * requests), the growth where the table ends. "flat" holds every column at the last knot's value: the step's whole
    * correction stops growing. On the H200 runs it does past about 20 requests (Q1's Azure conv 85 % fit, steps of up
    * to 77 requests: -0.48 ms at 22 and 57 requests, -0.42 at 68), because the host work the server hands over while
-   * the next step computes hides under the device time as the batch grows.
+   * the next step computes hides under the device time as the batch grows. "level" holds the overhead as "flat"
+   * does but grows its host phases along the "all" slopes, the model-time bias taking the difference: the level at
+   * the fit's host speed is the flat tail's, while a load at another host speed (`scaleHostPhases`) scales the host
+   * time the larger steps really carry. On the H200 runs the decode host phases at 48-96 requests follow the in-band
+   * probe across machines (about 0.79 ms at Q1's probe level against the flat tail's 0.58), so with the flat tail each
+   * machine's host scale moved too little of its large steps.
    */
-  tailSlope?: "all" | "upper" | "flat";
+  tailSlope?: "all" | "upper" | "flat" | "level";
   /**
    * The tail measured instead of continued (default none): the decode-only steps of other real runs on the fit's
    * server whose batches reach past the fit load's (another workload, e.g. one at 85 % of its capacity; each run's
@@ -1066,8 +1076,12 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       // "upper": the slopes over the two largest bins' decode-only steps (the growth where the table ends).
       const tailSlope = options.tailSlope ?? "all";
       const slopeFrom = tailSlope === "upper" && sorted.length >= 2 ? sorted.at(-2)!.lo : 1;
-      // "flat": no growth past the last knot (every column held).
+      // "flat": no growth past the last knot (every column held). "level": the overhead held, its host phases grown.
       const flat = tailSlope === "flat";
+      const level = tailSlope === "level";
+      if (level && phases !== true) {
+        throw new VidurBridgeError("VIDUR_CALIBRATION_INPUT", "host tail level: grows the tail rows' host phases, but the real runs carry no step phases (schedule/prepare/process) or no bin had enough decode-only steps to split them");
+      }
       // With the phase split, each host phase continues from the last knot along its own line over the decode-only
       // steps, and the overhead along their sum: the measured host time per request. (wall - gpu_time misses the input
       // preparation, which the server's GPU-time window holds.) Without phases, the wall - gpu_time line.
@@ -1085,7 +1099,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
       const slope = flat ? 0 : phaseSlopes !== undefined ? HOST_PHASES.reduce((acc, k) => acc + Math.max(0, phaseSlopes![k]), 0) : Math.max(0, line.slope);
       const last = rows.at(-1)!;
       const lastPhases = last.hostPhasesMs;
-      const extra = tailAlongLine(last.batchSize, last.overheadMs, slope, cap).map(({ x, y }): OverheadRow => ({
+      const extra = tailAlongLine(last.batchSize, last.overheadMs, level ? 0 : slope, cap).map(({ x, y }): OverheadRow => ({
         batchSize: x,
         overheadMs: y,
         prefillExtraMs: last.prefillExtraMs,
@@ -1108,6 +1122,7 @@ export function deriveCpuOverheads(real: readonly Iteration[], sim: readonly Ite
         rows: extra.length,
         ...(phaseSlopes !== undefined ? { phaseMsPerRequest: phaseSlopes, slopeFromBatchSize: slopeFrom } : {}),
         ...(flat ? { flat: true } : {}),
+        ...(level ? { level: true } : {}),
       };
     }
   } else if (options.tailFrom !== undefined) {
@@ -1411,7 +1426,7 @@ export async function writeCpuOverheadsFromRuns(args: {
     jitter?: boolean;
   };
   /** `DeriveCpuOverheadsOptions.tailSlope`. */
-  tailSlope?: "all" | "upper" | "flat";
+  tailSlope?: "all" | "upper" | "flat" | "level";
   /**
    * Real run dirs whose decode-only steps measure the tail (`DeriveCpuOverheadsOptions.tailFrom`): each read, its
    * inter-step gaps folded and its host speed taken like the fit runs'.

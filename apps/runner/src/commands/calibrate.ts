@@ -391,6 +391,9 @@ export function describeTail(t: CpuOverheadTable): string | null {
     const bins = m.bins.map((b) => `${b.minBatchSize}-${b.maxBatchSize} (${b.steps} steps, row at ${b.batchSize}): ${sign(b.residualGrowthMs)} ms, host ${sign(b.hostGrowthMs)}`);
     return `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap) measured on the --tail-from runs' ${m.steps} decode-only steps against the decode grid, their host phases taken like the fit's: the last knot's overhead and host phases plus each bin's growth over the steps of ${m.anchor.minBatchSize}-${m.anchor.maxBatchSize} requests around the last knot (${m.anchor.steps} steps: residual ${m.anchor.residualMs.toFixed(3)} ms, host ${m.anchor.hostMs.toFixed(3)} ms); ${bins.join("; ")}; the prefill extra and jitter held at the last knot's, the cap at the last measured row.`;
   }
+  if (t.tail.level === true) {
+    return `Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): the overhead held at the last knot's (--host-tail level), its host phases growing by ${perRequest} per request (each phase's slope on batch size over the decode-only steps, held at 0 when negative) and the model-time bias taking the difference: the level at the fit's host speed is the flat tail's, a load at another host speed scales the grown host part.`;
+  }
   if (t.tail.flat === true) {
     return "Tail rows (past the fit load's largest batch, up to the scheduler's batch cap): every column held at the last knot's value (--host-tail flat): the step's whole correction stops growing past the fit's batches.";
   }
@@ -429,7 +432,8 @@ export function describePhases(t: CpuOverheadTable): string[] {
     const us = (v: number) => `${(v * 1e3).toFixed(1)} us`;
     const from = t.tail?.slopeFromBatchSize ?? 1;
     const over = from > 1 ? `the decode-only steps of ${from} requests or more (the two largest bins; --host-tail upper)` : "the decode-only steps";
-    lines.push("", `Tail rows continue each host phase along its own line on batch size over ${over}: schedule ${us(slopes.schedule)}, prepare ${us(slopes.prepare)}, process ${us(slopes.process)} per request (negative slopes held at the last knot).`);
+    const bias = t.tail?.level === true ? "; their overhead held at the last knot's, so the model-time bias falls by as much (--host-tail level)" : "";
+    lines.push("", `Tail rows continue each host phase along its own line on batch size over ${over}: schedule ${us(slopes.schedule)}, prepare ${us(slopes.prepare)}, process ${us(slopes.process)} per request (negative slopes held at the last knot)${bias}.`);
   }
   return lines;
 }
@@ -526,7 +530,7 @@ export async function calibrate(
     /** With stepHostSpeed: keep in the jitter the host time each fit step's scaling took out (bridge `hostSpeed.jitter`). --fit only. */
     speedJitter?: boolean;
     /** Which decode-only steps the tail's host slopes are fitted on (default "all"; @vf/vidur-bridge's `tailSlope`). --fit only. */
-    hostTail?: "all" | "upper" | "flat";
+    hostTail?: "all" | "upper" | "flat" | "level";
     /**
      * Real runs on the fit's server whose batches reach past the fit load's: the table's tail measured on their
      * decode-only steps against the decode grid (@vf/vidur-bridge's `tailFrom`). --fit with decodeGrid only.

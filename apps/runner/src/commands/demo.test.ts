@@ -8,7 +8,7 @@ import { projectPaths } from "../paths.js";
 import { demoCalibration, demoExperimentPath } from "./demo.js";
 
 describe("demoCalibration", () => {
-  const shape = { hostTail: "flat", decodeKvTerm: true, misfitBySize: true };
+  const shape = { hostTail: "level", decodeKvTerm: true, misfitBySize: true };
   const host = { hostScale: "probe", pathHostScale: "slower", stepHostSpeed: true, speedJitter: true };
   const front = { admissionBacklog: true, frontPerStep: true, admissionInSim: true };
   it("is the recommended calibration unless a --no- flag takes out the probe's or the front's part", () => {

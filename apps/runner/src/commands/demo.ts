@@ -17,7 +17,7 @@ export function demoExperimentPath(paths: ProjectPaths): string {
 
 /** The calibrate options the demo sets (a subset of `calibrate`'s context). */
 export interface DemoCalibration {
-  hostTail: "flat";
+  hostTail: "level";
   decodeKvTerm: true;
   misfitBySize: true;
   hostScale?: "probe";
@@ -31,7 +31,7 @@ export interface DemoCalibration {
 
 /**
  * The demo's calibration: the recommended one (root README, "Which to use now": `runner calibrate --fit LOAD
- * --step-host-speed --speed-jitter --host-tail flat --decode-kv-term --front-per-step --admission-in-sim
+ * --step-host-speed --speed-jitter --host-tail level --decode-kv-term --front-per-step --admission-in-sim
  * --misfit-by-size --admission-backlog --host-scale probe --path-host-scale slower`). `--no-host-scale` (hostScale
  * false) calibrates blind: no in-band probe anywhere (neither each load's host speed, the serving path at it, nor the
  * fit's steps taken at one speed with their stretches kept in the jitter); `--no-admission-backlog` (admissionBacklog false) keeps the admission delay constant (no front
@@ -39,7 +39,7 @@ export interface DemoCalibration {
  */
 export function demoCalibration(o: { hostScale?: boolean; admissionBacklog?: boolean }): DemoCalibration {
   return {
-    hostTail: "flat",
+    hostTail: "level",
     decodeKvTerm: true,
     misfitBySize: true,
     ...(o.hostScale !== false ? { hostScale: "probe" as const, pathHostScale: "slower" as const, stepHostSpeed: true as const, speedJitter: true as const } : {}),
