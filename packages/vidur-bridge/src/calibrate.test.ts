@@ -1094,8 +1094,8 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
     expect(upper.rows.at(-1)!.hostPhasesMs!.prepare).toBeLessThan(all.rows.at(-1)!.hostPhasesMs!.prepare - 0.15);
   });
 
-  it("tailSlope flat holds every column of the tail at the last knot's value", () => {
-    // The host grows 8 us per request over steps of 1-40 requests; "flat" ignores that growth past the last knot.
+  /** Six steps at each batch size of 1-40 whose prepare phase grows 8 us per request, and their simulated steps. */
+  const grownHost = () => {
     const real: Iteration[] = [];
     for (let b = 1; b <= 40; b++) {
       for (let k = 0; k < 6; k++) {
@@ -1104,7 +1104,12 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
         real.push({ ...it, prepare_time: grown / 1e3, end: it.end + (grown - it.prepare_time! * 1e3) / 1e3 });
       }
     }
-    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    return { real, sim: real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size)) };
+  };
+
+  it("tailSlope flat holds every column of the tail at the last knot's value", () => {
+    // The host grows 8 us per request over steps of 1-40 requests; "flat" ignores that growth past the last knot.
+    const { real, sim } = grownHost();
     const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
     const all = deriveCpuOverheads(real, sim, opts);
     const flat = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "flat" });
@@ -1126,15 +1131,7 @@ describe("the host's speed per step (normalizeHostSpeed) and the tail's upper sl
 
   it("tailSlope level holds the tail's overhead but grows its host phases, so a host scale moves the large steps more", () => {
     // The same steps: the host's prepare phase grows 8 us per request over steps of 1-40 requests.
-    const real: Iteration[] = [];
-    for (let b = 1; b <= 40; b++) {
-      for (let k = 0; k < 6; k++) {
-        const it = hostStep(real.length, b, 1);
-        const grown = 0.3 + 0.008 * b;
-        real.push({ ...it, prepare_time: grown / 1e3, end: it.end + (grown - it.prepare_time! * 1e3) / 1e3 });
-      }
-    }
-    const sim = real.map((it, i) => step(i, it.batch_size, 0, it.batch_size, 1 + 0.01 * it.batch_size));
+    const { real, sim } = grownHost();
     const opts = { extendToBatchSize: 128, jitter: false, binMisfit: false } as const;
     const flat = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "flat" });
     const level = deriveCpuOverheads(real, sim, { ...opts, tailSlope: "level" });
