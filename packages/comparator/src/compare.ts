@@ -6,12 +6,11 @@
 import { basename, join } from "node:path";
 import { atomicWriteFile, describeHost, writeRunManifest } from "@vf/metrics-io";
 import { type Comparison, type PlotData, analyzeLoaded, parseCompareOptions } from "./analyze.js";
-import type { CompareOptions } from "./schema.js";
 import { ComparatorError, isComparatorError } from "./errors.js";
 import { type LoadedRun, loadRun } from "./load.js";
 import { type RenderedPlot, createPlotRenderer, plotCdf, plotScatter, plotStepTime } from "./plots.js";
 import { renderComparisonJson, renderPercentilesCsv, renderReportHtml, renderSummaryMd } from "./report.js";
-import type { CompareOptionsInput } from "./schema.js";
+import type { CompareOptions, CompareOptionsInput } from "./schema.js";
 import { realSpread } from "./spread.js";
 
 /** Tool version recorded in the comparison's run.json. */
