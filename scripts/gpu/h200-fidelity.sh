@@ -224,6 +224,10 @@
 #   call89 ... call94: each on another machine, servers Q45 (rep74-76), Q46 (rep77-79), Q47 (rep80-82), Q48
 #          (rep83-85), Q49 (rep86-88), Q50 (rep89-91): the same, recorded before the session's choice (--host-tail
 #          level) was compared on them.
+# The thirty-first session's calls:
+#   call95 ... call100: each on another machine, servers Q51 (rep92-94), Q52 (rep95-97), Q53 (rep98-100), Q54
+#          (rep101-103), Q55 (rep104-106), Q56 (rep107-109): the same, recorded before that session's choice was
+#          compared on them.
 # Results: $OUT/results.tar.xz, raw server logs and workloads left out.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -693,12 +697,12 @@ PY
   call81 | call82)
     pin_setup "$1" "-$1"
     sampled85 "$1" "$([[ $1 == call81 ]] && echo q37 || echo q38)" "$([[ $1 == call81 ]] && echo 50 || echo 53)" ;;
-  call83 | call84 | call85 | call86 | call87 | call88 | call89 | call90 | call91 | call92 | call93 | call94)
-    # Servers Q39-Q50 (rep56-58, 59-61, ..., 89-91), one machine each.
+  call83 | call84 | call85 | call86 | call87 | call88 | call89 | call90 | call91 | call92 | call93 | call94 | call95 | call96 | call97 | call98 | call99 | call100)
+    # Servers Q39-Q56 (rep56-58, 59-61, ..., 107-109), one machine each.
     n=${1#call}
     pin_setup "$1" "-$1"
     sampled85 "$1" "q$((n - 44))" "$((56 + 3 * (n - 83)))" ;;
-  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call94)" >&2; exit 2 ;;
+  *) echo "h200-fidelity.sh: unknown call $1 (call1 | ... | call71 | call73 | call74 | call75 | ... | call100)" >&2; exit 2 ;;
 esac
 pack_out
 ls -la "$OUTDIR"
